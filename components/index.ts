@@ -1,0 +1,2 @@
+export * from "./redis-instance";
+export * from "./secrets";

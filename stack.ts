@@ -1,0 +1,40 @@
+import * as docker from "@pulumi/docker";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { RedisInstance, SuppliedSecrets } from "./components";
+import { ResolvedConfig } from "./config/resolve";
+import { ConnectionInfo } from "./render/connection";
+import { namespaceSpec } from "./render/kubernetes";
+
+/** Name of the Redis deployment: container `lowcode-redis`, Service `lowcode-redis`, … */
+export const DEPLOYMENT_NAME = "lowcode-redis";
+
+export interface StackOutputs {
+  readonly connection: pulumi.Output<ConnectionInfo>;
+}
+
+/** Builds the whole resource graph of one stack from its validated config. */
+export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): StackOutputs {
+  for (const warning of cfg.warnings) pulumi.log.warn(warning);
+
+  if (cfg.topology === "sentinel") {
+    throw new pulumi.RunError(`lowcode-redis:topology "sentinel" is not yet supported by this version; use "standalone".`);
+  }
+
+  if (cfg.target === "docker") {
+    const network = new docker.Network("lowcode-network", {
+      name: cfg.docker.network,
+      driver: "bridge",
+      ipamConfigs: [{ subnet: cfg.docker.subnet }],
+    });
+    const redis = new RedisInstance(DEPLOYMENT_NAME, { config: cfg, secrets, network: network.name });
+    return { connection: redis.connection };
+  }
+
+  const dependsOn: pulumi.Resource[] = [];
+  if (cfg.kubernetes.createNamespace) {
+    dependsOn.push(new k8s.core.v1.Namespace("lowcode-namespace", namespaceSpec(cfg) as k8s.core.v1.NamespaceArgs));
+  }
+  const redis = new RedisInstance(DEPLOYMENT_NAME, { config: cfg, secrets, dependsOn });
+  return { connection: redis.connection };
+}
