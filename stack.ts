@@ -6,8 +6,8 @@ import { ResolvedConfig } from "./config/resolve";
 import { ConnectionInfo } from "./render/connection";
 import { namespaceSpec } from "./render/kubernetes";
 
-/** Name of the Redis deployment: container `lowcode-redis`, Service `lowcode-redis`, … */
-export const DEPLOYMENT_NAME = "lowcode-redis";
+
+import { DEPLOYMENT_NAME } from "./render/names";
 
 export interface StackOutputs {
   readonly connection: pulumi.Output<ConnectionInfo>;

@@ -69,8 +69,7 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
     `activedefrag ${r.activedefrag ? "yes" : "no"}`,
     "active-defrag-threshold-lower 10",
     "",
-    "# Persistence",
-    `dir ${LAYOUT.dataDir}`,
+    "# Persistence (the data directory is passed as --dir: Redis changes into it while parsing)",
     "dbfilename dump.rdb",
     ...(r.save.length > 0 ? r.save.map((point) => `save ${point}`) : ['save ""']),
     `appendonly ${r.appendonly ? "yes" : "no"}`,
@@ -141,8 +140,8 @@ export const ACL_RULES: Readonly<Record<Exclude<RedisUser, "default">, string>> 
 };
 
 /** users.acl for production: `default` off, then each user with a SHA-256 password hash. */
-export function renderUsersAcl(secrets: SecretValues): string {
-  const rule = (user: keyof typeof ACL_RULES, key: SecretKey) => `user ${user} on #${sha256Hex(need(secrets, key))} ${ACL_RULES[user]}`;
+export function renderUsersAcl(secrets: SecretValues, hash: (password: string) => string = sha256Hex): string {
+  const rule = (user: keyof typeof ACL_RULES, key: SecretKey) => `user ${user} on #${hash(need(secrets, key))} ${ACL_RULES[user]}`;
   return [
     "user default off resetchannels -@all",
     rule("app", "appPassword"),
@@ -171,11 +170,18 @@ export function renderProbeScript(cfg: ResolvedConfig): string {
   ].join("\n");
 }
 
+export interface ServerLayout {
+  readonly redisConf: string;
+  readonly secretsConf: string;
+  readonly usersAcl: string;
+  readonly dataDir: string;
+}
+
 /** Files that hold secrets, by file name: mounted from a Secret, uploaded, or written 0600. */
-export function secretFiles(cfg: ResolvedConfig, secrets: SecretValues): Record<string, string> {
+export function secretFiles(cfg: ResolvedConfig, secrets: SecretValues, hash?: (password: string) => string): Record<string, string> {
   return {
     "secrets.conf": renderSecretsConf(cfg, secrets),
-    ...(cfg.security.aclUsers ? { "users.acl": renderUsersAcl(secrets) } : {}),
+    ...(cfg.security.aclUsers ? { "users.acl": renderUsersAcl(secrets, hash) } : {}),
     "probe.pass": renderProbePassword(cfg, secrets),
   };
 }
@@ -195,8 +201,8 @@ export function dockerNodeAddress(cfg: ResolvedConfig, index: number): string {
  * Arguments of `redis-server`: the rendered file, the secret files, and the node's own address
  * where the profile binds it. The same list for Docker, Kubernetes and the sandbox.
  */
-export function redisServerArgs(cfg: ResolvedConfig, layout: { redisConf: string; secretsConf: string; usersAcl: string }, nodeAddress?: string): string[] {
-  const args = [layout.redisConf, "--include", layout.secretsConf];
+export function redisServerArgs(cfg: ResolvedConfig, layout: ServerLayout, nodeAddress?: string): string[] {
+  const args = [layout.redisConf, "--dir", layout.dataDir, "--include", layout.secretsConf];
   if (cfg.security.aclUsers) args.push("--aclfile", layout.usersAcl);
   if (cfg.security.bindNodeAddress && nodeAddress) args.push("--bind", ...cfg.bind, nodeAddress);
   return args;

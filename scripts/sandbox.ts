@@ -1,0 +1,40 @@
+import { startSandbox } from "../sandbox/sandbox";
+import { UsageError, loadConfigForCommand, parseCommandLine, runCommand } from "./cli";
+
+const USAGE = "npm run sandbox -- --stack <name> [--config FILE] --dir DIR [--base-port N] [--restore-from FILE]";
+
+const log = (line: string) => process.stdout.write(`[sandbox ${new Date().toISOString()}] ${line}\n`);
+
+runCommand(async () => {
+  const args = parseCommandLine(
+    process.argv.slice(2),
+    ["stack", "config", "dir", "base-port", "restore-from"],
+    USAGE,
+  );
+  const cfg = loadConfigForCommand(args.stack, args.config, USAGE);
+  if (!args.dir) throw new UsageError(`--dir is required.\nUsage: ${USAGE}`);
+  let basePort: number | undefined;
+  if (args["base-port"] !== undefined) {
+    basePort = Number(args["base-port"]);
+    if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 45000) {
+      throw new UsageError(`--base-port ${JSON.stringify(args["base-port"])}: must be a whole number from 1024 to 45000 (sentinels use base-port + 20000).`);
+    }
+  }
+
+  const sandbox = await startSandbox(cfg, { dir: args.dir, basePort, restoreFrom: args["restore-from"], log });
+  const c = sandbox.connection;
+  log(`stack ${cfg.stack} (${cfg.profile}, ${cfg.topology}) ready: ${c.redis.map((r) => `${r.role} ${r.host}:${r.port}`).join(", ")}`);
+  log(`connection details (with passwords): ${sandbox.connectionFile}`);
+  for (const deviation of c.deviations) log(`deviation: ${deviation}`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log(`${signal}: stopping`);
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  await sandbox.stop();
+  log("stopped");
+});
