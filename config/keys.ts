@@ -105,7 +105,7 @@ export const KEYS = {
     type: "string",
     description: 'Container memory limit; "" = maxmemory x 2 (fork headroom for BGSAVE and AOF rewrite).',
     default: "",
-    schema: z.union([z.literal(""), quantity("768Mi")], { error: 'must be "" or a Kubernetes quantity such as "768Mi"' }),
+    schema: z.string().refine((v) => v === "" || parseQuantity(v) !== undefined, { error: 'must be "" (maxmemory x 2) or a Kubernetes quantity such as "768Mi"' }),
   },
   cpuRequest: { type: "string", description: "CPU request of each Redis container.", default: "100m", schema: quantity("100m") },
   maxclients: { type: "integer", description: "Maximum client connections.", default: 10000, schema: int(1, 100000) },

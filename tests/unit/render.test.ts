@@ -1,0 +1,139 @@
+import { strict as assert } from "node:assert";
+import { renderArtifacts } from "../../render/artifacts";
+import {
+  ACL_RULES,
+  LAYOUT,
+  redisServerArgs,
+  renderRedisConf,
+  renderUsersAcl,
+  requiredSecrets,
+  secretFiles,
+  sha256Hex,
+} from "../../render/redis-conf";
+import { applyDeviations } from "../../sandbox/capabilities";
+import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
+
+const SECRETS = {
+  defaultPassword: "dev-password-0123456789",
+  appPassword: "app-password-0123456789",
+  adminPassword: "admin-password-0123456789",
+  probePassword: "probe-password-0123456789",
+  configCommand: "CONFIG_ABCDEF0123456789",
+};
+
+/** Every setting of DESIGN §1, as redis.conf lines (Redis 7 names). */
+const PLATFORM_SETTINGS = [
+  "maxmemory 384mb",
+  "maxmemory-policy allkeys-lru",
+  "maxmemory-samples 5",
+  "save 900 1",
+  "save 300 10",
+  "save 60 10000",
+  "appendonly yes",
+  "appendfsync everysec",
+  "activedefrag yes",
+  "active-defrag-threshold-lower 10",
+  'notify-keyspace-events "Ex"',
+  "maxclients 10000",
+  "tcp-keepalive 300",
+  "hash-max-listpack-entries 512",
+  "hash-max-listpack-value 64",
+  "list-max-listpack-size -2",
+  "set-max-intset-entries 512",
+];
+
+describe("redis.conf rendering: platform settings and each profile's security", () => {
+  for (const [profile, values] of [["dev", DEV], ["production", PROD_STANDALONE]] as const) {
+    it(`${profile}: holds every platform setting of DESIGN §1`, () => {
+      const lines = renderRedisConf(resolve(values)).split("\n");
+      for (const setting of PLATFORM_SETTINGS) assert.ok(lines.includes(setting), `missing "${setting}"`);
+    });
+  }
+
+  it("names the stack and profile in its header", () => {
+    assert.match(renderRedisConf(resolve(DEV, "dev")), /^# redis\.conf of lowcode-redis, stack dev, profile dev, target docker, topology standalone\./);
+  });
+
+  it("dev: binds 0.0.0.0 and keeps requirepass out of redis.conf", () => {
+    const cfg = resolve(DEV);
+    const conf = renderRedisConf(cfg);
+    assert.match(conf, /^bind 0\.0\.0\.0$/m);
+    assert.doesNotMatch(conf, /requirepass|rename-command/);
+    assert.equal(secretFiles(cfg, SECRETS)["secrets.conf"].split("\n").filter((l) => !l.startsWith("#") && l).join("\n"), `requirepass "${SECRETS.defaultPassword}"`);
+  });
+
+  it("production: specific bind, protected mode, FLUSHALL/FLUSHDB disabled, CONFIG renamed only in the secret file", () => {
+    const cfg = resolve(PROD_STANDALONE);
+    const conf = renderRedisConf(cfg);
+    assert.match(conf, /^bind 127\.0\.0\.1$/m);
+    assert.match(conf, /^protected-mode yes$/m);
+    assert.match(conf, /^rename-command FLUSHALL ""$/m);
+    assert.match(conf, /^rename-command FLUSHDB ""$/m);
+    assert.doesNotMatch(conf, /rename-command CONFIG/);
+    assert.match(secretFiles(cfg, SECRETS)["secrets.conf"], /^rename-command CONFIG CONFIG_ABCDEF0123456789$/m);
+  });
+
+  it("production: users.acl turns default off and stores only password hashes", () => {
+    const acl = renderUsersAcl(SECRETS);
+    assert.match(acl, /^user default off resetchannels -@all$/m);
+    assert.ok(acl.includes(`user app on #${sha256Hex(SECRETS.appPassword)} ${ACL_RULES.app}`));
+    assert.ok(acl.includes(`user admin on #${sha256Hex(SECRETS.adminPassword)} ~* &* +@all`));
+    for (const password of [SECRETS.appPassword, SECRETS.adminPassword, SECRETS.probePassword]) assert.ok(!acl.includes(password));
+  });
+
+  it("the app user loses @dangerous but keeps INFO for client ready checks", () => {
+    assert.match(ACL_RULES.app, /-@dangerous/);
+    assert.match(ACL_RULES.app, /\+info/);
+    assert.doesNotMatch(ACL_RULES.app, /\+(config|flushall|flushdb|keys|debug|shutdown)/);
+  });
+
+  it("needs one password in dev and the ACL users plus a CONFIG name in production", () => {
+    assert.deepEqual(requiredSecrets(resolve(DEV)), ["defaultPassword"]);
+    assert.deepEqual(requiredSecrets(resolve(PROD)), ["appPassword", "adminPassword", "probePassword", "configCommand"]);
+  });
+
+  it("redis-server arguments: secret files by path, the node address added in production", () => {
+    assert.deepEqual(redisServerArgs(resolve(DEV), LAYOUT, "10.0.0.5"), ["/conf/redis.conf", "--dir", "/data", "--include", "/conf/secrets.conf"]);
+    assert.deepEqual(redisServerArgs(resolve(PROD_STANDALONE), LAYOUT, "$(POD_IP)"), [
+      "/conf/redis.conf", "--dir", "/data", "--include", "/conf/secrets.conf", "--aclfile", "/conf/users.acl", "--bind", "127.0.0.1", "$(POD_IP)",
+    ]);
+  });
+
+  it("is a pure function of the config: the same bytes twice, different bytes for another setting", () => {
+    assert.equal(renderRedisConf(resolve(DEV)), renderRedisConf(resolve(DEV)));
+    assert.notEqual(renderRedisConf(resolve(DEV)), renderRedisConf(resolve({ ...DEV, maxmemory: "256mb" })));
+  });
+
+  it("the sandbox copy differs from the rendered file only in declared deviation lines", () => {
+    const conf = renderRedisConf(resolve(DEV));
+    const copy = applyDeviations(conf, [{ setting: "activedefrag", reason: "test", replaceLine: { from: "activedefrag yes", to: "activedefrag no" } }]);
+    const removed = conf.split("\n").filter((l) => !copy.split("\n").includes(l));
+    assert.deepEqual(removed, ["activedefrag yes"]);
+    assert.throws(() => applyDeviations(conf, [{ setting: "x", reason: "r", replaceLine: { from: "no such line", to: "" } }]), /not in redis.conf/);
+  });
+});
+
+describe("npm run render artifacts: secrets only as references", () => {
+  for (const [stack, values] of [["dev", DEV], ["prod", PROD_STANDALONE]] as const) {
+    it(`${stack}: every secret is a {{secret:…}} reference`, () => {
+      const files = renderArtifacts(resolve(values, stack));
+      const all = Object.values(files).join("\n");
+      assert.ok(all.includes("{{secret:"));
+      assert.doesNotMatch(all, /requirepass "(?!\{\{secret:)/);
+      assert.doesNotMatch(all, /user \w+ on #(?!\{\{sha256:)/);
+    });
+  }
+
+  it("kubernetes: one manifest per object; docker: none", () => {
+    const k8s = Object.keys(renderArtifacts(resolve(PROD_STANDALONE))).filter((f) => f.startsWith("manifests/"));
+    assert.deepEqual(k8s, [
+      "manifests/00-namespace-lowcode.yaml",
+      "manifests/01-secret-lowcode-redis-auth.yaml",
+      "manifests/02-configmap-lowcode-redis-config.yaml",
+      "manifests/03-service-lowcode-redis-headless.yaml",
+      "manifests/04-service-lowcode-redis.yaml",
+      "manifests/05-statefulset-lowcode-redis.yaml",
+    ]);
+    assert.equal(Object.keys(renderArtifacts(resolve(DEV))).filter((f) => f.startsWith("manifests/")).length, 0);
+  });
+});
