@@ -1,0 +1,94 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** How the SDK marks a secret value it sends to the engine (and to mocks). */
+const SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface Recorded {
+  readonly type: string;
+  readonly name: string;
+  /** Inputs as the engine receives them; secrets still wrapped (see isWrappedSecret). */
+  readonly inputs: Record<string, unknown>;
+  /** Type of the parent resource, from the URN (undefined for the stack's direct children). */
+  parentType?: string;
+}
+
+export function isWrappedSecret(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SPECIAL_SIG_KEY] === SECRET_SIG;
+}
+
+/** Inputs with every secret wrapper removed, for value assertions. */
+export function unwrap(value: unknown): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (isWrappedSecret(value)) return unwrap((value as { value: unknown }).value);
+  if (Array.isArray(value)) return value.map(unwrap);
+  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
+  return value;
+}
+
+/** Whether any part of a value is secret. */
+export function containsSecret(value: unknown): boolean {
+  if (isWrappedSecret(value)) return true;
+  if (Array.isArray(value)) return value.some(containsSecret);
+  if (typeof value === "object" && value !== null) return Object.values(value).some(containsSecret);
+  return false;
+}
+
+/** Records every resource registered under mocks; `call` throws on unknown tokens. */
+export class MockRecorder {
+  readonly resources: Recorded[] = [];
+
+  async install(stack: string): Promise<void> {
+    this.resources.length = 0;
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (args) => {
+          this.resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+          const state: Record<string, unknown> = { ...args.inputs };
+          if (args.type === "random:index/randomPassword:RandomPassword") state.result = `generated-${args.name}-0123456789`;
+          if (args.type === "random:index/randomString:RandomString") state.result = "ABCDEF0123456789XYZW";
+          if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:mock-${args.inputs.name}`;
+          return { id: `${args.name}-id`, state };
+        },
+        call: (args) => {
+          throw new Error(`unexpected call to ${args.token}`);
+        },
+      },
+      "lowcode-redis",
+      stack,
+      false,
+    );
+  }
+
+  /** Waits until registration has settled, then fills in parents from the mock monitor's URNs. */
+  async settle(): Promise<void> {
+    let last = -1;
+    let stableTicks = 0;
+    while (stableTicks < 5) {
+      await new Promise((r) => setTimeout(r, 10));
+      stableTicks = this.resources.length === last ? stableTicks + 1 : 0;
+      last = this.resources.length;
+    }
+    const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, unknown> };
+    for (const urn of monitor.getRegisteredResources().keys()) {
+      const [, , qualifiedType, name] = urn.split("::");
+      const chain = qualifiedType.split("$");
+      const type = chain[chain.length - 1];
+      const found = this.resources.find((r) => r.type === type && r.name === name);
+      if (found) found.parentType = chain.length > 1 ? chain[chain.length - 2] : undefined;
+    }
+  }
+
+  find(type: string, name: string): Recorded {
+    const found = this.resources.find((r) => r.type === type && r.name === name);
+    if (!found) throw new Error(`no ${type} named ${name}; have: ${this.resources.map((r) => `${r.type} ${r.name}`).join(", ")}`);
+    return found;
+  }
+
+  ofType(type: string): Recorded[] {
+    return this.resources.filter((r) => r.type === type);
+  }
+}
+
+export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => resolve(v)));
+}
