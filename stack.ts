@@ -6,7 +6,6 @@ import { ResolvedConfig } from "./config/resolve";
 import { ConnectionInfo } from "./render/connection";
 import { namespaceSpec } from "./render/kubernetes";
 
-
 import { DEPLOYMENT_NAME } from "./render/names";
 
 export interface StackOutputs {
@@ -15,10 +14,12 @@ export interface StackOutputs {
 
 /** Builds the whole resource graph of one stack from its validated config. */
 export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): StackOutputs {
-  for (const warning of cfg.warnings) pulumi.log.warn(warning);
+  for (const warning of cfg.warnings) void pulumi.log.warn(warning);
 
   if (cfg.topology === "sentinel") {
-    throw new pulumi.RunError(`lowcode-redis:topology "sentinel" is not yet supported by this version; use "standalone".`);
+    throw new pulumi.RunError(
+      `lowcode-redis:topology "sentinel" is not yet supported by this version; use "standalone".`,
+    );
   }
 
   if (cfg.target === "docker") {
@@ -27,13 +28,22 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
       driver: "bridge",
       ipamConfigs: [{ subnet: cfg.docker.subnet }],
     });
-    const redis = new RedisInstance(DEPLOYMENT_NAME, { config: cfg, secrets, network: network.name });
+    const redis = new RedisInstance(DEPLOYMENT_NAME, {
+      config: cfg,
+      secrets,
+      network: network.name,
+    });
     return { connection: redis.connection };
   }
 
   const dependsOn: pulumi.Resource[] = [];
   if (cfg.kubernetes.createNamespace) {
-    dependsOn.push(new k8s.core.v1.Namespace("lowcode-namespace", namespaceSpec(cfg) as k8s.core.v1.NamespaceArgs));
+    dependsOn.push(
+      new k8s.core.v1.Namespace(
+        "lowcode-namespace",
+        namespaceSpec(cfg) as k8s.core.v1.NamespaceArgs,
+      ),
+    );
   }
   const redis = new RedisInstance(DEPLOYMENT_NAME, { config: cfg, secrets, dependsOn });
   return { connection: redis.connection };

@@ -5,7 +5,8 @@ import { ConfigError, ResolvedConfig, SecretName, resolveConfig } from "./resolv
 
 /** Whether the engine passed a key as secret. The SDK exports this at run time but not in its types. */
 function isConfigSecret(fullKey: string): boolean {
-  const check = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  const check = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean })
+    .isConfigSecret;
   // Without the check, trust the value: Config.getSecret still marks it secret.
   return check ? check(fullKey) : true;
 }

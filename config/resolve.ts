@@ -15,7 +15,8 @@ export interface RawConfig {
   readonly secretKeys: ReadonlySet<string>;
 }
 
-export type DatabasePurpose = "sessions" | "flowCache" | "components" | "collaboration" | "rateLimiting" | "queryCache";
+export type DatabasePurpose =
+  "sessions" | "flowCache" | "components" | "collaboration" | "rateLimiting" | "queryCache";
 export type SecretName = "defaultPassword" | "appPassword" | "adminPassword";
 
 /** Plain data every renderer, component and the sandbox work from. Holds no secret values. */
@@ -44,7 +45,11 @@ export interface ResolvedConfig {
     readonly notifyKeyspaceEvents: string;
     readonly databases: number;
   };
-  readonly resources: { readonly memoryLimit: string; readonly memoryLimitBytes: number; readonly cpuRequest: string };
+  readonly resources: {
+    readonly memoryLimit: string;
+    readonly memoryLimitBytes: number;
+    readonly cpuRequest: string;
+  };
   readonly databaseIndex: Readonly<Record<DatabasePurpose, number>>;
   readonly kubernetes: {
     readonly namespace: string;
@@ -102,7 +107,11 @@ function invalid(key: string, value: unknown, allowed: string): string {
 }
 
 function isSecretReference(value: unknown): value is SecretReference {
-  return typeof value === "object" && value !== null && typeof (value as SecretReference).secure === "string";
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as SecretReference).secure === "string"
+  );
 }
 
 /** Pulumi hands every value over as a string; turn it into the declared type where it parses. */
@@ -137,7 +146,9 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
 
   for (const key of Object.keys(raw.values)) {
     if (!(KEY_NAMES as string[]).includes(key)) {
-      problems.push(`Unknown config key ${NAMESPACE}:${key}: allowed keys are ${KEY_NAMES.join(", ")}.`);
+      problems.push(
+        `Unknown config key ${NAMESPACE}:${key}: allowed keys are ${KEY_NAMES.join(", ")}.`,
+      );
     }
   }
   for (const key of KEY_NAMES) {
@@ -149,7 +160,9 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
     }
     if (spec.secret) {
       if (!raw.secretKeys.has(key) && !isSecretReference(given)) {
-        problems.push(`Invalid ${NAMESPACE}:${key} (plain text): passwords must be set with "pulumi config set --secret ${NAMESPACE}:${key}", never stored in clear.`);
+        problems.push(
+          `Invalid ${NAMESPACE}:${key} (plain text): passwords must be set with "pulumi config set --secret ${NAMESPACE}:${key}", never stored in clear.`,
+        );
         continue;
       }
       if (isSecretReference(given)) {
@@ -176,12 +189,17 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   if (maxmemoryBytes < MIN_MAXMEMORY || maxmemoryBytes > MAX_MAXMEMORY) {
     problems.push(invalid("maxmemory", v.maxmemory, "must be between 1mb and 64gb"));
   }
-  const memoryLimit = v.memoryLimit === "" ? toMebibytes(maxmemoryBytes * 2) : (v.memoryLimit as string);
+  const memoryLimit =
+    v.memoryLimit === "" ? toMebibytes(maxmemoryBytes * 2) : (v.memoryLimit as string);
   const memoryLimitBytes = parseQuantity(memoryLimit)!;
   const maxAllowed = Math.floor((memoryLimitBytes * (1 - FORK_HEADROOM)) / 1024 ** 2);
   if (maxmemoryBytes > memoryLimitBytes * (1 - FORK_HEADROOM)) {
     problems.push(
-      invalid("maxmemory", v.maxmemory, `must leave ${FORK_HEADROOM * 100}% of ${NAMESPACE}:memoryLimit "${memoryLimit}" free for forks (at most ${maxAllowed}mb)`),
+      invalid(
+        "maxmemory",
+        v.maxmemory,
+        `must leave ${FORK_HEADROOM * 100}% of ${NAMESPACE}:memoryLimit "${memoryLimit}" free for forks (at most ${maxAllowed}mb)`,
+      ),
     );
   }
 
@@ -193,7 +211,13 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
     if (index >= v.databases) {
       problems.push(invalid(key, index, `must be below ${NAMESPACE}:databases (${v.databases})`));
     } else if (seen.has(index)) {
-      problems.push(invalid(key, index, `is already used by ${NAMESPACE}:${seen.get(index)}; each purpose needs its own database`));
+      problems.push(
+        invalid(
+          key,
+          index,
+          `is already used by ${NAMESPACE}:${seen.get(index)}; each purpose needs its own database`,
+        ),
+      );
     }
     seen.set(index, key);
     databaseIndex[purpose] = index;
@@ -203,32 +227,64 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   const bind = (v.bind as string[]).length > 0 ? (v.bind as string[]) : security.bind;
   if (profile === "production") {
     const open = bind.find((a) => ["0.0.0.0", "*", "-*", "::", "-::*"].includes(a));
-    if (open) problems.push(invalid("bind", v.bind, `the production profile binds specific addresses; "${open}" listens everywhere`));
+    if (open)
+      problems.push(
+        invalid(
+          "bind",
+          v.bind,
+          `the production profile binds specific addresses; "${open}" listens everywhere`,
+        ),
+      );
   }
   for (const key of SECRET_KEYS) {
     if (raw.values[key] === undefined) continue;
     const usedBy = key === "defaultPassword" ? "dev" : "production";
     if (usedBy !== profile) {
-      problems.push(`Invalid ${NAMESPACE}:${key} (secret value not shown): used only by the ${usedBy} profile; this stack's profile is ${profile}.`);
+      problems.push(
+        `Invalid ${NAMESPACE}:${key} (secret value not shown): used only by the ${usedBy} profile; this stack's profile is ${profile}.`,
+      );
     }
   }
 
   // Sentinel group.
   const sentinels = v.sentinels as number;
   if (v.quorum > sentinels) {
-    problems.push(invalid("quorum", v.quorum, `must be between 1 and the number of sentinels (${sentinels})`));
+    problems.push(
+      invalid("quorum", v.quorum, `must be between 1 and the number of sentinels (${sentinels})`),
+    );
   }
   if (sentinelTopology && profile === "production" && sentinels < 3) {
-    problems.push(invalid("sentinels", sentinels, "the production profile needs at least 3 sentinels, so that one can fail and a majority remains"));
+    problems.push(
+      invalid(
+        "sentinels",
+        sentinels,
+        "the production profile needs at least 3 sentinels, so that one can fail and a majority remains",
+      ),
+    );
   }
   if (v.failoverTimeoutMs < 2 * v.downAfterMs) {
-    problems.push(invalid("failoverTimeoutMs", v.failoverTimeoutMs, `must be at least twice ${NAMESPACE}:downAfterMs (${2 * v.downAfterMs})`));
+    problems.push(
+      invalid(
+        "failoverTimeoutMs",
+        v.failoverTimeoutMs,
+        `must be at least twice ${NAMESPACE}:downAfterMs (${2 * v.downAfterMs})`,
+      ),
+    );
   }
   const nodes = sentinelTopology ? (v.replicas as number) : 1;
-  const minReplicasToWrite = v.minReplicasToWrite === -1 ? (sentinelTopology ? security.minReplicasToWrite : 0) : (v.minReplicasToWrite as number);
+  const minReplicasToWrite =
+    v.minReplicasToWrite === -1
+      ? sentinelTopology
+        ? security.minReplicasToWrite
+        : 0
+      : (v.minReplicasToWrite as number);
   if (minReplicasToWrite > nodes - 1) {
     problems.push(
-      invalid("minReplicasToWrite", v.minReplicasToWrite, `must be at most the number of replicas (${nodes - 1}), or the master refuses every write`),
+      invalid(
+        "minReplicasToWrite",
+        v.minReplicasToWrite,
+        `must be at most the number of replicas (${nodes - 1}), or the master refuses every write`,
+      ),
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -240,7 +296,10 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
         `${NAMESPACE}:quorum ${v.quorum} is below a majority of ${sentinels} sentinels (${majority}): fewer sentinels can flag the master down, but a failover still needs ${majority} to agree.`,
       );
     }
-    if (sentinels % 2 === 0) warnings.push(`${NAMESPACE}:sentinels ${sentinels} is even: an odd number tolerates the same failures with one sentinel fewer.`);
+    if (sentinels % 2 === 0)
+      warnings.push(
+        `${NAMESPACE}:sentinels ${sentinels} is even: an odd number tolerates the same failures with one sentinel fewer.`,
+      );
   }
   if ((v.maxmemoryPolicy as string).startsWith("allkeys-")) {
     warnings.push(

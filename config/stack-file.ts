@@ -37,7 +37,11 @@ export function readStackFile(file: string, stack: string): RawConfig {
 }
 
 /** The stack file of the project root for `stack`, or `configFile` when given; validated. */
-export function loadStackConfig(stack: string, configFile?: string, root = path.resolve(__dirname, "..")): ResolvedConfig {
+export function loadStackConfig(
+  stack: string,
+  configFile?: string,
+  root = path.resolve(__dirname, ".."),
+): ResolvedConfig {
   const file = configFile ?? path.join(root, `Pulumi.${stack}.yaml`);
   return resolveConfig(readStackFile(file, stack));
 }

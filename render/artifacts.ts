@@ -2,7 +2,15 @@ import { stringify } from "yaml";
 import { ResolvedConfig } from "../config/resolve";
 import { DEPLOYMENT_NAME } from "./names";
 import { K8sObject, namespaceSpec, redisObjectNames, standaloneObjects } from "./kubernetes";
-import { LAYOUT, SecretValues, dockerNodeAddress, plainFiles, redisServerArgs, requiredSecrets, secretFiles } from "./redis-conf";
+import {
+  LAYOUT,
+  SecretValues,
+  dockerNodeAddress,
+  plainFiles,
+  redisServerArgs,
+  requiredSecrets,
+  secretFiles,
+} from "./redis-conf";
 
 /** Stand-ins for secret values: `{{secret:<key>}}`, naming where the value comes from. */
 export function secretReferences(cfg: ResolvedConfig): SecretValues {
@@ -11,7 +19,10 @@ export function secretReferences(cfg: ResolvedConfig): SecretValues {
 
 /** Kubernetes objects of the stack, in apply order. */
 export function kubernetesObjects(cfg: ResolvedConfig): K8sObject[] {
-  return [...(cfg.kubernetes.createNamespace ? [namespaceSpec(cfg)] : []), ...standaloneObjects(cfg, DEPLOYMENT_NAME)];
+  return [
+    ...(cfg.kubernetes.createNamespace ? [namespaceSpec(cfg)] : []),
+    ...standaloneObjects(cfg, DEPLOYMENT_NAME),
+  ];
 }
 
 function manifestFileName(index: number, object: K8sObject): string {
@@ -29,11 +40,15 @@ export function renderArtifacts(cfg: ResolvedConfig): Record<string, string> {
   const secretFileRefs = secretFiles(cfg, refs, (ref) => `{{sha256:${ref.slice(2, -2)}}}`);
   for (const [file, content] of Object.entries(secretFileRefs)) files[`secrets/${file}`] = content;
   const nodeAddress = cfg.target === "docker" ? dockerNodeAddress(cfg, 0) : "$(POD_IP)";
-  files["redis/redis-server.args"] = ["redis-server", ...redisServerArgs(cfg, LAYOUT, nodeAddress)].join("\n") + "\n";
+  files["redis/redis-server.args"] =
+    ["redis-server", ...redisServerArgs(cfg, LAYOUT, nodeAddress)].join("\n") + "\n";
   if (cfg.target === "kubernetes") {
     const secretName = redisObjectNames(DEPLOYMENT_NAME).secret;
     kubernetesObjects(cfg).forEach((object, index) => {
-      const withData = object.kind === "Secret" && object.metadata.name === secretName ? { ...object, stringData: secretFileRefs } : object;
+      const withData =
+        object.kind === "Secret" && object.metadata.name === secretName
+          ? { ...object, stringData: secretFileRefs }
+          : object;
       files[manifestFileName(index, object)] = stringify(withData, { lineWidth: 0 });
     });
   }

@@ -23,7 +23,11 @@ export interface ConnectionInfo {
   readonly users: { readonly app: Credentials; readonly admin: Credentials };
   readonly renamedCommands: Readonly<Record<string, string>>;
   readonly databases: Readonly<Record<DatabasePurpose, number>>;
-  readonly commander?: { readonly url: string; readonly username: string; readonly password: string };
+  readonly commander?: {
+    readonly url: string;
+    readonly username: string;
+    readonly password: string;
+  };
   readonly backup?: { readonly script: string; readonly dir: string };
   readonly deviations: readonly string[];
 }
@@ -35,25 +39,40 @@ export interface ConnectionParts {
 }
 
 /** Renamed commands as clients must call them ("" = disabled). */
-export function renamedCommands(cfg: ResolvedConfig, secrets: SecretValues): Record<string, string> {
+export function renamedCommands(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+): Record<string, string> {
   if (!cfg.security.renameDangerousCommands) return {};
   return { CONFIG: secrets.configCommand ?? "", FLUSHALL: "", FLUSHDB: "" };
 }
 
-function credentials(cfg: ResolvedConfig, secrets: SecretValues, role: "app" | "admin"): Credentials {
+function credentials(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+  role: "app" | "admin",
+): Credentials {
   const { username, secret } = userFor(cfg, role);
   return { username, password: secrets[secret] ?? "" };
 }
 
 /** Builds the contract object; the first Redis endpoint is the initial master. */
-export function buildConnection(cfg: ResolvedConfig, secrets: SecretValues, parts: ConnectionParts): ConnectionInfo {
+export function buildConnection(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+  parts: ConnectionParts,
+): ConnectionInfo {
   const sentinel = cfg.topology === "sentinel";
   return {
     stack: cfg.stack,
     profile: cfg.profile,
     topology: cfg.topology,
     masterName: sentinel ? cfg.sentinel.masterName : "",
-    redis: parts.redis.map((e, i) => ({ host: e.host, port: e.port, role: i === 0 ? "master" : "replica" })),
+    redis: parts.redis.map((e, i) => ({
+      host: e.host,
+      port: e.port,
+      role: i === 0 ? "master" : "replica",
+    })),
     sentinels: sentinel ? [...(parts.sentinels ?? [])] : [],
     users: { app: credentials(cfg, secrets, "app"), admin: credentials(cfg, secrets, "admin") },
     renamedCommands: renamedCommands(cfg, secrets),

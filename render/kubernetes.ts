@@ -6,7 +6,11 @@ import { LAYOUT, plainFiles, redisServerArgs, sha256Hex } from "./redis-conf";
  * resources and adds the Secret's data as a secret Output; `npm run render` writes them as YAML;
  * the tests validate them against the Kubernetes schemas.
  */
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } } & Record<string, unknown>;
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+} & Record<string, unknown>;
 
 /** Mount points of the read-only sources the init container copies into the writable /conf. */
 export const MOUNTS = { config: "/etc/redis-config", secret: "/etc/redis-secret" } as const;
@@ -85,7 +89,14 @@ export const CONTAINER_SECURITY_CONTEXT = {
 };
 
 export function namespaceSpec(cfg: ResolvedConfig): K8sObject {
-  return { apiVersion: "v1", kind: "Namespace", metadata: { name: cfg.kubernetes.namespace, labels: { "app.kubernetes.io/part-of": "lowcode-platform" } } };
+  return {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: {
+      name: cfg.kubernetes.namespace,
+      labels: { "app.kubernetes.io/part-of": "lowcode-platform" },
+    },
+  };
 }
 
 export function configMapSpec(cfg: ResolvedConfig, name: string): K8sObject {
@@ -93,7 +104,11 @@ export function configMapSpec(cfg: ResolvedConfig, name: string): K8sObject {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: { name: names.configMap, namespace: cfg.kubernetes.namespace, labels: labels(name, "redis") },
+    metadata: {
+      name: names.configMap,
+      namespace: cfg.kubernetes.namespace,
+      labels: labels(name, "redis"),
+    },
     data: configMapData(cfg),
   };
 }
@@ -104,7 +119,11 @@ export function secretSpec(cfg: ResolvedConfig, name: string): K8sObject {
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: { name: names.secret, namespace: cfg.kubernetes.namespace, labels: labels(name, "redis") },
+    metadata: {
+      name: names.secret,
+      namespace: cfg.kubernetes.namespace,
+      labels: labels(name, "redis"),
+    },
     type: "Opaque",
   };
 }
@@ -116,28 +135,52 @@ export function servicesSpec(cfg: ResolvedConfig, name: string): K8sObject[] {
     {
       apiVersion: "v1",
       kind: "Service",
-      metadata: { name: names.headlessService, namespace: cfg.kubernetes.namespace, labels: labels(name, "redis") },
+      metadata: {
+        name: names.headlessService,
+        namespace: cfg.kubernetes.namespace,
+        labels: labels(name, "redis"),
+      },
       // Stable per-pod DNS names; published before readiness so replicas and sentinels can find peers.
-      spec: { clusterIP: "None", publishNotReadyAddresses: true, selector: selector(name, "redis"), ports: [port] },
+      spec: {
+        clusterIP: "None",
+        publishNotReadyAddresses: true,
+        selector: selector(name, "redis"),
+        ports: [port],
+      },
     },
     {
       apiVersion: "v1",
       kind: "Service",
-      metadata: { name: names.clientService, namespace: cfg.kubernetes.namespace, labels: labels(name, "redis") },
+      metadata: {
+        name: names.clientService,
+        namespace: cfg.kubernetes.namespace,
+        labels: labels(name, "redis"),
+      },
       spec: { type: "ClusterIP", selector: selector(name, "redis"), ports: [port] },
     },
   ];
 }
 
-function affinity(cfg: ResolvedConfig, name: string, component: string): Record<string, unknown> | undefined {
-  const term = { labelSelector: { matchLabels: selector(name, component) }, topologyKey: "kubernetes.io/hostname" };
+function affinity(
+  cfg: ResolvedConfig,
+  name: string,
+  component: string,
+): Record<string, unknown> | undefined {
+  const term = {
+    labelSelector: { matchLabels: selector(name, component) },
+    topologyKey: "kubernetes.io/hostname",
+  };
   switch (cfg.kubernetes.antiAffinity) {
     case "none":
       return undefined;
     case "hard":
       return { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } };
     case "soft":
-      return { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] } };
+      return {
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }],
+        },
+      };
   }
 }
 
@@ -149,7 +192,11 @@ export interface RedisStatefulSetOptions {
   readonly args?: string[];
 }
 
-export function redisStatefulSetSpec(cfg: ResolvedConfig, name: string, options: RedisStatefulSetOptions = { replicas: 1 }): K8sObject {
+export function redisStatefulSetSpec(
+  cfg: ResolvedConfig,
+  name: string,
+  options: RedisStatefulSetOptions = { replicas: 1 },
+): K8sObject {
   const names = redisObjectNames(name);
   const probe = { exec: { command: ["sh", LAYOUT.probeScript] }, timeoutSeconds: 3 };
   const volumeClaim: Record<string, unknown> = {
@@ -163,7 +210,11 @@ export function redisStatefulSetSpec(cfg: ResolvedConfig, name: string, options:
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
-    metadata: { name: names.statefulSet, namespace: cfg.kubernetes.namespace, labels: labels(name, "redis") },
+    metadata: {
+      name: names.statefulSet,
+      namespace: cfg.kubernetes.namespace,
+      labels: labels(name, "redis"),
+    },
     spec: {
       serviceName: names.headlessService,
       replicas: options.replicas,
@@ -171,7 +222,12 @@ export function redisStatefulSetSpec(cfg: ResolvedConfig, name: string, options:
       selector: { matchLabels: selector(name, "redis") },
       template: {
         // A changed redis.conf rolls the pods.
-        metadata: { labels: labels(name, "redis"), annotations: { "lowcode.ton/config-sha256": sha256Hex(JSON.stringify(configMapData(cfg))) } },
+        metadata: {
+          labels: labels(name, "redis"),
+          annotations: {
+            "lowcode.ton/config-sha256": sha256Hex(JSON.stringify(configMapData(cfg))),
+          },
+        },
         spec: {
           securityContext: POD_SECURITY_CONTEXT,
           automountServiceAccountToken: false,
@@ -201,7 +257,12 @@ export function redisStatefulSetSpec(cfg: ResolvedConfig, name: string, options:
               env: [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }],
               ports: [{ name: "redis", containerPort: cfg.port, protocol: "TCP" }],
               readinessProbe: { ...probe, periodSeconds: 5, failureThreshold: 3 },
-              livenessProbe: { ...probe, initialDelaySeconds: 15, periodSeconds: 10, failureThreshold: 6 },
+              livenessProbe: {
+                ...probe,
+                initialDelaySeconds: 15,
+                periodSeconds: 10,
+                failureThreshold: 6,
+              },
               resources: {
                 // Memory request = limit: Redis is never the first pod evicted under node pressure.
                 requests: { cpu: cfg.resources.cpuRequest, memory: cfg.resources.memoryLimit },

@@ -27,11 +27,16 @@ export type SecretKey = keyof SecretValues;
 
 /** The secrets a stack needs: dev has one password; production has ACL users and a renamed CONFIG. */
 export function requiredSecrets(cfg: ResolvedConfig): SecretKey[] {
-  return cfg.security.aclUsers ? ["appPassword", "adminPassword", "probePassword", "configCommand"] : ["defaultPassword"];
+  return cfg.security.aclUsers
+    ? ["appPassword", "adminPassword", "probePassword", "configCommand"]
+    : ["defaultPassword"];
 }
 
 /** Which user and password each role connects with. In dev every role is the `default` user. */
-export function userFor(cfg: ResolvedConfig, role: "app" | "admin" | "probe"): { username: string; secret: SecretKey } {
+export function userFor(
+  cfg: ResolvedConfig,
+  role: "app" | "admin" | "probe",
+): { username: string; secret: SecretKey } {
   if (!cfg.security.aclUsers) return { username: "default", secret: "defaultPassword" };
   return { username: role, secret: `${role}Password` as SecretKey };
 }
@@ -94,7 +99,11 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
     "acl-pubsub-default resetchannels",
   ];
   if (cfg.security.renameDangerousCommands) {
-    lines.push('rename-command FLUSHALL ""', 'rename-command FLUSHDB ""', "# CONFIG is renamed in secrets.conf: its new name is a secret.");
+    lines.push(
+      'rename-command FLUSHALL ""',
+      'rename-command FLUSHDB ""',
+      "# CONFIG is renamed in secrets.conf: its new name is a secret.",
+    );
   }
   return lines.join("\n") + "\n";
 }
@@ -140,14 +149,20 @@ export const ACL_RULES: Readonly<Record<Exclude<RedisUser, "default">, string>> 
 };
 
 /** users.acl for production: `default` off, then each user with a SHA-256 password hash. */
-export function renderUsersAcl(secrets: SecretValues, hash: (password: string) => string = sha256Hex): string {
-  const rule = (user: keyof typeof ACL_RULES, key: SecretKey) => `user ${user} on #${hash(need(secrets, key))} ${ACL_RULES[user]}`;
-  return [
-    "user default off resetchannels -@all",
-    rule("app", "appPassword"),
-    rule("admin", "adminPassword"),
-    rule("probe", "probePassword"),
-  ].join("\n") + "\n";
+export function renderUsersAcl(
+  secrets: SecretValues,
+  hash: (password: string) => string = sha256Hex,
+): string {
+  const rule = (user: keyof typeof ACL_RULES, key: SecretKey) =>
+    `user ${user} on #${hash(need(secrets, key))} ${ACL_RULES[user]}`;
+  return (
+    [
+      "user default off resetchannels -@all",
+      rule("app", "appPassword"),
+      rule("admin", "adminPassword"),
+      rule("probe", "probePassword"),
+    ].join("\n") + "\n"
+  );
 }
 
 /** The probe's password file: dev probes as `default`, production as the PING-only `probe` user. */
@@ -178,7 +193,11 @@ export interface ServerLayout {
 }
 
 /** Files that hold secrets, by file name: mounted from a Secret, uploaded, or written 0600. */
-export function secretFiles(cfg: ResolvedConfig, secrets: SecretValues, hash?: (password: string) => string): Record<string, string> {
+export function secretFiles(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+  hash?: (password: string) => string,
+): Record<string, string> {
   return {
     "secrets.conf": renderSecretsConf(cfg, secrets),
     ...(cfg.security.aclUsers ? { "users.acl": renderUsersAcl(secrets, hash) } : {}),
@@ -201,7 +220,11 @@ export function dockerNodeAddress(cfg: ResolvedConfig, index: number): string {
  * Arguments of `redis-server`: the rendered file, the secret files, and the node's own address
  * where the profile binds it. The same list for Docker, Kubernetes and the sandbox.
  */
-export function redisServerArgs(cfg: ResolvedConfig, layout: ServerLayout, nodeAddress?: string): string[] {
+export function redisServerArgs(
+  cfg: ResolvedConfig,
+  layout: ServerLayout,
+  nodeAddress?: string,
+): string[] {
   const args = [layout.redisConf, "--dir", layout.dataDir, "--include", layout.secretsConf];
   if (cfg.security.aclUsers) args.push("--aclfile", layout.usersAcl);
   if (cfg.security.bindNodeAddress && nodeAddress) args.push("--bind", ...cfg.bind, nodeAddress);

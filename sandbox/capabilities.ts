@@ -33,7 +33,8 @@ export function applyDeviations(redisConf: string, deviations: readonly Deviatio
     if (!d.replaceLine) continue;
     const lines = text.split("\n");
     const index = lines.indexOf(d.replaceLine.from);
-    if (index < 0) throw new Error(`deviation ${d.setting}: line "${d.replaceLine.from}" not in redis.conf`);
+    if (index < 0)
+      throw new Error(`deviation ${d.setting}: line "${d.replaceLine.from}" not in redis.conf`);
     lines[index] = `# sandbox deviation: ${d.reason}\n${d.replaceLine.to}`;
     text = lines.join("\n");
   }
@@ -68,17 +69,29 @@ export function detectDeviations(cfg: ResolvedConfig, binaries: RedisBinaries): 
   const deviations: Deviation[] = [];
   if (cfg.redis.activedefrag) {
     // Port 0: the server validates its config and exits without listening.
-    const { output } = check(binaries.server, ["--port", "0", "--save", "", "--activedefrag", "yes"]);
+    const { output } = check(binaries.server, [
+      "--port",
+      "0",
+      "--save",
+      "",
+      "--activedefrag",
+      "yes",
+    ]);
     if (/Active defragmentation cannot be enabled/i.test(output)) {
       deviations.push({
         setting: "activedefrag",
         replaceLine: { from: "activedefrag yes", to: "activedefrag no" },
-        reason: "this redis-server build has no active defragmentation (it refuses activedefrag yes)",
+        reason:
+          "this redis-server build has no active defragmentation (it refuses activedefrag yes)",
       });
     }
   }
   if (cfg.bind.join(" ") !== "127.0.0.1") {
-    deviations.push({ setting: "bind", args: ["--bind", "127.0.0.1"], reason: `the sandbox listens on 127.0.0.1 only (deployment binds ${cfg.bind.join(" ")})` });
+    deviations.push({
+      setting: "bind",
+      args: ["--bind", "127.0.0.1"],
+      reason: `the sandbox listens on 127.0.0.1 only (deployment binds ${cfg.bind.join(" ")})`,
+    });
   }
   return deviations;
 }

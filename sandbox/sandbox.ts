@@ -4,8 +4,24 @@ import * as path from "node:path";
 import Redis from "ioredis";
 import { ResolvedConfig } from "../config/resolve";
 import { ConnectionInfo, Endpoint, buildConnection } from "../render/connection";
-import { SecretKey, SecretValues, ServerLayout, plainFiles, redisServerArgs, requiredSecrets, secretFiles, userFor } from "../render/redis-conf";
-import { DEFAULT_BINARIES, Deviation, RedisBinaries, applyDeviations, detectDeviations, requireBinaries } from "./capabilities";
+import {
+  SecretKey,
+  SecretValues,
+  ServerLayout,
+  plainFiles,
+  redisServerArgs,
+  requiredSecrets,
+  secretFiles,
+  userFor,
+} from "../render/redis-conf";
+import {
+  DEFAULT_BINARIES,
+  Deviation,
+  RedisBinaries,
+  applyDeviations,
+  detectDeviations,
+  requireBinaries,
+} from "./capabilities";
 import { Logger, Supervisor } from "./supervisor";
 
 export interface SandboxOptions {
@@ -47,11 +63,16 @@ export const SENTINEL_PORT_OFFSET = 20000;
 /** Secrets of this sandbox dir: generated once, kept in DIR/secrets.json (0600) across restarts. */
 export function loadOrCreateSecrets(cfg: ResolvedConfig, dir: string): SecretValues {
   const file = path.join(dir, "secrets.json");
-  const existing: Record<string, string> = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
+  const existing: Record<string, string> = fs.existsSync(file)
+    ? JSON.parse(fs.readFileSync(file, "utf8"))
+    : {};
   const secrets: Record<string, string> = { ...existing };
   for (const key of requiredSecrets(cfg)) {
     if (secrets[key]) continue;
-    secrets[key] = key === "configCommand" ? `CONFIG_${randomBytes(10).toString("hex").toUpperCase()}` : randomBytes(24).toString("base64url");
+    secrets[key] =
+      key === "configCommand"
+        ? `CONFIG_${randomBytes(10).toString("hex").toUpperCase()}`
+        : randomBytes(24).toString("base64url");
   }
   fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -63,16 +84,28 @@ function writeFile(file: string, content: string, mode: number): void {
 }
 
 /** Writes the rendered files of one node: the same bytes a container or pod gets. */
-function prepareNode(cfg: ResolvedConfig, secrets: SecretValues, deviations: readonly Deviation[], dir: string, index: number, port: number): SandboxNode {
+function prepareNode(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+  deviations: readonly Deviation[],
+  dir: string,
+  index: number,
+  port: number,
+): SandboxNode {
   const name = `redis-${index}`;
   const confDir = path.join(dir, name, "conf");
   const dataDir = path.join(dir, name, "data");
   fs.mkdirSync(confDir, { recursive: true });
   fs.mkdirSync(dataDir, { recursive: true });
   for (const [file, content] of Object.entries(plainFiles(cfg))) {
-    writeFile(path.join(confDir, file), file === "redis.conf" ? applyDeviations(content, deviations) : content, 0o600);
+    writeFile(
+      path.join(confDir, file),
+      file === "redis.conf" ? applyDeviations(content, deviations) : content,
+      0o600,
+    );
   }
-  for (const [file, content] of Object.entries(secretFiles(cfg, secrets))) writeFile(path.join(confDir, file), content, 0o600);
+  for (const [file, content] of Object.entries(secretFiles(cfg, secrets)))
+    writeFile(path.join(confDir, file), content, 0o600);
   return { name, port, confDir, dataDir };
 }
 
@@ -86,25 +119,52 @@ function layoutOf(node: SandboxNode): ServerLayout {
 }
 
 /** redis-server arguments in the sandbox: the deployed ones, then the node's port and each deviation's. */
-export function sandboxServerArgs(cfg: ResolvedConfig, node: SandboxNode, deviations: readonly Deviation[]): string[] {
-  return [...redisServerArgs(cfg, layoutOf(node)), "--port", String(node.port), ...deviations.flatMap((d) => d.args ?? [])];
+export function sandboxServerArgs(
+  cfg: ResolvedConfig,
+  node: SandboxNode,
+  deviations: readonly Deviation[],
+): string[] {
+  return [
+    ...redisServerArgs(cfg, layoutOf(node)),
+    "--port",
+    String(node.port),
+    ...deviations.flatMap((d) => d.args ?? []),
+  ];
 }
 
 /** Client options of a role, for ioredis. */
-export function credentialsOf(cfg: ResolvedConfig, secrets: SecretValues, role: "app" | "admin" | "probe"): { username: string; password: string } {
+export function credentialsOf(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+  role: "app" | "admin" | "probe",
+): { username: string; password: string } {
   const { username, secret } = userFor(cfg, role);
   return { username, password: secrets[secret as SecretKey] ?? "" };
 }
 
 /** Resolves once the node answers PING to the probe user; fails early if the process exits. */
-export async function waitForReady(port: number, auth: { username: string; password: string }, timeoutMs: number, exited?: Promise<void>): Promise<void> {
+export async function waitForReady(
+  port: number,
+  auth: { username: string; password: string },
+  timeoutMs: number,
+  exited?: Promise<void>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let gone = false;
   void exited?.then(() => (gone = true));
   let lastError = "no answer";
   while (Date.now() < deadline) {
     if (gone) throw new Error(`redis on port ${port} exited while starting`);
-    const client = new Redis({ host: "127.0.0.1", port, ...auth, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 1000 });
+    const client = new Redis({
+      host: "127.0.0.1",
+      port,
+      ...auth,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+      connectTimeout: 1000,
+    });
     client.on("error", () => undefined);
     try {
       await client.connect();
@@ -130,16 +190,32 @@ function seedRestore(node: SandboxNode, file: string): void {
   fs.copyFileSync(file, path.join(node.dataDir, "dump.rdb"));
 }
 
-async function enableAofAfterRestore(cfg: ResolvedConfig, secrets: SecretValues, port: number, timeoutMs: number): Promise<void> {
-  const admin = new Redis({ host: "127.0.0.1", port, ...credentialsOf(cfg, secrets, "admin"), maxRetriesPerRequest: 1 });
+async function enableAofAfterRestore(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+  port: number,
+  timeoutMs: number,
+): Promise<void> {
+  const admin = new Redis({
+    host: "127.0.0.1",
+    port,
+    ...credentialsOf(cfg, secrets, "admin"),
+    maxRetriesPerRequest: 1,
+  });
   try {
     const configCommand = secrets.configCommand ?? "CONFIG";
     await admin.call(configCommand, "SET", "appendonly", "yes");
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const info = await admin.info("persistence");
-      if (/aof_enabled:1/.test(info) && /aof_rewrite_in_progress:0/.test(info) && /aof_rewrite_scheduled:0/.test(info)) return;
-      if (Date.now() > deadline) throw new Error("AOF rewrite after restore did not finish in time");
+      if (
+        /aof_enabled:1/.test(info) &&
+        /aof_rewrite_in_progress:0/.test(info) &&
+        /aof_rewrite_scheduled:0/.test(info)
+      )
+        return;
+      if (Date.now() > deadline)
+        throw new Error("AOF rewrite after restore did not finish in time");
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
@@ -153,7 +229,9 @@ async function enableAofAfterRestore(cfg: ResolvedConfig, secrets: SecretValues,
  */
 export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions): Promise<Sandbox> {
   if (cfg.topology === "sentinel") {
-    throw new Error(`The sandbox does not yet support lowcode-redis:topology "sentinel"; use "standalone".`);
+    throw new Error(
+      `The sandbox does not yet support lowcode-redis:topology "sentinel"; use "standalone".`,
+    );
   }
   const binaries = options.binaries ?? DEFAULT_BINARIES;
   requireBinaries(binaries, false);
@@ -178,19 +256,31 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     logFile: path.join(dir, "logs", `${node.name}.log`),
   });
   try {
-    await waitForReady(node.port, credentialsOf(cfg, secrets, "probe"), readyTimeoutMs, supervisor.exited(node.name));
+    await waitForReady(
+      node.port,
+      credentialsOf(cfg, secrets, "probe"),
+      readyTimeoutMs,
+      supervisor.exited(node.name),
+    );
     if (restoring) {
       await enableAofAfterRestore(cfg, secrets, node.port, readyTimeoutMs);
       supervisor.updateSpec(node.name, { args });
     }
   } catch (err) {
     await supervisor.stopAll();
-    const tail = fs.readFileSync(path.join(dir, "logs", `${node.name}.log`), "utf8").split("\n").slice(-8).join("\n");
+    const tail = fs
+      .readFileSync(path.join(dir, "logs", `${node.name}.log`), "utf8")
+      .split("\n")
+      .slice(-8)
+      .join("\n");
     throw new Error(`${(err as Error).message}\n--- ${node.name}.log ---\n${tail}`);
   }
 
   const endpoints: Endpoint[] = [{ host: "127.0.0.1", port: node.port }];
-  const connection = buildConnection(cfg, secrets, { redis: endpoints, deviations: deviations.map((d) => `${d.setting}: ${d.reason}`) });
+  const connection = buildConnection(cfg, secrets, {
+    redis: endpoints,
+    deviations: deviations.map((d) => `${d.setting}: ${d.reason}`),
+  });
   const connectionFile = path.join(dir, "connection.json");
   writeFile(connectionFile, JSON.stringify(connection, null, 2) + "\n", 0o600);
 

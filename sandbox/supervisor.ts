@@ -36,7 +36,8 @@ export class Supervisor {
   constructor(private readonly log: Logger = () => undefined) {}
 
   start(spec: ProcessSpec): void {
-    if (this.processes.has(spec.name)) throw new Error(`process ${spec.name} is already supervised`);
+    if (this.processes.has(spec.name))
+      throw new Error(`process ${spec.name} is already supervised`);
     const managed: Managed = { spec, restarts: 0, exited: Promise.resolve() };
     this.processes.set(spec.name, managed);
     this.launch(managed);
@@ -93,7 +94,11 @@ export class Supervisor {
   private launch(managed: Managed): void {
     const { spec } = managed;
     const out = fs.openSync(spec.logFile, "a");
-    const child = spawn(spec.command, [...spec.args], { cwd: spec.cwd, env: spec.env ?? process.env, stdio: ["ignore", out, out] });
+    const child = spawn(spec.command, [...spec.args], {
+      cwd: spec.cwd,
+      env: spec.env ?? process.env,
+      stdio: ["ignore", out, out],
+    });
     fs.closeSync(out);
     managed.child = child;
     managed.exited = new Promise((resolve) => {

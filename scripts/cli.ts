@@ -8,7 +8,11 @@ export const EXIT_INVALID = 2;
 export class UsageError extends Error {}
 
 /** Parses `--name value` options; an unknown option is a usage error. */
-export function parseCommandLine<N extends string>(argv: string[], names: readonly N[], usage: string): Partial<Record<N, string>> {
+export function parseCommandLine<N extends string>(
+  argv: string[],
+  names: readonly N[],
+  usage: string,
+): Partial<Record<N, string>> {
   const options = Object.fromEntries(names.map((n) => [n, { type: "string" as const }]));
   try {
     const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
@@ -19,9 +23,16 @@ export function parseCommandLine<N extends string>(argv: string[], names: readon
 }
 
 /** Loads and validates the stack config the same way `pulumi up` does; prints its warnings. */
-export function loadConfigForCommand(stack: string | undefined, configFile: string | undefined, usage: string): ResolvedConfig {
+export function loadConfigForCommand(
+  stack: string | undefined,
+  configFile: string | undefined,
+  usage: string,
+): ResolvedConfig {
   if (!stack) throw new UsageError(`--stack is required.\nUsage: ${usage}`);
-  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new UsageError(`--stack ${JSON.stringify(stack)}: a stack name holds letters, digits, '_', '.', '-'.`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(stack))
+    throw new UsageError(
+      `--stack ${JSON.stringify(stack)}: a stack name holds letters, digits, '_', '.', '-'.`,
+    );
   const cfg = loadStackConfig(stack, configFile);
   for (const warning of cfg.warnings) process.stderr.write(`warning: ${warning}\n`);
   return cfg;

@@ -16,6 +16,8 @@ runCommand(async () => {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, content, { mode: relative.endsWith(".sh") ? 0o755 : 0o644 });
   }
-  process.stdout.write(`Rendered ${Object.keys(files).length} files of stack ${cfg.stack} (${cfg.target}, ${cfg.profile}, ${cfg.topology}) into ${out}\n`);
+  process.stdout.write(
+    `Rendered ${Object.keys(files).length} files of stack ${cfg.stack} (${cfg.target}, ${cfg.profile}, ${cfg.topology}) into ${out}\n`,
+  );
   for (const relative of Object.keys(files).sort()) process.stdout.write(`  ${relative}\n`);
 });

@@ -1,9 +1,11 @@
 import { startSandbox } from "../sandbox/sandbox";
 import { UsageError, loadConfigForCommand, parseCommandLine, runCommand } from "./cli";
 
-const USAGE = "npm run sandbox -- --stack <name> [--config FILE] --dir DIR [--base-port N] [--restore-from FILE]";
+const USAGE =
+  "npm run sandbox -- --stack <name> [--config FILE] --dir DIR [--base-port N] [--restore-from FILE]";
 
-const log = (line: string) => process.stdout.write(`[sandbox ${new Date().toISOString()}] ${line}\n`);
+const log = (line: string) =>
+  process.stdout.write(`[sandbox ${new Date().toISOString()}] ${line}\n`);
 
 runCommand(async () => {
   const args = parseCommandLine(
@@ -17,13 +19,22 @@ runCommand(async () => {
   if (args["base-port"] !== undefined) {
     basePort = Number(args["base-port"]);
     if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 45000) {
-      throw new UsageError(`--base-port ${JSON.stringify(args["base-port"])}: must be a whole number from 1024 to 45000 (sentinels use base-port + 20000).`);
+      throw new UsageError(
+        `--base-port ${JSON.stringify(args["base-port"])}: must be a whole number from 1024 to 45000 (sentinels use base-port + 20000).`,
+      );
     }
   }
 
-  const sandbox = await startSandbox(cfg, { dir: args.dir, basePort, restoreFrom: args["restore-from"], log });
+  const sandbox = await startSandbox(cfg, {
+    dir: args.dir,
+    basePort,
+    restoreFrom: args["restore-from"],
+    log,
+  });
   const c = sandbox.connection;
-  log(`stack ${cfg.stack} (${cfg.profile}, ${cfg.topology}) ready: ${c.redis.map((r) => `${r.role} ${r.host}:${r.port}`).join(", ")}`);
+  log(
+    `stack ${cfg.stack} (${cfg.profile}, ${cfg.topology}) ready: ${c.redis.map((r) => `${r.role} ${r.host}:${r.port}`).join(", ")}`,
+  );
   log(`connection details (with passwords): ${sandbox.connectionFile}`);
   for (const deviation of c.deviations) log(`deviation: ${deviation}`);
 

@@ -27,32 +27,66 @@ export function checkInvariants(objects: K8sObject[]): void {
   const names = (kind: string) => new Set(byKind(kind).map((o) => o.metadata.name));
   for (const w of workloads) {
     const podLabels = w.spec.template.metadata.labels;
-    assert.ok(matches(w.spec.selector.matchLabels, podLabels), `${w.metadata.name}: selector does not match the pod labels`);
+    assert.ok(
+      matches(w.spec.selector.matchLabels, podLabels),
+      `${w.metadata.name}: selector does not match the pod labels`,
+    );
     const pod = w.spec.template.spec;
     const volumes = new Set((pod.volumes ?? []).map((v: Json) => v.name));
     for (const claim of w.spec.volumeClaimTemplates ?? []) volumes.add(claim.metadata.name);
     for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
-      for (const m of c.volumeMounts ?? []) assert.ok(volumes.has(m.name), `${w.metadata.name}/${c.name}: mount ${m.name} has no volume`);
+      for (const m of c.volumeMounts ?? [])
+        assert.ok(
+          volumes.has(m.name),
+          `${w.metadata.name}/${c.name}: mount ${m.name} has no volume`,
+        );
     }
     for (const v of pod.volumes ?? []) {
-      if (v.configMap) assert.ok(names("ConfigMap").has(v.configMap.name), `${w.metadata.name}: ConfigMap ${v.configMap.name} is not in the set`);
-      if (v.secret) assert.ok(names("Secret").has(v.secret.secretName), `${w.metadata.name}: Secret ${v.secret.secretName} is not in the set`);
+      if (v.configMap)
+        assert.ok(
+          names("ConfigMap").has(v.configMap.name),
+          `${w.metadata.name}: ConfigMap ${v.configMap.name} is not in the set`,
+        );
+      if (v.secret)
+        assert.ok(
+          names("Secret").has(v.secret.secretName),
+          `${w.metadata.name}: Secret ${v.secret.secretName} is not in the set`,
+        );
     }
     if (w.kind === "StatefulSet") {
       const headless = byKind("Service").find((s) => s.metadata.name === w.spec.serviceName);
-      assert.ok(headless, `${w.metadata.name}: serviceName ${w.spec.serviceName} is not a Service of the set`);
+      assert.ok(
+        headless,
+        `${w.metadata.name}: serviceName ${w.spec.serviceName} is not a Service of the set`,
+      );
       assert.equal(headless.spec.clusterIP, "None", `${w.spec.serviceName} must be headless`);
     }
   }
   for (const s of byKind("Service")) {
-    const targets = workloads.filter((w) => matches(s.spec.selector, w.spec.template.metadata.labels));
+    const targets = workloads.filter((w) =>
+      matches(s.spec.selector, w.spec.template.metadata.labels),
+    );
     assert.ok(targets.length > 0, `Service ${s.metadata.name} selects no pods`);
     for (const port of s.spec.ports) {
-      const named = targets.some((w) => w.spec.template.spec.containers.some((c: Json) => (c.ports ?? []).some((p: Json) => p.name === port.targetPort || p.containerPort === port.targetPort)));
-      assert.ok(named, `Service ${s.metadata.name}: targetPort ${port.targetPort} is no container port`);
+      const named = targets.some((w) =>
+        w.spec.template.spec.containers.some((c: Json) =>
+          (c.ports ?? []).some(
+            (p: Json) => p.name === port.targetPort || p.containerPort === port.targetPort,
+          ),
+        ),
+      );
+      assert.ok(
+        named,
+        `Service ${s.metadata.name}: targetPort ${port.targetPort} is no container port`,
+      );
     }
   }
   for (const pdb of byKind("PodDisruptionBudget")) {
-    assert.ok(workloads.some((w) => matches(pdb.spec.selector.matchLabels, w.spec.template.metadata.labels)), `PDB ${pdb.metadata.name} selects no pods`);
+    assert.ok(
+      workloads.some((w) =>
+        matches(pdb.spec.selector.matchLabels, w.spec.template.metadata.labels),
+      ),
+      `PDB ${pdb.metadata.name} selects no pods`,
+    );
   }
 }

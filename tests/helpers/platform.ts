@@ -4,10 +4,24 @@ import { ConnectionInfo } from "../../render/connection";
 import { waitFor } from "./wait";
 
 /** An ioredis client as the platform's NestJS services configure it. */
-export function platformClient(connection: ConnectionInfo, role: "app" | "admin", db: number, extra: RedisOptions = {}): Redis {
+export function platformClient(
+  connection: ConnectionInfo,
+  role: "app" | "admin",
+  db: number,
+  extra: RedisOptions = {},
+): Redis {
   const { username, password } = connection.users[role];
   const [master] = connection.redis;
-  return new Redis({ host: master.host, port: master.port, username, password, db, maxRetriesPerRequest: 3, lazyConnect: true, ...extra });
+  return new Redis({
+    host: master.host,
+    port: master.port,
+    username,
+    password,
+    db,
+    maxRetriesPerRequest: 3,
+    lazyConnect: true,
+    ...extra,
+  });
 }
 
 /**
@@ -26,7 +40,12 @@ export async function exercisePlatform(connection: ConnectionInfo): Promise<void
   try {
     // 0: sessions — hash with a 1 h TTL, refresh token, login attempts.
     const sessions = await client(db.sessions);
-    await sessions.hset("session:user:12345", { token: "t-1", last_activity: "1700000000", ip_address: "10.0.0.1", user_agent: "jest" });
+    await sessions.hset("session:user:12345", {
+      token: "t-1",
+      last_activity: "1700000000",
+      ip_address: "10.0.0.1",
+      user_agent: "jest",
+    });
     await sessions.expire("session:user:12345", 3600);
     await sessions.set("refresh_token:abc", "user:12345", "EX", 7 * 24 * 3600);
     assert.equal(await sessions.hget("session:user:12345", "token"), "t-1");
@@ -35,26 +54,43 @@ export async function exercisePlatform(connection: ConnectionInfo): Promise<void
 
     // 1: flow execution state and queue.
     const flows = await client(db.flowCache);
-    await flows.hset("flow:execution:run-1", { flow_id: "f-1", current_step: "2", variables: JSON.stringify({ a: 1 }), start_time: "1700000000" });
+    await flows.hset("flow:execution:run-1", {
+      flow_id: "f-1",
+      current_step: "2",
+      variables: JSON.stringify({ a: 1 }),
+      start_time: "1700000000",
+    });
     await flows.expire("flow:execution:run-1", 300);
     await flows.rpush("flow:queue", "run-1", "run-2");
     assert.equal(await flows.lpop("flow:queue"), "run-1");
-    assert.deepEqual(JSON.parse((await flows.hget("flow:execution:run-1", "variables"))!), { a: 1 });
+    assert.deepEqual(JSON.parse((await flows.hget("flow:execution:run-1", "variables"))!), {
+      a: 1,
+    });
 
     // 2: component templates.
     const components = await client(db.components);
-    await components.hset("component:button", { definition: JSON.stringify({ type: "button" }), version: "3", updated_at: "1700000000" });
+    await components.hset("component:button", {
+      definition: JSON.stringify({ type: "button" }),
+      version: "3",
+      updated_at: "1700000000",
+    });
     await components.expire("component:button", 86400);
     await components.set("page:template:home", "<page/>", "EX", 86400);
     assert.equal(await components.hget("component:button", "version"), "3");
 
     // 3: real-time collaboration — presence hash and cursor pub/sub on a duplicated connection.
     const collab = await client(db.collaboration);
-    await collab.hset("flow:f-1:users", "user:1", JSON.stringify({ cursor: [1, 2], editing_node: "n1", last_seen: 1 }));
+    await collab.hset(
+      "flow:f-1:users",
+      "user:1",
+      JSON.stringify({ cursor: [1, 2], editing_node: "n1", last_seen: 1 }),
+    );
     await collab.expire("flow:f-1:users", 60);
     const subscriber = collab.duplicate();
     clients.push(subscriber);
-    const received = new Promise<string>((resolve) => subscriber.on("message", (_channel, message) => resolve(message)));
+    const received = new Promise<string>((resolve) =>
+      subscriber.on("message", (_channel, message) => resolve(message)),
+    );
     await subscriber.subscribe("flow:f-1:cursors");
     assert.equal(await collab.publish("flow:f-1:cursors", JSON.stringify({ user: 1, x: 5 })), 1);
     assert.deepEqual(JSON.parse(await received), { user: 1, x: 5 });
@@ -93,14 +129,24 @@ export async function expectExpiredEvent(connection: ConnectionInfo): Promise<vo
   try {
     await app.connect();
     await subscriber.connect();
-    const expired = new Promise<string>((resolve) => subscriber.on("message", (_c, key) => key === "session:user:expiring" && resolve(key)));
+    const expired = new Promise<string>((resolve) =>
+      subscriber.on("message", (_c, key) => key === "session:user:expiring" && resolve(key)),
+    );
     await subscriber.subscribe(`__keyevent@${db}__:expired`);
     await app.set("session:user:expiring", "x", "PX", 100);
     // Redis expires keys actively (10 times a second) or on access; a bounded wait either way.
-    const key = await waitFor("the expired event", async () => {
-      await app.exists("session:user:expiring");
-      return Promise.race([expired, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]);
-    }, 5000, 1);
+    const key = await waitFor(
+      "the expired event",
+      async () => {
+        await app.exists("session:user:expiring");
+        return Promise.race([
+          expired,
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
+        ]);
+      },
+      5000,
+      1,
+    );
     assert.equal(key, "session:user:expiring");
   } finally {
     app.disconnect();

@@ -14,14 +14,20 @@ export interface Recorded {
 }
 
 export function isWrappedSecret(value: unknown): boolean {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SPECIAL_SIG_KEY] === SECRET_SIG;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<string, unknown>)[SPECIAL_SIG_KEY] === SECRET_SIG
+  );
 }
 
 /** Inputs with every secret wrapper removed, for value assertions. */
-export function unwrap(value: unknown): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function unwrap(value: unknown): any {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   if (isWrappedSecret(value)) return unwrap((value as { value: unknown }).value);
   if (Array.isArray(value)) return value.map(unwrap);
-  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
+  if (typeof value === "object" && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
   return value;
 }
 
@@ -44,9 +50,12 @@ export class MockRecorder {
         newResource: (args) => {
           this.resources.push({ type: args.type, name: args.name, inputs: args.inputs });
           const state: Record<string, unknown> = { ...args.inputs };
-          if (args.type === "random:index/randomPassword:RandomPassword") state.result = `generated-${args.name}-0123456789`;
-          if (args.type === "random:index/randomString:RandomString") state.result = "ABCDEF0123456789XYZW";
-          if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:mock-${args.inputs.name}`;
+          if (args.type === "random:index/randomPassword:RandomPassword")
+            state.result = `generated-${args.name}-0123456789`;
+          if (args.type === "random:index/randomString:RandomString")
+            state.result = "ABCDEF0123456789XYZW";
+          if (args.type === "docker:index/remoteImage:RemoteImage")
+            state.imageId = `sha256:mock-${args.inputs.name}`;
           return { id: `${args.name}-id`, state };
         },
         call: (args) => {
@@ -68,7 +77,9 @@ export class MockRecorder {
       stableTicks = this.resources.length === last ? stableTicks + 1 : 0;
       last = this.resources.length;
     }
-    const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, unknown> };
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+      getRegisteredResources(): Map<string, unknown>;
+    };
     for (const urn of monitor.getRegisteredResources().keys()) {
       const [, , qualifiedType, name] = urn.split("::");
       const chain = qualifiedType.split("$");
@@ -80,7 +91,10 @@ export class MockRecorder {
 
   find(type: string, name: string): Recorded {
     const found = this.resources.find((r) => r.type === type && r.name === name);
-    if (!found) throw new Error(`no ${type} named ${name}; have: ${this.resources.map((r) => `${r.type} ${r.name}`).join(", ")}`);
+    if (!found)
+      throw new Error(
+        `no ${type} named ${name}; have: ${this.resources.map((r) => `${r.type} ${r.name}`).join(", ")}`,
+      );
     return found;
   }
 

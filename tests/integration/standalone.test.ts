@@ -51,7 +51,10 @@ const EXPECTED_SETTINGS: Record<string, string> = {
   databases: "16",
 };
 
-for (const [profile, values, stack] of [["dev", DEV, "dev"], ["production", PROD_STANDALONE, "prod"]] as const) {
+for (const [profile, values, stack] of [
+  ["dev", DEV, "dev"],
+  ["production", PROD_STANDALONE, "prod"],
+] as const) {
   describe(`standalone Redis, ${profile} profile: the rendered files run on a real redis-server`, function () {
     let cfg: ResolvedConfig;
     let dir: string;
@@ -73,7 +76,13 @@ for (const [profile, values, stack] of [["dev", DEV, "dev"], ["production", PROD
     });
 
     it("requires authentication", async () => {
-      const anonymous = new Redis({ host: "127.0.0.1", port: connection.redis[0].port, lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
+      const anonymous = new Redis({
+        host: "127.0.0.1",
+        port: connection.redis[0].port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        enableReadyCheck: false,
+      });
       try {
         await anonymous.connect();
         await expectError(anonymous.get("session:user:1"), /NOAUTH/);
@@ -83,10 +92,19 @@ for (const [profile, values, stack] of [["dev", DEV, "dev"], ["production", PROD
     });
 
     it("refuses a wrong password", async () => {
-      const wrong = new Redis({ host: "127.0.0.1", port: connection.redis[0].port, lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
+      const wrong = new Redis({
+        host: "127.0.0.1",
+        port: connection.redis[0].port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        enableReadyCheck: false,
+      });
       try {
         await wrong.connect();
-        await expectError(wrong.call("AUTH", connection.users.app.username, "not-the-password"), /WRONGPASS/);
+        await expectError(
+          wrong.call("AUTH", connection.users.app.username, "not-the-password"),
+          /WRONGPASS/,
+        );
         await expectError(wrong.get("session:user:1"), /NOAUTH/);
       } finally {
         wrong.disconnect();
@@ -106,20 +124,33 @@ for (const [profile, values, stack] of [["dev", DEV, "dev"], ["production", PROD
         assert.equal(await adminConfigGet(connection, parameter), expected, parameter);
       }
       const defragDeviation = connection.deviations.some((d) => d.startsWith("activedefrag:"));
-      assert.equal(await adminConfigGet(connection, "activedefrag"), defragDeviation ? "no" : "yes");
+      assert.equal(
+        await adminConfigGet(connection, "activedefrag"),
+        defragDeviation ? "no" : "yes",
+      );
     });
 
     it("runs redis.conf byte for byte as rendered, except declared deviations", async () => {
       const { renderRedisConf } = await import("../../render/redis-conf");
-      const running = fs.readFileSync(path.join(sandbox!.nodes[0].confDir, "redis.conf"), "utf8").split("\n");
+      const running = fs
+        .readFileSync(path.join(sandbox!.nodes[0].confDir, "redis.conf"), "utf8")
+        .split("\n");
       const rendered = renderRedisConf(cfg).split("\n");
-      const changed = rendered.filter((line) => !running.includes(line)).map((line) => line.split(" ")[0]);
+      const changed = rendered
+        .filter((line) => !running.includes(line))
+        .map((line) => line.split(" ")[0]);
       const declared = connection.deviations.map((d) => d.split(":")[0]);
-      for (const setting of changed) assert.ok(declared.includes(setting), `${setting} differs without a declared deviation`);
+      for (const setting of changed)
+        assert.ok(declared.includes(setting), `${setting} differs without a declared deviation`);
     });
 
     it("keeps the secret files owner-only", () => {
-      for (const file of ["secrets.conf", "probe.pass", "../../connection.json", "../../secrets.json"]) {
+      for (const file of [
+        "secrets.conf",
+        "probe.pass",
+        "../../connection.json",
+        "../../secrets.json",
+      ]) {
         const mode = fs.statSync(path.join(sandbox!.nodes[0].confDir, file)).mode & 0o777;
         assert.equal(mode, 0o600, file);
       }
@@ -133,7 +164,10 @@ for (const [profile, values, stack] of [["dev", DEV, "dev"], ["production", PROD
           await expectError(app.call("FLUSHALL"), /unknown command/i);
           await expectError(app.call("FLUSHDB"), /unknown command/i);
           await expectError(app.call("CONFIG", "GET", "maxmemory"), /unknown command/i);
-          await expectError(app.call(connection.renamedCommands.CONFIG, "GET", "maxmemory"), /NOPERM/);
+          await expectError(
+            app.call(connection.renamedCommands.CONFIG, "GET", "maxmemory"),
+            /NOPERM/,
+          );
           await expectError(app.call("KEYS", "*"), /NOPERM/);
           await expectError(app.call("SWAPDB", "0", "1"), /NOPERM/);
           await expectError(app.call("ACL", "LIST"), /NOPERM/);
@@ -147,7 +181,11 @@ for (const [profile, values, stack] of [["dev", DEV, "dev"], ["production", PROD
 
       it("lets the admin use the renamed CONFIG, while FLUSHALL stays disabled for everyone", async () => {
         assert.match(connection.renamedCommands.CONFIG, /^CONFIG_[A-F0-9]{20}$/);
-        assert.deepEqual(connection.renamedCommands, { CONFIG: connection.renamedCommands.CONFIG, FLUSHALL: "", FLUSHDB: "" });
+        assert.deepEqual(connection.renamedCommands, {
+          CONFIG: connection.renamedCommands.CONFIG,
+          FLUSHALL: "",
+          FLUSHDB: "",
+        });
         assert.equal(await adminConfigGet(connection, "maxmemory-policy"), "allkeys-lru");
         const admin = platformClient(connection, "admin", 0);
         try {
@@ -160,8 +198,21 @@ for (const [profile, values, stack] of [["dev", DEV, "dev"], ["production", PROD
 
       it("turns the default user off and gives the probe user PING only", async () => {
         const port = connection.redis[0].port;
-        const probe = new Redis({ host: "127.0.0.1", port, username: "probe", password: sandbox!.secrets.probePassword, lazyConnect: true, maxRetriesPerRequest: 0 });
-        const asDefault = new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
+        const probe = new Redis({
+          host: "127.0.0.1",
+          port,
+          username: "probe",
+          password: sandbox!.secrets.probePassword,
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+        });
+        const asDefault = new Redis({
+          host: "127.0.0.1",
+          port,
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          enableReadyCheck: false,
+        });
         try {
           await probe.connect();
           assert.equal(await probe.ping(), "PONG");
@@ -187,7 +238,10 @@ for (const [profile, values, stack] of [["dev", DEV, "dev"], ["production", PROD
       });
       assert.notEqual(after, before);
       await waitFor("redis-0 answering again", async () => {
-        const app = platformClient(connection, "app", 0, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
+        const app = platformClient(connection, "app", 0, {
+          retryStrategy: () => null,
+          maxRetriesPerRequest: 0,
+        });
         app.on("error", () => undefined);
         try {
           await app.connect();
@@ -206,7 +260,11 @@ for (const [profile, values, stack] of [["dev", DEV, "dev"], ["production", PROD
       app.disconnect();
       await sandbox!.stop();
       sandbox = await startSandbox(cfg, { dir, basePort });
-      assert.deepEqual(sandbox.connection.users, connection.users, "the same dir keeps its secrets");
+      assert.deepEqual(
+        sandbox.connection.users,
+        connection.users,
+        "the same dir keeps its secrets",
+      );
       const again = platformClient(sandbox.connection, "app", connection.databases.components);
       try {
         await again.connect();

@@ -3,7 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "../../config/stack-file";
 import { sha256Hex } from "../../render/redis-conf";
 import { deployStack } from "../../stack";
-import { MockRecorder, containsSecret, isWrappedSecret, promiseOf, unwrap } from "../helpers/pulumi-mocks";
+import {
+  MockRecorder,
+  containsSecret,
+  isWrappedSecret,
+  promiseOf,
+  unwrap,
+} from "../helpers/pulumi-mocks";
 import { validateAgainstSchema } from "../helpers/k8s-schema";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -16,7 +22,8 @@ function plainStrings(value: unknown): string[] {
   if (isWrappedSecret(value)) return [];
   if (typeof value === "string") return [value];
   if (Array.isArray(value)) return value.flatMap(plainStrings);
-  if (typeof value === "object" && value !== null) return Object.values(value).flatMap(plainStrings);
+  if (typeof value === "object" && value !== null)
+    return Object.values(value).flatMap(plainStrings);
   return [];
 }
 
@@ -48,49 +55,87 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
   });
 
   it("network lowcode-network with a fixed subnet", () => {
-    assert.deepEqual(unwrap(recorder.find("docker:index/network:Network", "lowcode-network").inputs), {
-      name: "lowcode-network",
-      driver: "bridge",
-      ipamConfigs: [{ subnet: "172.28.0.0/24" }],
-    });
+    assert.deepEqual(
+      unwrap(recorder.find("docker:index/network:Network", "lowcode-network").inputs),
+      {
+        name: "lowcode-network",
+        driver: "bridge",
+        ipamConfigs: [{ subnet: "172.28.0.0/24" }],
+      },
+    );
   });
 
   it("pins the image and keeps a named data volume", () => {
-    assert.equal(recorder.find("docker:index/remoteImage:RemoteImage", "lowcode-redis-image").inputs.name, "redis:7.2.5-alpine");
-    assert.equal(recorder.find("docker:index/volume:Volume", "lowcode-redis-data").inputs.name, "lowcode-redis-data");
+    assert.equal(
+      recorder.find("docker:index/remoteImage:RemoteImage", "lowcode-redis-image").inputs.name,
+      "redis:7.2.5-alpine",
+    );
+    assert.equal(
+      recorder.find("docker:index/volume:Volume", "lowcode-redis-data").inputs.name,
+      "lowcode-redis-data",
+    );
   });
 
   it("container lowcode-redis: published on 127.0.0.1 only, restart policy, authenticated healthcheck, non-root", () => {
-    const c = unwrap(recorder.find("docker:index/container:Container", "lowcode-redis-container").inputs) as Json;
+    const c = unwrap(
+      recorder.find("docker:index/container:Container", "lowcode-redis-container").inputs,
+    ) as Json;
     assert.equal(c.name, "lowcode-redis");
-    assert.deepEqual(c.ports, [{ internal: 6379, external: 6379, ip: "127.0.0.1", protocol: "tcp" }]);
+    assert.deepEqual(c.ports, [
+      { internal: 6379, external: 6379, ip: "127.0.0.1", protocol: "tcp" },
+    ]);
     assert.equal(c.restart, "unless-stopped");
     assert.deepEqual(c.healthcheck.tests, ["CMD", "sh", "/conf/probe.sh"]);
     assert.equal(c.user, "999:999");
     assert.deepEqual(c.capabilities, { drops: ["ALL"] });
-    assert.deepEqual(c.networksAdvanced, [{ name: "lowcode-network", aliases: ["lowcode-redis"], ipv4Address: "172.28.0.10" }]);
+    assert.deepEqual(c.networksAdvanced, [
+      { name: "lowcode-network", aliases: ["lowcode-redis"], ipv4Address: "172.28.0.10" },
+    ]);
     assert.deepEqual(c.volumes, [{ volumeName: "lowcode-redis-data", containerPath: "/data" }]);
-    assert.deepEqual(c.command, ["redis-server", "/conf/redis.conf", "--dir", "/data", "--include", "/conf/secrets.conf"]);
+    assert.deepEqual(c.command, [
+      "redis-server",
+      "/conf/redis.conf",
+      "--dir",
+      "/data",
+      "--include",
+      "/conf/secrets.conf",
+    ]);
     assert.equal(c.memory, 768);
   });
 
   it("uploads the rendered files; the uploads holding passwords reach the engine as secret", () => {
-    const c = recorder.find("docker:index/container:Container", "lowcode-redis-container").inputs as Json;
+    const c = recorder.find("docker:index/container:Container", "lowcode-redis-container")
+      .inputs as Json;
     // The engine keeps secretness per property: one secret upload makes `uploads` secret.
     assert.ok(containsSecret(c.uploads));
     const byFile = new Map((unwrap(c.uploads) as Json[]).map((u) => [u.file, u]));
-    assert.deepEqual([...byFile.keys()].sort(), ["/conf/probe.pass", "/conf/probe.sh", "/conf/redis.conf", "/conf/secrets.conf"]);
-    assert.match(byFile.get("/conf/secrets.conf").content, /^requirepass "generated-lowcode-redis-default-password-0123456789"$/m);
-    assert.equal(byFile.get("/conf/probe.pass").content, "generated-lowcode-redis-default-password-0123456789");
-    assert.match(byFile.get("/conf/redis.conf").content, /^maxmemory 384mb$/m);
-    for (const u of byFile.values()) assert.deepEqual([u.owner, u.group, u.permissions], ["999", "999", "0600"]);
+    assert.deepEqual([...byFile.keys()].sort(), [
+      "/conf/probe.pass",
+      "/conf/probe.sh",
+      "/conf/redis.conf",
+      "/conf/secrets.conf",
+    ]);
+    assert.match(
+      byFile.get("/conf/secrets.conf")!.content,
+      /^requirepass "generated-lowcode-redis-default-password-0123456789"$/m,
+    );
+    assert.equal(
+      byFile.get("/conf/probe.pass")!.content,
+      "generated-lowcode-redis-default-password-0123456789",
+    );
+    assert.match(byFile.get("/conf/redis.conf")!.content, /^maxmemory 384mb$/m);
+    for (const u of byFile.values())
+      assert.deepEqual([u.owner, u.group, u.permissions], ["999", "999", "0600"]);
   });
 
   it("no password appears in any plain (non-secret) input", () => {
     const password = "generated-lowcode-redis-default-password-0123456789";
     for (const r of recorder.resources) {
       if (r.type.startsWith("random:")) continue;
-      assert.ok(!plainStrings(r.inputs).some((s) => s.includes(password)), `${r.type} ${r.name} carries the password in clear`);
+      assert.ok(
+        !plainStrings(r.inputs).some((s) => s.includes(password)),
+        `${r.type} ${r.name} carries the password in clear`,
+      );
     }
   });
 
@@ -105,11 +150,24 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
       redis: [{ host: "127.0.0.1", port: 6379, role: "master" }],
       sentinels: [],
       users: {
-        app: { username: "default", password: "generated-lowcode-redis-default-password-0123456789" },
-        admin: { username: "default", password: "generated-lowcode-redis-default-password-0123456789" },
+        app: {
+          username: "default",
+          password: "generated-lowcode-redis-default-password-0123456789",
+        },
+        admin: {
+          username: "default",
+          password: "generated-lowcode-redis-default-password-0123456789",
+        },
       },
       renamedCommands: {},
-      databases: { sessions: 0, flowCache: 1, components: 2, collaboration: 3, rateLimiting: 4, queryCache: 5 },
+      databases: {
+        sessions: 0,
+        flowCache: 1,
+        components: 2,
+        collaboration: 3,
+        rateLimiting: 4,
+        queryCache: 5,
+      },
       deviations: [],
     });
   });
@@ -119,7 +177,9 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
   let connection: pulumi.Output<unknown>;
   before(async () => {
     await recorder.install("prod");
-    connection = deployStack(loadStackConfig("prod-standalone", PROD_STANDALONE_FILE), { appPassword: "supplied-app-password-0123" }).connection;
+    connection = deployStack(loadStackConfig("prod-standalone", PROD_STANDALONE_FILE), {
+      appPassword: "supplied-app-password-0123",
+    }).connection;
     await promiseOf(connection);
     await recorder.settle();
   });
@@ -144,7 +204,11 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
     const c = (await promiseOf(connection)) as Json;
     assert.deepEqual(c.users.app, { username: "app", password: "supplied-app-password-0123" });
     assert.equal(c.users.admin.username, "admin");
-    assert.deepEqual(c.renamedCommands, { CONFIG: "CONFIG_ABCDEF0123456789XYZW", FLUSHALL: "", FLUSHDB: "" });
+    assert.deepEqual(c.renamedCommands, {
+      CONFIG: "CONFIG_ABCDEF0123456789XYZW",
+      FLUSHALL: "",
+      FLUSHDB: "",
+    });
     assert.equal(await pulumi.isSecret(connection), true);
   });
 
@@ -153,11 +217,18 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
     assert.ok(isWrappedSecret(secret.stringData));
     const files = unwrap(secret.stringData) as Record<string, string>;
     assert.deepEqual(Object.keys(files).sort(), ["probe.pass", "secrets.conf", "users.acl"]);
-    assert.ok(files["users.acl"].includes(`user app on #${sha256Hex("supplied-app-password-0123")}`));
-    for (const r of recorder.resources.filter((r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:core/v1:Secret")) {
+    assert.ok(
+      files["users.acl"].includes(`user app on #${sha256Hex("supplied-app-password-0123")}`),
+    );
+    for (const r of recorder.resources.filter(
+      (r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:core/v1:Secret",
+    )) {
       const text = JSON.stringify(unwrap(r.inputs));
       assert.ok(!text.includes("supplied-app-password-0123"), `${r.name} carries the app password`);
-      assert.ok(!text.includes("generated-lowcode-redis-admin-password"), `${r.name} carries the admin password`);
+      assert.ok(
+        !text.includes("generated-lowcode-redis-admin-password"),
+        `${r.name} carries the admin password`,
+      );
       assert.ok(!text.includes("CONFIG_ABCDEF0123456789XYZW"), `${r.name} carries the CONFIG name`);
     }
   });
@@ -173,12 +244,15 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
   it("parents the instance's objects to it and puts them in the namespace", () => {
     for (const r of recorder.resources.filter((r) => r.name.startsWith("lowcode-redis-"))) {
       assert.equal(r.parentType, "lowcode:redis:RedisInstance", `${r.type} ${r.name}`);
-      if (r.type.startsWith("kubernetes:")) assert.equal((r.inputs.metadata as Json).namespace, "lowcode");
+      if (r.type.startsWith("kubernetes:"))
+        assert.equal((r.inputs.metadata as Json).namespace, "lowcode");
     }
   });
 
   it("connects applications to the client Service DNS name", async () => {
     const c = (await promiseOf(connection)) as Json;
-    assert.deepEqual(c.redis, [{ host: "lowcode-redis.lowcode.svc.cluster.local", port: 6379, role: "master" }]);
+    assert.deepEqual(c.redis, [
+      { host: "lowcode-redis.lowcode.svc.cluster.local", port: 6379, role: "master" },
+    ]);
   });
 });

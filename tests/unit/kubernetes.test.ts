@@ -9,7 +9,16 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 describe("Kubernetes objects: valid against the Kubernetes schemas and consistent with each other", () => {
   const variants: Array<[string, Record<string, unknown>]> = [
     ["production standalone", PROD_STANDALONE],
-    ["dev on kubernetes, hard anti-affinity, storage class", { target: "kubernetes", profile: "dev", antiAffinity: "hard", storageClass: "fast-ssd", createNamespace: false }],
+    [
+      "dev on kubernetes, hard anti-affinity, storage class",
+      {
+        target: "kubernetes",
+        profile: "dev",
+        antiAffinity: "hard",
+        storageClass: "fast-ssd",
+        createNamespace: false,
+      },
+    ],
   ];
   for (const [what, values] of variants) {
     it(`${what}: every object validates and the invariants hold`, () => {
@@ -20,7 +29,9 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
   }
 
   it("the schema check catches a wrong type", () => {
-    const [sts] = kubernetesObjects(resolve(PROD_STANDALONE)).filter((o) => o.kind === "StatefulSet") as Json[];
+    const [sts] = kubernetesObjects(resolve(PROD_STANDALONE)).filter(
+      (o) => o.kind === "StatefulSet",
+    ) as Json[];
     const broken = structuredClone(sts);
     broken.spec.replicas = "three";
     assert.throws(() => validateAgainstSchema(broken as K8sObject), /replicas/);
@@ -28,7 +39,9 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
 
   it("the invariants catch a selector that does not match", () => {
     const objects = structuredClone(kubernetesObjects(resolve(PROD_STANDALONE))) as Json[];
-    objects.find((o) => o.kind === "StatefulSet")!.spec.selector.matchLabels["app.kubernetes.io/component"] = "other";
+    objects.find((o) => o.kind === "StatefulSet")!.spec.selector.matchLabels[
+      "app.kubernetes.io/component"
+    ] = "other";
     assert.throws(() => checkInvariants(objects as K8sObject[]), /selector does not match/);
   });
 
@@ -39,14 +52,28 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
     const redis = pod.containers[0];
 
     it("runs non-root with RuntimeDefault seccomp; containers drop ALL, read-only root, no escalation", () => {
-      assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } });
+      assert.deepEqual(pod.securityContext, {
+        runAsNonRoot: true,
+        runAsUser: 999,
+        runAsGroup: 999,
+        fsGroup: 999,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
       for (const c of [...pod.initContainers, ...pod.containers]) {
-        assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
+        assert.deepEqual(c.securityContext, {
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+          capabilities: { drop: ["ALL"] },
+        });
       }
     });
 
     it("limits memory to maxmemory plus fork headroom, request = limit", () => {
-      assert.deepEqual(redis.resources, { requests: { cpu: "100m", memory: "768Mi" }, limits: { memory: "768Mi" } });
+      assert.deepEqual(redis.resources, {
+        requests: { cpu: "100m", memory: "768Mi" },
+        limits: { memory: "768Mi" },
+      });
     });
 
     it("probes authenticate through the probe script", () => {
@@ -56,13 +83,22 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
 
     it("copies config and secrets into a writable in-memory volume before start", () => {
       assert.deepEqual(pod.initContainers[0].command, ["sh", "/etc/redis-config/prepare.sh"]);
-      assert.deepEqual(pod.volumes.find((v: Json) => v.name === "conf").emptyDir, { medium: "Memory", sizeLimit: "1Mi" });
-      assert.ok(redis.volumeMounts.some((m: Json) => m.name === "conf" && m.mountPath === "/conf" && !m.readOnly));
+      assert.deepEqual(pod.volumes.find((v: Json) => v.name === "conf").emptyDir, {
+        medium: "Memory",
+        sizeLimit: "1Mi",
+      });
+      assert.ok(
+        redis.volumeMounts.some(
+          (m: Json) => m.name === "conf" && m.mountPath === "/conf" && !m.readOnly,
+        ),
+      );
     });
 
     it("binds the pod IP in production through $(POD_IP) from the downward API", () => {
       assert.deepEqual(redis.args.slice(-3), ["--bind", "127.0.0.1", "$(POD_IP)"]);
-      assert.deepEqual(redis.env, [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }]);
+      assert.deepEqual(redis.env, [
+        { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+      ]);
     });
 
     it("keeps data on a volumeClaimTemplate", () => {

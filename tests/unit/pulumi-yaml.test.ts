@@ -29,7 +29,12 @@ describe("Pulumi.yaml: declares every config key with the type, description and 
   }
 
   it("every declared default passes validation", () => {
-    const defaults = Object.fromEntries(Object.entries(project.config).map(([k, v]) => [k.split(":")[1], (v as { default: unknown }).default]));
+    const defaults = Object.fromEntries(
+      Object.entries(project.config).map(([k, v]) => [
+        k.split(":")[1],
+        (v as { default: unknown }).default,
+      ]),
+    );
     assert.doesNotThrow(() => resolve(defaults));
   });
 });

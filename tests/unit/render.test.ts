@@ -43,15 +43,22 @@ const PLATFORM_SETTINGS = [
 ];
 
 describe("redis.conf rendering: platform settings and each profile's security", () => {
-  for (const [profile, values] of [["dev", DEV], ["production", PROD_STANDALONE]] as const) {
+  for (const [profile, values] of [
+    ["dev", DEV],
+    ["production", PROD_STANDALONE],
+  ] as const) {
     it(`${profile}: holds every platform setting of DESIGN §1`, () => {
       const lines = renderRedisConf(resolve(values)).split("\n");
-      for (const setting of PLATFORM_SETTINGS) assert.ok(lines.includes(setting), `missing "${setting}"`);
+      for (const setting of PLATFORM_SETTINGS)
+        assert.ok(lines.includes(setting), `missing "${setting}"`);
     });
   }
 
   it("names the stack and profile in its header", () => {
-    assert.match(renderRedisConf(resolve(DEV, "dev")), /^# redis\.conf of lowcode-redis, stack dev, profile dev, target docker, topology standalone\./);
+    assert.match(
+      renderRedisConf(resolve(DEV, "dev")),
+      /^# redis\.conf of lowcode-redis, stack dev, profile dev, target docker, topology standalone\./,
+    );
   });
 
   it("dev: binds 0.0.0.0 and keeps requirepass out of redis.conf", () => {
@@ -59,7 +66,13 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     const conf = renderRedisConf(cfg);
     assert.match(conf, /^bind 0\.0\.0\.0$/m);
     assert.doesNotMatch(conf, /requirepass|rename-command/);
-    assert.equal(secretFiles(cfg, SECRETS)["secrets.conf"].split("\n").filter((l) => !l.startsWith("#") && l).join("\n"), `requirepass "${SECRETS.defaultPassword}"`);
+    assert.equal(
+      secretFiles(cfg, SECRETS)
+        ["secrets.conf"].split("\n")
+        .filter((l) => !l.startsWith("#") && l)
+        .join("\n"),
+      `requirepass "${SECRETS.defaultPassword}"`,
+    );
   });
 
   it("production: specific bind, protected mode, FLUSHALL/FLUSHDB disabled, CONFIG renamed only in the secret file", () => {
@@ -70,7 +83,10 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     assert.match(conf, /^rename-command FLUSHALL ""$/m);
     assert.match(conf, /^rename-command FLUSHDB ""$/m);
     assert.doesNotMatch(conf, /rename-command CONFIG/);
-    assert.match(secretFiles(cfg, SECRETS)["secrets.conf"], /^rename-command CONFIG CONFIG_ABCDEF0123456789$/m);
+    assert.match(
+      secretFiles(cfg, SECRETS)["secrets.conf"],
+      /^rename-command CONFIG CONFIG_ABCDEF0123456789$/m,
+    );
   });
 
   it("production: users.acl turns default off and stores only password hashes", () => {
@@ -78,7 +94,8 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     assert.match(acl, /^user default off resetchannels -@all$/m);
     assert.ok(acl.includes(`user app on #${sha256Hex(SECRETS.appPassword)} ${ACL_RULES.app}`));
     assert.ok(acl.includes(`user admin on #${sha256Hex(SECRETS.adminPassword)} ~* &* +@all`));
-    for (const password of [SECRETS.appPassword, SECRETS.adminPassword, SECRETS.probePassword]) assert.ok(!acl.includes(password));
+    for (const password of [SECRETS.appPassword, SECRETS.adminPassword, SECRETS.probePassword])
+      assert.ok(!acl.includes(password));
   });
 
   it("the app user loses @dangerous but keeps INFO for client ready checks", () => {
@@ -89,32 +106,70 @@ describe("redis.conf rendering: platform settings and each profile's security", 
 
   it("needs one password in dev and the ACL users plus a CONFIG name in production", () => {
     assert.deepEqual(requiredSecrets(resolve(DEV)), ["defaultPassword"]);
-    assert.deepEqual(requiredSecrets(resolve(PROD)), ["appPassword", "adminPassword", "probePassword", "configCommand"]);
+    assert.deepEqual(requiredSecrets(resolve(PROD)), [
+      "appPassword",
+      "adminPassword",
+      "probePassword",
+      "configCommand",
+    ]);
   });
 
   it("redis-server arguments: secret files by path, the node address added in production", () => {
-    assert.deepEqual(redisServerArgs(resolve(DEV), LAYOUT, "10.0.0.5"), ["/conf/redis.conf", "--dir", "/data", "--include", "/conf/secrets.conf"]);
+    assert.deepEqual(redisServerArgs(resolve(DEV), LAYOUT, "10.0.0.5"), [
+      "/conf/redis.conf",
+      "--dir",
+      "/data",
+      "--include",
+      "/conf/secrets.conf",
+    ]);
     assert.deepEqual(redisServerArgs(resolve(PROD_STANDALONE), LAYOUT, "$(POD_IP)"), [
-      "/conf/redis.conf", "--dir", "/data", "--include", "/conf/secrets.conf", "--aclfile", "/conf/users.acl", "--bind", "127.0.0.1", "$(POD_IP)",
+      "/conf/redis.conf",
+      "--dir",
+      "/data",
+      "--include",
+      "/conf/secrets.conf",
+      "--aclfile",
+      "/conf/users.acl",
+      "--bind",
+      "127.0.0.1",
+      "$(POD_IP)",
     ]);
   });
 
   it("is a pure function of the config: the same bytes twice, different bytes for another setting", () => {
     assert.equal(renderRedisConf(resolve(DEV)), renderRedisConf(resolve(DEV)));
-    assert.notEqual(renderRedisConf(resolve(DEV)), renderRedisConf(resolve({ ...DEV, maxmemory: "256mb" })));
+    assert.notEqual(
+      renderRedisConf(resolve(DEV)),
+      renderRedisConf(resolve({ ...DEV, maxmemory: "256mb" })),
+    );
   });
 
   it("the sandbox copy differs from the rendered file only in declared deviation lines", () => {
     const conf = renderRedisConf(resolve(DEV));
-    const copy = applyDeviations(conf, [{ setting: "activedefrag", reason: "test", replaceLine: { from: "activedefrag yes", to: "activedefrag no" } }]);
+    const copy = applyDeviations(conf, [
+      {
+        setting: "activedefrag",
+        reason: "test",
+        replaceLine: { from: "activedefrag yes", to: "activedefrag no" },
+      },
+    ]);
     const removed = conf.split("\n").filter((l) => !copy.split("\n").includes(l));
     assert.deepEqual(removed, ["activedefrag yes"]);
-    assert.throws(() => applyDeviations(conf, [{ setting: "x", reason: "r", replaceLine: { from: "no such line", to: "" } }]), /not in redis.conf/);
+    assert.throws(
+      () =>
+        applyDeviations(conf, [
+          { setting: "x", reason: "r", replaceLine: { from: "no such line", to: "" } },
+        ]),
+      /not in redis.conf/,
+    );
   });
 });
 
 describe("npm run render artifacts: secrets only as references", () => {
-  for (const [stack, values] of [["dev", DEV], ["prod", PROD_STANDALONE]] as const) {
+  for (const [stack, values] of [
+    ["dev", DEV],
+    ["prod", PROD_STANDALONE],
+  ] as const) {
     it(`${stack}: every secret is a {{secret:…}} reference`, () => {
       const files = renderArtifacts(resolve(values, stack));
       const all = Object.values(files).join("\n");
@@ -125,7 +180,9 @@ describe("npm run render artifacts: secrets only as references", () => {
   }
 
   it("kubernetes: one manifest per object; docker: none", () => {
-    const k8s = Object.keys(renderArtifacts(resolve(PROD_STANDALONE))).filter((f) => f.startsWith("manifests/"));
+    const k8s = Object.keys(renderArtifacts(resolve(PROD_STANDALONE))).filter((f) =>
+      f.startsWith("manifests/"),
+    );
     assert.deepEqual(k8s, [
       "manifests/00-namespace-lowcode.yaml",
       "manifests/01-secret-lowcode-redis-auth.yaml",
@@ -134,6 +191,9 @@ describe("npm run render artifacts: secrets only as references", () => {
       "manifests/04-service-lowcode-redis.yaml",
       "manifests/05-statefulset-lowcode-redis.yaml",
     ]);
-    assert.equal(Object.keys(renderArtifacts(resolve(DEV))).filter((f) => f.startsWith("manifests/")).length, 0);
+    assert.equal(
+      Object.keys(renderArtifacts(resolve(DEV))).filter((f) => f.startsWith("manifests/")).length,
+      0,
+    );
   });
 });
