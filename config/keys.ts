@@ -104,11 +104,9 @@ export const KEYS = {
     type: "string",
     description: "Official Redis 7 image, pinned to an exact version tag.",
     default: "redis:7.2.5-alpine",
-    schema: z
-      .string()
-      .regex(IMAGE, {
-        error: 'must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine"',
-      }),
+    schema: z.string().regex(IMAGE, {
+      error: 'must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine"',
+    }),
   },
   port: {
     type: "integer",
@@ -163,11 +161,9 @@ export const KEYS = {
     description:
       'Container memory limit; "" = maxmemory x 2 (fork headroom for BGSAVE and AOF rewrite).',
     default: "",
-    schema: z
-      .string()
-      .refine((v) => v === "" || parseQuantity(v) !== undefined, {
-        error: 'must be "" (maxmemory x 2) or a Kubernetes quantity such as "768Mi"',
-      }),
+    schema: z.string().refine((v) => v === "" || parseQuantity(v) !== undefined, {
+      error: 'must be "" (maxmemory x 2) or a Kubernetes quantity such as "768Mi"',
+    }),
   },
   cpuRequest: {
     type: "string",
@@ -200,11 +196,9 @@ export const KEYS = {
     default: ["900 1", "300 10", "60 10000"],
     schema: z
       .array(
-        z
-          .string()
-          .regex(SAVE_POINT, {
-            error: 'must be "<seconds> <changes>" with two positive whole numbers, e.g. "900 1"',
-          }),
+        z.string().regex(SAVE_POINT, {
+          error: 'must be "<seconds> <changes>" with two positive whole numbers, e.g. "900 1"',
+        }),
         {
           error: 'must be a list of "<seconds> <changes>" strings',
         },
@@ -303,11 +297,9 @@ export const KEYS = {
     type: "string",
     description: "Name the sentinels monitor the master under.",
     default: "lowcode-master",
-    schema: z
-      .string()
-      .regex(MASTER_NAME, {
-        error: "must start with a letter and hold letters, digits, '_', '.', '-' (at most 64)",
-      }),
+    schema: z.string().regex(MASTER_NAME, {
+      error: "must start with a letter and hold letters, digits, '_', '.', '-' (at most 64)",
+    }),
   },
   downAfterMs: {
     type: "integer",

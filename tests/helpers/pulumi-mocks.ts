@@ -22,8 +22,8 @@ export function isWrappedSecret(value: unknown): boolean {
 }
 
 /** Inputs with every secret wrapper removed, for value assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function unwrap(value: unknown): any {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   if (isWrappedSecret(value)) return unwrap((value as { value: unknown }).value);
   if (Array.isArray(value)) return value.map(unwrap);
   if (typeof value === "object" && value !== null)
