@@ -1,11 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { RedisInstance, SuppliedSecrets } from "./components";
+import { RedisInstance, SentinelGroup, SuppliedSecrets } from "./components";
 import { ResolvedConfig } from "./config/resolve";
 import { ConnectionInfo } from "./render/connection";
 import { namespaceSpec } from "./render/kubernetes";
-
 import { DEPLOYMENT_NAME } from "./render/names";
 
 export interface StackOutputs {
@@ -16,24 +15,13 @@ export interface StackOutputs {
 export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): StackOutputs {
   for (const warning of cfg.warnings) void pulumi.log.warn(warning);
 
-  if (cfg.topology === "sentinel") {
-    throw new pulumi.RunError(
-      `lowcode-redis:topology "sentinel" is not yet supported by this version; use "standalone".`,
-    );
-  }
-
   if (cfg.target === "docker") {
     const network = new docker.Network("lowcode-network", {
       name: cfg.docker.network,
       driver: "bridge",
       ipamConfigs: [{ subnet: cfg.docker.subnet }],
     });
-    const redis = new RedisInstance(DEPLOYMENT_NAME, {
-      config: cfg,
-      secrets,
-      network: network.name,
-    });
-    return { connection: redis.connection };
+    return { connection: createRedis(cfg, secrets, { network: network.name }).connection };
   }
 
   const dependsOn: pulumi.Resource[] = [];
@@ -45,6 +33,17 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
       ),
     );
   }
-  const redis = new RedisInstance(DEPLOYMENT_NAME, { config: cfg, secrets, dependsOn });
-  return { connection: redis.connection };
+  return { connection: createRedis(cfg, secrets, { dependsOn }).connection };
+}
+
+/** The topology's component: one RedisInstance, or a SentinelGroup. */
+function createRedis(
+  cfg: ResolvedConfig,
+  secrets: SuppliedSecrets,
+  placement: { network?: pulumi.Input<string>; dependsOn?: pulumi.Resource[] },
+): RedisInstance | SentinelGroup {
+  const args = { config: cfg, secrets, ...placement };
+  return cfg.topology === "sentinel"
+    ? new SentinelGroup(DEPLOYMENT_NAME, args)
+    : new RedisInstance(DEPLOYMENT_NAME, args);
 }

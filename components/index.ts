@@ -1,2 +1,3 @@
 export * from "./redis-instance";
 export * from "./secrets";
+export * from "./sentinel-group";

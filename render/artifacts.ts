@@ -1,15 +1,20 @@
 import { stringify } from "yaml";
 import { ResolvedConfig } from "../config/resolve";
+import {
+  Files,
+  nodePlainFiles,
+  nodeSecretFiles,
+  sentinelPlainFiles,
+  sentinelSecretFiles,
+} from "./files";
+import { K8sObject, namespaceSpec, objectNames, redisObjects } from "./kubernetes";
 import { DEPLOYMENT_NAME } from "./names";
-import { K8sObject, namespaceSpec, redisObjectNames, standaloneObjects } from "./kubernetes";
 import {
   LAYOUT,
   SecretValues,
   dockerNodeAddress,
-  plainFiles,
   redisServerArgs,
   requiredSecrets,
-  secretFiles,
 } from "./redis-conf";
 
 /** Stand-ins for secret values: `{{secret:<key>}}`, naming where the value comes from. */
@@ -17,11 +22,15 @@ export function secretReferences(cfg: ResolvedConfig): SecretValues {
   return Object.fromEntries(requiredSecrets(cfg).map((key) => [key, `{{secret:${key}}}`]));
 }
 
+/** A password hash stand-in: `{{sha256:<key>}}`. */
+const hashReference = (reference: string) =>
+  `{{sha256:${reference.slice("{{secret:".length, -2)}}}`;
+
 /** Kubernetes objects of the stack, in apply order. */
 export function kubernetesObjects(cfg: ResolvedConfig): K8sObject[] {
   return [
     ...(cfg.kubernetes.createNamespace ? [namespaceSpec(cfg)] : []),
-    ...standaloneObjects(cfg, DEPLOYMENT_NAME),
+    ...redisObjects(cfg, DEPLOYMENT_NAME),
   ];
 }
 
@@ -29,25 +38,41 @@ function manifestFileName(index: number, object: K8sObject): string {
   return `manifests/${String(index).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata.name}.yaml`;
 }
 
+function under(dir: string, files: Files): Files {
+  return Object.fromEntries(
+    Object.entries(files).map(([file, content]) => [`${dir}/${file}`, content]),
+  );
+}
+
 /**
  * Every rendered artifact of a stack, by relative path. Secrets appear only as references:
- * `{{secret:<key>}}` in the secret files and the Secret's stringData.
+ * `{{secret:<key>}}` (and `{{sha256:<key>}}` for password hashes) in the secret files and in
+ * the Secrets' stringData.
  */
-export function renderArtifacts(cfg: ResolvedConfig): Record<string, string> {
+export function renderArtifacts(cfg: ResolvedConfig): Files {
   const refs = secretReferences(cfg);
-  const files: Record<string, string> = {};
-  for (const [file, content] of Object.entries(plainFiles(cfg))) files[`redis/${file}`] = content;
-  const secretFileRefs = secretFiles(cfg, refs, (ref) => `{{sha256:${ref.slice(2, -2)}}}`);
-  for (const [file, content] of Object.entries(secretFileRefs)) files[`secrets/${file}`] = content;
+  const grouped = cfg.topology === "sentinel";
+  const nodeSecrets = nodeSecretFiles(cfg, refs, hashReference);
+  const sentinelSecrets = grouped ? sentinelSecretFiles(cfg, refs, hashReference) : {};
   const nodeAddress = cfg.target === "docker" ? dockerNodeAddress(cfg, 0) : "$(POD_IP)";
-  files["redis/redis-server.args"] =
-    ["redis-server", ...redisServerArgs(cfg, LAYOUT, nodeAddress)].join("\n") + "\n";
+  const files: Files = {
+    ...under("redis", nodePlainFiles(cfg)),
+    "redis/redis-server.args":
+      ["redis-server", ...redisServerArgs(cfg, LAYOUT, nodeAddress)].join("\n") + "\n",
+    ...under("secrets", nodeSecrets),
+    ...(grouped ? under("sentinel", sentinelPlainFiles(cfg)) : {}),
+    ...(grouped ? under("secrets/sentinel", sentinelSecrets) : {}),
+  };
   if (cfg.target === "kubernetes") {
-    const secretName = redisObjectNames(DEPLOYMENT_NAME).secret;
+    const names = objectNames(DEPLOYMENT_NAME);
+    const secretData: Record<string, Files> = {
+      [names.secret]: nodeSecrets,
+      [names.sentinelSecret]: sentinelSecrets,
+    };
     kubernetesObjects(cfg).forEach((object, index) => {
       const withData =
-        object.kind === "Secret" && object.metadata.name === secretName
-          ? { ...object, stringData: secretFileRefs }
+        object.kind === "Secret"
+          ? { ...object, stringData: secretData[object.metadata.name] }
           : object;
       files[manifestFileName(index, object)] = stringify(withData, { lineWidth: 0 });
     });

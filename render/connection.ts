@@ -1,5 +1,5 @@
 import { DatabasePurpose, ResolvedConfig } from "../config/resolve";
-import { SecretValues, userFor } from "./redis-conf";
+import { Role, SecretValues, userFor } from "./redis-conf";
 
 export interface Endpoint {
   readonly host: string;
@@ -47,11 +47,7 @@ export function renamedCommands(
   return { CONFIG: secrets.configCommand ?? "", FLUSHALL: "", FLUSHDB: "" };
 }
 
-function credentials(
-  cfg: ResolvedConfig,
-  secrets: SecretValues,
-  role: "app" | "admin",
-): Credentials {
+function credentials(cfg: ResolvedConfig, secrets: SecretValues, role: Role): Credentials {
   const { username, secret } = userFor(cfg, role);
   return { username, password: secrets[secret] ?? "" };
 }
@@ -74,6 +70,8 @@ export function buildConnection(
       role: i === 0 ? "master" : "replica",
     })),
     sentinels: sentinel ? [...(parts.sentinels ?? [])] : [],
+    // Sentinels of a group always require authentication.
+    ...(sentinel ? { sentinelUser: credentials(cfg, secrets, "sentinel-client") } : {}),
     users: { app: credentials(cfg, secrets, "app"), admin: credentials(cfg, secrets, "admin") },
     renamedCommands: renamedCommands(cfg, secrets),
     databases: { ...cfg.databaseIndex },

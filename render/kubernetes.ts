@@ -1,10 +1,12 @@
 import { ResolvedConfig } from "../config/resolve";
-import { LAYOUT, plainFiles, redisServerArgs, sha256Hex } from "./redis-conf";
+import { Files, nodePlainFiles, sentinelPlainFiles } from "./files";
+import { LAYOUT, redisServerArgs, sha256Hex } from "./redis-conf";
+import { SENTINEL_LAYOUT, SENTINEL_PORT, START_REDIS_SCRIPT } from "./sentinel";
 
 /**
- * Kubernetes object specs of a Redis node set, as plain objects. The component turns them into
- * resources and adds the Secret's data as a secret Output; `npm run render` writes them as YAML;
- * the tests validate them against the Kubernetes schemas.
+ * Kubernetes object specs as plain objects. The components turn them into resources and add each
+ * Secret's data as a secret Output; `npm run render` writes them as YAML; the tests validate them
+ * against the Kubernetes schemas.
  */
 export type K8sObject = {
   apiVersion: string;
@@ -15,22 +17,21 @@ export type K8sObject = {
 /** Mount points of the read-only sources the init container copies into the writable /conf. */
 export const MOUNTS = { config: "/etc/redis-config", secret: "/etc/redis-secret" } as const;
 
-export interface RedisObjectNames {
-  readonly statefulSet: string;
-  readonly headlessService: string;
-  readonly clientService: string;
-  readonly configMap: string;
-  readonly secret: string;
-}
-
 /** Object names derived from the component name, so two instances never collide. */
-export function redisObjectNames(name: string): RedisObjectNames {
+export function objectNames(name: string) {
   return {
     statefulSet: name,
     headlessService: `${name}-headless`,
     clientService: name,
     configMap: `${name}-config`,
     secret: `${name}-auth`,
+    disruptionBudget: name,
+    sentinelStatefulSet: `${name}-sentinel`,
+    sentinelHeadlessService: `${name}-sentinel-headless`,
+    sentinelService: `${name}-sentinel`,
+    sentinelConfigMap: `${name}-sentinel-config`,
+    sentinelSecret: `${name}-sentinel-auth`,
+    sentinelDisruptionBudget: `${name}-sentinel`,
   };
 }
 
@@ -46,32 +47,50 @@ export function labels(name: string, component: string): Record<string, string> 
 
 /** Selector labels: the stable subset of `labels`. */
 export function selector(name: string, component: string): Record<string, string> {
-  const all = labels(name, component);
   return {
-    "app.kubernetes.io/name": all["app.kubernetes.io/name"],
-    "app.kubernetes.io/instance": all["app.kubernetes.io/instance"],
-    "app.kubernetes.io/component": all["app.kubernetes.io/component"],
+    "app.kubernetes.io/name": "redis",
+    "app.kubernetes.io/instance": name,
+    "app.kubernetes.io/component": component,
   };
+}
+
+/** Stable DNS name of pod `index` of a StatefulSet behind its headless Service. */
+export function podHost(
+  cfg: ResolvedConfig,
+  statefulSet: string,
+  headless: string,
+  index: number,
+): string {
+  return `${statefulSet}-${index}.${headless}.${cfg.kubernetes.namespace}.svc.cluster.local`;
+}
+
+/** Every sentinel's stable address, "host:port ...", for the start scripts. */
+export function sentinelAddresses(cfg: ResolvedConfig, name: string): string {
+  const n = objectNames(name);
+  return Array.from(
+    { length: cfg.sentinel.sentinels },
+    (_, i) =>
+      `${podHost(cfg, n.sentinelStatefulSet, n.sentinelHeadlessService, i)}:${SENTINEL_PORT}`,
+  ).join(" ");
 }
 
 /** Copies the read-only ConfigMap and Secret into the writable in-memory /conf, owner-only. */
 export function renderPrepareScript(cfg: ResolvedConfig): string {
   return [
     "#!/bin/sh",
-    `# prepare.sh of lowcode-redis, stack ${cfg.stack}: Redis (and Sentinel) rewrite their config files,`,
+    `# prepare.sh of lowcode-redis, stack ${cfg.stack}: Redis and Sentinel rewrite their config files,`,
     "# so they run from a writable copy. The secret files never leave the in-memory volume.",
     "set -eu",
-    `cp ${MOUNTS.config}/redis.conf ${MOUNTS.config}/probe.sh ${LAYOUT.confDir}/`,
-    `for f in ${MOUNTS.secret}/*; do cp "$f" ${LAYOUT.confDir}/; done`,
+    `for f in ${MOUNTS.config}/* ${MOUNTS.secret}/*; do cp "$f" ${LAYOUT.confDir}/; done`,
     `chmod 0600 ${LAYOUT.confDir}/*`,
     "",
   ].join("\n");
 }
 
-/** Files of the ConfigMap: nothing secret. */
-export function configMapData(cfg: ResolvedConfig): Record<string, string> {
-  return { ...plainFiles(cfg), "prepare.sh": renderPrepareScript(cfg) };
-}
+const withPrepare = (cfg: ResolvedConfig, files: Files): Files => ({
+  ...files,
+  "prepare.sh": renderPrepareScript(cfg),
+});
 
 export const POD_SECURITY_CONTEXT = {
   runAsNonRoot: true,
@@ -99,108 +118,126 @@ export function namespaceSpec(cfg: ResolvedConfig): K8sObject {
   };
 }
 
-export function configMapSpec(cfg: ResolvedConfig, name: string): K8sObject {
-  const names = redisObjectNames(name);
+function meta(cfg: ResolvedConfig, objectName: string, name: string, component: string) {
+  return { name: objectName, namespace: cfg.kubernetes.namespace, labels: labels(name, component) };
+}
+
+function configMap(
+  cfg: ResolvedConfig,
+  objectName: string,
+  name: string,
+  component: string,
+  data: Files,
+): K8sObject {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: {
-      name: names.configMap,
-      namespace: cfg.kubernetes.namespace,
-      labels: labels(name, "redis"),
-    },
-    data: configMapData(cfg),
+    metadata: meta(cfg, objectName, name, component),
+    data,
   };
 }
 
-/** The Secret without its data: the component adds `stringData` as a secret Output. */
-export function secretSpec(cfg: ResolvedConfig, name: string): K8sObject {
-  const names = redisObjectNames(name);
+/** A Secret without its data: the component adds `stringData` as a secret Output. */
+function secret(
+  cfg: ResolvedConfig,
+  objectName: string,
+  name: string,
+  component: string,
+): K8sObject {
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: {
-      name: names.secret,
-      namespace: cfg.kubernetes.namespace,
-      labels: labels(name, "redis"),
-    },
+    metadata: meta(cfg, objectName, name, component),
     type: "Opaque",
   };
 }
 
-export function servicesSpec(cfg: ResolvedConfig, name: string): K8sObject[] {
-  const names = redisObjectNames(name);
-  const port = { name: "redis", port: cfg.port, targetPort: "redis", protocol: "TCP" };
-  return [
-    {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: {
-        name: names.headlessService,
-        namespace: cfg.kubernetes.namespace,
-        labels: labels(name, "redis"),
-      },
-      // Stable per-pod DNS names; published before readiness so replicas and sentinels can find peers.
-      spec: {
-        clusterIP: "None",
-        publishNotReadyAddresses: true,
-        selector: selector(name, "redis"),
-        ports: [port],
-      },
-    },
-    {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: {
-        name: names.clientService,
-        namespace: cfg.kubernetes.namespace,
-        labels: labels(name, "redis"),
-      },
-      spec: { type: "ClusterIP", selector: selector(name, "redis"), ports: [port] },
-    },
-  ];
-}
-
-function affinity(
+function service(
   cfg: ResolvedConfig,
+  objectName: string,
   name: string,
   component: string,
-): Record<string, unknown> | undefined {
+  port: { name: string; port: number },
+  headless: boolean,
+): K8sObject {
+  const ports = [{ name: port.name, port: port.port, targetPort: port.name, protocol: "TCP" }];
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: meta(cfg, objectName, name, component),
+    // A headless Service gives each pod a stable DNS name, published before readiness so that
+    // starting nodes and sentinels can find their peers.
+    spec: headless
+      ? {
+          clusterIP: "None",
+          publishNotReadyAddresses: true,
+          selector: selector(name, component),
+          ports,
+        }
+      : { type: "ClusterIP", selector: selector(name, component), ports },
+  };
+}
+
+function disruptionBudget(
+  cfg: ResolvedConfig,
+  objectName: string,
+  name: string,
+  component: string,
+): K8sObject {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: meta(cfg, objectName, name, component),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector(name, component) } },
+  };
+}
+
+function affinity(cfg: ResolvedConfig, name: string, component: string) {
   const term = {
     labelSelector: { matchLabels: selector(name, component) },
     topologyKey: "kubernetes.io/hostname",
   };
   switch (cfg.kubernetes.antiAffinity) {
     case "none":
-      return undefined;
+      return {};
     case "hard":
-      return { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } };
+      return {
+        affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } },
+      };
     case "soft":
       return {
-        podAntiAffinity: {
-          preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }],
+        affinity: {
+          podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [
+              { weight: 100, podAffinityTerm: term },
+            ],
+          },
         },
       };
   }
 }
 
-export interface RedisStatefulSetOptions {
-  /** Pods of the set: 1 for standalone, one per node for a sentinel group. */
+interface WorkloadSpec {
+  readonly objectName: string;
+  readonly component: string;
+  readonly headless: string;
   readonly replicas: number;
-  /** Overrides the container command (the sentinel group starts Redis through a role script). */
-  readonly command?: string[];
-  readonly args?: string[];
+  readonly configMap: string;
+  readonly secret: string;
+  readonly configData: Files;
+  readonly container: Record<string, unknown>;
+  /** The writable volume mounted at /state (sentinels) or a data claim at /data (Redis). */
+  readonly storage: "data-claim" | "state";
 }
 
-export function redisStatefulSetSpec(
-  cfg: ResolvedConfig,
-  name: string,
-  options: RedisStatefulSetOptions = { replicas: 1 },
-): K8sObject {
-  const names = redisObjectNames(name);
-  const probe = { exec: { command: ["sh", LAYOUT.probeScript] }, timeoutSeconds: 3 };
-  const volumeClaim: Record<string, unknown> = {
-    metadata: { name: "data", labels: selector(name, "redis") },
+const POD_ENV = [
+  { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+  { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+];
+
+function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObject {
+  const claim = {
+    metadata: { name: "data", labels: selector(name, w.component) },
     spec: {
       accessModes: ["ReadWriteOnce"],
       resources: { requests: { storage: cfg.kubernetes.storageSize } },
@@ -210,29 +247,24 @@ export function redisStatefulSetSpec(
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
-    metadata: {
-      name: names.statefulSet,
-      namespace: cfg.kubernetes.namespace,
-      labels: labels(name, "redis"),
-    },
+    metadata: meta(cfg, w.objectName, name, w.component),
     spec: {
-      serviceName: names.headlessService,
-      replicas: options.replicas,
-      podManagementPolicy: "OrderedReady",
-      selector: { matchLabels: selector(name, "redis") },
+      serviceName: w.headless,
+      replicas: w.replicas,
+      // Pods start together: a node chooses its role from the sentinels, not from start order.
+      podManagementPolicy: w.replicas > 1 ? "Parallel" : "OrderedReady",
+      selector: { matchLabels: selector(name, w.component) },
       template: {
-        // A changed redis.conf rolls the pods.
         metadata: {
-          labels: labels(name, "redis"),
-          annotations: {
-            "lowcode.ton/config-sha256": sha256Hex(JSON.stringify(configMapData(cfg))),
-          },
+          labels: labels(name, w.component),
+          // A changed config rolls the pods.
+          annotations: { "lowcode.ton/config-sha256": sha256Hex(JSON.stringify(w.configData)) },
         },
         spec: {
           securityContext: POD_SECURITY_CONTEXT,
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: 30,
-          ...(affinity(cfg, name, "redis") ? { affinity: affinity(cfg, name, "redis") } : {}),
+          ...affinity(cfg, name, w.component),
           initContainers: [
             {
               name: "config",
@@ -247,53 +279,169 @@ export function redisStatefulSetSpec(
               ],
             },
           ],
-          containers: [
-            {
-              name: "redis",
-              image: cfg.image,
-              command: options.command ?? ["redis-server"],
-              // Kubernetes expands $(POD_IP) from the env below.
-              args: options.args ?? redisServerArgs(cfg, LAYOUT, "$(POD_IP)"),
-              env: [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }],
-              ports: [{ name: "redis", containerPort: cfg.port, protocol: "TCP" }],
-              readinessProbe: { ...probe, periodSeconds: 5, failureThreshold: 3 },
-              livenessProbe: {
-                ...probe,
-                initialDelaySeconds: 15,
-                periodSeconds: 10,
-                failureThreshold: 6,
-              },
-              resources: {
-                // Memory request = limit: Redis is never the first pod evicted under node pressure.
-                requests: { cpu: cfg.resources.cpuRequest, memory: cfg.resources.memoryLimit },
-                limits: { memory: cfg.resources.memoryLimit },
-              },
-              securityContext: CONTAINER_SECURITY_CONTEXT,
-              volumeMounts: [
-                { name: "data", mountPath: LAYOUT.dataDir },
-                { name: "conf", mountPath: LAYOUT.confDir },
-              ],
-            },
-          ],
+          containers: [{ ...w.container, securityContext: CONTAINER_SECURITY_CONTEXT }],
           volumes: [
-            { name: "config", configMap: { name: names.configMap, defaultMode: 0o440 } },
-            { name: "secret", secret: { secretName: names.secret, defaultMode: 0o440 } },
+            { name: "config", configMap: { name: w.configMap, defaultMode: 0o440 } },
+            { name: "secret", secret: { secretName: w.secret, defaultMode: 0o440 } },
             // In memory: the copied secrets never reach a node's disk.
             { name: "conf", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+            ...(w.storage === "state"
+              ? [{ name: "state", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }]
+              : []),
           ],
         },
       },
-      volumeClaimTemplates: [volumeClaim],
+      ...(w.storage === "data-claim" ? { volumeClaimTemplates: [claim] } : {}),
     },
   };
 }
 
-/** Every object of a standalone Redis instance, in apply order (Secret data added by the component). */
-export function standaloneObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
+function execProbe(script: string) {
+  return { exec: { command: ["sh", script] }, timeoutSeconds: 3 };
+}
+
+function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unknown> {
+  const n = objectNames(name);
+  const grouped = cfg.topology === "sentinel";
+  // Kubernetes expands $(POD_IP) and $(POD_NAME) from the env defined before them.
+  const args = redisServerArgs(cfg, LAYOUT, "$(POD_IP)");
+  const groupEnv = grouped
+    ? [
+        { name: "CONF_DIR", value: LAYOUT.confDir },
+        {
+          name: "NODE_HOST",
+          value: `$(POD_NAME).${n.headlessService}.${cfg.kubernetes.namespace}.svc.cluster.local`,
+        },
+        { name: "NODE_PORT", value: String(cfg.port) },
+        {
+          name: "DEFAULT_MASTER",
+          value: `${podHost(cfg, n.statefulSet, n.headlessService, 0)} ${cfg.port}`,
+        },
+        { name: "SENTINELS", value: sentinelAddresses(cfg, name) },
+      ]
+    : [];
+  return {
+    name: "redis",
+    image: cfg.image,
+    command: grouped ? ["sh", START_REDIS_SCRIPT] : ["redis-server"],
+    args,
+    env: [...POD_ENV, ...groupEnv],
+    ports: [{ name: "redis", containerPort: cfg.port, protocol: "TCP" }],
+    readinessProbe: { ...execProbe(LAYOUT.probeScript), periodSeconds: 5, failureThreshold: 3 },
+    livenessProbe: {
+      ...execProbe(LAYOUT.probeScript),
+      // A restarting old master waits for the failover before it listens.
+      initialDelaySeconds: 15,
+      periodSeconds: 10,
+      failureThreshold: 6,
+    },
+    resources: {
+      // Memory request = limit: Redis is never the first pod evicted under node pressure.
+      requests: { cpu: cfg.resources.cpuRequest, memory: cfg.resources.memoryLimit },
+      limits: { memory: cfg.resources.memoryLimit },
+    },
+    volumeMounts: [
+      { name: "data", mountPath: LAYOUT.dataDir },
+      { name: "conf", mountPath: LAYOUT.confDir },
+    ],
+  };
+}
+
+/** The sentinel's own bind: loopback and its pod IP in production, the profile's list otherwise. */
+export function sentinelArgs(cfg: ResolvedConfig, nodeAddress: string): string[] {
+  return cfg.security.bindNodeAddress ? ["--bind", ...cfg.bind, nodeAddress] : [];
+}
+
+function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, unknown> {
+  const n = objectNames(name);
+  return {
+    name: "sentinel",
+    image: cfg.image,
+    command: ["sh", SENTINEL_LAYOUT.startScript],
+    args: sentinelArgs(cfg, "$(POD_IP)"),
+    env: [
+      ...POD_ENV,
+      { name: "CONF_DIR", value: SENTINEL_LAYOUT.confDir },
+      { name: "STATE_DIR", value: SENTINEL_LAYOUT.stateDir },
+      {
+        name: "NODE_HOST",
+        value: `$(POD_NAME).${n.sentinelHeadlessService}.${cfg.kubernetes.namespace}.svc.cluster.local`,
+      },
+      {
+        name: "DEFAULT_MASTER",
+        value: `${podHost(cfg, n.statefulSet, n.headlessService, 0)} ${cfg.port}`,
+      },
+      { name: "SENTINELS", value: sentinelAddresses(cfg, name) },
+    ],
+    ports: [{ name: "sentinel", containerPort: SENTINEL_PORT, protocol: "TCP" }],
+    readinessProbe: {
+      ...execProbe(SENTINEL_LAYOUT.probeScript),
+      periodSeconds: 5,
+      failureThreshold: 3,
+    },
+    livenessProbe: {
+      ...execProbe(SENTINEL_LAYOUT.probeScript),
+      initialDelaySeconds: 10,
+      periodSeconds: 10,
+      failureThreshold: 6,
+    },
+    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+    volumeMounts: [
+      { name: "conf", mountPath: SENTINEL_LAYOUT.confDir },
+      { name: "state", mountPath: SENTINEL_LAYOUT.stateDir },
+    ],
+  };
+}
+
+/** ConfigMap data of the Redis nodes: nothing secret. */
+export function nodeConfigData(cfg: ResolvedConfig): Files {
+  return withPrepare(cfg, nodePlainFiles(cfg));
+}
+
+/** Every object of a standalone instance or a sentinel group, in apply order; Secrets without data. */
+export function redisObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
+  const n = objectNames(name);
+  const grouped = cfg.topology === "sentinel";
+  const redisPort = { name: "redis", port: cfg.port };
+  const objects: K8sObject[] = [
+    secret(cfg, n.secret, name, "redis"),
+    configMap(cfg, n.configMap, name, "redis", nodeConfigData(cfg)),
+    service(cfg, n.headlessService, name, "redis", redisPort, true),
+    // A group has no plain client Service: it would spread writes over replicas. Clients ask the sentinels.
+    ...(grouped ? [] : [service(cfg, n.clientService, name, "redis", redisPort, false)]),
+    statefulSet(cfg, name, {
+      objectName: n.statefulSet,
+      component: "redis",
+      headless: n.headlessService,
+      replicas: cfg.sentinel.nodes,
+      configMap: n.configMap,
+      secret: n.secret,
+      configData: nodeConfigData(cfg),
+      container: redisContainer(cfg, name),
+      storage: "data-claim",
+    }),
+  ];
+  if (!grouped) return objects;
+  const sentinelPort = { name: "sentinel", port: SENTINEL_PORT };
+  const sentinelData = withPrepare(cfg, sentinelPlainFiles(cfg));
   return [
-    secretSpec(cfg, name),
-    configMapSpec(cfg, name),
-    ...servicesSpec(cfg, name),
-    redisStatefulSetSpec(cfg, name),
+    ...objects,
+    disruptionBudget(cfg, n.disruptionBudget, name, "redis"),
+    secret(cfg, n.sentinelSecret, name, "sentinel"),
+    configMap(cfg, n.sentinelConfigMap, name, "sentinel", sentinelData),
+    service(cfg, n.sentinelHeadlessService, name, "sentinel", sentinelPort, true),
+    service(cfg, n.sentinelService, name, "sentinel", sentinelPort, false),
+    statefulSet(cfg, name, {
+      objectName: n.sentinelStatefulSet,
+      component: "sentinel",
+      headless: n.sentinelHeadlessService,
+      replicas: cfg.sentinel.sentinels,
+      configMap: n.sentinelConfigMap,
+      secret: n.sentinelSecret,
+      configData: sentinelData,
+      container: sentinelContainer(cfg, name),
+      storage: "state",
+    }),
+    disruptionBudget(cfg, n.sentinelDisruptionBudget, name, "sentinel"),
   ];
 }

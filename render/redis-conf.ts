@@ -12,7 +12,18 @@ export const LAYOUT = {
   probePassword: "/conf/probe.pass",
 } as const;
 
-export type RedisUser = "default" | "app" | "admin" | "probe";
+export type Role =
+  "app" | "admin" | "probe" | "replication" | "sentinel" | "sentinel-client" | "sentinel-peer";
+
+const ROLE_SECRETS: Readonly<Record<Role, SecretKey>> = {
+  app: "appPassword",
+  admin: "adminPassword",
+  probe: "probePassword",
+  replication: "replicationPassword",
+  sentinel: "sentinelNodePassword",
+  "sentinel-client": "sentinelClientPassword",
+  "sentinel-peer": "sentinelPeerPassword",
+};
 
 /** Secret values the secret-bearing files are made of. Only those `requiredSecrets` names are read. */
 export interface SecretValues {
@@ -22,23 +33,36 @@ export interface SecretValues {
   readonly probePassword?: string;
   /** The name CONFIG is renamed to in production. */
   readonly configCommand?: string;
+  /** Sentinel group, production: replicas authenticate to the master as `replication`. */
+  readonly replicationPassword?: string;
+  /** Sentinel group, production: sentinels authenticate to Redis nodes as `sentinel`. */
+  readonly sentinelNodePassword?: string;
+  /** Sentinel group, production: clients query the sentinels as `sentinel-client`. */
+  readonly sentinelClientPassword?: string;
+  /** Sentinel group, production: sentinels authenticate to each other as `sentinel-peer`. */
+  readonly sentinelPeerPassword?: string;
 }
 export type SecretKey = keyof SecretValues;
 
 /** The secrets a stack needs: dev has one password; production has ACL users and a renamed CONFIG. */
 export function requiredSecrets(cfg: ResolvedConfig): SecretKey[] {
-  return cfg.security.aclUsers
-    ? ["appPassword", "adminPassword", "probePassword", "configCommand"]
-    : ["defaultPassword"];
+  if (!cfg.security.aclUsers) return ["defaultPassword"];
+  const group: SecretKey[] =
+    cfg.topology === "sentinel"
+      ? [
+          "replicationPassword",
+          "sentinelNodePassword",
+          "sentinelClientPassword",
+          "sentinelPeerPassword",
+        ]
+      : [];
+  return ["appPassword", "adminPassword", "probePassword", "configCommand", ...group];
 }
 
 /** Which user and password each role connects with. In dev every role is the `default` user. */
-export function userFor(
-  cfg: ResolvedConfig,
-  role: "app" | "admin" | "probe",
-): { username: string; secret: SecretKey } {
+export function userFor(cfg: ResolvedConfig, role: Role): { username: string; secret: SecretKey } {
   if (!cfg.security.aclUsers) return { username: "default", secret: "defaultPassword" };
-  return { username: role, secret: `${role}Password` as SecretKey };
+  return { username: role, secret: ROLE_SECRETS[role] };
 }
 
 export function header(cfg: ResolvedConfig, file: string, comment = "#"): string {
@@ -94,6 +118,7 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
     "list-max-listpack-size -2",
     "set-max-intset-entries 512",
     "",
+    ...replicationLines(cfg),
     "# Security",
     // Users get no pub/sub channel unless their ACL grants one.
     "acl-pubsub-default resetchannels",
@@ -106,6 +131,24 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
     );
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * A sentinel group's nodes: replicas are read-only and resync without touching disk; the master
+ * refuses writes unless enough replicas are attached and current (see README, write safety).
+ */
+function replicationLines(cfg: ResolvedConfig): string[] {
+  if (cfg.topology !== "sentinel") return [];
+  return [
+    "# Replication (the role is chosen at start: see start-redis.sh)",
+    "replica-read-only yes",
+    "replica-serve-stale-data yes",
+    "repl-diskless-sync yes",
+    "repl-diskless-sync-delay 0",
+    `min-replicas-to-write ${cfg.sentinel.minReplicasToWrite}`,
+    `min-replicas-max-lag ${cfg.sentinel.minReplicasMaxLag}`,
+    "",
+  ];
 }
 
 function quote(value: string): string {
@@ -127,6 +170,12 @@ export function renderSecretsConf(cfg: ResolvedConfig, secrets: SecretValues): s
   } else {
     lines.push(`requirepass ${quote(need(secrets, "defaultPassword"))}`);
   }
+  if (cfg.topology === "sentinel") {
+    // Every node may become a replica after a failover, so every node has the master credentials.
+    const replication = userFor(cfg, "replication");
+    if (cfg.security.aclUsers) lines.push(`masteruser ${replication.username}`);
+    lines.push(`masterauth ${quote(need(secrets, replication.secret))}`);
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -138,7 +187,7 @@ export function sha256Hex(value: string): string {
  * The ACL rules of each production user. ACL rules name commands by their original names, so
  * `+config` stays correct while CONFIG is renamed.
  */
-export const ACL_RULES: Readonly<Record<Exclude<RedisUser, "default">, string>> = {
+export const ACL_RULES = {
   // The platform: every data command on every key and channel, none of @dangerous (FLUSH*, CONFIG,
   // KEYS, DEBUG, SHUTDOWN, REPLICAOF, ACL, MONITOR…). INFO stays: client libraries use it as a
   // ready check. CLIENT SETNAME/GETNAME/ID let pooled connections name themselves.
@@ -146,21 +195,32 @@ export const ACL_RULES: Readonly<Record<Exclude<RedisUser, "default">, string>> 
   admin: "~* &* +@all",
   // Health checks: PING and nothing else.
   probe: "resetchannels -@all +ping",
-};
+  // Replicas: the replication handshake only.
+  replication: "resetchannels -@all +psync +replconf +ping",
+  // Sentinels: what Sentinel sends to monitor and reconfigure a node (Redis Sentinel docs), and
+  // its hello channel. +config|rewrite is the original name: ACLs ignore renames.
+  sentinel:
+    "resetchannels &__sentinel__:hello -@all +multi +exec +slaveof +replicaof +ping +info +role +publish +subscribe +config|rewrite +client|setname +client|kill +script|kill",
+} as const;
 
 /** users.acl for production: `default` off, then each user with a SHA-256 password hash. */
 export function renderUsersAcl(
+  cfg: ResolvedConfig,
   secrets: SecretValues,
   hash: (password: string) => string = sha256Hex,
 ): string {
   const rule = (user: keyof typeof ACL_RULES, key: SecretKey) =>
     `user ${user} on #${hash(need(secrets, key))} ${ACL_RULES[user]}`;
+  // default is off: a connection that has not authenticated can run nothing.
   return (
     [
       "user default off resetchannels -@all",
       rule("app", "appPassword"),
       rule("admin", "adminPassword"),
       rule("probe", "probePassword"),
+      ...(cfg.topology === "sentinel"
+        ? [rule("replication", "replicationPassword"), rule("sentinel", "sentinelNodePassword")]
+        : []),
     ].join("\n") + "\n"
   );
 }
@@ -190,24 +250,6 @@ export interface ServerLayout {
   readonly secretsConf: string;
   readonly usersAcl: string;
   readonly dataDir: string;
-}
-
-/** Files that hold secrets, by file name: mounted from a Secret, uploaded, or written 0600. */
-export function secretFiles(
-  cfg: ResolvedConfig,
-  secrets: SecretValues,
-  hash?: (password: string) => string,
-): Record<string, string> {
-  return {
-    "secrets.conf": renderSecretsConf(cfg, secrets),
-    ...(cfg.security.aclUsers ? { "users.acl": renderUsersAcl(secrets, hash) } : {}),
-    "probe.pass": renderProbePassword(cfg, secrets),
-  };
-}
-
-/** Files without secrets, by file name. */
-export function plainFiles(cfg: ResolvedConfig): Record<string, string> {
-  return { "redis.conf": renderRedisConf(cfg), "probe.sh": renderProbeScript(cfg) };
 }
 
 /** Fixed address of Redis node `index` on the Docker network: .10, .11, … of the subnet. */

@@ -5,13 +5,18 @@ import Redis from "ioredis";
 import { ResolvedConfig } from "../config/resolve";
 import { ConnectionInfo, Endpoint, buildConnection } from "../render/connection";
 import {
-  SecretKey,
+  Files,
+  nodePlainFiles,
+  nodeSecretFiles,
+  sentinelPlainFiles,
+  sentinelSecretFiles,
+} from "../render/files";
+import {
+  Role,
   SecretValues,
   ServerLayout,
-  plainFiles,
   redisServerArgs,
   requiredSecrets,
-  secretFiles,
   userFor,
 } from "../render/redis-conf";
 import {
@@ -33,12 +38,12 @@ export interface SandboxOptions {
   readonly restoreFrom?: string;
   readonly binaries?: RedisBinaries;
   readonly log?: Logger;
-  /** How long a node may take to answer PING. Default 20 s. */
+  /** How long the topology may take to be ready. Default 30 s. */
   readonly readyTimeoutMs?: number;
 }
 
-export interface SandboxNode {
-  /** Supervisor name: redis-0, redis-1, … */
+/** A process of the sandbox: a Redis node (redis-0, …) or a sentinel (sentinel-0, …). */
+export interface SandboxProcess {
   readonly name: string;
   readonly port: number;
   readonly confDir: string;
@@ -50,7 +55,8 @@ export interface Sandbox {
   readonly dir: string;
   readonly connection: ConnectionInfo;
   readonly secrets: SecretValues;
-  readonly nodes: readonly SandboxNode[];
+  readonly nodes: readonly SandboxProcess[];
+  readonly sentinels: readonly SandboxProcess[];
   readonly supervisor: Supervisor;
   readonly connectionFile: string;
   /** Stops every process the sandbox started. */
@@ -59,14 +65,14 @@ export interface Sandbox {
 
 export const DEFAULT_BASE_PORT = 7001;
 export const SENTINEL_PORT_OFFSET = 20000;
+const HOST = "127.0.0.1";
 
 /** Secrets of this sandbox dir: generated once, kept in DIR/secrets.json (0600) across restarts. */
 export function loadOrCreateSecrets(cfg: ResolvedConfig, dir: string): SecretValues {
   const file = path.join(dir, "secrets.json");
-  const existing: Record<string, string> = fs.existsSync(file)
+  const secrets: Record<string, string> = fs.existsSync(file)
     ? JSON.parse(fs.readFileSync(file, "utf8"))
     : {};
-  const secrets: Record<string, string> = { ...existing };
   for (const key of requiredSecrets(cfg)) {
     if (secrets[key]) continue;
     secrets[key] =
@@ -74,7 +80,7 @@ export function loadOrCreateSecrets(cfg: ResolvedConfig, dir: string): SecretVal
         ? `CONFIG_${randomBytes(10).toString("hex").toUpperCase()}`
         : randomBytes(24).toString("base64url");
   }
-  fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  writeFile(file, JSON.stringify(secrets, null, 2), 0o600);
   return secrets;
 }
 
@@ -83,33 +89,18 @@ function writeFile(file: string, content: string, mode: number): void {
   fs.chmodSync(file, mode);
 }
 
-/** Writes the rendered files of one node: the same bytes a container or pod gets. */
-function prepareNode(
-  cfg: ResolvedConfig,
-  secrets: SecretValues,
-  deviations: readonly Deviation[],
-  dir: string,
-  index: number,
-  port: number,
-): SandboxNode {
-  const name = `redis-${index}`;
+/** Writes a process's rendered files, the same bytes a container or pod gets, all 0600. */
+function prepareProcess(dir: string, name: string, port: number, files: Files): SandboxProcess {
   const confDir = path.join(dir, name, "conf");
   const dataDir = path.join(dir, name, "data");
   fs.mkdirSync(confDir, { recursive: true });
   fs.mkdirSync(dataDir, { recursive: true });
-  for (const [file, content] of Object.entries(plainFiles(cfg))) {
-    writeFile(
-      path.join(confDir, file),
-      file === "redis.conf" ? applyDeviations(content, deviations) : content,
-      0o600,
-    );
-  }
-  for (const [file, content] of Object.entries(secretFiles(cfg, secrets)))
+  for (const [file, content] of Object.entries(files))
     writeFile(path.join(confDir, file), content, 0o600);
   return { name, port, confDir, dataDir };
 }
 
-function layoutOf(node: SandboxNode): ServerLayout {
+function layoutOf(node: SandboxProcess): ServerLayout {
   return {
     redisConf: path.join(node.confDir, "redis.conf"),
     secretsConf: path.join(node.confDir, "secrets.conf"),
@@ -121,7 +112,7 @@ function layoutOf(node: SandboxNode): ServerLayout {
 /** redis-server arguments in the sandbox: the deployed ones, then the node's port and each deviation's. */
 export function sandboxServerArgs(
   cfg: ResolvedConfig,
-  node: SandboxNode,
+  node: SandboxProcess,
   deviations: readonly Deviation[],
 ): string[] {
   return [
@@ -132,51 +123,77 @@ export function sandboxServerArgs(
   ];
 }
 
-/** Client options of a role, for ioredis. */
+/** Credentials of a role, for ioredis. */
 export function credentialsOf(
   cfg: ResolvedConfig,
   secrets: SecretValues,
-  role: "app" | "admin" | "probe",
+  role: Role,
 ): { username: string; password: string } {
   const { username, secret } = userFor(cfg, role);
-  return { username, password: secrets[secret as SecretKey] ?? "" };
+  return { username, password: secrets[secret] ?? "" };
 }
 
-/** Resolves once the node answers PING to the probe user; fails early if the process exits. */
-export async function waitForReady(
+async function withClient<T>(
   port: number,
   auth: { username: string; password: string },
+  use: (c: Redis) => Promise<T>,
+): Promise<T> {
+  const client = new Redis({
+    host: HOST,
+    port,
+    ...auth,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    connectTimeout: 1000,
+  });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    return await use(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Polls `check` until it holds; fails after `timeoutMs`, or at once if `exited` resolves. */
+async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
   timeoutMs: number,
   exited?: Promise<void>,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let gone = false;
   void exited?.then(() => (gone = true));
-  let lastError = "no answer";
+  let lastError = "not yet";
   while (Date.now() < deadline) {
-    if (gone) throw new Error(`redis on port ${port} exited while starting`);
-    const client = new Redis({
-      host: "127.0.0.1",
-      port,
-      ...auth,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      enableOfflineQueue: false,
-      connectTimeout: 1000,
-    });
-    client.on("error", () => undefined);
+    if (gone) throw new Error(`${what}: the process exited while starting`);
     try {
-      await client.connect();
-      if ((await client.ping()) === "PONG") return;
+      if (await check()) return;
     } catch (err) {
       lastError = (err as Error).message;
-    } finally {
-      client.disconnect();
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`redis on port ${port} not ready after ${timeoutMs} ms: ${lastError}`);
+  throw new Error(`${what}: not ready after ${timeoutMs} ms (${lastError})`);
+}
+
+/** Resolves once the server answers PING to `auth`. */
+export function waitForPing(
+  port: number,
+  auth: { username: string; password: string },
+  timeoutMs: number,
+  exited?: Promise<void>,
+): Promise<void> {
+  return waitUntil(
+    `port ${port}`,
+    () => withClient(port, auth, async (c) => (await c.ping()) === "PONG"),
+    timeoutMs,
+    exited,
+  );
 }
 
 /**
@@ -184,7 +201,7 @@ export async function waitForReady(
  * AOF, seeds dump.rdb, starts with AOF off so the RDB loads, then turns AOF on at run time: Redis
  * writes a fresh AOF from memory before the next restart needs it.
  */
-function seedRestore(node: SandboxNode, file: string): void {
+function seedRestore(node: SandboxProcess, file: string): void {
   if (!fs.existsSync(file)) throw new Error(`--restore-from ${file}: no such file`);
   fs.rmSync(path.join(node.dataDir, "appendonlydir"), { recursive: true, force: true });
   fs.copyFileSync(file, path.join(node.dataDir, "dump.rdb"));
@@ -196,89 +213,146 @@ async function enableAofAfterRestore(
   port: number,
   timeoutMs: number,
 ): Promise<void> {
-  const admin = new Redis({
-    host: "127.0.0.1",
-    port,
-    ...credentialsOf(cfg, secrets, "admin"),
-    maxRetriesPerRequest: 1,
+  await withClient(port, credentialsOf(cfg, secrets, "admin"), async (admin) => {
+    await admin.call(secrets.configCommand ?? "CONFIG", "SET", "appendonly", "yes");
+    await waitUntil(
+      "AOF rewrite after restore",
+      async () => {
+        const info = await admin.info("persistence");
+        return (
+          /aof_enabled:1/.test(info) &&
+          /aof_rewrite_in_progress:0/.test(info) &&
+          /aof_rewrite_scheduled:0/.test(info)
+        );
+      },
+      timeoutMs,
+    );
   });
-  try {
-    const configCommand = secrets.configCommand ?? "CONFIG";
-    await admin.call(configCommand, "SET", "appendonly", "yes");
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const info = await admin.info("persistence");
-      if (
-        /aof_enabled:1/.test(info) &&
-        /aof_rewrite_in_progress:0/.test(info) &&
-        /aof_rewrite_scheduled:0/.test(info)
-      )
-        return;
-      if (Date.now() > deadline)
-        throw new Error("AOF rewrite after restore did not finish in time");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    admin.disconnect();
-  }
+}
+
+function field(info: string, name: string): string | undefined {
+  return new RegExp(`^${name}:(.*)$`, "m").exec(info)?.[1]?.trim();
 }
 
 /**
  * Starts the stack's topology as local processes on 127.0.0.1, with the exact rendered files and
- * locally generated secrets, and writes DIR/connection.json when every node is ready.
+ * locally generated secrets, and writes DIR/connection.json when every process is ready.
  */
 export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions): Promise<Sandbox> {
-  if (cfg.topology === "sentinel") {
-    throw new Error(
-      `The sandbox does not yet support lowcode-redis:topology "sentinel"; use "standalone".`,
-    );
-  }
+  const grouped = cfg.topology === "sentinel";
   const binaries = options.binaries ?? DEFAULT_BINARIES;
-  requireBinaries(binaries, false);
+  requireBinaries(binaries, grouped);
   const dir = path.resolve(options.dir);
   const basePort = options.basePort ?? DEFAULT_BASE_PORT;
-  const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+  const timeoutMs = options.readyTimeoutMs ?? 30_000;
   const log = options.log ?? (() => undefined);
   fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
   const secrets = loadOrCreateSecrets(cfg, dir);
   const deviations = detectDeviations(cfg, binaries);
   const supervisor = new Supervisor(log);
+  const logFile = (name: string) => path.join(dir, "logs", `${name}.log`);
 
-  const node = prepareNode(cfg, secrets, deviations, dir, 0, basePort);
+  const nodeFiles = nodePlainFiles(cfg);
+  nodeFiles["redis.conf"] = applyDeviations(nodeFiles["redis.conf"], deviations);
+  const nodes = Array.from({ length: cfg.sentinel.nodes }, (_, i) =>
+    prepareProcess(dir, `redis-${i}`, basePort + i, {
+      ...nodeFiles,
+      ...nodeSecretFiles(cfg, secrets),
+    }),
+  );
+  const sentinels = Array.from({ length: cfg.sentinel.sentinels }, (_, i) =>
+    prepareProcess(dir, `sentinel-${i}`, basePort + SENTINEL_PORT_OFFSET + i, {
+      ...sentinelPlainFiles(cfg),
+      ...sentinelSecretFiles(cfg, secrets),
+    }),
+  );
+  // What the start scripts get from Kubernetes or Docker: stable addresses of the group.
+  const groupEnv = {
+    ...process.env,
+    DEFAULT_MASTER: `${HOST} ${nodes[0].port}`,
+    SENTINELS: sentinels.map((s) => `${HOST}:${s.port}`).join(" "),
+  };
+
   const restoring = options.restoreFrom !== undefined && cfg.redis.appendonly;
-  if (options.restoreFrom) seedRestore(node, options.restoreFrom);
-  const args = sandboxServerArgs(cfg, node, deviations);
-  supervisor.start({
-    name: node.name,
-    command: binaries.server,
-    args: restoring ? [...args, "--appendonly", "no"] : args,
-    cwd: node.dataDir,
-    logFile: path.join(dir, "logs", `${node.name}.log`),
-  });
+  if (options.restoreFrom) seedRestore(nodes[0], options.restoreFrom);
+  const probe = credentialsOf(cfg, secrets, "probe");
+  const sentinelClient = credentialsOf(cfg, secrets, "sentinel-client");
   try {
-    await waitForReady(
-      node.port,
-      credentialsOf(cfg, secrets, "probe"),
-      readyTimeoutMs,
-      supervisor.exited(node.name),
-    );
-    if (restoring) {
-      await enableAofAfterRestore(cfg, secrets, node.port, readyTimeoutMs);
-      supervisor.updateSpec(node.name, { args });
+    for (const [i, node] of nodes.entries()) {
+      const args = sandboxServerArgs(cfg, node, deviations);
+      const startArgs = restoring && i === 0 ? [...args, "--appendonly", "no"] : args;
+      supervisor.start(
+        grouped
+          ? {
+              name: node.name,
+              command: "sh",
+              args: [path.join(node.confDir, "start-redis.sh"), ...startArgs],
+              cwd: node.dataDir,
+              logFile: logFile(node.name),
+              env: {
+                ...groupEnv,
+                CONF_DIR: node.confDir,
+                NODE_HOST: HOST,
+                NODE_PORT: String(node.port),
+              },
+            }
+          : {
+              name: node.name,
+              command: binaries.server,
+              args: startArgs,
+              cwd: node.dataDir,
+              logFile: logFile(node.name),
+            },
+      );
+      await waitForPing(node.port, probe, timeoutMs, supervisor.exited(node.name));
+      if (restoring && i === 0) {
+        await enableAofAfterRestore(cfg, secrets, node.port, timeoutMs);
+        supervisor.updateSpec(node.name, {
+          args: grouped ? [path.join(node.confDir, "start-redis.sh"), ...args] : args,
+        });
+      }
     }
+    for (const sentinel of sentinels) {
+      supervisor.start({
+        name: sentinel.name,
+        command: "sh",
+        // Loopback only, like the nodes (the rendered bind plus the node's own address, here 127.0.0.1).
+        args: [
+          path.join(sentinel.confDir, "start-sentinel.sh"),
+          "--port",
+          String(sentinel.port),
+          "--bind",
+          HOST,
+        ],
+        cwd: sentinel.dataDir,
+        logFile: logFile(sentinel.name),
+        env: {
+          ...groupEnv,
+          CONF_DIR: sentinel.confDir,
+          STATE_DIR: sentinel.dataDir,
+          NODE_HOST: HOST,
+        },
+      });
+    }
+    for (const sentinel of sentinels) {
+      await waitForPing(sentinel.port, sentinelClient, timeoutMs, supervisor.exited(sentinel.name));
+    }
+    if (grouped) await waitForGroup(cfg, nodes, sentinels, secrets, timeoutMs);
   } catch (err) {
     await supervisor.stopAll();
-    const tail = fs
-      .readFileSync(path.join(dir, "logs", `${node.name}.log`), "utf8")
-      .split("\n")
-      .slice(-8)
-      .join("\n");
-    throw new Error(`${(err as Error).message}\n--- ${node.name}.log ---\n${tail}`);
+    const tails = [...nodes, ...sentinels]
+      .filter((p) => fs.existsSync(logFile(p.name)))
+      .map(
+        (p) =>
+          `--- ${p.name}.log ---\n${fs.readFileSync(logFile(p.name), "utf8").split("\n").slice(-6).join("\n")}`,
+      );
+    throw new Error(`${(err as Error).message}\n${tails.join("\n")}`);
   }
 
-  const endpoints: Endpoint[] = [{ host: "127.0.0.1", port: node.port }];
+  const endpoint = (p: SandboxProcess): Endpoint => ({ host: HOST, port: p.port });
   const connection = buildConnection(cfg, secrets, {
-    redis: endpoints,
+    redis: nodes.map(endpoint),
+    sentinels: sentinels.map(endpoint),
     deviations: deviations.map((d) => `${d.setting}: ${d.reason}`),
   });
   const connectionFile = path.join(dir, "connection.json");
@@ -289,9 +363,43 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     dir,
     connection,
     secrets,
-    nodes: [node],
+    nodes,
+    sentinels,
     supervisor,
     connectionFile,
     stop: () => supervisor.stopAll(),
   };
+}
+
+/** Ready means: the master has every replica attached and each sentinel sees all replicas and peers. */
+async function waitForGroup(
+  cfg: ResolvedConfig,
+  nodes: readonly SandboxProcess[],
+  sentinels: readonly SandboxProcess[],
+  secrets: SecretValues,
+  timeoutMs: number,
+): Promise<void> {
+  const replicas = nodes.length - 1;
+  await waitUntil(
+    "replicas attached to the master",
+    () =>
+      withClient(nodes[0].port, credentialsOf(cfg, secrets, "admin"), async (c) => {
+        const info = await c.info("replication");
+        return Number(field(info, "connected_slaves") ?? 0) >= replicas;
+      }),
+    timeoutMs,
+  );
+  const name = cfg.sentinel.masterName;
+  for (const sentinel of sentinels) {
+    await waitUntil(
+      `${sentinel.name} discovering the group`,
+      () =>
+        withClient(sentinel.port, credentialsOf(cfg, secrets, "sentinel-client"), async (c) => {
+          const known = (await c.call("SENTINEL", "REPLICAS", name)) as unknown[];
+          const peers = (await c.call("SENTINEL", "SENTINELS", name)) as unknown[];
+          return known.length >= replicas && peers.length >= sentinels.length - 1;
+        }),
+      timeoutMs,
+    );
+  }
 }

@@ -14,6 +14,8 @@ export interface ProcessSpec {
 
 interface Managed {
   spec: ProcessSpec;
+  /** Stopped on purpose (`pause`): not restarted until `resume`. */
+  paused: boolean;
   child?: ChildProcess;
   restarts: number;
   /** Resolves when the current child has exited. */
@@ -38,7 +40,7 @@ export class Supervisor {
   start(spec: ProcessSpec): void {
     if (this.processes.has(spec.name))
       throw new Error(`process ${spec.name} is already supervised`);
-    const managed: Managed = { spec, restarts: 0, exited: Promise.resolve() };
+    const managed: Managed = { spec, paused: false, restarts: 0, exited: Promise.resolve() };
     this.processes.set(spec.name, managed);
     this.launch(managed);
   }
@@ -69,6 +71,21 @@ export class Supervisor {
   /** Resolves when the named process's current child has exited. */
   exited(name: string): Promise<void> {
     return this.get(name).exited;
+  }
+
+  /** Stops a process without restarting it (an outage that lasts), until `resume`. */
+  async pause(name: string): Promise<void> {
+    const managed = this.get(name);
+    managed.paused = true;
+    managed.child?.kill("SIGKILL");
+    await managed.exited;
+  }
+
+  resume(name: string): void {
+    const managed = this.get(name);
+    if (!managed.paused) return;
+    managed.paused = false;
+    this.launch(managed);
   }
 
   async stopAll(): Promise<void> {
@@ -104,11 +121,11 @@ export class Supervisor {
     managed.exited = new Promise((resolve) => {
       child.once("exit", (code, signal) => {
         resolve();
-        if (this.stopping) return;
+        if (this.stopping || managed.paused) return;
         this.log(`${spec.name} exited (${signal ?? `code ${code}`}); restarting`);
         managed.restarts += 1;
         setTimeout(() => {
-          if (!this.stopping) this.launch(managed);
+          if (!this.stopping && !managed.paused) this.launch(managed);
         }, RESTART_DELAY_MS);
       });
       child.once("error", (err) => {

@@ -188,10 +188,10 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
     const created = recorder.resources.map((r) => `${r.type} ${r.name}`).sort();
     assert.deepEqual(created, [
       "kubernetes:apps/v1:StatefulSet lowcode-redis-statefulset",
-      "kubernetes:core/v1:ConfigMap lowcode-redis-config",
+      "kubernetes:core/v1:ConfigMap lowcode-redis-config-configmap",
       "kubernetes:core/v1:Namespace lowcode-namespace",
-      "kubernetes:core/v1:Secret lowcode-redis-auth",
-      "kubernetes:core/v1:Service lowcode-redis-headless",
+      "kubernetes:core/v1:Secret lowcode-redis-auth-secret",
+      "kubernetes:core/v1:Service lowcode-redis-headless-service",
       "kubernetes:core/v1:Service lowcode-redis-service",
       "lowcode:redis:RedisInstance lowcode-redis",
       "random:index/randomPassword:RandomPassword lowcode-redis-admin-password",
@@ -213,7 +213,7 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
   });
 
   it("the Secret's data is secret; the ConfigMap, labels and annotations hold no password", () => {
-    const secret = recorder.find("kubernetes:core/v1:Secret", "lowcode-redis-auth").inputs as Json;
+    const secret = recorder.find("kubernetes:core/v1:Secret", "lowcode-redis-auth-secret").inputs as Json;
     assert.ok(isWrappedSecret(secret.stringData));
     const files = unwrap(secret.stringData) as Record<string, string>;
     assert.deepEqual(Object.keys(files).sort(), ["probe.pass", "secrets.conf", "users.acl"]);

@@ -98,6 +98,7 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
       assert.deepEqual(redis.args.slice(-3), ["--bind", "127.0.0.1", "$(POD_IP)"]);
       assert.deepEqual(redis.env, [
         { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+        { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       ]);
     });
 

@@ -7,9 +7,9 @@ import {
   renderRedisConf,
   renderUsersAcl,
   requiredSecrets,
-  secretFiles,
   sha256Hex,
 } from "../../render/redis-conf";
+import { nodeSecretFiles as secretFiles } from "../../render/files";
 import { applyDeviations } from "../../sandbox/capabilities";
 import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 
@@ -90,7 +90,7 @@ describe("redis.conf rendering: platform settings and each profile's security", 
   });
 
   it("production: users.acl turns default off and stores only password hashes", () => {
-    const acl = renderUsersAcl(SECRETS);
+    const acl = renderUsersAcl(resolve(PROD_STANDALONE), SECRETS);
     assert.match(acl, /^user default off resetchannels -@all$/m);
     assert.ok(acl.includes(`user app on #${sha256Hex(SECRETS.appPassword)} ${ACL_RULES.app}`));
     assert.ok(acl.includes(`user admin on #${sha256Hex(SECRETS.adminPassword)} ~* &* +@all`));
@@ -104,13 +104,19 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     assert.doesNotMatch(ACL_RULES.app, /\+(config|flushall|flushdb|keys|debug|shutdown)/);
   });
 
-  it("needs one password in dev and the ACL users plus a CONFIG name in production", () => {
+  it("needs one password in dev; ACL users and a CONFIG name in production; group credentials in a group", () => {
     assert.deepEqual(requiredSecrets(resolve(DEV)), ["defaultPassword"]);
-    assert.deepEqual(requiredSecrets(resolve(PROD)), [
+    assert.deepEqual(requiredSecrets(resolve(PROD_STANDALONE)), [
       "appPassword",
       "adminPassword",
       "probePassword",
       "configCommand",
+    ]);
+    assert.deepEqual(requiredSecrets(resolve(PROD)).slice(4), [
+      "replicationPassword",
+      "sentinelNodePassword",
+      "sentinelClientPassword",
+      "sentinelPeerPassword",
     ]);
   });
 

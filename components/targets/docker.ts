@@ -1,0 +1,101 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ResolvedConfig } from "../../config/resolve";
+import { Files } from "../../render/files";
+import { LAYOUT } from "../../render/redis-conf";
+
+/** A container of the deployment: files uploaded into /conf, data in a named volume. */
+export interface DockerProcessSpec {
+  /** Container name and network alias; resource names derive from it. */
+  readonly name: string;
+  readonly image: pulumi.Input<string>;
+  readonly network: pulumi.Input<string>;
+  readonly address: string;
+  readonly command: string[];
+  readonly env?: Record<string, string>;
+  readonly plainFiles: Files;
+  readonly secretFiles: pulumi.Output<Files>;
+  /** Container port published on 127.0.0.1 of the host. */
+  readonly publish: { readonly internal: number; readonly external: number };
+  readonly healthcheck: string;
+  readonly memoryMb?: number;
+}
+
+/**
+ * One container with the image's redis user (999), all capabilities dropped, a restart policy, an
+ * authenticated health check, and the port on 127.0.0.1 only. Owned by 999 and writable: Redis and
+ * Sentinel rewrite their config files.
+ */
+export function createDockerProcess(
+  spec: DockerProcessSpec,
+  parent: pulumi.Resource,
+): docker.Container {
+  const volume = new docker.Volume(`${spec.name}-data`, { name: `${spec.name}-data` }, { parent });
+  const upload = (file: string, content: pulumi.Input<string>) => ({
+    file: `${LAYOUT.confDir}/${file}`,
+    content,
+    owner: "999",
+    group: "999",
+    permissions: "0600",
+  });
+  const secretNames = spec.secretFiles.apply((files) => Object.keys(files).sort());
+  return new docker.Container(
+    `${spec.name}-container`,
+    {
+      name: spec.name,
+      image: spec.image,
+      user: "999:999",
+      command: spec.command,
+      envs: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      uploads: pulumi
+        .all([secretNames, spec.secretFiles])
+        .apply(([names, files]) => [
+          ...Object.entries(spec.plainFiles).map(([file, content]) => upload(file, content)),
+          ...names.map((file) => upload(file, pulumi.secret(files[file]))),
+        ]),
+      networksAdvanced: [{ name: spec.network, aliases: [spec.name], ipv4Address: spec.address }],
+      ports: [
+        {
+          internal: spec.publish.internal,
+          external: spec.publish.external,
+          ip: "127.0.0.1",
+          protocol: "tcp",
+        },
+      ],
+      volumes: [{ volumeName: volume.name, containerPath: LAYOUT.dataDir }],
+      restart: "unless-stopped",
+      healthcheck: {
+        tests: ["CMD", "sh", spec.healthcheck],
+        interval: "10s",
+        timeout: "3s",
+        retries: 5,
+        startPeriod: "30s",
+      },
+      wait: true,
+      ...(spec.memoryMb ? { memory: spec.memoryMb } : {}),
+      capabilities: { drops: ["ALL"] },
+      securityOpts: ["no-new-privileges:true"],
+      logDriver: "json-file",
+      logOpts: { "max-size": "10m", "max-file": "3" },
+    },
+    { parent },
+  );
+}
+
+/** The pinned image, pulled once per component. */
+export function createImage(
+  name: string,
+  cfg: ResolvedConfig,
+  parent: pulumi.Resource,
+): docker.RemoteImage {
+  return new docker.RemoteImage(
+    `${name}-image`,
+    { name: cfg.image, keepLocally: true },
+    { parent },
+  );
+}
+
+/** Memory limit of a Redis container in MB: maxmemory plus fork headroom. */
+export function redisMemoryMb(cfg: ResolvedConfig): number {
+  return Math.ceil(cfg.resources.memoryLimitBytes / 1024 ** 2);
+}

@@ -1,0 +1,69 @@
+import { ResolvedConfig } from "../config/resolve";
+import {
+  SecretValues,
+  renderProbePassword,
+  renderProbeScript,
+  renderRedisConf,
+  renderSecretsConf,
+  renderUsersAcl,
+  sha256Hex,
+} from "./redis-conf";
+import {
+  renderSentinelClientPassword,
+  renderSentinelConf,
+  renderSentinelProbeScript,
+  renderSentinelSecretsConf,
+  renderStartRedisScript,
+  renderStartSentinelScript,
+} from "./sentinel";
+
+/**
+ * The file sets of each kind of process, by file name. Plain files go to a ConfigMap or an upload;
+ * secret files to a Secret, a secret upload, or 0600 files in the sandbox. Every target and the
+ * sandbox take their files from here, so they run the same bytes.
+ */
+export type Files = Record<string, string>;
+export type PasswordHash = (password: string) => string;
+
+const grouped = (cfg: ResolvedConfig) => cfg.topology === "sentinel";
+
+export function nodePlainFiles(cfg: ResolvedConfig): Files {
+  return {
+    "redis.conf": renderRedisConf(cfg),
+    "probe.sh": renderProbeScript(cfg),
+    ...(grouped(cfg) ? { "start-redis.sh": renderStartRedisScript(cfg) } : {}),
+  };
+}
+
+export function nodeSecretFiles(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+  hash: PasswordHash = sha256Hex,
+): Files {
+  return {
+    "secrets.conf": renderSecretsConf(cfg, secrets),
+    ...(cfg.security.aclUsers ? { "users.acl": renderUsersAcl(cfg, secrets, hash) } : {}),
+    "probe.pass": renderProbePassword(cfg, secrets),
+    // A starting node asks the sentinels which node is master.
+    ...(grouped(cfg) ? { "sentinel-client.pass": renderSentinelClientPassword(cfg, secrets) } : {}),
+  };
+}
+
+export function sentinelPlainFiles(cfg: ResolvedConfig): Files {
+  return {
+    "sentinel.conf": renderSentinelConf(cfg),
+    "start-sentinel.sh": renderStartSentinelScript(cfg),
+    "sentinel-probe.sh": renderSentinelProbeScript(cfg),
+  };
+}
+
+export function sentinelSecretFiles(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+  hash: PasswordHash = sha256Hex,
+): Files {
+  return {
+    "sentinel-secrets.conf": renderSentinelSecretsConf(cfg, secrets, hash),
+    "sentinel-client.pass": renderSentinelClientPassword(cfg, secrets),
+  };
+}
