@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import Redis, { RedisOptions } from "ioredis";
 import { ConnectionInfo } from "../../render/connection";
+import { clientOptions } from "../../sandbox/failover";
 import { waitFor } from "./wait";
 
 /** An ioredis client as the platform's NestJS services configure it. */
@@ -10,18 +11,7 @@ export function platformClient(
   db: number,
   extra: RedisOptions = {},
 ): Redis {
-  const { username, password } = connection.users[role];
-  const [master] = connection.redis;
-  return new Redis({
-    host: master.host,
-    port: master.port,
-    username,
-    password,
-    db,
-    maxRetriesPerRequest: 3,
-    lazyConnect: true,
-    ...extra,
-  });
+  return new Redis({ ...clientOptions(connection, role, db), ...extra });
 }
 
 /**

@@ -213,7 +213,8 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
   });
 
   it("the Secret's data is secret; the ConfigMap, labels and annotations hold no password", () => {
-    const secret = recorder.find("kubernetes:core/v1:Secret", "lowcode-redis-auth-secret").inputs as Json;
+    const secret = recorder.find("kubernetes:core/v1:Secret", "lowcode-redis-auth-secret")
+      .inputs as Json;
     assert.ok(isWrappedSecret(secret.stringData));
     const files = unwrap(secret.stringData) as Record<string, string>;
     assert.deepEqual(Object.keys(files).sort(), ["probe.pass", "secrets.conf", "users.acl"]);

@@ -1,0 +1,213 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import Redis from "ioredis";
+import { ResolvedConfig } from "../../config/resolve";
+import { ConnectionInfo } from "../../render/connection";
+import { clientOptions, currentMasterPort, failoverDrill } from "../../sandbox/failover";
+import { Sandbox, startSandbox } from "../../sandbox/sandbox";
+import { PROD, resolve } from "../helpers/config";
+import { exercisePlatform } from "../helpers/platform";
+import { freeBasePort } from "../helpers/ports";
+import { waitFor } from "../helpers/wait";
+
+async function role(connection: ConnectionInfo, port: number): Promise<string> {
+  const admin = new Redis({
+    host: "127.0.0.1",
+    port,
+    ...connection.users.admin,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  admin.on("error", () => undefined);
+  try {
+    await admin.connect();
+    const info = await admin.info("replication");
+    return /^role:(\w+)/m.exec(info)![1];
+  } finally {
+    admin.disconnect();
+  }
+}
+
+describe("sentinel group, production profile: failover on real redis-server and redis-sentinel processes", function () {
+  let cfg: ResolvedConfig;
+  let dir: string;
+  let sandbox: Sandbox | undefined;
+  let connection: ConnectionInfo;
+
+  before(async () => {
+    cfg = resolve(PROD, "prod");
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-group-"));
+    sandbox = await startSandbox(cfg, { dir, basePort: await freeBasePort(3) });
+    connection = sandbox.connection;
+  });
+
+  after(async () => {
+    await sandbox?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("writes the sentinel fields of connection.json", () => {
+    assert.equal(connection.topology, "sentinel");
+    assert.equal(connection.masterName, "lowcode-master");
+    assert.equal(connection.redis.length, 3);
+    assert.deepEqual(
+      connection.redis.map((r) => r.role),
+      ["master", "replica", "replica"],
+    );
+    assert.equal(connection.sentinels.length, 3);
+    assert.equal(connection.sentinelUser?.username, "sentinel-client");
+    assert.ok((connection.sentinelUser?.password.length ?? 0) >= 16);
+  });
+
+  it("sentinels reject unauthenticated clients and wrong passwords", async () => {
+    const client = new Redis({
+      ...connection.sentinels[0],
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableReadyCheck: false,
+    });
+    try {
+      await client.connect();
+      await assert.rejects(
+        client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "lowcode-master"),
+        /NOAUTH/,
+      );
+      await assert.rejects(client.call("AUTH", "sentinel-client", "wrong-password"), /WRONGPASS/);
+      await assert.rejects(client.call("AUTH", "default", "wrong-password"), /WRONGPASS/);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it("gives the sentinel-client user lookups only, not reconfiguration", async () => {
+    const client = new Redis({
+      ...connection.sentinels[0],
+      ...connection.sentinelUser!,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableReadyCheck: false,
+    });
+    try {
+      await client.connect();
+      const [, port] = (await client.call(
+        "SENTINEL",
+        "GET-MASTER-ADDR-BY-NAME",
+        "lowcode-master",
+      )) as string[];
+      assert.equal(Number(port), connection.redis[0].port);
+      await assert.rejects(client.call("SENTINEL", "FAILOVER", "lowcode-master"), /NOPERM/);
+      await assert.rejects(
+        client.call("SENTINEL", "SET", "lowcode-master", "quorum", "1"),
+        /NOPERM/,
+      );
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it("renames commands identically on every node, and replicas authenticate as the replication user", async () => {
+    const confs = sandbox!.nodes.map((n) =>
+      fs.readFileSync(path.join(n.confDir, "secrets.conf"), "utf8"),
+    );
+    assert.ok(confs.every((c) => c === confs[0]));
+    assert.match(
+      confs[0],
+      new RegExp(`^rename-command CONFIG ${connection.renamedCommands.CONFIG}$`, "m"),
+    );
+    assert.match(confs[0], /^masteruser replication$/m);
+    for (const s of sandbox!.sentinels) {
+      const state = fs.readFileSync(path.join(s.dataDir, "sentinel.conf"), "utf8");
+      assert.match(
+        state,
+        new RegExp(
+          `^sentinel rename-command lowcode-master CONFIG ${connection.renamedCommands.CONFIG}$`,
+          "m",
+        ),
+      );
+    }
+    for (const replica of connection.redis.slice(1))
+      assert.equal(await role(connection, replica.port), "slave");
+  });
+
+  it("serves the platform use cases to an ioredis sentinel client as the app user", async () => {
+    const client = new Redis(clientOptions(connection, "app"));
+    try {
+      await client.connect();
+      assert.equal(await client.ping(), "PONG");
+    } finally {
+      client.disconnect();
+    }
+    await exercisePlatform(connection);
+  });
+
+  it("kill -9 of the master: writes resume, no WAIT-acknowledged write is lost, the old master returns as a replica", async () => {
+    const result = await failoverDrill(sandbox!, {
+      keyPrefix: "drill:a",
+      writesBeforeKill: 100,
+      writesAfter: 50,
+    });
+    assert.equal(
+      result.lost,
+      0,
+      `lost ${result.lost} of ${result.acknowledged} acknowledged writes`,
+    );
+    assert.notEqual(result.newMasterPort, result.killedPort);
+    assert.ok(result.acknowledged >= 150);
+    await waitFor(
+      "the old master back as a replica",
+      async () =>
+        (await role(connection, result.killedPort).catch(() => "")) === "slave" ? true : undefined,
+      45_000,
+      200,
+    );
+    // Sentinel reconfigured the promoted node with the renamed CONFIG REWRITE.
+    const promoted = sandbox!.nodes.find((n) => n.port === result.newMasterPort)!;
+    await waitFor(
+      "CONFIG REWRITE on the promoted node",
+      () =>
+        fs
+          .readFileSync(path.join(promoted.confDir, "redis.conf"), "utf8")
+          .includes("# Generated by CONFIG REWRITE")
+          ? true
+          : undefined,
+      10_000,
+    );
+  });
+});
+
+// Sentinel starts no second failover of a master within twice failover-timeout of the last one,
+// so this scenario has a group of its own.
+describe("sentinel group, production profile: a failover with one sentinel lost", function () {
+  let dir: string;
+  let sandbox: Sandbox | undefined;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-group-"));
+    sandbox = await startSandbox(resolve(PROD, "prod"), { dir, basePort: await freeBasePort(3) });
+  });
+
+  after(async () => {
+    await sandbox?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the two remaining sentinels (a majority) fail over; no acknowledged write is lost", async () => {
+    await sandbox!.supervisor.pause("sentinel-2");
+    try {
+      const before = await currentMasterPort(sandbox!.connection);
+      const result = await failoverDrill(sandbox!, {
+        keyPrefix: "drill:b",
+        writesBeforeKill: 20,
+        writesAfter: 20,
+      });
+      assert.equal(result.killedPort, before);
+      assert.notEqual(result.newMasterPort, before);
+      assert.equal(result.lost, 0);
+    } finally {
+      sandbox!.supervisor.resume("sentinel-2");
+    }
+  });
+});
