@@ -202,7 +202,7 @@ for (const [profile, values, stack] of [
           host: "127.0.0.1",
           port,
           username: "probe",
-        enableReadyCheck: false,
+          enableReadyCheck: false,
           password: sandbox!.secrets.probePassword,
           lazyConnect: true,
           maxRetriesPerRequest: 0,

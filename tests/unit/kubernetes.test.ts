@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { kubernetesObjects } from "../../render/artifacts";
 import { K8sObject } from "../../render/kubernetes";
-import { PROD_STANDALONE, resolve } from "../helpers/config";
+import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 import { checkInvariants, validateAgainstSchema } from "../helpers/k8s-schema";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -111,5 +111,79 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
       const cm = kubernetesObjects(cfg).find((o) => o.kind === "ConfigMap") as Json;
       assert.doesNotMatch(JSON.stringify(cm.data), /requirepass|user \w+ on|rename-command CONFIG/);
     });
+  });
+});
+
+describe("Kubernetes objects of a sentinel group: valid, consistent, and wired for stable names", () => {
+  const cfg = resolve(PROD);
+  const objects = kubernetesObjects(cfg) as Json[];
+  const sts = (name: string) =>
+    objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === name)!;
+
+  it("every object validates and the invariants hold", () => {
+    for (const object of objects) validateAgainstSchema(object as K8sObject);
+    checkInvariants(objects as K8sObject[]);
+  });
+
+  it("has no plain client Service for Redis (it would send writes to replicas), and a sentinel Service", () => {
+    const services = objects
+      .filter((o) => o.kind === "Service")
+      .map((o) => o.metadata.name)
+      .sort();
+    assert.deepEqual(services, [
+      "lowcode-redis-headless",
+      "lowcode-redis-sentinel",
+      "lowcode-redis-sentinel-headless",
+    ]);
+  });
+
+  it("PodDisruptionBudgets allow one pod of each set down at a time", () => {
+    const pdbs = objects.filter((o) => o.kind === "PodDisruptionBudget");
+    assert.deepEqual(
+      pdbs.map((p) => [p.metadata.name, p.spec.maxUnavailable]),
+      [
+        ["lowcode-redis", 1],
+        ["lowcode-redis-sentinel", 1],
+      ],
+    );
+  });
+
+  it("Redis nodes start through start-redis.sh with their stable DNS name and every sentinel's", () => {
+    const env = Object.fromEntries(
+      sts("lowcode-redis")
+        .spec.template.spec.containers[0].env.filter((e: Json) => e.value)
+        .map((e: Json) => [e.name, e.value]),
+    );
+    assert.equal(env.NODE_HOST, "$(POD_NAME).lowcode-redis-headless.lowcode.svc.cluster.local");
+    assert.equal(
+      env.DEFAULT_MASTER,
+      "lowcode-redis-0.lowcode-redis-headless.lowcode.svc.cluster.local 6379",
+    );
+    assert.equal(env.SENTINELS.split(" ").length, 3);
+    assert.match(
+      env.SENTINELS,
+      /^lowcode-redis-sentinel-0\.lowcode-redis-sentinel-headless\.lowcode\.svc\.cluster\.local:26379 /,
+    );
+  });
+
+  it("sentinels keep their state in a writable in-memory volume and bind their pod IP", () => {
+    const pod = sts("lowcode-redis-sentinel").spec.template.spec;
+    assert.deepEqual(pod.containers[0].args, ["--bind", "127.0.0.1", "$(POD_IP)"]);
+    assert.ok(pod.volumes.some((v: Json) => v.name === "state" && v.emptyDir.medium === "Memory"));
+    assert.ok(
+      pod.containers[0].volumeMounts.some(
+        (m: Json) => m.name === "state" && m.mountPath === "/state",
+      ),
+    );
+  });
+
+  it("soft anti-affinity by default, spreading each set over nodes", () => {
+    for (const name of ["lowcode-redis", "lowcode-redis-sentinel"]) {
+      const affinity = sts(name).spec.template.spec.affinity.podAntiAffinity;
+      assert.equal(
+        affinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey,
+        "kubernetes.io/hostname",
+      );
+    }
   });
 });
