@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
 
 /** How the SDK marks a secret value it sends to the engine (and to mocks). */
@@ -42,6 +43,8 @@ export function containsSecret(value: unknown): boolean {
 /** Records every resource registered under mocks; `call` throws on unknown tokens. */
 export class MockRecorder {
   readonly resources: Recorded[] = [];
+  /** performance.now() of the last registration. */
+  lastRegisteredAt = 0;
 
   async install(stack: string): Promise<void> {
     this.resources.length = 0;
@@ -49,6 +52,7 @@ export class MockRecorder {
       {
         newResource: (args) => {
           this.resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+          this.lastRegisteredAt = performance.now();
           const state: Record<string, unknown> = { ...args.inputs };
           if (args.type === "random:index/randomPassword:RandomPassword")
             state.result = `generated-${args.name}-0123456789`;

@@ -1,0 +1,289 @@
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ResolvedConfig } from "../config/resolve";
+import { loadStackConfig } from "../config/stack-file";
+import { failoverDrill } from "../sandbox/failover";
+import { startSandbox } from "../sandbox/sandbox";
+import { freeBasePort } from "../tests/helpers/ports";
+
+/**
+ * `npm run bench`: the benchmarks of DESIGN §5. Prints a table and writes bench/results/latest.json.
+ * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --only NAME.
+ */
+
+const ROOT = path.resolve(__dirname, "..");
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const only = (() => {
+  const i = args.indexOf("--only");
+  return i >= 0 ? args[i + 1] : undefined;
+})();
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const round = (value: number, digits = 3) => Number(value.toFixed(digits));
+const tmpDir = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+
+/** Failover: a fresh prod-stack group per kill (Sentinel waits 2 x failover-timeout between failovers of one master). */
+async function benchFailover(kills: number) {
+  const cfg = loadStackConfig("prod");
+  const runs = [];
+  for (let i = 0; i < kills; i++) {
+    const dir = tmpDir("lowcode-bench-failover-");
+    const sandbox = await startSandbox(cfg, { dir, basePort: await freeBasePort(3) });
+    try {
+      const result = await failoverDrill(sandbox, {
+        keyPrefix: `bench:${i}`,
+        writesBeforeKill: 200,
+        writesAfter: 100,
+      });
+      runs.push(result);
+      process.stderr.write(
+        `failover ${i + 1}/${kills}: outage ${result.outageMs} ms, lost ${result.lost}/${result.acknowledged}\n`,
+      );
+    } finally {
+      await sandbox.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const outages = runs.map((r) => r.outageMs);
+  return {
+    kills,
+    downAfterMs: cfg.sentinel.downAfterMs,
+    outagesMs: outages,
+    medianOutageMs: median(outages),
+    medianOutageMinusDownAfterMs: median(outages) - cfg.sentinel.downAfterMs,
+    acknowledgedWrites: runs.reduce((n, r) => n + r.acknowledged, 0),
+    lostAcknowledgedWrites: runs.reduce((n, r) => n + r.lost, 0),
+  };
+}
+
+interface Server {
+  readonly label: string;
+  readonly port: number;
+  readonly auth: string[];
+  stop(): Promise<void>;
+}
+
+/** A redis-server started directly (no supervision), stopped with SIGKILL: nothing is kept. */
+function startRaw(label: string, port: number, serverArgs: string[], cwd: string): Promise<Server> {
+  const child = spawn(
+    "redis-server",
+    [...serverArgs, "--port", String(port), "--bind", "127.0.0.1"],
+    { cwd, stdio: "ignore" },
+  );
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 10_000;
+    const poll = () => {
+      const ping = spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" });
+      if (/PONG|NOAUTH/.test(ping.stdout)) {
+        resolve({
+          label,
+          port,
+          auth: [],
+          stop: async () => void (child.kill("SIGKILL"), await exited),
+        });
+      } else if (Date.now() > deadline) reject(new Error(`${label} did not start`));
+      else setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+function redisBenchmark(server: Server, pipeline: number): Record<string, number> {
+  const result = spawnSync(
+    "redis-benchmark",
+    [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(server.port),
+      ...server.auth,
+      "-t",
+      "set,get",
+      "-c",
+      "50",
+      "-n",
+      "100000",
+      "-P",
+      String(pipeline),
+      "--csv",
+    ],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  const rates: Record<string, number> = {};
+  for (const line of result.stdout.split("\n")) {
+    const match = /^"(SET|GET)","([\d.]+)"/.exec(line);
+    if (match) rates[match[1]] = Number(match[2]);
+  }
+  if (!rates.SET || !rates.GET)
+    throw new Error(`redis-benchmark on ${server.label} failed: ${result.stdout}${result.stderr}`);
+  return rates;
+}
+
+/**
+ * Throughput: the prod-profile node (ACL users, renames, AOF + RDB), the same persistence without
+ * security, and a stock redis-server without persistence, measured in the same rounds.
+ */
+async function benchThroughput(rounds: number) {
+  const prodStandalone: ResolvedConfig = loadStackConfig(
+    "bench",
+    path.join(ROOT, "tests", "fixtures", "prod-standalone.yaml"),
+  );
+  const dirs = [
+    tmpDir("lowcode-bench-prod-"),
+    tmpDir("lowcode-bench-plain-"),
+    tmpDir("lowcode-bench-stock-"),
+  ];
+  const base = await freeBasePort(3);
+  const sandbox = await startSandbox(prodStandalone, { dir: dirs[0], basePort: base });
+  const app = sandbox.connection.users.app;
+  const node = sandbox.nodes[0];
+  const production: Server = {
+    label: "production profile",
+    port: node.port,
+    auth: ["--user", app.username, "-a", app.password],
+    stop: () => sandbox.stop(),
+  };
+  // The same rendered redis.conf, without secrets.conf and the ACL file: no auth, no renames.
+  const plainArgs = [path.join(node.confDir, "redis.conf"), "--dir", dirs[1]];
+  const servers = [
+    production,
+    await startRaw("same persistence, no security", base + 1, plainArgs, dirs[1]),
+    await startRaw(
+      "stock, no persistence",
+      base + 2,
+      ["--save", "", "--appendonly", "no"],
+      dirs[2],
+    ),
+  ];
+  const samples: Record<string, Record<string, number[]>> = {};
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const pipeline of [1, 16]) {
+        for (const server of servers) {
+          const rates = redisBenchmark(server, pipeline);
+          for (const [command, rate] of Object.entries(rates)) {
+            ((samples[server.label] ??= {})[`${command} P${pipeline}`] ??= []).push(rate);
+          }
+        }
+      }
+      process.stderr.write(`throughput round ${r + 1}/${rounds} done\n`);
+    }
+  } finally {
+    for (const server of servers) await server.stop();
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const medians = Object.fromEntries(
+    Object.entries(samples).map(([label, tests]) => [
+      label,
+      Object.fromEntries(Object.entries(tests).map(([t, v]) => [t, median(v)])),
+    ]),
+  );
+  const [prod, plain, stock] = servers.map((s) => medians[s.label]);
+  const tests = Object.keys(prod);
+  return {
+    rounds,
+    requestsPerSecond: medians,
+    // Below 1: the share of throughput kept. security = production / same persistence without security.
+    securityRatio: Object.fromEntries(tests.map((t) => [t, round(prod[t] / plain[t])])),
+    persistenceRatio: Object.fromEntries(tests.map((t) => [t, round(plain[t] / stock[t])])),
+  };
+}
+
+/** Program evaluation: time to build each stack's resource graph under Pulumi mocks (a child process per run). */
+function benchProgram(runs: number) {
+  const results: Record<string, number[]> = {};
+  for (const stack of ["dev", "prod"]) {
+    for (let i = 0; i < runs; i++) {
+      const child = spawnSync(
+        process.execPath,
+        ["-r", "ts-node/register/transpile-only", path.join(__dirname, "program-eval.ts"), stack],
+        {
+          cwd: ROOT,
+          encoding: "utf8",
+        },
+      );
+      const ms = Number(/graphMs=([\d.]+)/.exec(child.stdout)?.[1]);
+      if (!Number.isFinite(ms))
+        throw new Error(`program evaluation of ${stack} failed: ${child.stdout}${child.stderr}`);
+      (results[stack] ??= []).push(ms);
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(results).map(([stack, ms]) => [
+      stack,
+      { medianMs: round(median(ms), 1), runs: ms.map((m) => round(m, 1)) },
+    ]),
+  );
+}
+
+async function main() {
+  const report: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, node: process.version },
+  };
+  if (!only || only === "program")
+    report.programEvaluation = benchProgram(option("program-runs", 5));
+  if (!only || only === "throughput")
+    report.throughput = await benchThroughput(option("rounds", 3));
+  if (!only || only === "failover")
+    report.failover = await benchFailover(option("failover-kills", 5));
+
+  fs.mkdirSync(path.join(__dirname, "results"), { recursive: true });
+  fs.writeFileSync(
+    path.join(__dirname, "results", "latest.json"),
+    JSON.stringify(report, null, 2) + "\n",
+  );
+  printTable(report);
+}
+
+function printTable(report: Record<string, any>) {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
+  const rows: string[][] = [["benchmark", "measure", "value"]];
+  const f = report.failover;
+  if (f) {
+    rows.push(["failover", `median outage (${f.kills} kills)`, `${f.medianOutageMs} ms`]);
+    rows.push([
+      "failover",
+      `median outage - down-after (${f.downAfterMs} ms)`,
+      `${f.medianOutageMinusDownAfterMs} ms`,
+    ]);
+    rows.push([
+      "failover",
+      "lost acknowledged writes",
+      `${f.lostAcknowledgedWrites} of ${f.acknowledgedWrites}`,
+    ]);
+  }
+  const t = report.throughput;
+  if (t) {
+    for (const test of Object.keys(t.securityRatio)) {
+      rows.push(["throughput", `security ratio ${test}`, String(t.securityRatio[test])]);
+      rows.push(["throughput", `persistence ratio ${test}`, String(t.persistenceRatio[test])]);
+    }
+  }
+  for (const [stack, p] of Object.entries(report.programEvaluation ?? {}) as [
+    string,
+    { medianMs: number },
+  ][]) {
+    rows.push(["program", `build the ${stack} graph under mocks (median)`, `${p.medianMs} ms`]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const row of rows)
+    process.stdout.write(row.map((cell, c) => cell.padEnd(widths[c])).join("  ") + "\n");
+  process.stdout.write(`\nwritten: bench/results/latest.json\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : err}\n`);
+  process.exit(1);
+});
