@@ -232,14 +232,30 @@ export function renderProbePassword(cfg: ResolvedConfig, secrets: SecretValues):
 
 /** Health check of a node: authenticates with the probe password file and expects PONG. */
 export function renderProbeScript(cfg: ResolvedConfig): string {
-  const user = userFor(cfg, "probe").username;
+  return renderPingProbe(
+    cfg,
+    "probe.sh",
+    userFor(cfg, "probe").username,
+    cfg.port,
+    LAYOUT.probePassword,
+  );
+}
+
+/** A health check: exit 0 when the server on `port` answers PING to `user` (password read from a file). */
+export function renderPingProbe(
+  cfg: ResolvedConfig,
+  file: string,
+  user: string,
+  port: number,
+  passwordFile: string,
+): string {
   return [
     "#!/bin/sh",
-    header(cfg, "probe.sh").trimEnd(),
-    "# Exit 0 when Redis answers PING to an authenticated client.",
-    `REDISCLI_AUTH="$(cat ${LAYOUT.probePassword})"`,
+    header(cfg, file).trimEnd(),
+    "# Exit 0 when the server answers PING to an authenticated client.",
+    `REDISCLI_AUTH="$(cat ${passwordFile})"`,
     "export REDISCLI_AUTH",
-    `reply="$(redis-cli --no-auth-warning --user ${user} -h 127.0.0.1 -p ${cfg.port} ping 2>&1)"`,
+    `reply="$(redis-cli --no-auth-warning --user ${user} -h 127.0.0.1 -p ${port} ping 2>&1)"`,
     '[ "$reply" = "PONG" ] || { echo "probe: $reply" >&2; exit 1; }',
     "",
   ].join("\n");

@@ -1,5 +1,5 @@
 import { ResolvedConfig } from "../config/resolve";
-import { LAYOUT, SecretValues, header, userFor } from "./redis-conf";
+import { LAYOUT, SecretValues, header, renderPingProbe, userFor } from "./redis-conf";
 
 /** Sentinel's port in containers and pods. */
 export const SENTINEL_PORT = 26379;
@@ -212,13 +212,11 @@ export function renderStartSentinelScript(cfg: ResolvedConfig): string {
 /** Health check of a sentinel: PING as sentinel-client. */
 export function renderSentinelProbeScript(cfg: ResolvedConfig): string {
   const user = userFor(cfg, "sentinel-client").username;
-  return [
-    "#!/bin/sh",
-    header(cfg, "sentinel-probe.sh").trimEnd(),
-    `REDISCLI_AUTH="$(cat ${SENTINEL_LAYOUT.confDir}/sentinel-client.pass)"`,
-    "export REDISCLI_AUTH",
-    `reply="$(redis-cli --no-auth-warning --user ${user} -h 127.0.0.1 -p ${SENTINEL_PORT} ping 2>&1)"`,
-    '[ "$reply" = "PONG" ] || { echo "probe: $reply" >&2; exit 1; }',
-    "",
-  ].join("\n");
+  return renderPingProbe(
+    cfg,
+    "sentinel-probe.sh",
+    user,
+    SENTINEL_PORT,
+    `${SENTINEL_LAYOUT.confDir}/sentinel-client.pass`,
+  );
 }
