@@ -247,8 +247,8 @@ async function main() {
   printTable(report);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function printTable(report: Record<string, any>) {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   const rows: string[][] = [["benchmark", "measure", "value"]];
   const f = report.failover;
   if (f) {
