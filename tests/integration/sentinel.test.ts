@@ -7,7 +7,7 @@ import { ResolvedConfig } from "../../config/resolve";
 import { ConnectionInfo } from "../../render/connection";
 import { clientOptions, currentMasterPort, failoverDrill } from "../../sandbox/failover";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
-import { PROD, resolve } from "../helpers/config";
+import { DEV, PROD, resolve } from "../helpers/config";
 import { exercisePlatform } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 import { waitFor } from "../helpers/wait";
@@ -209,5 +209,40 @@ describe("sentinel group, production profile: a failover with one sentinel lost"
     } finally {
       sandbox!.supervisor.resume("sentinel-2");
     }
+  });
+});
+
+describe("sentinel group, dev profile: requirepass on nodes and sentinels, failover through the same scripts", function () {
+  let dir: string;
+  let sandbox: Sandbox | undefined;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-group-dev-"));
+    sandbox = await startSandbox(resolve({ ...DEV, topology: "sentinel" }, "dev-ha"), {
+      dir,
+      basePort: await freeBasePort(3),
+    });
+  });
+
+  after(async () => {
+    await sandbox?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serves the platform through the sentinels with the default user", async () => {
+    const c = sandbox!.connection;
+    assert.equal(c.sentinelUser?.username, "default");
+    assert.deepEqual(c.renamedCommands, {});
+    await exercisePlatform(c);
+  });
+
+  it("fails over after kill -9 of the master without losing acknowledged writes", async () => {
+    const result = await failoverDrill(sandbox!, {
+      keyPrefix: "drill:dev",
+      writesBeforeKill: 20,
+      writesAfter: 20,
+    });
+    assert.notEqual(result.newMasterPort, result.killedPort);
+    assert.equal(result.lost, 0);
   });
 });
