@@ -140,6 +140,13 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
         await exercisePlatform(connection);
         assert.equal(redisProcessesOn([basePort]).length, 1, "one redis-server runs");
 
+        // The operator's view of the running deployment, from the same connection.json.
+        const monitor = npmRun(["monitor", "--", "--connection", file]);
+        assert.equal(monitor.status, 0, monitor.stderr);
+        assert.match(monitor.stdout, /^role master, replicas 0$/m);
+        assert.match(monitor.stdout, /^ {2}sessions \(db 0\) +[1-9]\d*$/m);
+        assert.match(monitor.stdout, /^ {2}hset +\d+/m);
+
         child.kill("SIGTERM");
         assert.equal(await exited, 0, output);
         assert.deepEqual(redisProcessesOn([basePort]), [], "no process is left behind");
