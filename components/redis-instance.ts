@@ -3,7 +3,7 @@ import { ResolvedConfig } from "../config/resolve";
 import { ConnectionInfo, Endpoint, buildConnection } from "../render/connection";
 import { nodePlainFiles, nodeSecretFiles } from "../render/files";
 import { objectNames } from "../render/kubernetes";
-import { LAYOUT, dockerNodeAddress, redisServerArgs } from "../render/redis-conf";
+import { DOCKER_LAYOUT, dockerNodeAddress, redisServerArgs } from "../render/redis-conf";
 import { SecretOutputs, SuppliedSecrets, allSecrets, createSecrets } from "./secrets";
 import { createDockerProcess, createImage, redisMemoryMb } from "./targets/docker";
 import { createKubernetesObjects } from "./targets/kubernetes";
@@ -66,11 +66,11 @@ export class RedisInstance extends pulumi.ComponentResource {
         image: image.imageId,
         network: args.network,
         address,
-        command: ["redis-server", ...redisServerArgs(cfg, LAYOUT, address)],
+        command: ["redis-server", ...redisServerArgs(cfg, DOCKER_LAYOUT, address)],
         plainFiles: nodePlainFiles(cfg),
         secretFiles: allSecrets(this.secrets).apply((values) => nodeSecretFiles(cfg, values)),
         publish: { internal: cfg.port, external: cfg.hostPort },
-        healthcheck: LAYOUT.probeScript,
+        healthcheck: DOCKER_LAYOUT.probeScript,
         memoryMb: redisMemoryMb(cfg),
       },
       this,

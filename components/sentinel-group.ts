@@ -8,8 +8,8 @@ import {
   sentinelSecretFiles,
 } from "../render/files";
 import { objectNames, podHost, sentinelArgs } from "../render/kubernetes";
-import { LAYOUT, dockerNodeAddress, redisServerArgs } from "../render/redis-conf";
-import { SENTINEL_LAYOUT, SENTINEL_PORT, START_REDIS_SCRIPT } from "../render/sentinel";
+import { DOCKER_LAYOUT as LAYOUT, dockerNodeAddress, redisServerArgs } from "../render/redis-conf";
+import { SENTINEL_PORT } from "../render/sentinel";
 import { SecretOutputs, SuppliedSecrets, allSecrets, createSecrets } from "./secrets";
 import { createDockerProcess, createImage, redisMemoryMb } from "./targets/docker";
 import { createKubernetesObjects } from "./targets/kubernetes";
@@ -96,7 +96,7 @@ export class SentinelGroup extends pulumi.ComponentResource {
           image,
           network,
           address,
-          command: ["sh", START_REDIS_SCRIPT, ...redisServerArgs(cfg, LAYOUT, address)],
+          command: ["sh", LAYOUT.startRedisScript, ...redisServerArgs(cfg, LAYOUT, address)],
           env: { ...groupEnv, NODE_HOST: address, NODE_PORT: String(cfg.port) },
           plainFiles: nodePlainFiles(cfg),
           secretFiles: values.apply((v) => nodeSecretFiles(cfg, v)),
@@ -117,13 +117,13 @@ export class SentinelGroup extends pulumi.ComponentResource {
           image,
           network,
           address,
-          command: ["sh", SENTINEL_LAYOUT.startScript, ...sentinelArgs(cfg, address)],
+          command: ["sh", LAYOUT.startSentinelScript, ...sentinelArgs(cfg, address)],
           // The state file lives on the data volume, which belongs to the image's redis user.
           env: { ...groupEnv, STATE_DIR: LAYOUT.dataDir, NODE_HOST: address },
           plainFiles: sentinelPlainFiles(cfg),
           secretFiles: values.apply((v) => sentinelSecretFiles(cfg, v)),
           publish: { internal: SENTINEL_PORT, external: SENTINEL_PORT + i },
-          healthcheck: SENTINEL_LAYOUT.probeScript,
+          healthcheck: LAYOUT.sentinelProbeScript,
         },
         this,
       );

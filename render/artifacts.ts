@@ -10,6 +10,7 @@ import {
 import { K8sObject, namespaceSpec, objectNames, redisObjects } from "./kubernetes";
 import { DEPLOYMENT_NAME } from "./names";
 import {
+  DOCKER_LAYOUT,
   LAYOUT,
   SecretValues,
   dockerNodeAddress,
@@ -54,11 +55,14 @@ export function renderArtifacts(cfg: ResolvedConfig): Files {
   const grouped = cfg.topology === "sentinel";
   const nodeSecrets = nodeSecretFiles(cfg, refs, hashReference);
   const sentinelSecrets = grouped ? sentinelSecretFiles(cfg, refs, hashReference) : {};
-  const nodeAddress = cfg.target === "docker" ? dockerNodeAddress(cfg, 0) : "$(POD_IP)";
+  const docker = cfg.target === "docker";
+  const nodeAddress = docker ? dockerNodeAddress(cfg, 0) : "$(POD_IP)";
   const files: Files = {
     ...under("redis", nodePlainFiles(cfg)),
     "redis/redis-server.args":
-      ["redis-server", ...redisServerArgs(cfg, LAYOUT, nodeAddress)].join("\n") + "\n",
+      ["redis-server", ...redisServerArgs(cfg, docker ? DOCKER_LAYOUT : LAYOUT, nodeAddress)].join(
+        "\n",
+      ) + "\n",
     ...under("secrets", nodeSecrets),
     ...(grouped ? under("sentinel", sentinelPlainFiles(cfg)) : {}),
     ...(grouped ? under("secrets/sentinel", sentinelSecrets) : {}),

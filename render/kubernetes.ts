@@ -1,7 +1,7 @@
 import { ResolvedConfig } from "../config/resolve";
 import { Files, nodePlainFiles, sentinelPlainFiles } from "./files";
 import { LAYOUT, redisServerArgs, sha256Hex } from "./redis-conf";
-import { SENTINEL_LAYOUT, SENTINEL_PORT, START_REDIS_SCRIPT } from "./sentinel";
+import { SENTINEL_PORT, SENTINEL_STATE_DIR } from "./sentinel";
 
 /**
  * Kubernetes object specs as plain objects. The components turn them into resources and add each
@@ -323,7 +323,7 @@ function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unkno
   return {
     name: "redis",
     image: cfg.image,
-    command: grouped ? ["sh", START_REDIS_SCRIPT] : ["redis-server"],
+    command: grouped ? ["sh", LAYOUT.startRedisScript] : ["redis-server"],
     args,
     env: [...POD_ENV, ...groupEnv],
     ports: [{ name: "redis", containerPort: cfg.port, protocol: "TCP" }],
@@ -357,12 +357,12 @@ function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, un
   return {
     name: "sentinel",
     image: cfg.image,
-    command: ["sh", SENTINEL_LAYOUT.startScript],
+    command: ["sh", LAYOUT.startSentinelScript],
     args: sentinelArgs(cfg, "$(POD_IP)"),
     env: [
       ...POD_ENV,
-      { name: "CONF_DIR", value: SENTINEL_LAYOUT.confDir },
-      { name: "STATE_DIR", value: SENTINEL_LAYOUT.stateDir },
+      { name: "CONF_DIR", value: LAYOUT.confDir },
+      { name: "STATE_DIR", value: SENTINEL_STATE_DIR },
       {
         name: "NODE_HOST",
         value: `$(POD_NAME).${n.sentinelHeadlessService}.${cfg.kubernetes.namespace}.svc.cluster.local`,
@@ -375,20 +375,20 @@ function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, un
     ],
     ports: [{ name: "sentinel", containerPort: SENTINEL_PORT, protocol: "TCP" }],
     readinessProbe: {
-      ...execProbe(SENTINEL_LAYOUT.probeScript),
+      ...execProbe(LAYOUT.sentinelProbeScript),
       periodSeconds: 5,
       failureThreshold: 3,
     },
     livenessProbe: {
-      ...execProbe(SENTINEL_LAYOUT.probeScript),
+      ...execProbe(LAYOUT.sentinelProbeScript),
       initialDelaySeconds: 10,
       periodSeconds: 10,
       failureThreshold: 6,
     },
     resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
     volumeMounts: [
-      { name: "conf", mountPath: SENTINEL_LAYOUT.confDir },
-      { name: "state", mountPath: SENTINEL_LAYOUT.stateDir },
+      { name: "conf", mountPath: LAYOUT.confDir },
+      { name: "state", mountPath: SENTINEL_STATE_DIR },
     ],
   };
 }

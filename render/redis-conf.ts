@@ -1,16 +1,42 @@
 import { createHash } from "node:crypto";
 import { ResolvedConfig } from "../config/resolve";
 
-/** Where the rendered files live inside a container or pod (the sandbox mirrors it under its dir). */
-export const LAYOUT = {
-  dataDir: "/data",
-  confDir: "/conf",
-  redisConf: "/conf/redis.conf",
-  secretsConf: "/conf/secrets.conf",
-  usersAcl: "/conf/users.acl",
-  probeScript: "/conf/probe.sh",
-  probePassword: "/conf/probe.pass",
-} as const;
+/** Where the rendered files live in a container or pod (the sandbox mirrors it under its dir). */
+export interface ContainerLayout {
+  readonly dataDir: string;
+  /** Writable by the redis user: Redis and Sentinel replace their config files there. */
+  readonly confDir: string;
+  readonly redisConf: string;
+  readonly secretsConf: string;
+  readonly usersAcl: string;
+  readonly probeScript: string;
+  readonly startRedisScript: string;
+  readonly startSentinelScript: string;
+  readonly sentinelProbeScript: string;
+}
+
+export function containerLayout(dataDir: string, confDir: string): ContainerLayout {
+  return {
+    dataDir,
+    confDir,
+    redisConf: `${confDir}/redis.conf`,
+    secretsConf: `${confDir}/secrets.conf`,
+    usersAcl: `${confDir}/users.acl`,
+    probeScript: `${confDir}/probe.sh`,
+    startRedisScript: `${confDir}/start-redis.sh`,
+    startSentinelScript: `${confDir}/start-sentinel.sh`,
+    sentinelProbeScript: `${confDir}/sentinel-probe.sh`,
+  };
+}
+
+/** Kubernetes: the init container copies the files into the in-memory volume /conf. */
+export const LAYOUT = containerLayout("/data", "/conf");
+
+/**
+ * Docker: uploads land in the data volume, the one directory the image's redis user owns, because
+ * CONFIG REWRITE replaces redis.conf through a temporary file in the same directory.
+ */
+export const DOCKER_LAYOUT = containerLayout("/data", "/data/conf");
 
 export type Role =
   "app" | "admin" | "probe" | "replication" | "sentinel" | "sentinel-client" | "sentinel-peer";
@@ -232,16 +258,13 @@ export function renderProbePassword(cfg: ResolvedConfig, secrets: SecretValues):
 
 /** Health check of a node: authenticates with the probe password file and expects PONG. */
 export function renderProbeScript(cfg: ResolvedConfig): string {
-  return renderPingProbe(
-    cfg,
-    "probe.sh",
-    userFor(cfg, "probe").username,
-    cfg.port,
-    LAYOUT.probePassword,
-  );
+  return renderPingProbe(cfg, "probe.sh", userFor(cfg, "probe").username, cfg.port, "probe.pass");
 }
 
-/** A health check: exit 0 when the server on `port` answers PING to `user` (password read from a file). */
+/**
+ * A health check: exit 0 when the server answers PING to `user`. The password file sits beside the
+ * script, so one script serves every layout; PROBE_PORT overrides the port (the sandbox's nodes).
+ */
 export function renderPingProbe(
   cfg: ResolvedConfig,
   file: string,
@@ -253,9 +276,9 @@ export function renderPingProbe(
     "#!/bin/sh",
     header(cfg, file).trimEnd(),
     "# Exit 0 when the server answers PING to an authenticated client.",
-    `REDISCLI_AUTH="$(cat ${passwordFile})"`,
+    `REDISCLI_AUTH="$(cat "$(dirname "$0")/${passwordFile}")"`,
     "export REDISCLI_AUTH",
-    `reply="$(redis-cli --no-auth-warning --user ${user} -h 127.0.0.1 -p ${port} ping 2>&1)"`,
+    `reply="$(redis-cli --no-auth-warning --user ${user} -h 127.0.0.1 -p "\${PROBE_PORT:-${port}}" ping 2>&1)"`,
     '[ "$reply" = "PONG" ] || { echo "probe: $reply" >&2; exit 1; }',
     "",
   ].join("\n");

@@ -1,19 +1,11 @@
 import { ResolvedConfig } from "../config/resolve";
-import { LAYOUT, SecretValues, header, renderPingProbe, userFor } from "./redis-conf";
+import { SecretValues, header, renderPingProbe, userFor } from "./redis-conf";
 
 /** Sentinel's port in containers and pods. */
 export const SENTINEL_PORT = 26379;
 
-/** Where a sentinel's files live in its container; its state file is written at start. */
-export const SENTINEL_LAYOUT = {
-  confDir: LAYOUT.confDir,
-  stateDir: "/state",
-  startScript: `${LAYOUT.confDir}/start-sentinel.sh`,
-  probeScript: `${LAYOUT.confDir}/sentinel-probe.sh`,
-} as const;
-
-/** Start script of a group's Redis nodes (in the node's conf dir). */
-export const START_REDIS_SCRIPT = `${LAYOUT.confDir}/start-redis.sh`;
+/** Kubernetes: a sentinel's state file lives in its own in-memory volume (Docker: the data volume). */
+export const SENTINEL_STATE_DIR = "/state";
 
 /**
  * How long a restarting node that the sentinels still name as master waits for them to fail over
@@ -212,11 +204,5 @@ export function renderStartSentinelScript(cfg: ResolvedConfig): string {
 /** Health check of a sentinel: PING as sentinel-client. */
 export function renderSentinelProbeScript(cfg: ResolvedConfig): string {
   const user = userFor(cfg, "sentinel-client").username;
-  return renderPingProbe(
-    cfg,
-    "sentinel-probe.sh",
-    user,
-    SENTINEL_PORT,
-    `${SENTINEL_LAYOUT.confDir}/sentinel-client.pass`,
-  );
+  return renderPingProbe(cfg, "sentinel-probe.sh", user, SENTINEL_PORT, "sentinel-client.pass");
 }

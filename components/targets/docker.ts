@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedConfig } from "../../config/resolve";
 import { Files } from "../../render/files";
-import { LAYOUT } from "../../render/redis-conf";
+import { DOCKER_LAYOUT as LAYOUT } from "../../render/redis-conf";
 
 /** A container of the deployment: files uploaded into /conf, data in a named volume. */
 export interface DockerProcessSpec {

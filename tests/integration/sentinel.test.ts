@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -80,6 +81,15 @@ describe("sentinel group, production profile: failover on real redis-server and 
     } finally {
       client.disconnect();
     }
+  });
+
+  it("the rendered sentinel health check authenticates as sentinel-client and passes", () => {
+    const sentinel = sandbox!.sentinels[0];
+    const probe = spawnSync("sh", [path.join(sentinel.confDir, "sentinel-probe.sh")], {
+      env: { ...process.env, PROBE_PORT: String(sentinel.port) },
+      encoding: "utf8",
+    });
+    assert.equal(probe.status, 0, probe.stderr);
   });
 
   it("gives the sentinel-client user lookups only, not reconfiguration", async () => {

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -142,6 +143,20 @@ for (const [profile, values, stack] of [
       const declared = connection.deviations.map((d) => d.split(":")[0]);
       for (const setting of changed)
         assert.ok(declared.includes(setting), `${setting} differs without a declared deviation`);
+    });
+
+    it("the rendered health check (probe.sh) authenticates and passes, and fails when Redis does not answer", () => {
+      const probe = path.join(sandbox!.nodes[0].confDir, "probe.sh");
+      const run = (port: number) =>
+        spawnSync("sh", [probe], {
+          env: { ...process.env, PROBE_PORT: String(port) },
+          encoding: "utf8",
+        });
+      const ok = run(connection.redis[0].port);
+      assert.equal(ok.status, 0, ok.stderr);
+      const down = run(1);
+      assert.notEqual(down.status, 0);
+      assert.match(down.stderr, /^probe: /);
     });
 
     it("keeps the secret files owner-only", () => {

@@ -175,7 +175,7 @@ describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
       assert.equal(c.user, "999:999");
     }
     const sentinel = containers.find((c) => c.name === "lowcode-redis-sentinel-1")!;
-    assert.deepEqual(sentinel.command, ["sh", "/conf/start-sentinel.sh"]);
+    assert.deepEqual(sentinel.command, ["sh", "/data/conf/start-sentinel.sh"]);
     assert.ok(
       sentinel.envs.includes("SENTINELS=172.28.0.20:26379 172.28.0.21:26379 172.28.0.22:26379"),
     );
@@ -187,7 +187,7 @@ describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
       protocol: "tcp",
     });
     const node = containers.find((c) => c.name === "lowcode-redis-2")!;
-    assert.equal(node.command[1], "/conf/start-redis.sh");
+    assert.equal(node.command[1], "/data/conf/start-redis.sh");
     assert.ok(node.envs.includes("NODE_HOST=172.28.0.12"));
   });
 

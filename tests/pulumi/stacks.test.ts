@@ -85,7 +85,7 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
       { internal: 6379, external: 6379, ip: "127.0.0.1", protocol: "tcp" },
     ]);
     assert.equal(c.restart, "unless-stopped");
-    assert.deepEqual(c.healthcheck.tests, ["CMD", "sh", "/conf/probe.sh"]);
+    assert.deepEqual(c.healthcheck.tests, ["CMD", "sh", "/data/conf/probe.sh"]);
     assert.equal(c.user, "999:999");
     assert.deepEqual(c.capabilities, { drops: ["ALL"] });
     assert.deepEqual(c.networksAdvanced, [
@@ -94,11 +94,11 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
     assert.deepEqual(c.volumes, [{ volumeName: "lowcode-redis-data", containerPath: "/data" }]);
     assert.deepEqual(c.command, [
       "redis-server",
-      "/conf/redis.conf",
+      "/data/conf/redis.conf",
       "--dir",
       "/data",
       "--include",
-      "/conf/secrets.conf",
+      "/data/conf/secrets.conf",
     ]);
     assert.equal(c.memory, 768);
   });
@@ -110,20 +110,20 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
     assert.ok(containsSecret(c.uploads));
     const byFile = new Map((unwrap(c.uploads) as Json[]).map((u) => [u.file, u]));
     assert.deepEqual([...byFile.keys()].sort(), [
-      "/conf/probe.pass",
-      "/conf/probe.sh",
-      "/conf/redis.conf",
-      "/conf/secrets.conf",
+      "/data/conf/probe.pass",
+      "/data/conf/probe.sh",
+      "/data/conf/redis.conf",
+      "/data/conf/secrets.conf",
     ]);
     assert.match(
-      byFile.get("/conf/secrets.conf")!.content,
+      byFile.get("/data/conf/secrets.conf")!.content,
       /^requirepass "generated-lowcode-redis-default-password-0123456789"$/m,
     );
     assert.equal(
-      byFile.get("/conf/probe.pass")!.content,
+      byFile.get("/data/conf/probe.pass")!.content,
       "generated-lowcode-redis-default-password-0123456789",
     );
-    assert.match(byFile.get("/conf/redis.conf")!.content, /^maxmemory 384mb$/m);
+    assert.match(byFile.get("/data/conf/redis.conf")!.content, /^maxmemory 384mb$/m);
     for (const u of byFile.values())
       assert.deepEqual([u.owner, u.group, u.permissions], ["999", "999", "0600"]);
   });
