@@ -24,3 +24,13 @@ export const PROD_STANDALONE = {
   topology: "standalone",
 } as const;
 export const PROD = { target: "kubernetes", profile: "production", topology: "sentinel" } as const;
+
+/** The platform's databases by purpose (DESIGN §1). */
+export const PLATFORM_DATABASES = {
+  sessions: 0,
+  flowCache: 1,
+  components: 2,
+  collaboration: 3,
+  rateLimiting: 4,
+  queryCache: 5,
+} as const;

@@ -15,6 +15,22 @@ export function platformClient(
 }
 
 /**
+ * A plain client of one server on 127.0.0.1 that sends nothing by itself (no AUTH, no ready
+ * check, no retries): for asserting what a server answers to a given client.
+ */
+export function directClient(port: number, extra: RedisOptions = {}): Redis {
+  return new Redis({
+    host: "127.0.0.1",
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableReadyCheck: false,
+    retryStrategy: () => null,
+    ...extra,
+  });
+}
+
+/**
  * The six use cases of DESIGN §1, run as the app user against a running deployment.
  * Each assertion checks what the platform depends on, not only that a command ran.
  */

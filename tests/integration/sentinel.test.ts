@@ -9,19 +9,12 @@ import { ConnectionInfo } from "../../render/connection";
 import { clientOptions, currentMasterPort, failoverDrill } from "../../sandbox/failover";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { DEV, PROD, resolve } from "../helpers/config";
-import { exercisePlatform } from "../helpers/platform";
+import { directClient, exercisePlatform } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 import { waitFor } from "../helpers/wait";
 
 async function role(connection: ConnectionInfo, port: number): Promise<string> {
-  const admin = new Redis({
-    host: "127.0.0.1",
-    port,
-    ...connection.users.admin,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
+  const admin = directClient(port, connection.users.admin);
   admin.on("error", () => undefined);
   try {
     await admin.connect();
@@ -64,12 +57,7 @@ describe("sentinel group, production profile: failover on real redis-server and 
   });
 
   it("sentinels reject unauthenticated clients and wrong passwords", async () => {
-    const client = new Redis({
-      ...connection.sentinels[0],
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      enableReadyCheck: false,
-    });
+    const client = directClient(connection.sentinels[0].port);
     try {
       await client.connect();
       await assert.rejects(
@@ -93,13 +81,7 @@ describe("sentinel group, production profile: failover on real redis-server and 
   });
 
   it("gives the sentinel-client user lookups only, not reconfiguration", async () => {
-    const client = new Redis({
-      ...connection.sentinels[0],
-      ...connection.sentinelUser!,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      enableReadyCheck: false,
-    });
+    const client = directClient(connection.sentinels[0].port, connection.sentinelUser!);
     try {
       await client.connect();
       const [, port] = (await client.call(

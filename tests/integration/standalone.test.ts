@@ -3,12 +3,16 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import Redis from "ioredis";
 import { ResolvedConfig } from "../../config/resolve";
 import { ConnectionInfo } from "../../render/connection";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { DEV, PROD_STANDALONE, resolve } from "../helpers/config";
-import { exercisePlatform, expectExpiredEvent, platformClient } from "../helpers/platform";
+import {
+  directClient,
+  exercisePlatform,
+  expectExpiredEvent,
+  platformClient,
+} from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 import { waitFor } from "../helpers/wait";
 
@@ -77,13 +81,7 @@ for (const [profile, values, stack] of [
     });
 
     it("requires authentication", async () => {
-      const anonymous = new Redis({
-        host: "127.0.0.1",
-        port: connection.redis[0].port,
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        enableReadyCheck: false,
-      });
+      const anonymous = directClient(connection.redis[0].port);
       try {
         await anonymous.connect();
         await expectError(anonymous.get("session:user:1"), /NOAUTH/);
@@ -93,13 +91,7 @@ for (const [profile, values, stack] of [
     });
 
     it("refuses a wrong password", async () => {
-      const wrong = new Redis({
-        host: "127.0.0.1",
-        port: connection.redis[0].port,
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        enableReadyCheck: false,
-      });
+      const wrong = directClient(connection.redis[0].port);
       try {
         await wrong.connect();
         await expectError(
@@ -213,22 +205,11 @@ for (const [profile, values, stack] of [
 
       it("turns the default user off and gives the probe user PING only", async () => {
         const port = connection.redis[0].port;
-        const probe = new Redis({
-          host: "127.0.0.1",
-          port,
+        const probe = directClient(port, {
           username: "probe",
-          enableReadyCheck: false,
           password: sandbox!.secrets.probePassword,
-          lazyConnect: true,
-          maxRetriesPerRequest: 0,
         });
-        const asDefault = new Redis({
-          host: "127.0.0.1",
-          port,
-          lazyConnect: true,
-          maxRetriesPerRequest: 0,
-          enableReadyCheck: false,
-        });
+        const asDefault = directClient(port);
         try {
           await probe.connect();
           assert.equal(await probe.ping(), "PONG");

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { PLATFORM_DATABASES } from "../helpers/config";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "../../config/stack-file";
 import { sha256Hex } from "../../render/redis-conf";
@@ -160,14 +161,7 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
         },
       },
       renamedCommands: {},
-      databases: {
-        sessions: 0,
-        flowCache: 1,
-        components: 2,
-        collaboration: 3,
-        rateLimiting: 4,
-        queryCache: 5,
-      },
+      databases: PLATFORM_DATABASES,
       deviations: [],
     });
   });

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { ConfigError } from "../../config/resolve";
 import { loadStackConfig } from "../../config/stack-file";
-import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
+import { DEV, PROD, PROD_STANDALONE, resolve, PLATFORM_DATABASES } from "../helpers/config";
 
 const SECRET = "S3cure-Passw0rd-0123456789";
 
@@ -262,14 +262,7 @@ describe("config resolution: profile defaults and values as Pulumi passes them",
     assert.deepEqual(cfg.bind, ["0.0.0.0"]);
     assert.equal(cfg.redis.maxmemory, "384mb");
     assert.equal(cfg.resources.memoryLimit, "768Mi");
-    assert.deepEqual(cfg.databaseIndex, {
-      sessions: 0,
-      flowCache: 1,
-      components: 2,
-      collaboration: 3,
-      rateLimiting: 4,
-      queryCache: 5,
-    });
+    assert.deepEqual(cfg.databaseIndex, PLATFORM_DATABASES);
     assert.deepEqual(cfg.redis.save, ["900 1", "300 10", "60 10000"]);
   });
 

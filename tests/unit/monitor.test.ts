@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { PLATFORM_DATABASES } from "../helpers/config";
 import { buildReport, formatReport, parseInfo } from "../../ops/monitor";
 import { ConnectionInfo } from "../../render/connection";
 
@@ -29,14 +30,7 @@ const INFO = [
 ].join("\r\n");
 
 const CONNECTION = {
-  databases: {
-    sessions: 0,
-    flowCache: 1,
-    components: 2,
-    collaboration: 3,
-    rateLimiting: 4,
-    queryCache: 5,
-  },
+  databases: PLATFORM_DATABASES,
 } as unknown as ConnectionInfo;
 
 describe("monitor report: INFO and SLOWLOG turned into the operator's view", () => {
