@@ -89,8 +89,7 @@ export function detectDeviations(cfg: ResolvedConfig, binaries: RedisBinaries): 
   if (cfg.bind.join(" ") !== "127.0.0.1") {
     deviations.push({
       setting: "bind",
-      args: ["--bind", "127.0.0.1"],
-      reason: `the sandbox listens on 127.0.0.1 only (deployment binds ${cfg.bind.join(" ")})`,
+      reason: `the sandbox listens on loopback only (deployment binds ${cfg.bind.join(" ")})`,
     });
   }
   return deviations;

@@ -65,7 +65,15 @@ export interface Sandbox {
 
 export const DEFAULT_BASE_PORT = 7001;
 export const SENTINEL_PORT_OFFSET = 20000;
+/** Where clients connect. */
 const HOST = "127.0.0.1";
+/**
+ * How the group's processes name each other: a host name, as in Kubernetes, so that
+ * resolve-hostnames, announce-hostnames and replica-announce-ip run the way they do there.
+ */
+const ANNOUNCED_HOST = "localhost";
+/** Every sandbox process listens on loopback only: both addresses "localhost" may resolve to. */
+const LOOPBACK_BIND = ["--bind", "127.0.0.1", "-::1"];
 
 /** Secrets of this sandbox dir: generated once, kept in DIR/secrets.json (0600) across restarts. */
 export function loadOrCreateSecrets(cfg: ResolvedConfig, dir: string): SecretValues {
@@ -109,7 +117,10 @@ function layoutOf(node: SandboxProcess): ServerLayout {
   };
 }
 
-/** redis-server arguments in the sandbox: the deployed ones, then the node's port and each deviation's. */
+/**
+ * redis-server arguments in the sandbox: the deployed ones, then the node's port, loopback as the
+ * node's own address, and each deviation's.
+ */
 export function sandboxServerArgs(
   cfg: ResolvedConfig,
   node: SandboxProcess,
@@ -119,6 +130,7 @@ export function sandboxServerArgs(
     ...redisServerArgs(cfg, layoutOf(node)),
     "--port",
     String(node.port),
+    ...LOOPBACK_BIND,
     ...deviations.flatMap((d) => d.args ?? []),
   ];
 }
@@ -269,8 +281,8 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   // What the start scripts get from Kubernetes or Docker: stable addresses of the group.
   const groupEnv = {
     ...process.env,
-    DEFAULT_MASTER: `${HOST} ${nodes[0].port}`,
-    SENTINELS: sentinels.map((s) => `${HOST}:${s.port}`).join(" "),
+    DEFAULT_MASTER: `${ANNOUNCED_HOST} ${nodes[0].port}`,
+    SENTINELS: sentinels.map((s) => `${ANNOUNCED_HOST}:${s.port}`).join(" "),
   };
 
   const restoring = options.restoreFrom !== undefined && cfg.redis.appendonly;
@@ -292,7 +304,7 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
               env: {
                 ...groupEnv,
                 CONF_DIR: node.confDir,
-                NODE_HOST: HOST,
+                NODE_HOST: ANNOUNCED_HOST,
                 NODE_PORT: String(node.port),
               },
             }
@@ -316,13 +328,11 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
       supervisor.start({
         name: sentinel.name,
         command: "sh",
-        // Loopback only, like the nodes (the rendered bind plus the node's own address, here 127.0.0.1).
         args: [
           path.join(sentinel.confDir, "start-sentinel.sh"),
           "--port",
           String(sentinel.port),
-          "--bind",
-          HOST,
+          ...LOOPBACK_BIND,
         ],
         cwd: sentinel.dataDir,
         logFile: logFile(sentinel.name),
@@ -330,7 +340,7 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
           ...groupEnv,
           CONF_DIR: sentinel.confDir,
           STATE_DIR: sentinel.dataDir,
-          NODE_HOST: HOST,
+          NODE_HOST: ANNOUNCED_HOST,
         },
       });
     }
