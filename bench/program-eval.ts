@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { loadStackConfig } from "../config/stack-file";
+import { deployStack } from "../stack";
 import { MockRecorder, promiseOf } from "../tests/helpers/pulumi-mocks";
 
 /** One measurement for `npm run bench`: build a stack's resource graph under Pulumi mocks. */
@@ -7,8 +8,6 @@ async function main() {
   const stack = process.argv[2];
   const recorder = new MockRecorder();
   await recorder.install(stack);
-  // Imported after the mocks are in place, as a Pulumi program would be.
-  const { deployStack } = await import("../stack");
   const started = performance.now();
   const { connection } = deployStack(loadStackConfig(stack), {});
   await promiseOf(connection);

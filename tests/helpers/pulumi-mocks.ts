@@ -1,5 +1,9 @@
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
+import { SuppliedSecrets } from "../../components/secrets";
+import { ResolvedConfig } from "../../config/resolve";
+import { ConnectionInfo } from "../../render/connection";
+import { deployStack } from "../../stack";
 
 /** How the SDK marks a secret value it sends to the engine (and to mocks). */
 const SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -72,6 +76,21 @@ export class MockRecorder {
     );
   }
 
+  /**
+   * Installs the mocks, builds a stack's graph from `cfg` and waits until every resource is
+   * registered; returns the stack output `connection`.
+   */
+  async deploy(
+    cfg: ResolvedConfig,
+    secrets: SuppliedSecrets = {},
+  ): Promise<pulumi.Output<ConnectionInfo>> {
+    await this.install(cfg.stack);
+    const { connection } = deployStack(cfg, secrets);
+    await promiseOf(connection);
+    await this.settle();
+    return connection;
+  }
+
   /** Waits until registration has settled, then fills in parents from the mock monitor's URNs. */
   async settle(): Promise<void> {
     let last = -1;
@@ -110,3 +129,6 @@ export class MockRecorder {
 export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply((v) => resolve(v)));
 }
+
+/** Plain JSON of recorded inputs, for assertions. */
+export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "../../config/stack-file";
-import { deployStack } from "../../stack";
 import { DEV, resolve } from "../helpers/config";
 import { validateAgainstSchema } from "../helpers/k8s-schema";
 import {
+  Json,
   MockRecorder,
   containsSecret,
   isWrappedSecret,
@@ -12,17 +12,12 @@ import {
   unwrap,
 } from "../helpers/pulumi-mocks";
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
 const recorder = new MockRecorder();
 
 describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
   let connection: pulumi.Output<unknown>;
   before(async () => {
-    await recorder.install("prod");
-    connection = deployStack(loadStackConfig("prod"), {}).connection;
-    await promiseOf(connection);
-    await recorder.settle();
+    connection = await recorder.deploy(loadStackConfig("prod"), {});
   });
 
   it("creates two StatefulSets, their Secrets, ConfigMaps, Services and PDBs under the SentinelGroup", () => {
@@ -150,10 +145,7 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
 describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
   let connection: pulumi.Output<unknown>;
   before(async () => {
-    await recorder.install("dev-ha");
-    connection = deployStack(resolve({ ...DEV, topology: "sentinel" }, "dev-ha"), {}).connection;
-    await promiseOf(connection);
-    await recorder.settle();
+    connection = await recorder.deploy(resolve({ ...DEV, topology: "sentinel" }, "dev-ha"), {});
   });
 
   it("runs 3 Redis and 3 sentinel containers on lowcode-network at fixed addresses", () => {

@@ -3,8 +3,8 @@ import { PLATFORM_DATABASES } from "../helpers/config";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "../../config/stack-file";
 import { sha256Hex } from "../../render/redis-conf";
-import { deployStack } from "../../stack";
 import {
+  Json,
   MockRecorder,
   containsSecret,
   isWrappedSecret,
@@ -12,8 +12,6 @@ import {
   unwrap,
 } from "../helpers/pulumi-mocks";
 import { validateAgainstSchema } from "../helpers/k8s-schema";
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const recorder = new MockRecorder();
 const PROD_STANDALONE_FILE = `${__dirname}/../fixtures/prod-standalone.yaml`;
@@ -31,10 +29,7 @@ function plainStrings(value: unknown): string[] {
 describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
   let connection: pulumi.Output<unknown>;
   before(async () => {
-    await recorder.install("dev");
-    connection = deployStack(loadStackConfig("dev"), {}).connection;
-    await promiseOf(connection);
-    await recorder.settle();
+    connection = await recorder.deploy(loadStackConfig("dev"), {});
   });
 
   it("creates exactly the network, the component and its children, with names derived from the component name", () => {
@@ -170,12 +165,9 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
 describe("Pulumi program: the production profile on Kubernetes (standalone)", () => {
   let connection: pulumi.Output<unknown>;
   before(async () => {
-    await recorder.install("prod");
-    connection = deployStack(loadStackConfig("prod-standalone", PROD_STANDALONE_FILE), {
+    connection = await recorder.deploy(loadStackConfig("prod-standalone", PROD_STANDALONE_FILE), {
       appPassword: "supplied-app-password-0123",
-    }).connection;
-    await promiseOf(connection);
-    await recorder.settle();
+    });
   });
 
   it("creates the namespace, secrets, ConfigMap, Services and StatefulSet with derived names", () => {
