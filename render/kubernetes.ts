@@ -80,9 +80,14 @@ export function renderPrepareScript(cfg: ResolvedConfig): string {
     "#!/bin/sh",
     `# prepare.sh of lowcode-redis, stack ${cfg.stack}: Redis and Sentinel rewrite their config files,`,
     "# so they run from a writable copy. The secret files never leave the in-memory volume.",
+    "# The directories can be overridden for a dry run: CONFIG_MOUNT, SECRET_MOUNT, CONF_DIR.",
     "set -eu",
-    `for f in ${MOUNTS.config}/* ${MOUNTS.secret}/*; do cp "$f" ${LAYOUT.confDir}/; done`,
-    `chmod 0600 ${LAYOUT.confDir}/*`,
+    `from_config="\${CONFIG_MOUNT:-${MOUNTS.config}}"`,
+    `from_secret="\${SECRET_MOUNT:-${MOUNTS.secret}}"`,
+    `to="\${CONF_DIR:-${LAYOUT.confDir}}"`,
+    // The globs skip the mounts' hidden ..data links; cp follows the visible links to the files.
+    'for f in "$from_config"/* "$from_secret"/*; do cp "$f" "$to"/; done',
+    'chmod 0600 "$to"/*',
     "",
   ].join("\n");
 }

@@ -5,7 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ResolvedConfig } from "../../config/resolve";
 import { ConnectionInfo } from "../../render/connection";
-import { Sandbox, startSandbox } from "../../sandbox/sandbox";
+import { Sandbox, loadOrCreateSecrets, startSandbox } from "../../sandbox/sandbox";
+import { nodeConfigData } from "../../render/kubernetes";
+import { nodeSecretFiles } from "../../render/files";
 import { DEV, PROD_STANDALONE, resolve } from "../helpers/config";
 import {
   directClient,
@@ -272,3 +274,58 @@ for (const [profile, values, stack] of [
     });
   });
 }
+
+describe("Kubernetes init step: prepare.sh copies the mounted ConfigMap and Secret into the writable conf dir", () => {
+  it("copies every file through the mounts' symlinks, owner-only and byte-identical", () => {
+    const cfg = resolve(PROD_STANDALONE, "prod");
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-prepare-"));
+    try {
+      // The layout kubelet gives ConfigMap and Secret volumes: files are links into ..data/.
+      const mount = (dir: string, files: Record<string, string>) => {
+        fs.mkdirSync(path.join(dir, "..2026_01_01", ""), { recursive: true });
+        for (const [file, content] of Object.entries(files)) {
+          fs.writeFileSync(path.join(dir, "..2026_01_01", file), content, { mode: 0o444 });
+        }
+        fs.symlinkSync("..2026_01_01", path.join(dir, "..data"));
+        for (const file of Object.keys(files))
+          fs.symlinkSync(path.join("..data", file), path.join(dir, file));
+      };
+      const secrets = loadOrCreateSecrets(cfg, root);
+      const configData = nodeConfigData(cfg);
+      mount(path.join(root, "config"), configData);
+      mount(path.join(root, "secret"), nodeSecretFiles(cfg, secrets));
+      const conf = path.join(root, "conf");
+      fs.mkdirSync(conf);
+      const run = spawnSync("sh", [path.join(root, "config", "prepare.sh")], {
+        env: {
+          ...process.env,
+          CONFIG_MOUNT: path.join(root, "config"),
+          SECRET_MOUNT: path.join(root, "secret"),
+          CONF_DIR: conf,
+        },
+        encoding: "utf8",
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const copied = fs.readdirSync(conf).sort();
+      assert.deepEqual(copied, [
+        "prepare.sh",
+        "probe.pass",
+        "probe.sh",
+        "redis.conf",
+        "secrets.conf",
+        "users.acl",
+      ]);
+      for (const file of copied) {
+        const stat = fs.lstatSync(path.join(conf, file));
+        assert.ok(stat.isFile(), `${file} is a file, not a link`);
+        assert.equal(stat.mode & 0o777, 0o600, file);
+      }
+      assert.equal(
+        fs.readFileSync(path.join(conf, "redis.conf"), "utf8"),
+        configData["redis.conf"],
+      );
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
