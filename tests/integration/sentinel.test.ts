@@ -168,6 +168,36 @@ describe("sentinel group, production profile: failover on real redis-server and 
       10_000,
     );
   });
+
+  it("a sentinel that lost its state asks the others and monitors the current master", async () => {
+    const master = await currentMasterPort(connection);
+    // After the failover above: the answer differs from the initial master a fresh sentinel defaults to.
+    assert.notEqual(master, connection.redis[0].port);
+    const sentinel = sandbox!.sentinels[0];
+    await sandbox!.supervisor.pause(sentinel.name);
+    fs.rmSync(path.join(sentinel.dataDir, "sentinel.conf"));
+    sandbox!.supervisor.resume(sentinel.name);
+    const log = path.join(dir, "logs", `${sentinel.name}.log`);
+    await waitFor("the restarted sentinel's choice", () =>
+      fs.readFileSync(log, "utf8").includes(`start-sentinel: monitoring localhost ${master}`)
+        ? true
+        : undefined,
+    );
+    const client = directClient(sentinel.port, connection.sentinelUser!);
+    try {
+      const answer = await waitFor("the restarted sentinel answering", async () => {
+        await client.connect().catch(() => undefined);
+        return (await client.call(
+          "SENTINEL",
+          "GET-MASTER-ADDR-BY-NAME",
+          "lowcode-master",
+        )) as string[];
+      });
+      assert.equal(Number(answer[1]), master);
+    } finally {
+      client.disconnect();
+    }
+  });
 });
 
 // Sentinel starts no second failover of a master within twice failover-timeout of the last one,
