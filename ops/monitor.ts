@@ -1,16 +1,7 @@
 import Redis from "ioredis";
 import { ConnectionInfo } from "../render/connection";
+import { parseInfo } from "../sandbox/clients";
 import { clientOptions } from "../sandbox/failover";
-
-/** Parses INFO text into section -> field -> value. */
-export function parseInfo(text: string): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const i = line.indexOf(":");
-    if (i > 0 && !line.startsWith("#")) fields[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return fields;
-}
 
 export interface SlowEntry {
   readonly id: number;

@@ -47,7 +47,8 @@ export function renamedCommands(
   return { CONFIG: secrets.configCommand ?? "", FLUSHALL: "", FLUSHDB: "" };
 }
 
-function credentials(cfg: ResolvedConfig, secrets: SecretValues, role: Role): Credentials {
+/** The user and password a role connects with. */
+export function credentials(cfg: ResolvedConfig, secrets: SecretValues, role: Role): Credentials {
   const { username, secret } = userFor(cfg, role);
   return { username, password: secrets[secret] ?? "" };
 }

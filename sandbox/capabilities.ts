@@ -1,17 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { ResolvedConfig } from "../config/resolve";
 
-export interface RedisBinaries {
-  readonly server: string;
-  readonly sentinel: string;
-  readonly cli: string;
-}
-
-export const DEFAULT_BINARIES: RedisBinaries = {
-  server: process.env.REDIS_SERVER ?? "redis-server",
-  sentinel: process.env.REDIS_SENTINEL ?? "redis-sentinel",
-  cli: process.env.REDIS_CLI ?? "redis-cli",
-};
+/** The Redis programs, from PATH: the rendered start and probe scripts call them by these names. */
+export const BINARIES = {
+  server: "redis-server",
+  sentinel: "redis-sentinel",
+  cli: "redis-cli",
+} as const;
 
 /** A setting the sandbox runs differently from the rendered deployment, how, and why. */
 export interface Deviation {
@@ -41,17 +36,17 @@ export function applyDeviations(redisConf: string, deviations: readonly Deviatio
   return text;
 }
 
-function check(binary: string, args: string[]): { ok: boolean; output: string } {
+/** What a program printed (or why it could not run). */
+function outputOf(binary: string, args: string[]): string {
   const result = spawnSync(binary, args, { encoding: "utf8", timeout: 10_000 });
-  if (result.error) return { ok: false, output: result.error.message };
-  return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
+  return result.error ? result.error.message : `${result.stdout}${result.stderr}`;
 }
 
 /** Fails with a clear message when a Redis binary the sandbox needs is missing. */
-export function requireBinaries(binaries: RedisBinaries, sentinel: boolean): void {
-  const needed = [binaries.server, binaries.cli, ...(sentinel ? [binaries.sentinel] : [])];
+export function requireBinaries(sentinel: boolean): void {
+  const needed = [BINARIES.server, BINARIES.cli, ...(sentinel ? [BINARIES.sentinel] : [])];
   for (const binary of needed) {
-    const { output } = check(binary, ["--version"]);
+    const output = outputOf(binary, ["--version"]);
     if (!/v=7\.|redis-cli 7\./.test(output)) {
       throw new Error(
         `The sandbox needs Redis 7 (${binary} --version said: ${output.trim() || "nothing"}). On Debian/Ubuntu: apt-get install -y redis-server redis-sentinel`,
@@ -65,11 +60,11 @@ export function requireBinaries(binaries: RedisBinaries, sentinel: boolean): voi
  * `activedefrag yes`; the official images accept it. Each setting the sandbox must change is a
  * deviation, reported in connection.json.
  */
-export function detectDeviations(cfg: ResolvedConfig, binaries: RedisBinaries): Deviation[] {
+export function detectDeviations(cfg: ResolvedConfig): Deviation[] {
   const deviations: Deviation[] = [];
   if (cfg.redis.activedefrag) {
     // Port 0: the server validates its config and exits without listening.
-    const { output } = check(binaries.server, [
+    const output = outputOf(BINARIES.server, [
       "--port",
       "0",
       "--save",

@@ -1,5 +1,6 @@
 import Redis, { RedisOptions } from "ioredis";
 import { ConnectionInfo } from "../render/connection";
+import { directClient } from "./clients";
 import { Sandbox } from "./sandbox";
 
 /** An ioredis client as the platform's services use it: through the sentinels for a group. */
@@ -31,18 +32,10 @@ export function clientOptions(
 /** The port of the node the sentinels name master. */
 export async function currentMasterPort(connection: ConnectionInfo): Promise<number> {
   for (const sentinel of connection.sentinels) {
-    const client = new Redis({
-      host: sentinel.host,
-      port: sentinel.port,
+    const client = directClient(sentinel.host, sentinel.port, {
       username: connection.sentinelUser?.username,
       password: connection.sentinelUser?.password,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      // Sentinel clients may not run INFO, ioredis's ready check.
-      enableReadyCheck: false,
     });
-    client.on("error", () => undefined);
     try {
       await client.connect();
       const [, port] = (await client.call(

@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Redis from "ioredis";
+import { directClient, parseInfo } from "./clients";
 import { ResolvedConfig } from "../config/resolve";
-import { ConnectionInfo, Endpoint, buildConnection } from "../render/connection";
+import { ConnectionInfo, Endpoint, buildConnection, credentials } from "../render/connection";
 import {
   Files,
   nodePlainFiles,
@@ -11,18 +12,10 @@ import {
   sentinelPlainFiles,
   sentinelSecretFiles,
 } from "../render/files";
+import { SecretValues, ServerLayout, redisServerArgs, requiredSecrets } from "../render/redis-conf";
 import {
-  Role,
-  SecretValues,
-  ServerLayout,
-  redisServerArgs,
-  requiredSecrets,
-  userFor,
-} from "../render/redis-conf";
-import {
-  DEFAULT_BINARIES,
+  BINARIES,
   Deviation,
-  RedisBinaries,
   applyDeviations,
   detectDeviations,
   requireBinaries,
@@ -36,7 +29,6 @@ export interface SandboxOptions {
   readonly basePort?: number;
   /** An RDB file to seed the data with, as a deployed restore does. */
   readonly restoreFrom?: string;
-  readonly binaries?: RedisBinaries;
   readonly log?: Logger;
   /** How long the topology may take to be ready. Default 30 s. */
   readonly readyTimeoutMs?: number;
@@ -135,33 +127,16 @@ export function sandboxServerArgs(
   ];
 }
 
-/** Credentials of a role, for ioredis. */
-export function credentialsOf(
-  cfg: ResolvedConfig,
-  secrets: SecretValues,
-  role: Role,
-): { username: string; password: string } {
-  const { username, secret } = userFor(cfg, role);
-  return { username, password: secrets[secret] ?? "" };
-}
-
 async function withClient<T>(
   port: number,
   auth: { username: string; password: string },
   use: (c: Redis) => Promise<T>,
 ): Promise<T> {
-  const client = new Redis({
-    host: HOST,
-    port,
+  const client = directClient(HOST, port, {
     ...auth,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
     enableOfflineQueue: false,
-    enableReadyCheck: false,
     connectTimeout: 1000,
   });
-  client.on("error", () => undefined);
   try {
     await client.connect();
     return await use(client);
@@ -225,25 +200,21 @@ async function enableAofAfterRestore(
   port: number,
   timeoutMs: number,
 ): Promise<void> {
-  await withClient(port, credentialsOf(cfg, secrets, "admin"), async (admin) => {
+  await withClient(port, credentials(cfg, secrets, "admin"), async (admin) => {
     await admin.call(secrets.configCommand ?? "CONFIG", "SET", "appendonly", "yes");
     await waitUntil(
       "AOF rewrite after restore",
       async () => {
-        const info = await admin.info("persistence");
+        const info = parseInfo(await admin.info("persistence"));
         return (
-          /aof_enabled:1/.test(info) &&
-          /aof_rewrite_in_progress:0/.test(info) &&
-          /aof_rewrite_scheduled:0/.test(info)
+          info.aof_enabled === "1" &&
+          info.aof_rewrite_in_progress === "0" &&
+          info.aof_rewrite_scheduled === "0"
         );
       },
       timeoutMs,
     );
   });
-}
-
-function field(info: string, name: string): string | undefined {
-  return new RegExp(`^${name}:(.*)$`, "m").exec(info)?.[1]?.trim();
 }
 
 /**
@@ -252,15 +223,14 @@ function field(info: string, name: string): string | undefined {
  */
 export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions): Promise<Sandbox> {
   const grouped = cfg.topology === "sentinel";
-  const binaries = options.binaries ?? DEFAULT_BINARIES;
-  requireBinaries(binaries, grouped);
+  requireBinaries(grouped);
   const dir = path.resolve(options.dir);
   const basePort = options.basePort ?? DEFAULT_BASE_PORT;
   const timeoutMs = options.readyTimeoutMs ?? 30_000;
   const log = options.log ?? (() => undefined);
   fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
   const secrets = loadOrCreateSecrets(cfg, dir);
-  const deviations = detectDeviations(cfg, binaries);
+  const deviations = detectDeviations(cfg);
   const supervisor = new Supervisor(log);
   const logFile = (name: string) => path.join(dir, "logs", `${name}.log`);
 
@@ -287,20 +257,25 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
 
   const restoring = options.restoreFrom !== undefined && cfg.redis.appendonly;
   if (options.restoreFrom) seedRestore(nodes[0], options.restoreFrom);
-  const probe = credentialsOf(cfg, secrets, "probe");
-  const sentinelClient = credentialsOf(cfg, secrets, "sentinel-client");
+  const probe = credentials(cfg, secrets, "probe");
+  const sentinelClient = credentials(cfg, secrets, "sentinel-client");
   try {
     for (const [i, node] of nodes.entries()) {
-      const args = sandboxServerArgs(cfg, node, deviations);
-      const startArgs = restoring && i === 0 ? [...args, "--appendonly", "no"] : args;
-      supervisor.start(
+      const serverArgs = sandboxServerArgs(cfg, node, deviations);
+      // As deployed: a group's node starts through start-redis.sh, a standalone server directly.
+      const launchArgs = (extra: string[]) =>
         grouped
+          ? [path.join(node.confDir, "start-redis.sh"), ...serverArgs, ...extra]
+          : [...serverArgs, ...extra];
+      const restoreHere = restoring && i === 0;
+      supervisor.start({
+        name: node.name,
+        command: grouped ? "sh" : BINARIES.server,
+        args: launchArgs(restoreHere ? ["--appendonly", "no"] : []),
+        cwd: node.dataDir,
+        logFile: logFile(node.name),
+        ...(grouped
           ? {
-              name: node.name,
-              command: "sh",
-              args: [path.join(node.confDir, "start-redis.sh"), ...startArgs],
-              cwd: node.dataDir,
-              logFile: logFile(node.name),
               env: {
                 ...groupEnv,
                 CONF_DIR: node.confDir,
@@ -308,20 +283,12 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
                 NODE_PORT: String(node.port),
               },
             }
-          : {
-              name: node.name,
-              command: binaries.server,
-              args: startArgs,
-              cwd: node.dataDir,
-              logFile: logFile(node.name),
-            },
-      );
+          : {}),
+      });
       await waitForPing(node.port, probe, timeoutMs, supervisor.exited(node.name));
-      if (restoring && i === 0) {
+      if (restoreHere) {
         await enableAofAfterRestore(cfg, secrets, node.port, timeoutMs);
-        supervisor.updateSpec(node.name, {
-          args: grouped ? [path.join(node.confDir, "start-redis.sh"), ...args] : args,
-        });
+        supervisor.updateSpec(node.name, { args: launchArgs([]) });
       }
     }
     for (const sentinel of sentinels) {
@@ -393,9 +360,9 @@ async function waitForGroup(
   await waitUntil(
     "replicas attached to the master",
     () =>
-      withClient(nodes[0].port, credentialsOf(cfg, secrets, "admin"), async (c) => {
-        const info = await c.info("replication");
-        return Number(field(info, "connected_slaves") ?? 0) >= replicas;
+      withClient(nodes[0].port, credentials(cfg, secrets, "admin"), async (c) => {
+        const info = parseInfo(await c.info("replication"));
+        return Number(info.connected_slaves ?? 0) >= replicas;
       }),
     timeoutMs,
   );
@@ -404,7 +371,7 @@ async function waitForGroup(
     await waitUntil(
       `${sentinel.name} discovering the group`,
       () =>
-        withClient(sentinel.port, credentialsOf(cfg, secrets, "sentinel-client"), async (c) => {
+        withClient(sentinel.port, credentials(cfg, secrets, "sentinel-client"), async (c) => {
           const known = (await c.call("SENTINEL", "REPLICAS", name)) as unknown[];
           const peers = (await c.call("SENTINEL", "SENTINELS", name)) as unknown[];
           return known.length >= replicas && peers.length >= sentinels.length - 1;

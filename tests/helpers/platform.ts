@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import Redis, { RedisOptions } from "ioredis";
 import { ConnectionInfo } from "../../render/connection";
+import { directClient as sandboxDirectClient } from "../../sandbox/clients";
 import { clientOptions } from "../../sandbox/failover";
 import { waitFor } from "./wait";
 
@@ -14,20 +15,9 @@ export function platformClient(
   return new Redis({ ...clientOptions(connection, role, db), ...extra });
 }
 
-/**
- * A plain client of one server on 127.0.0.1 that sends nothing by itself (no AUTH, no ready
- * check, no retries): for asserting what a server answers to a given client.
- */
+/** A client of one server on 127.0.0.1 that sends nothing by itself (see sandbox/clients). */
 export function directClient(port: number, extra: RedisOptions = {}): Redis {
-  return new Redis({
-    host: "127.0.0.1",
-    port,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    enableReadyCheck: false,
-    retryStrategy: () => null,
-    ...extra,
-  });
+  return sandboxDirectClient("127.0.0.1", port, extra);
 }
 
 /**

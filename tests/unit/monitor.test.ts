@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { PLATFORM_DATABASES } from "../helpers/config";
-import { buildReport, formatReport, parseInfo } from "../../ops/monitor";
+import { buildReport, formatReport } from "../../ops/monitor";
+import { parseInfo } from "../../sandbox/clients";
 import { ConnectionInfo } from "../../render/connection";
 
 const INFO = [

@@ -1,0 +1,30 @@
+import Redis, { RedisOptions } from "ioredis";
+
+/**
+ * A client of exactly one server that sends nothing by itself: no AUTH unless credentials are
+ * given, no ready check (sentinel users may not run INFO), no retries, connected on demand.
+ */
+export function directClient(host: string, port: number, extra: RedisOptions = {}): Redis {
+  const client = new Redis({
+    host,
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableReadyCheck: false,
+    retryStrategy: () => null,
+    ...extra,
+  });
+  // Failures surface as rejected commands; the event would otherwise be unhandled.
+  client.on("error", () => undefined);
+  return client;
+}
+
+/** INFO text as field -> value. */
+export function parseInfo(text: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(":");
+    if (i > 0 && !line.startsWith("#")) fields[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return fields;
+}
