@@ -7,8 +7,13 @@ import {
   sentinelPlainFiles,
   sentinelSecretFiles,
 } from "../render/files";
-import { objectNames, podHost, sentinelArgs } from "../render/kubernetes";
-import { DOCKER_LAYOUT as LAYOUT, dockerNodeAddress, redisServerArgs } from "../render/redis-conf";
+import { objectNames, podHost } from "../render/kubernetes";
+import {
+  DOCKER_LAYOUT as LAYOUT,
+  dockerNodeAddress,
+  nodeBindArgs,
+  redisServerArgs,
+} from "../render/redis-conf";
 import { SENTINEL_PORT } from "../render/sentinel";
 import { SecretOutputs, SuppliedSecrets, allSecrets, createSecrets } from "./secrets";
 import { createDockerProcess, createImage, redisMemoryMb } from "./targets/docker";
@@ -78,6 +83,8 @@ export class SentinelGroup extends pulumi.ComponentResource {
     const network = args.network;
     const image = createImage(name, cfg, this).imageId;
     const values = allSecrets(this.secrets);
+    const nodeSecrets = values.apply((v) => nodeSecretFiles(cfg, v));
+    const sentinelSecrets = values.apply((v) => sentinelSecretFiles(cfg, v));
     const sentinelList = Array.from(
       { length: cfg.sentinel.sentinels },
       (_, i) => `${dockerSentinelAddress(cfg, i)}:${SENTINEL_PORT}`,
@@ -99,7 +106,7 @@ export class SentinelGroup extends pulumi.ComponentResource {
           command: ["sh", LAYOUT.startRedisScript, ...redisServerArgs(cfg, LAYOUT, address)],
           env: { ...groupEnv, NODE_HOST: address, NODE_PORT: String(cfg.port) },
           plainFiles: nodePlainFiles(cfg),
-          secretFiles: values.apply((v) => nodeSecretFiles(cfg, v)),
+          secretFiles: nodeSecrets,
           publish: { internal: cfg.port, external: cfg.hostPort + i },
           healthcheck: LAYOUT.probeScript,
           memoryMb: redisMemoryMb(cfg),
@@ -117,11 +124,11 @@ export class SentinelGroup extends pulumi.ComponentResource {
           image,
           network,
           address,
-          command: ["sh", LAYOUT.startSentinelScript, ...sentinelArgs(cfg, address)],
+          command: ["sh", LAYOUT.startSentinelScript, ...nodeBindArgs(cfg, address)],
           // The state file lives on the data volume, which belongs to the image's redis user.
           env: { ...groupEnv, STATE_DIR: LAYOUT.dataDir, NODE_HOST: address },
           plainFiles: sentinelPlainFiles(cfg),
-          secretFiles: values.apply((v) => sentinelSecretFiles(cfg, v)),
+          secretFiles: sentinelSecrets,
           publish: { internal: SENTINEL_PORT, external: SENTINEL_PORT + i },
           healthcheck: LAYOUT.sentinelProbeScript,
         },

@@ -1,6 +1,6 @@
 import { ResolvedConfig } from "../config/resolve";
 import { Files, nodePlainFiles, sentinelPlainFiles } from "./files";
-import { LAYOUT, redisServerArgs, sha256Hex } from "./redis-conf";
+import { LAYOUT, nodeBindArgs, redisServerArgs, sha256Hex } from "./redis-conf";
 import { SENTINEL_PORT, SENTINEL_STATE_DIR } from "./sentinel";
 
 /**
@@ -352,18 +352,13 @@ function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unkno
   };
 }
 
-/** The sentinel's own bind: loopback and its pod IP in production, the profile's list otherwise. */
-export function sentinelArgs(cfg: ResolvedConfig, nodeAddress: string): string[] {
-  return cfg.security.bindNodeAddress ? ["--bind", ...cfg.bind, nodeAddress] : [];
-}
-
 function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, unknown> {
   const n = objectNames(name);
   return {
     name: "sentinel",
     image: cfg.image,
     command: ["sh", LAYOUT.startSentinelScript],
-    args: sentinelArgs(cfg, "$(POD_IP)"),
+    args: nodeBindArgs(cfg, "$(POD_IP)"),
     env: [
       ...POD_ENV,
       { name: "CONF_DIR", value: LAYOUT.confDir },

@@ -308,6 +308,14 @@ export function redisServerArgs(
 ): string[] {
   const args = [layout.redisConf, "--dir", layout.dataDir, "--include", layout.secretsConf];
   if (cfg.security.aclUsers) args.push("--aclfile", layout.usersAcl);
-  if (cfg.security.bindNodeAddress && nodeAddress) args.push("--bind", ...cfg.bind, nodeAddress);
+  if (nodeAddress) args.push(...nodeBindArgs(cfg, nodeAddress));
   return args;
+}
+
+/**
+ * The bind of a Redis node or sentinel where the profile adds the node's own address (pod IP,
+ * container address) to the rendered list; nothing otherwise.
+ */
+export function nodeBindArgs(cfg: ResolvedConfig, nodeAddress: string): string[] {
+  return cfg.security.bindNodeAddress ? ["--bind", ...cfg.bind, nodeAddress] : [];
 }

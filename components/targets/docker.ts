@@ -4,7 +4,7 @@ import { ResolvedConfig } from "../../config/resolve";
 import { Files } from "../../render/files";
 import { DOCKER_LAYOUT as LAYOUT } from "../../render/redis-conf";
 
-/** A container of the deployment: files uploaded into /conf, data in a named volume. */
+/** A container of the deployment: files uploaded into its data volume's conf dir. */
 export interface DockerProcessSpec {
   /** Container name and network alias; resource names derive from it. */
   readonly name: string;
@@ -31,14 +31,13 @@ export function createDockerProcess(
   parent: pulumi.Resource,
 ): docker.Container {
   const volume = new docker.Volume(`${spec.name}-data`, { name: `${spec.name}-data` }, { parent });
-  const upload = (file: string, content: pulumi.Input<string>) => ({
+  const upload = (file: string, content: string) => ({
     file: `${LAYOUT.confDir}/${file}`,
     content,
     owner: "999",
     group: "999",
     permissions: "0600",
   });
-  const secretNames = spec.secretFiles.apply((files) => Object.keys(files).sort());
   return new docker.Container(
     `${spec.name}-container`,
     {
@@ -47,12 +46,12 @@ export function createDockerProcess(
       user: "999:999",
       command: spec.command,
       envs: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      uploads: pulumi
-        .all([secretNames, spec.secretFiles])
-        .apply(([names, files]) => [
-          ...Object.entries(spec.plainFiles).map(([file, content]) => upload(file, content)),
-          ...names.map((file) => upload(file, pulumi.secret(files[file]))),
-        ]),
+      // Secret as a whole: the engine keeps secretness per property.
+      uploads: spec.secretFiles.apply((secretFiles) =>
+        Object.entries({ ...spec.plainFiles, ...secretFiles }).map(([file, content]) =>
+          upload(file, content),
+        ),
+      ),
       networksAdvanced: [{ name: spec.network, aliases: [spec.name], ipv4Address: spec.address }],
       ports: [
         {
