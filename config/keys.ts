@@ -1,5 +1,7 @@
+import { isIP } from "node:net";
 import { z } from "zod";
-import { parseMemory, parseQuantity } from "./units";
+import { BindAddress, bindConflict, parseBindAddress } from "./addresses";
+import { exactQuantity, parseMemory, wholeQuantity } from "./units";
 
 /** The Pulumi config namespace of every key (`lowcode-redis:<key>`). */
 export const NAMESPACE = "lowcode-redis";
@@ -39,26 +41,106 @@ const memory = (what: string) =>
       error: `must be a ${what}: a whole number with a unit b, kb, mb or gb (e.g. "384mb")`,
     });
 
-const quantity = (example: string) =>
-  z
-    .string({ error: `must be a Kubernetes quantity such as "${example}"` })
-    .refine((v) => parseQuantity(v) !== undefined, {
-      error: `must be a Kubernetes quantity such as "${example}" (binary suffixes Ki, Mi, Gi or decimal k, M, G)`,
-    });
-
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^-?[0-9a-fA-F:]*:[0-9a-fA-F:]*$/;
-const bindAddress = z
-  .string()
-  .refine((v) => IPV4.test(v.replace(/^-/, "")) || IPV6.test(v) || v === "*" || v === "-*", {
-    error: 'must be IPv4 or IPv6 addresses (e.g. "127.0.0.1"), optionally prefixed with "-"',
+/** A string schema whose `check` returns what is wrong (the message), or undefined. */
+const checked = (typeError: string, check: (v: string) => string | undefined) =>
+  z.string({ error: typeError }).superRefine((v, ctx) => {
+    const problem = check(v);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
   });
 
+const MI = 1024n ** 2n;
+const TI = 1024n ** 4n;
+
+/**
+ * A Kubernetes quantity of whole `unit`s (bytes, or millicores with perUnit 1000) from `min` to
+ * `max`: the cluster would otherwise round it, or refuse it at deploy time.
+ */
+const quantity = (
+  example: string,
+  range: { min: bigint; max: bigint; perUnit?: bigint; allowed: string },
+) =>
+  checked(`must be a Kubernetes quantity such as "${example}"`, (v) => {
+    if (exactQuantity(v) === undefined)
+      return `must be a Kubernetes quantity such as "${example}" (binary suffixes Ki, Mi, Gi, Ti or decimal m, k, M, G, T)`;
+    const whole = wholeQuantity(v, range.perUnit);
+    if (whole === undefined || whole < range.min || whole > range.max) return range.allowed;
+    return undefined;
+  });
+
+const MEMORY_LIMIT_FORMAT = 'must be "" (maxmemory x 2) or a Kubernetes quantity such as "768Mi"';
+
+const ADDRESS_FORMAT =
+  'must be IPv4 or IPv6 addresses (e.g. "127.0.0.1"), optionally prefixed with "-". Redis\'s "*" and "::*" mean every IPv4 and every IPv6 address';
+const bindAddresses = z
+  .array(z.string({ error: ADDRESS_FORMAT }), { error: "must be a list of addresses" })
+  .max(16, { error: "must list at most 16 addresses (Redis binds at most 16)" })
+  .superRefine((list, ctx) => {
+    const parsed: BindAddress[] = [];
+    for (const given of list) {
+      const address = parseBindAddress(given);
+      if ("problem" in address) {
+        ctx.addIssue({
+          code: "custom",
+          message:
+            address.problem === "not an address"
+              ? `${ADDRESS_FORMAT}; ${JSON.stringify(given)} is not an address`
+              : `${ADDRESS_FORMAT}; ${address.problem}`,
+        });
+        return;
+      }
+      parsed.push(address);
+    }
+    const conflict = bindConflict(parsed);
+    if (conflict) ctx.addIssue({ code: "custom", message: conflict });
+  });
+
+/** RFC 1918 ranges: a Docker network of the platform is private. */
+const PRIVATE_IPV4: readonly (readonly [number, number])[] = [
+  [0x0a000000, 8],
+  [0xac100000, 12],
+  [0xc0a80000, 16],
+];
+const ipv4ToNumber = (a: string) => a.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
+const numberToIpv4 = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join(".");
+const maskOf = (prefix: number) => (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
+
+const SUBNET_ALLOWED =
+  'must be a private IPv4 network (inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16) with a prefix from /16 to /24, written as its network address, e.g. "172.28.0.0/24"';
+const dockerSubnet = checked(SUBNET_ALLOWED, (v) => {
+  const match = /^([0-9.]{7,15})\/(1[6-9]|2[0-4])$/.exec(v);
+  if (!match || isIP(match[1]) !== 4) return SUBNET_ALLOWED;
+  const address = ipv4ToNumber(match[1]);
+  const prefix = Number(match[2]);
+  const network = (address & maskOf(prefix)) >>> 0;
+  if (network !== address)
+    return `${SUBNET_ALLOWED} (host bits are set: the network is ${numberToIpv4(network)}/${prefix})`;
+  const inPrivate = PRIVATE_IPV4.some(
+    ([base, bits]) => prefix >= bits && (address & maskOf(bits)) >>> 0 === base,
+  );
+  return inPrivate ? undefined : SUBNET_ALLOWED;
+});
+
+const CHANNEL = /^[A-Za-z0-9][A-Za-z0-9:_.@{}*?-]*$/;
+const CHANNELS_ALLOWED =
+  "must be a list of 1 to 32 channel patterns of 1 to 128 characters: letters, digits and :_.@{}*?- starting with a letter or digit, so that no pattern can match a reserved channel such as __sentinel__:hello or __keyevent@0__:expired";
+
 const SAVE_POINT = /^[1-9]\d{0,6} [1-9]\d{0,8}$/;
+const SAVE_POINT_ALLOWED =
+  'must be "<seconds> <changes>" with two positive whole numbers, e.g. "900 1"';
 const KEYSPACE_EVENTS = /^[KEg$lshzxetdmnA]*$/;
-const IMAGE = /^[a-z0-9][a-z0-9._/-]*:(7\.\d+\.\d+[a-z0-9.-]*)(@sha256:[0-9a-f]{64})?$/;
+/** Docker reference grammar: path components separated by "/", a Redis 7 tag, an optional digest. */
+const IMAGE_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE = new RegExp(
+  `^${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*:7\\.\\d{1,4}\\.\\d{1,4}(?:[-._][a-z0-9._-]{0,100})?(?:@sha256:[0-9a-f]{64})?$`,
+);
+const IMAGE_ALLOWED =
+  'must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine"';
+const DNS_SUBDOMAIN =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MASTER_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const MASTER_NAME_ALLOWED =
+  "must start with a letter and hold letters, digits, '_', '.', '-' (at most 64)";
 
 /** Printable ASCII without blanks or quotes, so a password is safe in every config file. */
 const password = z
@@ -104,9 +186,10 @@ export const KEYS = {
     type: "string",
     description: "Official Redis 7 image, pinned to an exact version tag.",
     default: "redis:7.2.5-alpine",
-    schema: z.string().regex(IMAGE, {
-      error: 'must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine"',
-    }),
+    schema: z
+      .string({ error: IMAGE_ALLOWED })
+      .max(255, { error: IMAGE_ALLOWED })
+      .regex(IMAGE, { error: IMAGE_ALLOWED }),
   },
   port: {
     type: "integer",
@@ -125,9 +208,7 @@ export const KEYS = {
     description:
       "Addresses Redis binds; [] = profile default (dev 0.0.0.0, production 127.0.0.1 plus the node's own address).",
     default: [],
-    schema: z
-      .array(bindAddress, { error: "must be a list of addresses" })
-      .max(16, { error: "must list at most 16 addresses" }),
+    schema: bindAddresses,
   },
   maxmemory: {
     type: "string",
@@ -161,15 +242,25 @@ export const KEYS = {
     description:
       'Container memory limit; "" = maxmemory x 2 (fork headroom for BGSAVE and AOF rewrite).',
     default: "",
-    schema: z.string().refine((v) => v === "" || parseQuantity(v) !== undefined, {
-      error: 'must be "" (maxmemory x 2) or a Kubernetes quantity such as "768Mi"',
+    schema: checked(MEMORY_LIMIT_FORMAT, (v) => {
+      if (v === "") return undefined;
+      if (exactQuantity(v) === undefined) return MEMORY_LIMIT_FORMAT;
+      const bytes = wholeQuantity(v);
+      return bytes === undefined || bytes < MI || bytes > TI
+        ? 'must be "" (maxmemory x 2) or whole bytes from 1Mi to 1Ti, such as "768Mi"'
+        : undefined;
     }),
   },
   cpuRequest: {
     type: "string",
     description: "CPU request of each Redis container.",
     default: "100m",
-    schema: quantity("100m"),
+    schema: quantity("100m", {
+      min: 1n,
+      max: 64_000n,
+      perUnit: 1000n,
+      allowed: 'must be whole millicores from 1m to 64 CPUs, such as "100m", "0.5" or "2"',
+    }),
   },
   maxclients: {
     type: "integer",
@@ -196,9 +287,7 @@ export const KEYS = {
     default: ["900 1", "300 10", "60 10000"],
     schema: z
       .array(
-        z.string().regex(SAVE_POINT, {
-          error: 'must be "<seconds> <changes>" with two positive whole numbers, e.g. "900 1"',
-        }),
+        z.string({ error: SAVE_POINT_ALLOWED }).regex(SAVE_POINT, { error: SAVE_POINT_ALLOWED }),
         {
           error: 'must be a list of "<seconds> <changes>" strings',
         },
@@ -215,7 +304,13 @@ export const KEYS = {
     type: "string",
     description: "Keyspace notifications (sessions expire through Ex).",
     default: "Ex",
-    schema: z.string().regex(KEYSPACE_EVENTS, { error: "must be letters from KEg$lshzxetdmnA" }),
+    schema: z
+      .string({ error: "must be letters from KEg$lshzxetdmnA" })
+      .regex(KEYSPACE_EVENTS, { error: "must be letters from KEg$lshzxetdmnA" })
+      .refine((v) => v === "" || (/[KE]/.test(v) && /[g$lshzxetdmnA]/.test(v)), {
+        error:
+          'must be "" (off) or name K and/or E and at least one event class from g$lshzxetdmnA (e.g. "Ex"): Redis delivers nothing otherwise',
+      }),
   },
   databases: {
     type: "integer",
@@ -234,7 +329,7 @@ export const KEYS = {
     description: "Kubernetes namespace.",
     default: "lowcode",
     schema: z
-      .string()
+      .string({ error: "must be a DNS-1123 label (lowercase letters, digits, '-')" })
       .regex(DNS_LABEL, { error: "must be a DNS-1123 label (lowercase letters, digits, '-')" }),
   },
   createNamespace: {
@@ -247,33 +342,41 @@ export const KEYS = {
     type: "string",
     description: "Size of each Redis data volume (Kubernetes).",
     default: "1Gi",
-    schema: quantity("1Gi"),
+    schema: quantity("1Gi", {
+      min: MI,
+      max: 64n * TI,
+      allowed: 'must be whole bytes from 1Mi to 64Ti, such as "1Gi"',
+    }),
   },
   storageClass: {
     type: "string",
     description: 'Kubernetes storage class; "" = the cluster default.',
     default: "",
     schema: z
-      .string()
-      .regex(/^$|^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: "must be a DNS-1123 name" }),
+      .string({ error: "must be a DNS-1123 name" })
+      .refine((v) => v === "" || DNS_SUBDOMAIN.test(v), {
+        error:
+          'must be "" (the cluster default) or a DNS-1123 name (dot-separated lowercase labels)',
+      }),
   },
   dockerNetwork: {
     type: "string",
     description: "Docker network shared with the platform.",
     default: "lowcode-network",
     schema: z
-      .string()
-      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, { error: "must be a Docker network name" }),
+      .string({ error: "must be a Docker network name" })
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, { error: "must be a Docker network name" })
+      // Docker's own networks cannot be created, nor hold fixed addresses.
+      .refine((v) => !["bridge", "host", "none"].includes(v), {
+        error:
+          "must be a network of the platform, not one of Docker's predefined networks bridge, host, none",
+      }),
   },
   dockerSubnet: {
     type: "string",
     description: "Docker: subnet of the network; Redis nodes get fixed addresses from .10 on.",
     default: "172.28.0.0/24",
-    schema: z
-      .string()
-      .refine((v) => /^(\d{1,3}\.){3}0\/(1[6-9]|2[0-4])$/.test(v) && IPV4.test(v.split("/")[0]), {
-        error: 'must be an IPv4 subnet from /16 to /24 ending in .0, e.g. "172.28.0.0/24"',
-      }),
+    schema: dockerSubnet,
   },
   replicas: {
     type: "integer",
@@ -297,9 +400,9 @@ export const KEYS = {
     type: "string",
     description: "Name the sentinels monitor the master under.",
     default: "lowcode-master",
-    schema: z.string().regex(MASTER_NAME, {
-      error: "must start with a letter and hold letters, digits, '_', '.', '-' (at most 64)",
-    }),
+    schema: z
+      .string({ error: MASTER_NAME_ALLOWED })
+      .regex(MASTER_NAME, { error: MASTER_NAME_ALLOWED }),
   },
   downAfterMs: {
     type: "integer",
@@ -324,6 +427,22 @@ export const KEYS = {
     description: "min-replicas-max-lag in seconds.",
     default: 10,
     schema: int(1, 60),
+  },
+  appChannels: {
+    type: "array",
+    description:
+      "Pub/sub channels (Redis glob patterns) the app user may publish and subscribe to, besides keyspace notifications.",
+    default: ["flow:*:cursors"],
+    schema: z
+      .array(
+        z
+          .string({ error: CHANNELS_ALLOWED })
+          .max(128, { error: CHANNELS_ALLOWED })
+          .regex(CHANNEL, { error: CHANNELS_ALLOWED }),
+        { error: CHANNELS_ALLOWED },
+      )
+      .min(1, { error: CHANNELS_ALLOWED })
+      .max(32, { error: CHANNELS_ALLOWED }),
   },
   antiAffinity: {
     type: "string",

@@ -1,14 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SuppliedSecrets } from "../components/secrets";
 import { NAMESPACE, SECRET_KEYS } from "./keys";
+import { parseConfigKey, rawConfigFromEntries } from "./raw-config";
 import { ConfigError, ResolvedConfig, SecretName, resolveConfig } from "./resolve";
 
 /** Whether the engine passed a key as secret. The SDK exports this at run time but not in its types. */
 function isConfigSecret(fullKey: string): boolean {
   const check = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean })
     .isConfigSecret;
-  // Without the check, trust the value: Config.getSecret still marks it secret.
-  return check ? check(fullKey) : true;
+  if (check) return check(fullKey);
+  // Without the check, trust the value for the password keys (Config.getSecret still marks them
+  // secret) and treat the others as plain.
+  const key = parseConfigKey(fullKey);
+  return key?.namespace === NAMESPACE && (SECRET_KEYS as string[]).includes(key.name);
 }
 
 /**
@@ -16,18 +20,12 @@ function isConfigSecret(fullKey: string): boolean {
  * created; a bad value stops the program with the same message as `npm run render`.
  */
 export function loadPulumiConfig(): { config: ResolvedConfig; secrets: SuppliedSecrets } {
-  const all = pulumi.runtime.allConfig();
-  const values: Record<string, unknown> = {};
-  const secretKeys = new Set<string>();
-  for (const [fullKey, value] of Object.entries(all)) {
-    const [ns, key] = fullKey.split(":", 2);
-    if (ns !== NAMESPACE) continue;
-    values[key] = value;
-    if (isConfigSecret(fullKey)) secretKeys.add(key);
-  }
+  const entries = Object.entries(pulumi.runtime.allConfig()).map(
+    ([fullKey, value]) => [fullKey, value, isConfigSecret(fullKey)] as const,
+  );
   let config: ResolvedConfig;
   try {
-    config = resolveConfig({ stack: pulumi.getStack(), values, secretKeys });
+    config = resolveConfig(rawConfigFromEntries(pulumi.getStack(), entries));
   } catch (err) {
     if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
     throw err;

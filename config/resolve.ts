@@ -1,6 +1,9 @@
+import { parseBindAddress } from "./addresses";
 import { KEYS, KEY_NAMES, KeyName, KeySpec, NAMESPACE, SECRET_KEYS } from "./keys";
 import { PROFILES, Profile, ProfileSettings } from "./profiles";
-import { parseMemory, parseQuantity, toMebibytes } from "./units";
+import { malformedKeyProblem, meantKey, nearOurNamespace, parseConfigKey } from "./raw-config";
+import { jsonText, nearest, printable } from "./suggest";
+import { parseMemory, toMebibytes, wholeQuantity } from "./units";
 
 /** A secret set in a stack file but not decrypted here (`{ secure: … }`): its value is unknown. */
 export interface SecretReference {
@@ -10,9 +13,17 @@ export interface SecretReference {
 /** Config as read from a stack file or the Pulumi engine: keys without the namespace. */
 export interface RawConfig {
   readonly stack: string;
+  /** Only own properties are read: a `__proto__` or `constructor` key is an unknown key. */
   readonly values: Readonly<Record<string, unknown>>;
   /** Keys whose values were stored encrypted (`pulumi config set --secret`). */
   readonly secretKeys: ReadonlySet<string>;
+  /**
+   * Full keys of other namespaces (`kubernetes:context`, `lowcode_redis:port`): ignored, but one
+   * that looks like a misspelling of ours gets a warning.
+   */
+  readonly otherNamespaceKeys?: readonly string[];
+  /** Problems found while reading (the file's shape, malformed or repeated keys), listed with the others. */
+  readonly problems?: readonly string[];
 }
 
 export type DatabasePurpose =
@@ -59,6 +70,8 @@ export interface ResolvedConfig {
     readonly antiAffinity: "soft" | "hard" | "none";
   };
   readonly docker: { readonly network: string; readonly subnet: string };
+  /** Pub/sub channel patterns the app user may publish and subscribe to (besides keyspace events). */
+  readonly appChannels: readonly string[];
   readonly sentinel: {
     /** Redis nodes: 1 for standalone. */
     readonly nodes: number;
@@ -96,36 +109,67 @@ const MIN_MAXMEMORY = 1024 ** 2;
 const MAX_MAXMEMORY = 64 * 1024 ** 3;
 /** Share of the memory limit kept free for copy-on-write during BGSAVE / AOF rewrite. */
 export const FORK_HEADROOM = 0.25;
+/** Redis binds at most 16 addresses (CONFIG_BINDADDR_MAX). */
+const REDIS_MAX_BIND = 16;
 
-function show(key: string, value: unknown): string {
-  if ((SECRET_KEYS as string[]).includes(key)) return "(secret value not shown)";
-  return JSON.stringify(value);
+/** A stack name as Pulumi allows it; it is written into the header of every rendered file. */
+export const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+
+/** Why `stack` is no stack name, or undefined. */
+export function stackNameProblem(stack: unknown): string | undefined {
+  return typeof stack === "string" && STACK_NAME.test(stack)
+    ? undefined
+    : `Invalid stack name ${jsonText(stack)}: must be 1 to 100 letters, digits, '_', '.' or '-' (it is written into the header of every rendered file).`;
 }
 
-function invalid(key: string, value: unknown, allowed: string): string {
-  return `Invalid ${NAMESPACE}:${key} ${show(key, value)}: ${allowed}.`;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Whether a value holds a string with a control character (a line break would split a directive). */
+function holdsControlCharacter(value: unknown, depth = 0): boolean {
+  if (typeof value === "string") return CONTROL.test(value);
+  if (depth > 8 || typeof value !== "object" || value === null) return false;
+  return Object.entries(value).some(
+    ([k, v]) => CONTROL.test(k) || holdsControlCharacter(v, depth + 1),
+  );
+}
+
+function ownValue(record: Readonly<Record<string, unknown>>, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function isSecretReference(value: unknown): value is SecretReference {
   return (
     typeof value === "object" &&
     value !== null &&
-    typeof (value as SecretReference).secure === "string"
+    !Array.isArray(value) &&
+    Object.keys(value).length === 1 &&
+    Object.hasOwn(value, "secure") &&
+    typeof (value as SecretReference).secure === "string" &&
+    (value as SecretReference).secure.length > 0 &&
+    !CONTROL.test((value as SecretReference).secure)
   );
 }
 
-/** Pulumi hands every value over as a string; turn it into the declared type where it parses. */
+/** Whether a stack file stored the value encrypted, in any shape (`{ secure: … }`). */
+function looksEncrypted(value: unknown): boolean {
+  return typeof value === "object" && value !== null && Object.hasOwn(value, "secure");
+}
+
+/**
+ * Pulumi hands every value over as a string; turn it into the declared type where it parses.
+ * Strictly: " 6380", "1e3" or "6380.0" stay strings and fail as such.
+ */
 function coerce(spec: KeySpec, value: unknown): unknown {
   if (typeof value !== "string") return value;
   switch (spec.type) {
     case "integer":
-      return /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+      return /^-?(0|[1-9]\d{0,15})$/.test(value) ? Number(value) : value;
     case "boolean":
       return value === "true" ? true : value === "false" ? false : value;
     case "array":
-      if (value.trim().startsWith("[")) {
+      if (value.startsWith("[")) {
         try {
-          return JSON.parse(value);
+          return JSON.parse(value) as unknown;
         } catch {
           return value;
         }
@@ -136,41 +180,84 @@ function coerce(spec: KeySpec, value: unknown): unknown {
   }
 }
 
+/** The warning for a key of another namespace that looks like one of ours, if it does. */
+function misplacedKeyWarning(fullKey: string): string | undefined {
+  const parsed = parseConfigKey(fullKey);
+  const colon = fullKey.indexOf(":");
+  const namespace = parsed?.namespace ?? fullKey.slice(0, colon);
+  if (!nearOurNamespace(namespace)) return undefined;
+  const name = parsed?.name ?? fullKey.slice(colon + 1);
+  const meant = meantKey(name) ?? printable(`${NAMESPACE}:${name}`);
+  return `${printable(fullKey)} is not in the ${NAMESPACE} namespace and is ignored; did you mean ${meant}?`;
+}
+
 /**
  * Validates raw stack config and resolves profile defaults. Throws a ConfigError listing every
  * problem (key, value, what is allowed) before anything is created.
  */
 export function resolveConfig(raw: RawConfig): ResolvedConfig {
-  const problems: string[] = [];
-  const values: Record<string, unknown> = {};
+  const problems: string[] = [...(raw.problems ?? [])];
+  const values: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const hidden = (key: string) =>
+    (SECRET_KEYS as string[]).includes(key) || raw.secretKeys.has(key);
+  const show = (key: string, value: unknown) =>
+    hidden(key) ? "(secret value not shown)" : jsonText(value);
+  const invalid = (key: string, value: unknown, allowed: string) =>
+    `Invalid ${NAMESPACE}:${key} ${show(key, value)}: ${allowed}.`;
 
+  const stackProblem = stackNameProblem(raw.stack);
+  if (stackProblem) problems.push(stackProblem);
   for (const key of Object.keys(raw.values)) {
-    if (!(KEY_NAMES as string[]).includes(key)) {
-      problems.push(
-        `Unknown config key ${NAMESPACE}:${key}: allowed keys are ${KEY_NAMES.join(", ")}.`,
-      );
+    if ((KEY_NAMES as string[]).includes(key)) continue;
+    if (key.includes(":")) {
+      problems.push(malformedKeyProblem(`${NAMESPACE}:${key}`, key));
+      continue;
     }
+    const guess = nearest(key, KEY_NAMES);
+    problems.push(
+      `Unknown config key ${printable(`${NAMESPACE}:${key}`)}: allowed keys are ${KEY_NAMES.join(", ")}.${guess ? ` Did you mean ${NAMESPACE}:${guess}?` : ""}`,
+    );
   }
   for (const key of KEY_NAMES) {
     const spec: KeySpec = KEYS[key];
-    const given = raw.values[key];
-    if (given === undefined || given === null) {
+    const given = ownValue(raw.values, key);
+    if (given === undefined) {
       values[key] = spec.default;
       continue;
     }
-    if (spec.secret) {
-      if (!raw.secretKeys.has(key) && !isSecretReference(given)) {
+    if (!spec.secret && (raw.secretKeys.has(key) || looksEncrypted(given))) {
+      problems.push(
+        `Invalid ${NAMESPACE}:${key} (secret value not shown): only ${SECRET_KEYS.join(", ")} may be set with --secret; this value is written in clear into the rendered config, so set it with "pulumi config set ${NAMESPACE}:${key} <value>".`,
+      );
+      continue;
+    }
+    if (spec.secret && given !== null) {
+      if (!raw.secretKeys.has(key) && !looksEncrypted(given)) {
         problems.push(
           `Invalid ${NAMESPACE}:${key} (plain text): passwords must be set with "pulumi config set --secret ${NAMESPACE}:${key}", never stored in clear.`,
         );
         continue;
       }
-      if (isSecretReference(given)) {
-        values[key] = given;
+      if (looksEncrypted(given)) {
+        if (isSecretReference(given)) values[key] = given;
+        else
+          problems.push(
+            `Invalid ${NAMESPACE}:${key} (secret value not shown): an encrypted value is { secure: "<ciphertext>" } as "pulumi config set --secret" writes it.`,
+          );
         continue;
       }
     }
     const value = coerce(spec, given);
+    if (holdsControlCharacter(value)) {
+      problems.push(
+        invalid(
+          key,
+          given,
+          "must not hold control characters (U+0000 to U+001F, U+007F: line breaks, tabs…), which would split or hide a line of the rendered config",
+        ),
+      );
+      continue;
+    }
     const result = spec.schema.safeParse(value);
     if (result.success) values[key] = result.data;
     else problems.push(invalid(key, given, result.error.issues[0]?.message ?? "is not valid"));
@@ -191,7 +278,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   }
   const memoryLimit =
     v.memoryLimit === "" ? toMebibytes(maxmemoryBytes * 2) : (v.memoryLimit as string);
-  const memoryLimitBytes = parseQuantity(memoryLimit)!;
+  const memoryLimitBytes = Number(wholeQuantity(memoryLimit)!);
   const maxAllowed = Math.floor((memoryLimitBytes * (1 - FORK_HEADROOM)) / 1024 ** 2);
   if (maxmemoryBytes > memoryLimitBytes * (1 - FORK_HEADROOM)) {
     problems.push(
@@ -199,6 +286,18 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
         "maxmemory",
         v.maxmemory,
         `must leave ${FORK_HEADROOM * 100}% of ${NAMESPACE}:memoryLimit "${memoryLimit}" free for forks (at most ${maxAllowed}mb)`,
+      ),
+    );
+  }
+
+  // The data volume holds the RDB and AOF files of the whole dataset.
+  const storageBytes = Number(wholeQuantity(v.storageSize as string)!);
+  if (v.target === "kubernetes" && storageBytes < maxmemoryBytes) {
+    problems.push(
+      invalid(
+        "storageSize",
+        v.storageSize,
+        `must be at least ${NAMESPACE}:maxmemory "${v.maxmemory}" (${toMebibytes(maxmemoryBytes)}): the volume holds the RDB and AOF files of the whole dataset`,
       ),
     );
   }
@@ -226,7 +325,11 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   // Security of the profile.
   const bind = (v.bind as string[]).length > 0 ? (v.bind as string[]) : security.bind;
   if (profile === "production") {
-    const open = bind.find((a) => ["0.0.0.0", "*", "-*", "::", "-::*"].includes(a));
+    // Compared by address, not spelling: "::0", "0:0:0:0:0:0:0:0", "-::*" all listen everywhere.
+    const open = bind.find((a) => {
+      const address = parseBindAddress(a);
+      return "wildcard" in address && address.wildcard;
+    });
     if (open)
       problems.push(
         invalid(
@@ -236,8 +339,17 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
         ),
       );
   }
+  if (security.bindNodeAddress && bind.length > REDIS_MAX_BIND - 1) {
+    problems.push(
+      invalid(
+        "bind",
+        v.bind,
+        `must list at most ${REDIS_MAX_BIND - 1} addresses: the ${profile} profile adds the node's own address, and Redis binds at most ${REDIS_MAX_BIND}`,
+      ),
+    );
+  }
   for (const key of SECRET_KEYS) {
-    if (raw.values[key] === undefined) continue;
+    if (ownValue(raw.values, key) === undefined) continue;
     const usedBy = key === "defaultPassword" ? "dev" : "production";
     if (usedBy !== profile) {
       problems.push(
@@ -301,6 +413,10 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
         `${NAMESPACE}:sentinels ${sentinels} is even: an odd number tolerates the same failures with one sentinel fewer.`,
       );
   }
+  for (const fullKey of raw.otherNamespaceKeys ?? []) {
+    const warning = misplacedKeyWarning(fullKey);
+    if (warning) warnings.push(warning);
+  }
   if ((v.maxmemoryPolicy as string).startsWith("allkeys-")) {
     warnings.push(
       `${NAMESPACE}:maxmemoryPolicy ${v.maxmemoryPolicy} may evict keys that have no TTL (flow:queue, ui:themes) when memory is full; keep such data small or use a volatile-* policy.`,
@@ -341,6 +457,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       antiAffinity: v.antiAffinity,
     },
     docker: { network: v.dockerNetwork, subnet: v.dockerSubnet },
+    appChannels: v.appChannels,
     sentinel: {
       nodes,
       sentinels: sentinelTopology ? sentinels : 0,
@@ -351,7 +468,9 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       minReplicasToWrite,
       minReplicasMaxLag: v.minReplicasMaxLag,
     },
-    suppliedSecrets: SECRET_KEYS.filter((k) => raw.values[k] !== undefined) as SecretName[],
+    suppliedSecrets: SECRET_KEYS.filter(
+      (k) => ownValue(raw.values, k) !== undefined,
+    ) as SecretName[],
     warnings,
   };
 }

@@ -1,39 +1,102 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { isCollection, parseDocument, visit } from "yaml";
 import { NAMESPACE } from "./keys";
-import { ConfigError, RawConfig, ResolvedConfig, resolveConfig } from "./resolve";
+import { ConfigEntry, rawConfigFromEntries } from "./raw-config";
+import { ConfigError, RawConfig, ResolvedConfig, resolveConfig, stackNameProblem } from "./resolve";
+import { jsonText, nearest, printable } from "./suggest";
+
+/** The top-level keys of a Pulumi stack settings file. */
+export const STACK_FILE_KEYS = [
+  "config",
+  "secretsprovider",
+  "encryptedkey",
+  "encryptionsalt",
+  "environment",
+] as const;
+
+/** What a YAML value is, for a message. */
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (value instanceof Set) return "a set";
+  if (value instanceof Map) return "an ordered map";
+  if (value instanceof Uint8Array) return "binary data";
+  if (typeof value === "object") return "an object";
+  return `a ${typeof value} (${jsonText(value).slice(0, 40)})`;
+}
+
+const isPlainMapping = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" &&
+  value !== null &&
+  [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null);
 
 /**
  * Reads `Pulumi.<stack>.yaml` (or any file of that shape) as the Pulumi engine would hand it
- * to the program: keys of our namespace, without it. Secrets stay encrypted references.
+ * to the program: keys of our namespace, without it. Secrets stay encrypted references. A file
+ * that is not a stack config is refused, never read as "all defaults".
  */
 export function readStackFile(file: string, stack: string): RawConfig {
+  const where = `Stack config ${file}`;
   let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    text = new TextDecoder("utf-8", { fatal: true }).decode(fs.readFileSync(file));
   } catch (err) {
-    throw new ConfigError([`Cannot read stack config ${file}: ${(err as Error).message}.`]);
+    const reason = err instanceof TypeError ? "it is not UTF-8 text" : (err as Error).message;
+    throw new ConfigError([`Cannot read stack config ${file}: ${reason}.`]);
   }
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (err) {
-    throw new ConfigError([`Stack config ${file} is not valid YAML: ${(err as Error).message}`]);
+  // Messages give the position, never the source line: it may hold a password.
+  const at = (offset: number) => {
+    const before = text.slice(0, offset).split("\n");
+    return `line ${before.length}, column ${before[before.length - 1].length + 1}`;
+  };
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const err = doc.errors[0];
+    throw new ConfigError([`${where} is not valid YAML: ${err.message} at ${at(err.pos[0])}.`]);
   }
-  const config = (doc as { config?: Record<string, unknown> } | null)?.config ?? {};
-  if (typeof config !== "object" || Array.isArray(config)) {
-    throw new ConfigError([`Stack config ${file}: "config" must be a mapping of keys to values.`]);
+  // An unknown tag (`!foo 6379`) would silently be read as a plain value.
+  const problems: string[] = doc.warnings.map((w) => `${where}: ${w.message} at ${at(w.pos[0])}.`);
+  visit(doc, {
+    Pair(_, pair) {
+      if (isCollection(pair.key))
+        throw new ConfigError([
+          `${where}: a key must be a plain name, not a list or mapping (at ${at(pair.key.range?.[0] ?? 0)}).`,
+        ]);
+    },
+  });
+  const top: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (!isPlainMapping(top)) {
+    throw new ConfigError([
+      `${where} is not a stack config: it is ${doc.contents === null ? "empty" : describe(top)}, not a mapping with a "config" mapping of ${NAMESPACE}:<key> values.`,
+    ]);
   }
-  const values: Record<string, unknown> = {};
-  const secretKeys = new Set<string>();
-  for (const [fullKey, value] of Object.entries(config)) {
-    const [ns, key] = fullKey.includes(":") ? fullKey.split(":", 2) : [NAMESPACE, fullKey];
-    if (ns !== NAMESPACE) continue; // provider settings such as kubernetes:context
-    values[key] = value;
-    if (typeof value === "object" && value !== null && "secure" in value) secretKeys.add(key);
+  for (const key of Object.keys(top)) {
+    if ((STACK_FILE_KEYS as readonly string[]).includes(key)) continue;
+    const guess = nearest(key, STACK_FILE_KEYS);
+    problems.push(
+      `${where}: unknown top-level key ${printable(key)}${guess ? `; did you mean ${guess}?` : "."} A stack file holds ${STACK_FILE_KEYS.join(", ")}.`,
+    );
   }
-  return { stack, values, secretKeys };
+  const config = Object.hasOwn(top, "config") ? top.config : undefined;
+  if (config === undefined) {
+    throw new ConfigError([
+      ...problems,
+      `${where} has no "config" mapping: a stack file sets its keys under config (${NAMESPACE}:<key>: <value>).`,
+    ]);
+  }
+  if (!isPlainMapping(config)) {
+    throw new ConfigError([
+      ...problems,
+      `${where}: "config" must be a mapping of keys to values, not ${describe(config)}.`,
+    ]);
+  }
+  const entries: ConfigEntry[] = Object.entries(config).map(([fullKey, value]) => [
+    fullKey,
+    value,
+    typeof value === "object" && value !== null && Object.hasOwn(value, "secure"),
+  ]);
+  return rawConfigFromEntries(stack, entries, problems);
 }
 
 /** The stack file of the project root for `stack`, or `configFile` when given; validated. */
@@ -42,6 +105,9 @@ export function loadStackConfig(
   configFile?: string,
   root = path.resolve(__dirname, ".."),
 ): ResolvedConfig {
+  // The name becomes part of a path: refuse it before reading anything.
+  const stackProblem = stackNameProblem(stack);
+  if (stackProblem) throw new ConfigError([stackProblem]);
   const file = configFile ?? path.join(root, `Pulumi.${stack}.yaml`);
   return resolveConfig(readStackFile(file, stack));
 }

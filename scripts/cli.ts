@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ConfigError, ResolvedConfig } from "../config/resolve";
+import { ConfigError, ResolvedConfig, STACK_NAME } from "../config/resolve";
 import { loadStackConfig } from "../config/stack-file";
 
 /** Exit code of every command for invalid config or arguments (DESIGN §3). */
@@ -29,9 +29,9 @@ export function loadConfigForCommand(
   usage: string,
 ): ResolvedConfig {
   if (!stack) throw new UsageError(`--stack is required.\nUsage: ${usage}`);
-  if (!/^[A-Za-z0-9_.-]+$/.test(stack))
+  if (!STACK_NAME.test(stack))
     throw new UsageError(
-      `--stack ${JSON.stringify(stack)}: a stack name holds letters, digits, '_', '.', '-'.`,
+      `--stack ${JSON.stringify(stack)}: a stack name holds 1 to 100 letters, digits, '_', '.', '-'.`,
     );
   const cfg = loadStackConfig(stack, configFile);
   for (const warning of cfg.warnings) process.stderr.write(`warning: ${warning}\n`);

@@ -329,3 +329,508 @@ describe("config resolution: profile defaults and values as Pulumi passes them",
     assert.equal(cfg.profile, "production");
   });
 });
+
+/** The one problem `values` has; fails unless there is exactly one. */
+function problem(values: Record<string, unknown>, secretKeys: string[] = []): string {
+  const found = problems(values, secretKeys);
+  assert.equal(found.length, 1, `expected one problem, got:\n  ${found.join("\n  ")}`);
+  return found[0];
+}
+
+const CONTROL =
+  "must not hold control characters (U+0000 to U+001F, U+007F: line breaks, tabs…), which would split or hide a line of the rendered config.";
+const ADDRESSES =
+  'must be IPv4 or IPv6 addresses (e.g. "127.0.0.1"), optionally prefixed with "-". Redis\'s "*" and "::*" mean every IPv4 and every IPv6 address';
+const SUBNET =
+  'must be a private IPv4 network (inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16) with a prefix from /16 to /24, written as its network address, e.g. "172.28.0.0/24"';
+const CHANNELS =
+  "must be a list of 1 to 32 channel patterns of 1 to 128 characters: letters, digits and :_.@{}*?- starting with a letter or digit, so that no pattern can match a reserved channel such as __sentinel__:hello or __keyevent@0__:expired.";
+
+describe("config validation: values that would reach redis.conf or sentinel.conf split or unparseable are refused", () => {
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    [
+      "maxmemory with a leading line break",
+      { maxmemory: "\n384mb" },
+      `Invalid lowcode-redis:maxmemory "\\n384mb": ${CONTROL}`,
+    ],
+    [
+      "maxmemory with a trailing blank",
+      { maxmemory: "384mb " },
+      'Invalid lowcode-redis:maxmemory "384mb ": must be a memory size: a whole number with a unit b, kb, mb or gb (e.g. "384mb").',
+    ],
+    [
+      "a tab in a master name",
+      { masterName: "lowcode\tmaster" },
+      `Invalid lowcode-redis:masterName "lowcode\\tmaster": ${CONTROL}`,
+    ],
+    [
+      "NUL in a namespace",
+      { namespace: "low\u0000code" },
+      `Invalid lowcode-redis:namespace "low\\u0000code": ${CONTROL}`,
+    ],
+    [
+      "DEL in a keyspace events string",
+      { notifyKeyspaceEvents: "Ex\u007f" },
+      `Invalid lowcode-redis:notifyKeyspaceEvents "Ex\\u007f": ${CONTROL}`,
+    ],
+    [
+      "a line break inside a save point",
+      { save: ["900 1\nslaveof 10.0.0.1 6379"] },
+      `Invalid lowcode-redis:save ["900 1\\nslaveof 10.0.0.1 6379"]: ${CONTROL}`,
+    ],
+    [
+      "a line break inside a save point given as JSON",
+      { save: '["900 1\\nappendonly no"]' },
+      `Invalid lowcode-redis:save "[\\"900 1\\\\nappendonly no\\"]": ${CONTROL}`,
+    ],
+    [
+      "a carriage return in a bind address",
+      { bind: ["127.0.0.1\r"] },
+      `Invalid lowcode-redis:bind ["127.0.0.1\\r"]: ${CONTROL}`,
+    ],
+    [
+      "a line break in an app channel",
+      { appChannels: ["flow:*\n"] },
+      `Invalid lowcode-redis:appChannels ["flow:*\\n"]: ${CONTROL}`,
+    ],
+    [
+      "bind of colons only",
+      { bind: [":::::"] },
+      `Invalid lowcode-redis:bind [":::::"]: ${ADDRESSES}; ":::::" is not an address.`,
+    ],
+    [
+      "bind of a dash and a colon",
+      { bind: ["-:"] },
+      `Invalid lowcode-redis:bind ["-:"]: ${ADDRESSES}; "-:" is not an address.`,
+    ],
+    [
+      "bind of one colon",
+      { bind: [":"] },
+      `Invalid lowcode-redis:bind [":"]: ${ADDRESSES}; ":" is not an address.`,
+    ],
+    [
+      "bind with two dashes",
+      { bind: ["--127.0.0.1"] },
+      `Invalid lowcode-redis:bind ["--127.0.0.1"]: ${ADDRESSES}; "--127.0.0.1" is not an address.`,
+    ],
+    [
+      "bind of an empty string",
+      { bind: [""] },
+      `Invalid lowcode-redis:bind [""]: ${ADDRESSES}; "" is not an address.`,
+    ],
+    [
+      "bind with leading zeros",
+      { bind: ["127.000.0.1"] },
+      `Invalid lowcode-redis:bind ["127.000.0.1"]: ${ADDRESSES}; "127.000.0.1" is not an address.`,
+    ],
+    [
+      "bind with a zone id",
+      { bind: ["fe80::1%eth0"] },
+      `Invalid lowcode-redis:bind ["fe80::1%eth0"]: ${ADDRESSES}; "fe80::1%eth0" has a zone id, which Redis cannot bind.`,
+    ],
+    [
+      "bind of an IPv4-mapped address",
+      { bind: ["::ffff:127.0.0.1"] },
+      `Invalid lowcode-redis:bind ["::ffff:127.0.0.1"]: ${ADDRESSES}; "::ffff:127.0.0.1" is an IPv4-mapped IPv6 address, which Redis cannot bind (its IPv6 sockets are IPv6-only); write the IPv4 address.`,
+    ],
+    [
+      "bind of one address twice in two spellings",
+      { bind: ["::1", "-0:0:0:0:0:0:0:1"] },
+      'Invalid lowcode-redis:bind ["::1","-0:0:0:0:0:0:0:1"]: "::1" and "-0:0:0:0:0:0:0:1" are the same address; Redis would fail to bind it twice.',
+    ],
+    [
+      "bind of a wildcard and an address of its family",
+      { bind: ["0.0.0.0", "127.0.0.1"] },
+      'Invalid lowcode-redis:bind ["0.0.0.0","127.0.0.1"]: "0.0.0.0" already listens on every IPv4 address, so Redis would fail to bind "127.0.0.1" as well.',
+    ],
+    [
+      "bind of 17 addresses",
+      { bind: Array.from({ length: 17 }, (_, i) => `127.0.0.${i + 1}`) },
+      `Invalid lowcode-redis:bind ${JSON.stringify(Array.from({ length: 17 }, (_, i) => `127.0.0.${i + 1}`))}: must list at most 16 addresses (Redis binds at most 16).`,
+    ],
+    [
+      "bind of 16 addresses in production (the node's own is added)",
+      { ...PROD_STANDALONE, bind: Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 1}`) },
+      `Invalid lowcode-redis:bind ${JSON.stringify(Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 1}`))}: must list at most 15 addresses: the production profile adds the node's own address, and Redis binds at most 16.`,
+    ],
+  ];
+  for (const [what, values, message] of cases) {
+    it(`refuses ${what}`, () => assert.equal(problem(values), message));
+  }
+
+  it("accepts Redis's own spellings and both families side by side", () => {
+    assert.deepEqual(resolve({ bind: ["*", "-::*"] }).bind, ["*", "-::*"]);
+    assert.deepEqual(resolve({ ...PROD_STANDALONE, bind: ["127.0.0.1", "-::1"] }).bind, [
+      "127.0.0.1",
+      "-::1",
+    ]);
+  });
+});
+
+describe("config validation: the production profile refuses every spelling of listening everywhere", () => {
+  for (const spelling of [
+    "0.0.0.0",
+    "-0.0.0.0",
+    "*",
+    "-*",
+    "::",
+    "::0",
+    "0::",
+    "0:0:0:0:0:0:0:0",
+    "::0:0",
+    "-::",
+    "::*",
+    "-::*",
+    "::0.0.0.0",
+  ]) {
+    it(`refuses ${JSON.stringify(spelling)}`, () =>
+      assert.equal(
+        problem({ ...PROD, bind: [spelling] }),
+        `Invalid lowcode-redis:bind ${JSON.stringify([spelling])}: the production profile binds specific addresses; "${spelling}" listens everywhere.`,
+      ));
+  }
+  it('refuses "::ffff:0.0.0.0" (no address Redis can bind)', () =>
+    assert.equal(
+      problem({ ...PROD, bind: ["::ffff:0.0.0.0"] }),
+      `Invalid lowcode-redis:bind ["::ffff:0.0.0.0"]: ${ADDRESSES}; "::ffff:0.0.0.0" is an IPv4-mapped IPv6 address, which Redis cannot bind (its IPv6 sockets are IPv6-only); write the IPv4 address.`,
+    ));
+  it("names the wildcard among specific addresses", () =>
+    assert.equal(
+      problem({ ...PROD, bind: ["127.0.0.1", "0:0::0"] }),
+      'Invalid lowcode-redis:bind ["127.0.0.1","0:0::0"]: the production profile binds specific addresses; "0:0::0" listens everywhere.',
+    ));
+});
+
+describe("config validation: quantities no cluster or daemon accepts", () => {
+  const STORAGE = 'must be whole bytes from 1Mi to 64Ti, such as "1Gi".';
+  const LIMIT = 'must be "" (maxmemory x 2) or whole bytes from 1Mi to 1Ti, such as "768Mi".';
+  const CPU = 'must be whole millicores from 1m to 64 CPUs, such as "100m", "0.5" or "2".';
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ["storageSize zero", { storageSize: "0" }, `Invalid lowcode-redis:storageSize "0": ${STORAGE}`],
+    [
+      "storageSize of milli-bytes",
+      { storageSize: "0.5m" },
+      `Invalid lowcode-redis:storageSize "0.5m": ${STORAGE}`,
+    ],
+    [
+      "storageSize of a fraction of a byte",
+      { storageSize: "1.1Ki" },
+      `Invalid lowcode-redis:storageSize "1.1Ki": ${STORAGE}`,
+    ],
+    [
+      "storageSize above 64Ti",
+      { storageSize: "65Ti" },
+      `Invalid lowcode-redis:storageSize "65Ti": ${STORAGE}`,
+    ],
+    [
+      "storageSize with an exponent",
+      { storageSize: "1e9" },
+      'Invalid lowcode-redis:storageSize "1e9": must be a Kubernetes quantity such as "1Gi" (binary suffixes Ki, Mi, Gi, Ti or decimal m, k, M, G, T).',
+    ],
+    [
+      "storageSize below maxmemory on Kubernetes",
+      { ...PROD_STANDALONE, maxmemory: "2gb", storageSize: "1Gi" },
+      'Invalid lowcode-redis:storageSize "1Gi": must be at least lowcode-redis:maxmemory "2gb" (2048Mi): the volume holds the RDB and AOF files of the whole dataset.',
+    ],
+    [
+      "a huge memoryLimit",
+      { memoryLimit: "99999999999999999999Gi" },
+      `Invalid lowcode-redis:memoryLimit "99999999999999999999Gi": ${LIMIT}`,
+    ],
+    [
+      "a memoryLimit in milli-bytes",
+      { memoryLimit: "768m" },
+      `Invalid lowcode-redis:memoryLimit "768m": ${LIMIT}`,
+    ],
+    [
+      "a memoryLimit above 1Ti",
+      { memoryLimit: "2Ti" },
+      `Invalid lowcode-redis:memoryLimit "2Ti": ${LIMIT}`,
+    ],
+    ["cpuRequest zero", { cpuRequest: "0" }, `Invalid lowcode-redis:cpuRequest "0": ${CPU}`],
+    [
+      "cpuRequest zero millicores",
+      { cpuRequest: "0m" },
+      `Invalid lowcode-redis:cpuRequest "0m": ${CPU}`,
+    ],
+    [
+      "cpuRequest below 1m",
+      { cpuRequest: "0.5m" },
+      `Invalid lowcode-redis:cpuRequest "0.5m": ${CPU}`,
+    ],
+    [
+      "cpuRequest of a fraction of a millicore",
+      { cpuRequest: "0.0001" },
+      `Invalid lowcode-redis:cpuRequest "0.0001": ${CPU}`,
+    ],
+    [
+      "cpuRequest above 64 CPUs",
+      { cpuRequest: "65" },
+      `Invalid lowcode-redis:cpuRequest "65": ${CPU}`,
+    ],
+    [
+      "cpuRequest in kilo-CPUs",
+      { cpuRequest: "1k" },
+      `Invalid lowcode-redis:cpuRequest "1k": ${CPU}`,
+    ],
+    [
+      "cpuRequest negative",
+      { cpuRequest: "-1" },
+      'Invalid lowcode-redis:cpuRequest "-1": must be a Kubernetes quantity such as "100m" (binary suffixes Ki, Mi, Gi, Ti or decimal m, k, M, G, T).',
+    ],
+    [
+      "dockerSubnet with host bits",
+      { dockerSubnet: "172.28.1.0/16" },
+      `Invalid lowcode-redis:dockerSubnet "172.28.1.0/16": ${SUBNET} (host bits are set: the network is 172.28.0.0/16).`,
+    ],
+    [
+      "dockerSubnet with host bits in the last octet",
+      { dockerSubnet: "10.1.2.128/24" },
+      `Invalid lowcode-redis:dockerSubnet "10.1.2.128/24": ${SUBNET} (host bits are set: the network is 10.1.2.0/24).`,
+    ],
+    [
+      "dockerSubnet public",
+      { dockerSubnet: "8.8.8.0/24" },
+      `Invalid lowcode-redis:dockerSubnet "8.8.8.0/24": ${SUBNET}.`,
+    ],
+    [
+      "dockerSubnet straddling 172.16/12",
+      { dockerSubnet: "172.32.0.0/16" },
+      `Invalid lowcode-redis:dockerSubnet "172.32.0.0/16": ${SUBNET}.`,
+    ],
+    [
+      "dockerSubnet /25",
+      { dockerSubnet: "192.168.1.0/25" },
+      `Invalid lowcode-redis:dockerSubnet "192.168.1.0/25": ${SUBNET}.`,
+    ],
+    [
+      "dockerSubnet /15",
+      { dockerSubnet: "10.0.0.0/15" },
+      `Invalid lowcode-redis:dockerSubnet "10.0.0.0/15": ${SUBNET}.`,
+    ],
+    [
+      "dockerSubnet with leading zeros",
+      { dockerSubnet: "010.0.0.0/16" },
+      `Invalid lowcode-redis:dockerSubnet "010.0.0.0/16": ${SUBNET}.`,
+    ],
+    [
+      "dockerSubnet with an octet above 255",
+      { dockerSubnet: "10.256.0.0/16" },
+      `Invalid lowcode-redis:dockerSubnet "10.256.0.0/16": ${SUBNET}.`,
+    ],
+    [
+      "port as a string with blanks",
+      { port: " 6380" },
+      'Invalid lowcode-redis:port " 6380": must be a whole number from 1 to 65535.',
+    ],
+    [
+      "port as a string with a trailing line break",
+      { port: "6380\n" },
+      `Invalid lowcode-redis:port "6380\\n": ${CONTROL}`,
+    ],
+    [
+      "databases as an exponent string",
+      { databases: "1e1" },
+      'Invalid lowcode-redis:databases "1e1": must be a whole number from 6 to 64.',
+    ],
+    [
+      "maxclients with a leading zero",
+      { maxclients: "0100" },
+      'Invalid lowcode-redis:maxclients "0100": must be a whole number from 1 to 100000.',
+    ],
+    [
+      "port as a decimal string",
+      { port: "6380.0" },
+      'Invalid lowcode-redis:port "6380.0": must be a whole number from 1 to 65535.',
+    ],
+    [
+      "port as a hexadecimal string",
+      { port: "0x18eb" },
+      'Invalid lowcode-redis:port "0x18eb": must be a whole number from 1 to 65535.',
+    ],
+    [
+      "appendonly in capitals",
+      { appendonly: "TRUE" },
+      'Invalid lowcode-redis:appendonly "TRUE": must be true or false.',
+    ],
+    [
+      "a list as JSON with leading blanks",
+      { save: ' ["60 1"]' },
+      'Invalid lowcode-redis:save " [\\"60 1\\"]": must be a list of "<seconds> <changes>" strings.',
+    ],
+    [
+      "keyspace events without K or E",
+      { notifyKeyspaceEvents: "x" },
+      'Invalid lowcode-redis:notifyKeyspaceEvents "x": must be "" (off) or name K and/or E and at least one event class from g$lshzxetdmnA (e.g. "Ex"): Redis delivers nothing otherwise.',
+    ],
+    [
+      "keyspace events without an event class",
+      { notifyKeyspaceEvents: "KE" },
+      'Invalid lowcode-redis:notifyKeyspaceEvents "KE": must be "" (off) or name K and/or E and at least one event class from g$lshzxetdmnA (e.g. "Ex"): Redis delivers nothing otherwise.',
+    ],
+    [
+      "an image path with an empty component",
+      { redisImage: "docker.io//redis:7.2.5" },
+      'Invalid lowcode-redis:redisImage "docker.io//redis:7.2.5": must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine".',
+    ],
+    [
+      "a storage class with an empty label",
+      { storageClass: "fast..ssd" },
+      'Invalid lowcode-redis:storageClass "fast..ssd": must be "" (the cluster default) or a DNS-1123 name (dot-separated lowercase labels).',
+    ],
+    [
+      "Docker's predefined host network",
+      { dockerNetwork: "host" },
+      `Invalid lowcode-redis:dockerNetwork "host": must be a network of the platform, not one of Docker's predefined networks bridge, host, none.`,
+    ],
+    [
+      "an image reference longer than Docker allows",
+      { redisImage: `${"r".repeat(250)}:7.2.5` },
+      `Invalid lowcode-redis:redisImage "${"r".repeat(250)}:7.2.5": must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine".`,
+    ],
+    [
+      "a null profile (an empty YAML value)",
+      { profile: null },
+      "Invalid lowcode-redis:profile null: must be one of dev, production.",
+    ],
+  ];
+  for (const [what, values, message] of cases) {
+    it(`refuses ${what}`, () => assert.equal(problem(values), message));
+  }
+
+  it("accepts whole quantities in every spelling Kubernetes reads the same", () => {
+    const cfg = resolve({
+      ...PROD_STANDALONE,
+      cpuRequest: "0.25",
+      storageSize: "1.5Gi",
+      memoryLimit: "1024Mi",
+    });
+    assert.equal(cfg.resources.cpuRequest, "0.25");
+    assert.equal(cfg.resources.memoryLimitBytes, 1024 ** 3);
+    assert.equal(cfg.kubernetes.storageSize, "1.5Gi");
+    assert.equal(resolve({ dockerSubnet: "192.168.0.0/16" }).docker.subnet, "192.168.0.0/16");
+  });
+
+  it("checks storageSize against maxmemory only where a volume is made (Kubernetes)", () => {
+    assert.equal(resolve({ ...DEV, maxmemory: "2gb" }).kubernetes.storageSize, "1Gi");
+  });
+});
+
+describe("config validation: the stack name, secret shapes and prototype keys", () => {
+  it("refuses a stack name that would not fit a rendered header", () => {
+    for (const stack of ["", "a b", "prod\n# injected", "x".repeat(101), "../prod"]) {
+      let message = "";
+      try {
+        resolve({}, stack);
+      } catch (err) {
+        message = (err as ConfigError).message;
+      }
+      assert.equal(
+        message,
+        `Invalid stack name ${JSON.stringify(stack)}: must be 1 to 100 letters, digits, '_', '.' or '-' (it is written into the header of every rendered file).`,
+      );
+    }
+  });
+
+  it("refuses a secret given as { secure: <not a ciphertext> } without showing it", () => {
+    for (const secure of [5, null, "", ["x"], { nested: "x" }]) {
+      assert.equal(
+        problem({ ...PROD_STANDALONE, appPassword: { secure } }, ["appPassword"]),
+        'Invalid lowcode-redis:appPassword (secret value not shown): an encrypted value is { secure: "<ciphertext>" } as "pulumi config set --secret" writes it.',
+      );
+    }
+    assert.equal(
+      problem({ ...PROD_STANDALONE, adminPassword: { secure: "v1:abc", also: 1 } }, [
+        "adminPassword",
+      ]),
+      'Invalid lowcode-redis:adminPassword (secret value not shown): an encrypted value is { secure: "<ciphertext>" } as "pulumi config set --secret" writes it.',
+    );
+  });
+
+  it("refuses a key other than a password stored as a secret, without showing it", () => {
+    const message =
+      'Invalid lowcode-redis:maxmemory (secret value not shown): only defaultPassword, appPassword, adminPassword may be set with --secret; this value is written in clear into the rendered config, so set it with "pulumi config set lowcode-redis:maxmemory <value>".';
+    assert.equal(problem({ maxmemory: { secure: "v1:abc" } }), message);
+    assert.equal(problem({ maxmemory: "512mb" }, ["maxmemory"]), message);
+  });
+
+  it("never shows a password, even one with control characters", () => {
+    const found = problems({ ...DEV, defaultPassword: "line\nbreak-0123456789" }, [
+      "defaultPassword",
+    ]);
+    assert.deepEqual(found, [
+      `Invalid lowcode-redis:defaultPassword (secret value not shown): ${CONTROL}`,
+    ]);
+  });
+
+  it("reads own keys only: __proto__, constructor and toString are unknown keys", () => {
+    // JSON.parse, like the YAML parser, makes "__proto__" an own key.
+    const values = JSON.parse(
+      '{"__proto__": {"profile": "production"}, "constructor": "x", "toString": "y"}',
+    ) as Record<string, unknown>;
+    assert.ok(Object.hasOwn(values, "__proto__"));
+    const found = problems(values);
+    assert.deepEqual(
+      found.map((p) => p.split(":").slice(0, 2).join(":")),
+      [
+        "Unknown config key lowcode-redis:__proto__",
+        "Unknown config key lowcode-redis:constructor",
+        "Unknown config key lowcode-redis:toString",
+      ],
+    );
+  });
+
+  it("does not read values inherited from a prototype", () => {
+    const values = Object.create({ profile: "production", target: "kubernetes" }) as Record<
+      string,
+      unknown
+    >;
+    const cfg = resolve(values);
+    assert.equal(cfg.profile, "dev");
+    assert.equal(cfg.target, "docker");
+  });
+
+  it("suggests the key an unknown key most likely meant", () => {
+    assert.match(problem({ maxmemroy: "1gb" }), / Did you mean lowcode-redis:maxmemory\?$/);
+    assert.match(problem({ MaxMemory: "1gb" }), / Did you mean lowcode-redis:maxmemory\?$/);
+    assert.doesNotMatch(problem({ zzzzzzzzzz: 1 }), /Did you mean/);
+  });
+});
+
+describe("config: appChannels, the channels the app user may use besides keyspace notifications", () => {
+  it('defaults to ["flow:*:cursors"]', () =>
+    assert.deepEqual(resolve({}).appChannels, ["flow:*:cursors"]));
+
+  it("accepts glob patterns that start with a letter or digit", () => {
+    const channels = ["flow:*:cursors", "ui:{theme}:changed", "9lives", "a?b", "user@1.events-x_y"];
+    assert.deepEqual(resolve({ appChannels: channels }).appChannels, channels);
+    assert.deepEqual(resolve({ appChannels: '["chat:*"]' }).appChannels, ["chat:*"]);
+    assert.equal(resolve({ appChannels: Array(32).fill("a") }).appChannels.length, 32);
+    assert.deepEqual(resolve({ appChannels: ["a".repeat(128)] }).appChannels, ["a".repeat(128)]);
+  });
+
+  const refused: unknown[] = [
+    [],
+    ["__sentinel__:hello"],
+    ["__keyevent@0__:expired"],
+    ["*"],
+    ["?sentinel__:hello"],
+    ["_private"],
+    ["flow:[ab]"],
+    ["flow cursors"],
+    ["flow\\*"],
+    [""],
+    ["a".repeat(129)],
+    Array(33).fill("a"),
+    "flow:*",
+    [5],
+    { channel: "flow:*" },
+  ];
+  for (const value of refused) {
+    it(`refuses ${JSON.stringify(value).slice(0, 60)}`, () =>
+      assert.equal(
+        problem({ appChannels: value }),
+        `Invalid lowcode-redis:appChannels ${JSON.stringify(value)}: ${CHANNELS}`,
+      ));
+  }
+});
