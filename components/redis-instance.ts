@@ -66,7 +66,12 @@ export class RedisInstance extends pulumi.ComponentResource {
         image: image.imageId,
         network: args.network,
         address,
-        command: ["redis-server", ...redisServerArgs(cfg, DOCKER_LAYOUT, address)],
+        command: [
+          "sh",
+          DOCKER_LAYOUT.startRedisScript,
+          ...redisServerArgs(cfg, DOCKER_LAYOUT, address),
+        ],
+        env: { CONF_DIR: DOCKER_LAYOUT.confDir, DATA_DIR: DOCKER_LAYOUT.dataDir },
         plainFiles: nodePlainFiles(cfg),
         secretFiles: allSecrets(this.secrets).apply((values) => nodeSecretFiles(cfg, values)),
         publish: { internal: cfg.port, external: cfg.hostPort },

@@ -91,6 +91,7 @@ export class SentinelGroup extends pulumi.ComponentResource {
     ).join(" ");
     const groupEnv = {
       CONF_DIR: LAYOUT.confDir,
+      DATA_DIR: LAYOUT.dataDir,
       DEFAULT_MASTER: `${dockerNodeAddress(cfg, 0)} ${cfg.port}`,
       SENTINELS: sentinelList,
     };
@@ -126,7 +127,7 @@ export class SentinelGroup extends pulumi.ComponentResource {
           address,
           command: ["sh", LAYOUT.startSentinelScript, ...nodeBindArgs(cfg, address)],
           // The state file lives on the data volume, which belongs to the image's redis user.
-          env: { ...groupEnv, STATE_DIR: LAYOUT.dataDir, NODE_HOST: address },
+          env: { ...groupEnv, STATE_DIR: LAYOUT.sentinelStateDir, NODE_HOST: address },
           plainFiles: sentinelPlainFiles(cfg),
           secretFiles: sentinelSecrets,
           publish: { internal: SENTINEL_PORT, external: SENTINEL_PORT + i },

@@ -1,11 +1,11 @@
 import { ResolvedConfig } from "../config/resolve";
+import { renderUsersAcl } from "./acl";
 import {
   SecretValues,
   renderProbePassword,
   renderProbeScript,
   renderRedisConf,
   renderSecretsConf,
-  renderUsersAcl,
   sha256Hex,
 } from "./redis-conf";
 import {
@@ -31,7 +31,8 @@ export function nodePlainFiles(cfg: ResolvedConfig): Files {
   return {
     "redis.conf": renderRedisConf(cfg),
     "probe.sh": renderProbeScript(cfg),
-    ...(grouped(cfg) ? { "start-redis.sh": renderStartRedisScript(cfg) } : {}),
+    // Every node starts through it: it sets the umask before Redis writes a file.
+    "start-redis.sh": renderStartRedisScript(cfg),
   };
 }
 

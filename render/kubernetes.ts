@@ -1,7 +1,7 @@
 import { ResolvedConfig } from "../config/resolve";
 import { Files, nodePlainFiles, sentinelPlainFiles } from "./files";
 import { LAYOUT, nodeBindArgs, redisServerArgs, sha256Hex } from "./redis-conf";
-import { SENTINEL_PORT, SENTINEL_STATE_DIR } from "./sentinel";
+import { SENTINEL_PORT } from "./sentinel";
 
 /**
  * Kubernetes object specs as plain objects. The components turn them into resources and add each
@@ -74,7 +74,10 @@ export function sentinelAddresses(cfg: ResolvedConfig, name: string): string {
   ).join(" ");
 }
 
-/** Copies the read-only ConfigMap and Secret into the writable in-memory /conf, owner-only. */
+/**
+ * Copies the read-only ConfigMap and Secret into the writable in-memory /conf, owner-only: the
+ * files, and the directory where the volume lets the redis user change it.
+ */
 export function renderPrepareScript(cfg: ResolvedConfig): string {
   return [
     "#!/bin/sh",
@@ -86,6 +89,8 @@ export function renderPrepareScript(cfg: ResolvedConfig): string {
     `from_secret="\${SECRET_MOUNT:-${MOUNTS.secret}}"`,
     `to="\${CONF_DIR:-${LAYOUT.confDir}}"`,
     // The globs skip the mounts' hidden ..data links; cp follows the visible links to the files.
+    "umask 077",
+    'chmod 0700 "$to" 2>/dev/null || :',
     'for f in "$from_config"/* "$from_secret"/*; do cp "$f" "$to"/; done',
     'chmod 0600 "$to"/*',
     "",
@@ -102,6 +107,9 @@ export const POD_SECURITY_CONTEXT = {
   runAsUser: 999,
   runAsGroup: 999,
   fsGroup: 999,
+  // Kubelet makes a volume group-writable for fsGroup when its root does not match, not on every
+  // mount: the owner-only modes Redis and the start scripts keep survive restarts.
+  fsGroupChangePolicy: "OnRootMismatch",
   seccompProfile: { type: "RuntimeDefault" },
 };
 
@@ -286,8 +294,10 @@ function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObj
           ],
           containers: [{ ...w.container, securityContext: CONTAINER_SECURITY_CONTEXT }],
           volumes: [
-            { name: "config", configMap: { name: w.configMap, defaultMode: 0o440 } },
-            { name: "secret", secret: { secretName: w.secret, defaultMode: 0o440 } },
+            // Read by the init container only. Kubelet adds group read for fsGroup, whose only member
+            // is the redis user.
+            { name: "config", configMap: { name: w.configMap, defaultMode: 0o400 } },
+            { name: "secret", secret: { secretName: w.secret, defaultMode: 0o400 } },
             // In memory: the copied secrets never reach a node's disk.
             { name: "conf", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
             ...(w.storage === "state"
@@ -312,7 +322,6 @@ function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unkno
   const args = redisServerArgs(cfg, LAYOUT, "$(POD_IP)");
   const groupEnv = grouped
     ? [
-        { name: "CONF_DIR", value: LAYOUT.confDir },
         {
           name: "NODE_HOST",
           value: `$(POD_NAME).${n.headlessService}.${cfg.kubernetes.namespace}.svc.cluster.local`,
@@ -328,9 +337,14 @@ function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unkno
   return {
     name: "redis",
     image: cfg.image,
-    command: grouped ? ["sh", LAYOUT.startRedisScript] : ["redis-server"],
+    command: ["sh", LAYOUT.startRedisScript],
     args,
-    env: [...POD_ENV, ...groupEnv],
+    env: [
+      ...POD_ENV,
+      { name: "CONF_DIR", value: LAYOUT.confDir },
+      { name: "DATA_DIR", value: LAYOUT.dataDir },
+      ...groupEnv,
+    ],
     ports: [{ name: "redis", containerPort: cfg.port, protocol: "TCP" }],
     readinessProbe: { ...execProbe(LAYOUT.probeScript), periodSeconds: 5, failureThreshold: 3 },
     livenessProbe: {
@@ -362,7 +376,7 @@ function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, un
     env: [
       ...POD_ENV,
       { name: "CONF_DIR", value: LAYOUT.confDir },
-      { name: "STATE_DIR", value: SENTINEL_STATE_DIR },
+      { name: "STATE_DIR", value: LAYOUT.sentinelStateDir },
       {
         name: "NODE_HOST",
         value: `$(POD_NAME).${n.sentinelHeadlessService}.${cfg.kubernetes.namespace}.svc.cluster.local`,
@@ -388,7 +402,7 @@ function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, un
     resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
     volumeMounts: [
       { name: "conf", mountPath: LAYOUT.confDir },
-      { name: "state", mountPath: SENTINEL_STATE_DIR },
+      { name: "state", mountPath: LAYOUT.sentinelStateDir },
     ],
   };
 }

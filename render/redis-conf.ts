@@ -13,12 +13,19 @@ export interface ContainerLayout {
   readonly startRedisScript: string;
   readonly startSentinelScript: string;
   readonly sentinelProbeScript: string;
+  /** Where a sentinel keeps the state file it rewrites. */
+  readonly sentinelStateDir: string;
 }
 
-export function containerLayout(dataDir: string, confDir: string): ContainerLayout {
+export function containerLayout(
+  dataDir: string,
+  confDir: string,
+  sentinelStateDir: string,
+): ContainerLayout {
   return {
     dataDir,
     confDir,
+    sentinelStateDir,
     redisConf: `${confDir}/redis.conf`,
     secretsConf: `${confDir}/secrets.conf`,
     usersAcl: `${confDir}/users.acl`,
@@ -29,14 +36,19 @@ export function containerLayout(dataDir: string, confDir: string): ContainerLayo
   };
 }
 
-/** Kubernetes: the init container copies the files into the in-memory volume /conf. */
-export const LAYOUT = containerLayout("/data", "/conf");
+/**
+ * Kubernetes: the init container copies the files into the in-memory volume /conf; a sentinel's
+ * state lives in its own in-memory volume /state.
+ */
+export const LAYOUT = containerLayout("/data", "/conf", "/state");
 
 /**
- * Docker: uploads land in the data volume, the one directory the image's redis user owns, because
- * CONFIG REWRITE replaces redis.conf through a temporary file in the same directory.
+ * Docker: uploads land in the root of the data volume, the one directory the image's redis user
+ * owns: CONFIG REWRITE replaces redis.conf through a temporary file in the same directory, and
+ * Docker would create a missing parent folder of an upload as root. The sentinel's state goes in
+ * a folder its start script creates, away from the uploaded sentinel.conf.
  */
-export const DOCKER_LAYOUT = containerLayout("/data", "/data/conf");
+export const DOCKER_LAYOUT = containerLayout("/data", "/data", "/data/state");
 
 export type Role =
   "app" | "admin" | "probe" | "replication" | "sentinel" | "sentinel-client" | "sentinel-peer";
@@ -91,8 +103,29 @@ export function userFor(cfg: ResolvedConfig, role: Role): { username: string; se
   return { username: role, secret: ROLE_SECRETS[role] };
 }
 
-export function header(cfg: ResolvedConfig, file: string, comment = "#"): string {
-  return `${comment} ${file} of lowcode-redis, stack ${cfg.stack}, profile ${cfg.profile}, target ${cfg.target}, topology ${cfg.topology}.\n${comment} Rendered from the stack config: change the config, not this file.\n`;
+/** The two comment lines that open every rendered file, then a blank line. */
+export function header(cfg: ResolvedConfig, file: string, comment = "#"): string[] {
+  return [
+    `${comment} ${file} of lowcode-redis, stack ${cfg.stack}, profile ${cfg.profile}, target ${cfg.target}, topology ${cfg.topology}.`,
+    `${comment} Rendered from the stack config: change the config, not this file.`,
+    "",
+  ];
+}
+
+/**
+ * Joins the lines of a Redis or Sentinel config file. The second line of defence behind the config
+ * validation: a value with a line break or another control character would split a directive or
+ * smuggle in a new one, so it is refused here too.
+ */
+export function configFile(file: string, lines: readonly string[]): string {
+  for (const line of lines) {
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(line))
+      throw new Error(
+        `${file}: refusing to render ${JSON.stringify(line)}: a control character would split or hide a directive`,
+      );
+  }
+  return lines.join("\n") + "\n";
 }
 
 /**
@@ -102,7 +135,7 @@ export function header(cfg: ResolvedConfig, file: string, comment = "#"): string
 export function renderRedisConf(cfg: ResolvedConfig): string {
   const r = cfg.redis;
   const lines: string[] = [
-    header(cfg, "redis.conf"),
+    ...header(cfg, "redis.conf"),
     "# Network",
     `bind ${cfg.bind.join(" ")}`,
     `port ${cfg.port}`,
@@ -148,6 +181,10 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
     "# Security",
     // Users get no pub/sub channel unless their ACL grants one.
     "acl-pubsub-default resetchannels",
+    // Redis 7 defaults, stated: no CONFIG SET of dir/dbfilename, no DEBUG, no MODULE LOAD, for anyone.
+    "enable-protected-configs no",
+    "enable-debug-command no",
+    "enable-module-command no",
   ];
   if (cfg.security.renameDangerousCommands) {
     lines.push(
@@ -156,7 +193,7 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
       "# CONFIG is renamed in secrets.conf: its new name is a secret.",
     );
   }
-  return lines.join("\n") + "\n";
+  return configFile("redis.conf", lines);
 }
 
 /**
@@ -177,12 +214,12 @@ function replicationLines(cfg: ResolvedConfig): string[] {
   ];
 }
 
-function quote(value: string): string {
+export function quote(value: string): string {
   // Validated passwords hold no quotes, blanks or backslashes; generated ones are alphanumeric.
   return `"${value}"`;
 }
 
-function need(secrets: SecretValues, key: SecretKey): string {
+export function need(secrets: SecretValues, key: SecretKey): string {
   const value = secrets[key];
   if (value === undefined) throw new Error(`secret ${key} is required to render this file`);
   return value;
@@ -190,7 +227,7 @@ function need(secrets: SecretValues, key: SecretKey): string {
 
 /** secrets.conf: dev's requirepass, production's CONFIG rename. Mounted from a Secret. */
 export function renderSecretsConf(cfg: ResolvedConfig, secrets: SecretValues): string {
-  const lines = [header(cfg, "secrets.conf")];
+  const lines = header(cfg, "secrets.conf");
   if (cfg.security.aclUsers) {
     lines.push(`rename-command CONFIG ${need(secrets, "configCommand")}`);
   } else {
@@ -202,53 +239,11 @@ export function renderSecretsConf(cfg: ResolvedConfig, secrets: SecretValues): s
     if (cfg.security.aclUsers) lines.push(`masteruser ${replication.username}`);
     lines.push(`masterauth ${quote(need(secrets, replication.secret))}`);
   }
-  return lines.join("\n") + "\n";
+  return configFile("secrets.conf", lines);
 }
 
 export function sha256Hex(value: string): string {
   return createHash("sha256").update(value).digest("hex");
-}
-
-/**
- * The ACL rules of each production user. ACL rules name commands by their original names, so
- * `+config` stays correct while CONFIG is renamed.
- */
-export const ACL_RULES = {
-  // The platform: every data command on every key and channel, none of @dangerous (FLUSH*, CONFIG,
-  // KEYS, DEBUG, SHUTDOWN, REPLICAOF, ACL, MONITOR…). INFO stays: client libraries use it as a
-  // ready check. CLIENT SETNAME/GETNAME/ID let pooled connections name themselves.
-  app: "~* &* +@all -@dangerous +info +client|setname +client|getname +client|id +client|info",
-  admin: "~* &* +@all",
-  // Health checks: PING and nothing else.
-  probe: "resetchannels -@all +ping",
-  // Replicas: the replication handshake only.
-  replication: "resetchannels -@all +psync +replconf +ping",
-  // Sentinels: what Sentinel sends to monitor and reconfigure a node (Redis Sentinel docs), and
-  // its hello channel. +config|rewrite is the original name: ACLs ignore renames.
-  sentinel:
-    "resetchannels &__sentinel__:hello -@all +multi +exec +slaveof +replicaof +ping +info +role +publish +subscribe +config|rewrite +client|setname +client|kill +script|kill",
-} as const;
-
-/** users.acl for production: `default` off, then each user with a SHA-256 password hash. */
-export function renderUsersAcl(
-  cfg: ResolvedConfig,
-  secrets: SecretValues,
-  hash: (password: string) => string = sha256Hex,
-): string {
-  const rule = (user: keyof typeof ACL_RULES, key: SecretKey) =>
-    `user ${user} on #${hash(need(secrets, key))} ${ACL_RULES[user]}`;
-  // default is off: a connection that has not authenticated can run nothing.
-  return (
-    [
-      "user default off resetchannels -@all",
-      rule("app", "appPassword"),
-      rule("admin", "adminPassword"),
-      rule("probe", "probePassword"),
-      ...(cfg.topology === "sentinel"
-        ? [rule("replication", "replicationPassword"), rule("sentinel", "sentinelNodePassword")]
-        : []),
-    ].join("\n") + "\n"
-  );
 }
 
 /** The probe's password file: dev probes as `default`, production as the PING-only `probe` user. */
@@ -274,7 +269,7 @@ export function renderPingProbe(
 ): string {
   return [
     "#!/bin/sh",
-    header(cfg, file).trimEnd(),
+    ...header(cfg, file).slice(0, 2),
     "# Exit 0 when the server answers PING to an authenticated client.",
     `REDISCLI_AUTH="$(cat "$(dirname "$0")/${passwordFile}")"`,
     "export REDISCLI_AUTH",

@@ -1,11 +1,17 @@
 import { ResolvedConfig } from "../config/resolve";
-import { SecretValues, header, renderPingProbe, userFor } from "./redis-conf";
+import { sentinelUserLines } from "./acl";
+import {
+  SecretValues,
+  configFile,
+  header,
+  need,
+  quote,
+  renderPingProbe,
+  userFor,
+} from "./redis-conf";
 
 /** Sentinel's port in containers and pods. */
 export const SENTINEL_PORT = 26379;
-
-/** Kubernetes: a sentinel's state file lives in its own in-memory volume (Docker: the data volume). */
-export const SENTINEL_STATE_DIR = "/state";
 
 /**
  * How long a restarting node that the sentinels still name as master waits for them to fail over
@@ -15,16 +21,6 @@ export function masterWaitSeconds(cfg: ResolvedConfig): number {
   return Math.ceil((2 * cfg.sentinel.downAfterMs) / 1000) + 10;
 }
 
-function quote(value: string): string {
-  return `"${value}"`;
-}
-
-function need(secrets: SecretValues, key: keyof SecretValues): string {
-  const value = secrets[key];
-  if (value === undefined) throw new Error(`secret ${key} is required to render this file`);
-  return value;
-}
-
 /**
  * sentinel.conf settings, without secrets and without the `sentinel monitor` line: the start
  * script writes that line first (the master is the one the other sentinels know, or the initial
@@ -32,34 +28,23 @@ function need(secrets: SecretValues, key: keyof SecretValues): string {
  */
 export function renderSentinelConf(cfg: ResolvedConfig): string {
   const name = cfg.sentinel.masterName;
-  return (
-    [
-      header(cfg, "sentinel.conf"),
-      `port ${SENTINEL_PORT}`,
-      `bind ${cfg.bind.join(" ")}`,
-      `protected-mode ${cfg.security.protectedMode ? "yes" : "no"}`,
-      "daemonize no",
-      'logfile ""',
-      // Kubernetes pod IPs change: nodes and sentinels are known by their stable DNS names.
-      "sentinel resolve-hostnames yes",
-      "sentinel announce-hostnames yes",
-      // No client may make a sentinel run a script.
-      "sentinel deny-scripts-reconfig yes",
-      `sentinel down-after-milliseconds ${name} ${cfg.sentinel.downAfterMs}`,
-      `sentinel failover-timeout ${name} ${cfg.sentinel.failoverTimeoutMs}`,
-      `sentinel parallel-syncs ${name} 1`,
-    ].join("\n") + "\n"
-  );
+  return configFile("sentinel.conf", [
+    ...header(cfg, "sentinel.conf"),
+    `port ${SENTINEL_PORT}`,
+    `bind ${cfg.bind.join(" ")}`,
+    `protected-mode ${cfg.security.protectedMode ? "yes" : "no"}`,
+    "daemonize no",
+    'logfile ""',
+    // Kubernetes pod IPs change: nodes and sentinels are known by their stable DNS names.
+    "sentinel resolve-hostnames yes",
+    "sentinel announce-hostnames yes",
+    // No client may make a sentinel run a script.
+    "sentinel deny-scripts-reconfig yes",
+    `sentinel down-after-milliseconds ${name} ${cfg.sentinel.downAfterMs}`,
+    `sentinel failover-timeout ${name} ${cfg.sentinel.failoverTimeoutMs}`,
+    `sentinel parallel-syncs ${name} 1`,
+  ]);
 }
-
-/** The ACL rules of each sentinel user (on the sentinels themselves). */
-export const SENTINEL_ACL_RULES = {
-  // Clients (ioredis, the start scripts) look up the master and watch failover events.
-  "sentinel-client":
-    "&* -@all +ping +auth +hello +sentinel|get-master-addr-by-name +sentinel|sentinels +sentinel|replicas +sentinel|slaves +sentinel|master +subscribe +psubscribe +unsubscribe +punsubscribe",
-  // The other sentinels of the group.
-  "sentinel-peer": "&* +@all",
-} as const;
 
 /**
  * Sentinel secrets: its own users (production) or password (dev), the credentials it uses with the
@@ -71,12 +56,10 @@ export function renderSentinelSecretsConf(
   hash: (password: string) => string,
 ): string {
   const name = cfg.sentinel.masterName;
-  const lines = [header(cfg, "sentinel-secrets.conf")];
+  const lines = header(cfg, "sentinel-secrets.conf");
   if (cfg.security.aclUsers) {
     lines.push(
-      "user default off resetchannels -@all",
-      `user sentinel-client on #${hash(need(secrets, "sentinelClientPassword"))} ${SENTINEL_ACL_RULES["sentinel-client"]}`,
-      `user sentinel-peer on #${hash(need(secrets, "sentinelPeerPassword"))} ${SENTINEL_ACL_RULES["sentinel-peer"]}`,
+      ...sentinelUserLines(secrets, hash),
       "sentinel sentinel-user sentinel-peer",
       `sentinel sentinel-pass ${quote(need(secrets, "sentinelPeerPassword"))}`,
       `sentinel auth-user ${name} ${userFor(cfg, "sentinel").username}`,
@@ -91,7 +74,7 @@ export function renderSentinelSecretsConf(
       `sentinel auth-pass ${name} ${password}`,
     );
   }
-  return lines.join("\n") + "\n";
+  return configFile("sentinel-secrets.conf", lines);
 }
 
 /** Password file of the sentinel-client user, read by the start scripts and the sentinel probe. */
@@ -119,23 +102,50 @@ function askSentinelsFunction(cfg: ResolvedConfig): string[] {
   ];
 }
 
+/**
+ * Every start script begins here. Redis and Sentinel write files with the process umask: CONFIG
+ * REWRITE puts `masteruser`/`masterauth` into redis.conf, Sentinel its `sentinel-pass` and
+ * `auth-pass` into its state file, and RDB/AOF hold the data. So the umask is set on every start,
+ * and whatever an earlier start, an older release or a volume's setup left open is closed again
+ * (a directory the process does not own, such as a volume root, is left as it is).
+ */
+function ownerOnlyPrologue(dirs: readonly string[]): string[] {
+  return [
+    "set -u",
+    "umask 077",
+    `chmod -R go-rwx ${dirs.map((d) => `"$${d}"`).join(" ")} 2>/dev/null || :`,
+  ];
+}
+
 const SCRIPT_ENV = [
-  "# Environment: CONF_DIR (rendered files), NODE_HOST and NODE_PORT (this node's stable address),",
-  '# DEFAULT_MASTER ("host port" of the initial master), SENTINELS ("host:port ..." of every sentinel).',
+  "# Environment: CONF_DIR (rendered files), DATA_DIR (data), NODE_HOST and NODE_PORT (this node's",
+  '# stable address), DEFAULT_MASTER ("host port" of the initial master), SENTINELS ("host:port ..."',
+  "# of every sentinel).",
 ];
 
 /**
- * Starts a group's Redis node in the role the sentinels know, so that a restarted old master never
- * comes back as a second master: while the sentinels still name this node master, it waits
- * (not listening) until they fail over, then starts as a replica of the new master.
+ * Starts a Redis node. A standalone server just starts, owner-only. A group's node starts in the
+ * role the sentinels know, so that a restarted old master never comes back as a second master:
+ * while the sentinels still name this node master, it waits (not listening) until they fail over,
+ * then starts as a replica of the new master.
  */
 export function renderStartRedisScript(cfg: ResolvedConfig): string {
+  if (cfg.topology !== "sentinel") {
+    return [
+      "#!/bin/sh",
+      ...header(cfg, "start-redis.sh").slice(0, 2),
+      "# Environment: CONF_DIR (rendered files), DATA_DIR (data). Arguments: those of redis-server.",
+      ...ownerOnlyPrologue(["CONF_DIR", "DATA_DIR"]),
+      'exec redis-server "$@"',
+      "",
+    ].join("\n");
+  }
   return [
     "#!/bin/sh",
-    header(cfg, "start-redis.sh").trimEnd(),
+    ...header(cfg, "start-redis.sh").slice(0, 2),
     ...SCRIPT_ENV,
     "# Arguments: those of redis-server.",
-    "set -u",
+    ...ownerOnlyPrologue(["CONF_DIR", "DATA_DIR"]),
     ...askSentinelsFunction(cfg),
     "",
     "waited=0",
@@ -177,10 +187,11 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
 export function renderStartSentinelScript(cfg: ResolvedConfig): string {
   return [
     "#!/bin/sh",
-    header(cfg, "start-sentinel.sh").trimEnd(),
+    ...header(cfg, "start-sentinel.sh").slice(0, 2),
     ...SCRIPT_ENV,
     "# STATE_DIR holds the state file. Arguments: those of redis-sentinel.",
-    "set -u",
+    ...ownerOnlyPrologue(["CONF_DIR", "STATE_DIR"]),
+    'mkdir -p "$STATE_DIR"',
     ...askSentinelsFunction(cfg),
     "",
     'state="$STATE_DIR/sentinel.conf"',
@@ -188,7 +199,6 @@ export function renderStartSentinelScript(cfg: ResolvedConfig): string {
     '  master="$(ask_sentinels)"',
     '  [ -n "$master" ] || master="$DEFAULT_MASTER"',
     '  echo "start-sentinel: monitoring $master"',
-    "  umask 077",
     "  {",
     `    echo "sentinel monitor ${cfg.sentinel.masterName} $master ${cfg.sentinel.quorum}"`,
     '    echo "sentinel announce-ip $NODE_HOST"',

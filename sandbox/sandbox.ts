@@ -13,13 +13,7 @@ import {
   sentinelSecretFiles,
 } from "../render/files";
 import { SecretValues, ServerLayout, redisServerArgs, requiredSecrets } from "../render/redis-conf";
-import {
-  BINARIES,
-  Deviation,
-  applyDeviations,
-  detectDeviations,
-  requireBinaries,
-} from "./capabilities";
+import { Deviation, applyDeviations, detectDeviations, requireBinaries } from "./capabilities";
 import { Logger, Supervisor } from "./supervisor";
 
 export interface SandboxOptions {
@@ -89,12 +83,17 @@ function writeFile(file: string, content: string, mode: number): void {
   fs.chmodSync(file, mode);
 }
 
+/** A directory of the sandbox: owner-only, like every file in it (secrets, data, logs). */
+function ownerOnlyDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+}
+
 /** Writes a process's rendered files, the same bytes a container or pod gets, all 0600. */
 function prepareProcess(dir: string, name: string, port: number, files: Files): SandboxProcess {
   const confDir = path.join(dir, name, "conf");
   const dataDir = path.join(dir, name, "data");
-  fs.mkdirSync(confDir, { recursive: true });
-  fs.mkdirSync(dataDir, { recursive: true });
+  for (const d of [path.join(dir, name), confDir, dataDir]) ownerOnlyDir(d);
   for (const [file, content] of Object.entries(files))
     writeFile(path.join(confDir, file), content, 0o600);
   return { name, port, confDir, dataDir };
@@ -228,7 +227,8 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   const basePort = options.basePort ?? DEFAULT_BASE_PORT;
   const timeoutMs = options.readyTimeoutMs ?? 30_000;
   const log = options.log ?? (() => undefined);
-  fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
+  ownerOnlyDir(dir);
+  ownerOnlyDir(path.join(dir, "logs"));
   const secrets = loadOrCreateSecrets(cfg, dir);
   const deviations = detectDeviations(cfg);
   const supervisor = new Supervisor(log);
@@ -262,28 +262,23 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   try {
     for (const [i, node] of nodes.entries()) {
       const serverArgs = sandboxServerArgs(cfg, node, deviations);
-      // As deployed: a group's node starts through start-redis.sh, a standalone server directly.
-      const launchArgs = (extra: string[]) =>
-        grouped
-          ? [path.join(node.confDir, "start-redis.sh"), ...serverArgs, ...extra]
-          : [...serverArgs, ...extra];
+      // As deployed: every node starts through start-redis.sh.
+      const launchArgs = (extra: string[]) => [
+        path.join(node.confDir, "start-redis.sh"),
+        ...serverArgs,
+        ...extra,
+      ];
       const restoreHere = restoring && i === 0;
+      const dirs = { CONF_DIR: node.confDir, DATA_DIR: node.dataDir };
       supervisor.start({
         name: node.name,
-        command: grouped ? "sh" : BINARIES.server,
+        command: "sh",
         args: launchArgs(restoreHere ? ["--appendonly", "no"] : []),
         cwd: node.dataDir,
         logFile: logFile(node.name),
-        ...(grouped
-          ? {
-              env: {
-                ...groupEnv,
-                CONF_DIR: node.confDir,
-                NODE_HOST: ANNOUNCED_HOST,
-                NODE_PORT: String(node.port),
-              },
-            }
-          : {}),
+        env: grouped
+          ? { ...groupEnv, ...dirs, NODE_HOST: ANNOUNCED_HOST, NODE_PORT: String(node.port) }
+          : { ...process.env, ...dirs },
       });
       await waitForPing(node.port, probe, timeoutMs, supervisor.exited(node.name));
       if (restoreHere) {

@@ -110,7 +110,9 @@ export class Supervisor {
 
   private launch(managed: Managed): void {
     const { spec } = managed;
-    const out = fs.openSync(spec.logFile, "a");
+    // Owner-only like the rest of the sandbox dir: a log is no place for others to look either.
+    const out = fs.openSync(spec.logFile, "a", 0o600);
+    fs.fchmodSync(out, 0o600);
     const child = spawn(spec.command, [...spec.args], {
       cwd: spec.cwd,
       env: spec.env ?? process.env,

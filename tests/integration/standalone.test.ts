@@ -295,7 +295,10 @@ describe("Kubernetes init step: prepare.sh copies the mounted ConfigMap and Secr
       mount(path.join(root, "config"), configData);
       mount(path.join(root, "secret"), nodeSecretFiles(cfg, secrets));
       const conf = path.join(root, "conf");
+      // An emptyDir is created open (0777); a file left from an earlier start was 0644.
       fs.mkdirSync(conf);
+      fs.chmodSync(conf, 0o777);
+      fs.writeFileSync(path.join(conf, "secrets.conf"), "stale", { mode: 0o644 });
       const run = spawnSync("sh", [path.join(root, "config", "prepare.sh")], {
         env: {
           ...process.env,
@@ -313,8 +316,10 @@ describe("Kubernetes init step: prepare.sh copies the mounted ConfigMap and Secr
         "probe.sh",
         "redis.conf",
         "secrets.conf",
+        "start-redis.sh",
         "users.acl",
       ]);
+      assert.equal(fs.statSync(conf).mode & 0o777, 0o700);
       for (const file of copied) {
         const stat = fs.lstatSync(path.join(conf, file));
         assert.ok(stat.isFile(), `${file} is a file, not a link`);

@@ -167,7 +167,10 @@ describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
       assert.equal(c.user, "999:999");
     }
     const sentinel = containers.find((c) => c.name === "lowcode-redis-sentinel-1")!;
-    assert.deepEqual(sentinel.command, ["sh", "/data/conf/start-sentinel.sh"]);
+    assert.deepEqual(sentinel.command, ["sh", "/data/start-sentinel.sh"]);
+    // The state file Sentinel rewrites lives apart from the uploaded sentinel.conf.
+    assert.ok(sentinel.envs.includes("STATE_DIR=/data/state"));
+    assert.ok(sentinel.envs.includes("CONF_DIR=/data"));
     assert.ok(
       sentinel.envs.includes("SENTINELS=172.28.0.20:26379 172.28.0.21:26379 172.28.0.22:26379"),
     );
@@ -179,7 +182,7 @@ describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
       protocol: "tcp",
     });
     const node = containers.find((c) => c.name === "lowcode-redis-2")!;
-    assert.equal(node.command[1], "/data/conf/start-redis.sh");
+    assert.equal(node.command[1], "/data/start-redis.sh");
     assert.ok(node.envs.includes("NODE_HOST=172.28.0.12"));
   });
 

@@ -81,21 +81,24 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
       { internal: 6379, external: 6379, ip: "127.0.0.1", protocol: "tcp" },
     ]);
     assert.equal(c.restart, "unless-stopped");
-    assert.deepEqual(c.healthcheck.tests, ["CMD", "sh", "/data/conf/probe.sh"]);
+    assert.deepEqual(c.healthcheck.tests, ["CMD", "sh", "/data/probe.sh"]);
     assert.equal(c.user, "999:999");
     assert.deepEqual(c.capabilities, { drops: ["ALL"] });
     assert.deepEqual(c.networksAdvanced, [
       { name: "lowcode-network", aliases: ["lowcode-redis"], ipv4Address: "172.28.0.10" },
     ]);
     assert.deepEqual(c.volumes, [{ volumeName: "lowcode-redis-data", containerPath: "/data" }]);
+    // Through start-redis.sh, which sets the umask before Redis writes a file.
     assert.deepEqual(c.command, [
-      "redis-server",
-      "/data/conf/redis.conf",
+      "sh",
+      "/data/start-redis.sh",
+      "/data/redis.conf",
       "--dir",
       "/data",
       "--include",
-      "/data/conf/secrets.conf",
+      "/data/secrets.conf",
     ]);
+    assert.deepEqual(c.envs, ["CONF_DIR=/data", "DATA_DIR=/data"]);
     assert.equal(c.memory, 768);
   });
 
@@ -105,21 +108,24 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
     // The engine keeps secretness per property: one secret upload makes `uploads` secret.
     assert.ok(containsSecret(c.uploads));
     const byFile = new Map((unwrap(c.uploads) as Json[]).map((u) => [u.file, u]));
+    // Straight into the volume root, which the image's redis user owns: Docker would create a
+    // missing parent folder as root, and CONFIG REWRITE could not replace redis.conf there.
     assert.deepEqual([...byFile.keys()].sort(), [
-      "/data/conf/probe.pass",
-      "/data/conf/probe.sh",
-      "/data/conf/redis.conf",
-      "/data/conf/secrets.conf",
+      "/data/probe.pass",
+      "/data/probe.sh",
+      "/data/redis.conf",
+      "/data/secrets.conf",
+      "/data/start-redis.sh",
     ]);
     assert.match(
-      byFile.get("/data/conf/secrets.conf")!.content,
+      byFile.get("/data/secrets.conf")!.content,
       /^requirepass "generated-lowcode-redis-default-password-0123456789"$/m,
     );
     assert.equal(
-      byFile.get("/data/conf/probe.pass")!.content,
+      byFile.get("/data/probe.pass")!.content,
       "generated-lowcode-redis-default-password-0123456789",
     );
-    assert.match(byFile.get("/data/conf/redis.conf")!.content, /^maxmemory 384mb$/m);
+    assert.match(byFile.get("/data/redis.conf")!.content, /^maxmemory 384mb$/m);
     for (const u of byFile.values())
       assert.deepEqual([u.owner, u.group, u.permissions], ["999", "999", "0600"]);
   });

@@ -57,6 +57,7 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
         runAsUser: 999,
         runAsGroup: 999,
         fsGroup: 999,
+        fsGroupChangePolicy: "OnRootMismatch",
         seccompProfile: { type: "RuntimeDefault" },
       });
       for (const c of [...pod.initContainers, ...pod.containers]) {
@@ -99,7 +100,18 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
       assert.deepEqual(redis.env, [
         { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
         { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        { name: "CONF_DIR", value: "/conf" },
+        { name: "DATA_DIR", value: "/data" },
       ]);
+    });
+
+    it("keeps secrets owner-only: start script with umask, owner-only mounts, fsGroup applied once", () => {
+      // start-redis.sh sets umask 077 before Redis writes RDB, AOF or a rewritten redis.conf.
+      assert.deepEqual(redis.command, ["sh", "/conf/start-redis.sh"]);
+      assert.equal(pod.securityContext.fsGroupChangePolicy, "OnRootMismatch");
+      const volume = (name: string) => pod.volumes.find((v: Json) => v.name === name);
+      assert.equal(volume("secret").secret.defaultMode, 0o400);
+      assert.equal(volume("config").configMap.defaultMode, 0o400);
     });
 
     it("keeps data on a volumeClaimTemplate", () => {

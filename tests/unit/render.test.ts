@@ -1,15 +1,15 @@
 import { strict as assert } from "node:assert";
+import { SENTINEL_ACL_RULES, nodeAclRules, renderUsersAcl } from "../../render/acl";
 import { renderArtifacts } from "../../render/artifacts";
 import {
-  ACL_RULES,
   LAYOUT,
   redisServerArgs,
   renderRedisConf,
-  renderUsersAcl,
   requiredSecrets,
   sha256Hex,
 } from "../../render/redis-conf";
 import { nodeSecretFiles as secretFiles } from "../../render/files";
+import { renderSentinelConf } from "../../render/sentinel";
 import { applyDeviations } from "../../sandbox/capabilities";
 import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 
@@ -90,18 +90,42 @@ describe("redis.conf rendering: platform settings and each profile's security", 
   });
 
   it("production: users.acl turns default off and stores only password hashes", () => {
-    const acl = renderUsersAcl(resolve(PROD_STANDALONE), SECRETS);
+    const cfg = resolve(PROD_STANDALONE);
+    const acl = renderUsersAcl(cfg, SECRETS);
+    const rules = nodeAclRules(cfg);
     assert.match(acl, /^user default off resetchannels -@all$/m);
-    assert.ok(acl.includes(`user app on #${sha256Hex(SECRETS.appPassword)} ${ACL_RULES.app}`));
-    assert.ok(acl.includes(`user admin on #${sha256Hex(SECRETS.adminPassword)} ~* &* +@all`));
+    assert.ok(acl.includes(`user app on #${sha256Hex(SECRETS.appPassword)} ${rules.app}`));
+    assert.ok(acl.includes(`user admin on #${sha256Hex(SECRETS.adminPassword)} ${rules.admin}`));
     for (const password of [SECRETS.appPassword, SECRETS.adminPassword, SECRETS.probePassword])
       assert.ok(!acl.includes(password));
   });
 
   it("the app user loses @dangerous but keeps INFO for client ready checks", () => {
-    assert.match(ACL_RULES.app, /-@dangerous/);
-    assert.match(ACL_RULES.app, /\+info/);
-    assert.doesNotMatch(ACL_RULES.app, /\+(config|flushall|flushdb|keys|debug|shutdown)/);
+    const { app } = nodeAclRules(resolve(PROD_STANDALONE));
+    assert.match(app, /-@dangerous/);
+    assert.match(app, /\+info/);
+    assert.doesNotMatch(app, /\+(config|flushall|flushdb|keys|debug|shutdown)/);
+  });
+
+  it("channels are allow-lists: no user but the sentinel ones holds a channel that reaches __sentinel__:hello", () => {
+    for (const cfg of [resolve(PROD_STANDALONE), resolve(PROD)]) {
+      const rules = nodeAclRules(cfg);
+      // Every user starts from no channel at all.
+      for (const rule of Object.values(rules)) assert.match(rule, /^(~\* )?resetchannels /);
+      // The root permissions, before the selector in parentheses.
+      const app = rules.app.split(" (")[0].split(" ");
+      assert.deepEqual(
+        app.filter((t) => t.startsWith("&")),
+        ["&flow:*:cursors", "&__keyevent@*__:*", "&__keyspace@*__:*"],
+      );
+      // PUBLISH only through the selector, which names the application's channels alone.
+      assert.ok(app.includes("-publish") && app.includes("-spublish"));
+      assert.match(rules.app, /\(\+publish \+spublish &flow:\*:cursors\)$/);
+      assert.match(rules.admin, /\(\+publish \+spublish &flow:\*:cursors\)$/);
+      assert.match(rules.sentinel, /^resetchannels &__sentinel__:hello -@all /);
+    }
+    assert.match(SENTINEL_ACL_RULES["sentinel-peer"], /^resetchannels &__sentinel__:hello -@all /);
+    assert.doesNotMatch(SENTINEL_ACL_RULES["sentinel-client"], /publish/);
   });
 
   it("needs one password in dev; ACL users and a CONFIG name in production; group credentials in a group", () => {
@@ -140,6 +164,36 @@ describe("redis.conf rendering: platform settings and each profile's security", 
       "127.0.0.1",
       "$(POD_IP)",
     ]);
+  });
+
+  it("refuses to render a value with a control character, even one that slipped past validation", () => {
+    const cfg = resolve(PROD);
+    const smuggled = [
+      { ...cfg, redis: { ...cfg.redis, maxmemory: "\n384mb" } },
+      { ...cfg, bind: ["127.0.0.1\nrequirepass x"] },
+      { ...cfg, sentinel: { ...cfg.sentinel, masterName: "m\rsentinel deny-scripts-reconfig no" } },
+      { ...cfg, stack: "prod\u0000" },
+    ];
+    for (const bad of smuggled) {
+      assert.throws(() => {
+        renderRedisConf(bad);
+        renderSentinelConf(bad);
+      }, /refusing to render .*a control character would split or hide a directive/);
+    }
+    assert.throws(
+      () =>
+        renderUsersAcl(
+          cfg,
+          {
+            ...SECRETS,
+            replicationPassword: "replication-password-0123456789",
+            sentinelNodePassword: "sentinel-password-0123456789",
+            appPassword: "x\nuser evil on nopass +@all",
+          },
+          (p) => p,
+        ),
+      /users\.acl: refusing to render/,
+    );
   });
 
   it("is a pure function of the config: the same bytes twice, different bytes for another setting", () => {
