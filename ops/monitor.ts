@@ -1,7 +1,7 @@
 import Redis from "ioredis";
 import { ConnectionInfo } from "../render/connection";
 import { parseInfo } from "../sandbox/clients";
-import { clientOptions } from "../sandbox/failover";
+import { ioredisOptions } from "../render/client-options";
 
 export interface SlowEntry {
   readonly id: number;
@@ -103,7 +103,7 @@ export function formatReport(r: MonitorReport): string {
 
 /** Collects one report from the master, as the admin user (through the sentinels for a group). */
 export async function collectReport(connection: ConnectionInfo): Promise<MonitorReport> {
-  const admin = new Redis({ ...clientOptions(connection, "admin"), maxRetriesPerRequest: 1 });
+  const admin = new Redis({ ...ioredisOptions(connection, "admin"), maxRetriesPerRequest: 1 });
   admin.on("error", () => undefined);
   try {
     await admin.connect();

@@ -30,6 +30,80 @@ export interface ConnectionInfo {
   };
   readonly backup?: { readonly script: string; readonly dir: string };
   readonly deviations: readonly string[];
+  /** Client settings every application should use, so that no call waits without bound. */
+  readonly client: ClientSettings;
+}
+
+/**
+ * Timeouts and retries for the platform's clients, in plain numbers (milliseconds unless said
+ * otherwise); `render/client-options.ts` turns them into ioredis options. With ioredis's defaults a
+ * client waits without bound on a sentinel that accepts connections but does not answer (a frozen
+ * or overloaded process: the kernel still completes the TCP handshake), and every command queued
+ * behind that master lookup waits with it, for as long as the sentinels stay frozen.
+ */
+export interface ClientSettings {
+  /** Bounds the TCP connect to a node or a sentinel. */
+  readonly connectTimeoutMs: number;
+  /** Bounds the reply to each command, including one queued while the client reconnects. */
+  readonly commandTimeoutMs: number;
+  /** Sentinel topology only: bounds one sentinel's answer to a master lookup. */
+  readonly sentinelCommandTimeoutMs?: number;
+  /** Reconnection attempts a queued command waits through before it fails. */
+  readonly maxRetriesPerRequest: number;
+  /** First reconnection delay; it doubles on each further attempt… */
+  readonly retryBaseDelayMs: number;
+  /** …up to this cap, and reconnection never stops. */
+  readonly retryMaxDelayMs: number;
+}
+
+// Linux retransmits a lost SYN after 1 s: 2 s survives one loss, and an address nobody answers
+// (a deleted pod's IP drops SYNs) fails in 2 s instead of after the kernel's ~127 s of retries.
+const CONNECT_TIMEOUT_MS = 2_000;
+// The platform's commands are small single-key operations answered in well under a millisecond:
+// 2 s is three orders of magnitude above that, yet short enough that a request fails instead of
+// hanging while Redis is unreachable. More when a round over many sentinels needs it (below).
+const COMMAND_TIMEOUT_MS = 2_000;
+// A healthy sentinel answers GET-MASTER-ADDR-BY-NAME in about a millisecond. 500 ms still absorbs
+// a throttled or briefly paused sentinel (CFS quota periods are 100 ms); 200 ms is the least.
+const SENTINEL_COMMAND_TIMEOUT_MAX_MS = 500;
+const SENTINEL_COMMAND_TIMEOUT_MIN_MS = 200;
+// ioredis's default (20) keeps a request queued through 20 reconnection attempts, about 10 s of its
+// default backoff; 3 attempts of the backoff below are about 350 ms of refused connections. The
+// command timeout bounds the wait anyway: this only fails requests sooner while nothing answers.
+const MAX_RETRIES_PER_REQUEST = 3;
+// The first reconnection is almost immediate (a killed connection to a live server comes back at
+// once); the cap means a client is back within 1 s of Redis, without hammering a server that is
+// still down (ioredis's default caps at 2 s).
+const RETRY_BASE_DELAY_MS = 50;
+const RETRY_MAX_DELAY_MS = 1_000;
+
+/**
+ * The client settings of a stack. For a group, a lookup round over sentinels that do not answer
+ * (`sentinels x sentinelCommandTimeoutMs`) takes at most half of down-after-milliseconds (unless
+ * that leaves a sentinel less than 200 ms), so it ends well before the sentinels could complete a
+ * failover (down-after + election, ~6 s by default): 3 sentinels x 500 ms = 1.5 s. The command
+ * timeout outlasts such a round by 500 ms (reconnection delay, AUTH, SELECT, ready check), so a
+ * command queued during a lookup still succeeds when the last sentinel asked is the one that answers.
+ */
+export function clientSettings(cfg: ResolvedConfig): ClientSettings {
+  const common = {
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+    retryBaseDelayMs: RETRY_BASE_DELAY_MS,
+    retryMaxDelayMs: RETRY_MAX_DELAY_MS,
+  };
+  if (cfg.topology !== "sentinel") return common;
+  const { sentinels, downAfterMs } = cfg.sentinel;
+  const sentinelCommandTimeoutMs = Math.max(
+    SENTINEL_COMMAND_TIMEOUT_MIN_MS,
+    Math.min(SENTINEL_COMMAND_TIMEOUT_MAX_MS, Math.floor(downAfterMs / (2 * sentinels))),
+  );
+  return {
+    ...common,
+    commandTimeoutMs: Math.max(COMMAND_TIMEOUT_MS, sentinels * sentinelCommandTimeoutMs + 500),
+    sentinelCommandTimeoutMs,
+  };
 }
 
 export interface ConnectionParts {
@@ -77,5 +151,6 @@ export function buildConnection(
     renamedCommands: renamedCommands(cfg, secrets),
     databases: { ...cfg.databaseIndex },
     deviations: [...(parts.deviations ?? [])],
+    client: clientSettings(cfg),
   };
 }

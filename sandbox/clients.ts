@@ -2,7 +2,8 @@ import Redis, { RedisOptions } from "ioredis";
 
 /**
  * A client of exactly one server that sends nothing by itself: no AUTH unless credentials are
- * given, no ready check (sentinel users may not run INFO), no retries, connected on demand.
+ * given, no ready check (sentinel users may not run INFO), no retries, connected on demand, and
+ * no wait without bound (a frozen or overloaded process accepts connections and answers nothing).
  */
 export function directClient(host: string, port: number, extra: RedisOptions = {}): Redis {
   const client = new Redis({
@@ -12,6 +13,8 @@ export function directClient(host: string, port: number, extra: RedisOptions = {
     maxRetriesPerRequest: 0,
     enableReadyCheck: false,
     retryStrategy: () => null,
+    connectTimeout: 2_000,
+    commandTimeout: 10_000,
     ...extra,
   });
   // Failures surface as rejected commands; the event would otherwise be unhandled.

@@ -1,33 +1,8 @@
-import Redis, { RedisOptions } from "ioredis";
+import Redis from "ioredis";
+import { ioredisOptions } from "../render/client-options";
 import { ConnectionInfo } from "../render/connection";
 import { directClient } from "./clients";
 import { Sandbox } from "./sandbox";
-
-/** An ioredis client as the platform's services use it: through the sentinels for a group. */
-export function clientOptions(
-  connection: ConnectionInfo,
-  role: "app" | "admin",
-  db = 0,
-): RedisOptions {
-  const { username, password } = connection.users[role];
-  const common: RedisOptions = {
-    username,
-    password,
-    db,
-    maxRetriesPerRequest: 3,
-    lazyConnect: true,
-  };
-  if (connection.topology !== "sentinel") {
-    return { ...common, host: connection.redis[0].host, port: connection.redis[0].port };
-  }
-  return {
-    ...common,
-    sentinels: connection.sentinels.map((s) => ({ host: s.host, port: s.port })),
-    name: connection.masterName,
-    sentinelUsername: connection.sentinelUser?.username,
-    sentinelPassword: connection.sentinelUser?.password,
-  };
-}
 
 /** The port of the node the sentinels name master. */
 export async function currentMasterPort(connection: ConnectionInfo): Promise<number> {
@@ -90,7 +65,7 @@ export async function failoverDrill(
   if (!node) throw new Error(`no sandbox node on port ${killedPort}`);
 
   const client = new Redis({
-    ...clientOptions(connection, "app"),
+    ...ioredisOptions(connection, "app"),
     retryStrategy: () => 50,
     maxRetriesPerRequest: 1,
   });
@@ -100,7 +75,13 @@ export async function failoverDrill(
   let recoveredAt = 0;
   let afterKill = 0;
   try {
-    await client.connect();
+    // ioredis keeps looking the master up while the sentinels answer nothing useful: bound it.
+    await Promise.race([
+      client.connect(),
+      sleep(Math.max(0, deadline - Date.now())).then(() => {
+        throw new Error(`failover drill: no connection to the master within ${timeoutMs} ms`);
+      }),
+    ]);
     for (let i = 0; ; i++) {
       if (Date.now() > deadline)
         throw new Error(`failover drill: writes not acknowledged again within ${timeoutMs} ms`);

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import Redis, { RedisOptions } from "ioredis";
 import { ConnectionInfo } from "../../render/connection";
 import { directClient as sandboxDirectClient } from "../../sandbox/clients";
-import { clientOptions } from "../../sandbox/failover";
+import { ioredisOptions } from "../../render/client-options";
 import { waitFor } from "./wait";
 
 /** An ioredis client as the platform's NestJS services configure it. */
@@ -12,7 +12,7 @@ export function platformClient(
   db: number,
   extra: RedisOptions = {},
 ): Redis {
-  return new Redis({ ...clientOptions(connection, role, db), ...extra });
+  return new Redis({ ...ioredisOptions(connection, role, db), ...extra });
 }
 
 /** A client of one server on 127.0.0.1 that sends nothing by itself (see sandbox/clients). */

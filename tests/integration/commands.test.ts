@@ -123,6 +123,7 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
         );
 
         assert.deepEqual(Object.keys(connection).sort(), [
+          "client",
           "databases",
           "deviations",
           "masterName",

@@ -283,13 +283,18 @@ describe("production sentinel group against an attacker holding the app password
     );
   });
 
-  it("after a failover and a restart of every process, no file or directory under the sandbox dir is open to group or others", async () => {
+  it("after a failover and a restart of every process, no file or directory under the sandbox dir is open to group or others", async function () {
+    // A failover, then six restarts; the restarted master waits for the sentinels (bounded).
+    this.timeout(180_000);
     const result = await failoverDrill(sandbox!, {
       keyPrefix: "modes",
       writesBeforeKill: 20,
       writesAfter: 20,
     });
     assert.equal(result.lost, 0);
+    console.log(
+      `      failover: ${result.killedPort} -> ${result.newMasterPort} in ${result.outageMs} ms`,
+    );
     // Sentinel rewrote the promoted node's redis.conf (CONFIG REWRITE), masterauth included.
     const promoted = sandbox!.nodes.find((n) => n.port === result.newMasterPort)!;
     const promotedConf = path.join(promoted.confDir, "redis.conf");
@@ -303,6 +308,7 @@ describe("production sentinel group against an attacker holding the app password
     // Restart every process, one at a time, each back and answering before the next.
     const supervisor = sandbox!.supervisor;
     for (const p of [...sandbox!.nodes, ...sandbox!.sentinels]) {
+      const started = Date.now();
       const before = supervisor.pid(p.name);
       supervisor.signal(p.name, "SIGTERM");
       await supervisor.exited(p.name);
@@ -327,6 +333,7 @@ describe("production sentinel group against an attacker holding the app password
         45_000,
         100,
       );
+      console.log(`      ${p.name} restarted and answering in ${Date.now() - started} ms`);
     }
     // Files that hold secrets now: rewritten configs and sentinel state, data, secrets, logs.
     const sentinelState = fs.readFileSync(

@@ -6,7 +6,8 @@ import * as path from "node:path";
 import Redis from "ioredis";
 import { ResolvedConfig } from "../../config/resolve";
 import { ConnectionInfo } from "../../render/connection";
-import { clientOptions, currentMasterPort, failoverDrill } from "../../sandbox/failover";
+import { ioredisOptions } from "../../render/client-options";
+import { currentMasterPort, failoverDrill } from "../../sandbox/failover";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { DEV, PROD, resolve } from "../helpers/config";
 import { directClient, exercisePlatform } from "../helpers/platform";
@@ -125,7 +126,7 @@ describe("sentinel group, production profile: failover on real redis-server and 
   });
 
   it("serves the platform use cases to an ioredis sentinel client as the app user", async () => {
-    const client = new Redis(clientOptions(connection, "app"));
+    const client = new Redis(ioredisOptions(connection, "app"));
     try {
       await client.connect();
       assert.equal(await client.ping(), "PONG");

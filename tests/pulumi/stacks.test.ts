@@ -164,6 +164,14 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
       renamedCommands: {},
       databases: PLATFORM_DATABASES,
       deviations: [],
+      // Bounded waits for every client (render/connection.ts explains each value).
+      client: {
+        connectTimeoutMs: 2000,
+        commandTimeoutMs: 2000,
+        maxRetriesPerRequest: 3,
+        retryBaseDelayMs: 50,
+        retryMaxDelayMs: 1000,
+      },
     });
   });
 });
