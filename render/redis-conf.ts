@@ -119,7 +119,6 @@ export function header(cfg: ResolvedConfig, file: string, comment = "#"): string
  */
 export function configFile(file: string, lines: readonly string[]): string {
   for (const line of lines) {
-    // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(line))
       throw new Error(
         `${file}: refusing to render ${JSON.stringify(line)}: a control character would split or hide a directive`,
