@@ -36,23 +36,60 @@ export function applyDeviations(redisConf: string, deviations: readonly Deviatio
   return text;
 }
 
-/** What a program printed (or why it could not run). */
-function outputOf(binary: string, args: string[]): string {
+/** What a program printed, or why it could not run. */
+function run(binary: string, args: string[]): { output: string; missing: boolean } {
   const result = spawnSync(binary, args, { encoding: "utf8", timeout: 10_000 });
-  return result.error ? result.error.message : `${result.stdout}${result.stderr}`;
+  if (result.error) {
+    const missing = (result.error as NodeJS.ErrnoException).code === "ENOENT";
+    return { output: result.error.message, missing };
+  }
+  return { output: `${result.stdout}${result.stderr}`, missing: false };
 }
 
-/** Fails with a clear message when a Redis binary the sandbox needs is missing. */
+function outputOf(binary: string, args: string[]): string {
+  return run(binary, args).output;
+}
+
+const INSTALL_HINT = "on Debian/Ubuntu: apt-get install -y redis-server redis-sentinel redis-tools";
+
+/**
+ * Fails with a one-line message when a Redis program the sandbox needs is missing from PATH or is
+ * not Redis 7, before anything starts.
+ */
 export function requireBinaries(sentinel: boolean): void {
   const needed = [BINARIES.server, BINARIES.cli, ...(sentinel ? [BINARIES.sentinel] : [])];
   for (const binary of needed) {
-    const output = outputOf(binary, ["--version"]);
+    const { output, missing } = run(binary, ["--version"]);
+    if (missing) {
+      throw new Error(`${binary} not found in PATH: the sandbox needs Redis 7 (${INSTALL_HINT}).`);
+    }
     if (!/v=7\.|redis-cli 7\./.test(output)) {
+      const said = output.trim().split("\n")[0] || "nothing";
       throw new Error(
-        `The sandbox needs Redis 7 (${binary} --version said: ${output.trim() || "nothing"}). On Debian/Ubuntu: apt-get install -y redis-server redis-sentinel`,
+        `${binary} --version said "${said}": the sandbox needs Redis 7 (${INSTALL_HINT}).`,
       );
     }
   }
+}
+
+/** The version of the redis-server in PATH, e.g. "7.0.15"; undefined when it does not say. */
+export function localRedisVersion(): string | undefined {
+  return /v=(\d+\.\d+\.\d+)/.exec(outputOf(BINARIES.server, ["--version"]))?.[1];
+}
+
+/** The Redis version of an image reference pinned to a version tag: "redis:7.2.5-alpine" -> "7.2.5". */
+export function imageRedisVersion(image: string): string | undefined {
+  return /:(\d+\.\d+\.\d+)(?:[-._@]|$)/.exec(image)?.[1];
+}
+
+/** A version deviation when the sandbox's redis-server is not the version of the deployed image. */
+export function versionDeviation(image: string, local: string | undefined): Deviation | undefined {
+  const deployed = imageRedisVersion(image);
+  if (local === deployed) return undefined;
+  return {
+    setting: "version",
+    reason: `the sandbox runs redis-server ${local ?? "of an unknown version"}, the deployment ${image} (Redis ${deployed ?? "of an unknown version"})`,
+  };
 }
 
 /**
@@ -81,6 +118,8 @@ export function detectDeviations(cfg: ResolvedConfig): Deviation[] {
       });
     }
   }
+  const version = versionDeviation(cfg.image, localRedisVersion());
+  if (version) deviations.push(version);
   if (cfg.bind.join(" ") !== "127.0.0.1") {
     deviations.push({
       setting: "bind",

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import Redis from "ioredis";
 import { directClient, parseInfo } from "./clients";
@@ -14,7 +15,7 @@ import {
 } from "../render/files";
 import { SecretValues, ServerLayout, redisServerArgs, requiredSecrets } from "../render/redis-conf";
 import { Deviation, applyDeviations, detectDeviations, requireBinaries } from "./capabilities";
-import { Logger, Supervisor } from "./supervisor";
+import { Logger, StartFailure, Supervisor, describeExit, lastMeaningfulLine } from "./supervisor";
 
 export interface SandboxOptions {
   /** Everything lives here: configs, data, logs, secrets.json, connection.json. */
@@ -26,14 +27,40 @@ export interface SandboxOptions {
   readonly log?: Logger;
   /** How long the topology may take to be ready. Default 30 s. */
   readonly readyTimeoutMs?: number;
+  /** Aborting it while the sandbox starts stops what was started and fails the start. */
+  readonly signal?: AbortSignal;
 }
 
 /** A process of the sandbox: a Redis node (redis-0, …) or a sentinel (sentinel-0, …). */
 export interface SandboxProcess {
   readonly name: string;
+  readonly kind: "redis" | "sentinel";
   readonly port: number;
   readonly confDir: string;
   readonly dataDir: string;
+  readonly logFile: string;
+}
+
+/**
+ * DIR/processes.json (0600) while a sandbox runs, for tools that act on its processes (drills):
+ * rewritten whenever a process (re)starts, so each pid is the current one; removed on stop.
+ */
+export interface ProcessesFile {
+  /** The sandbox's own pid, which restarts the processes below when they die. */
+  readonly sandboxPid: number;
+  /** Every process started so far (all of them once the sandbox is ready). */
+  readonly processes: readonly SandboxProcessEntry[];
+}
+
+export interface SandboxProcessEntry {
+  readonly name: string;
+  readonly kind: "redis" | "sentinel";
+  readonly port: number;
+  /** Pid of the current run: `sh start-….sh`, which execs redis-server or redis-sentinel. */
+  readonly pid: number;
+  readonly confDir: string;
+  readonly dataDir: string;
+  readonly logFile: string;
 }
 
 export interface Sandbox {
@@ -45,12 +72,16 @@ export interface Sandbox {
   readonly sentinels: readonly SandboxProcess[];
   readonly supervisor: Supervisor;
   readonly connectionFile: string;
-  /** Stops every process the sandbox started. */
+  readonly processesFile: string;
+  /** Stops every process the sandbox started, then removes processes.json and the lock. */
   stop(): Promise<void>;
 }
 
 export const DEFAULT_BASE_PORT = 7001;
 export const SENTINEL_PORT_OFFSET = 20000;
+/** DIR/sandbox.pid: the pid of the sandbox using DIR, created exclusively, removed on stop. */
+export const LOCK_FILE = "sandbox.pid";
+export const PROCESSES_FILE = "processes.json";
 /** Where clients connect. */
 const HOST = "127.0.0.1";
 /**
@@ -74,7 +105,8 @@ export function loadOrCreateSecrets(cfg: ResolvedConfig, dir: string): SecretVal
         ? `CONFIG_${randomBytes(10).toString("hex").toUpperCase()}`
         : randomBytes(24).toString("base64url");
   }
-  writeFile(file, JSON.stringify(secrets, null, 2), 0o600);
+  // Atomically: a sandbox killed while writing must not leave the dir's passwords behind half-written.
+  writeFileAtomic(file, JSON.stringify(secrets, null, 2), 0o600);
   return secrets;
 }
 
@@ -83,20 +115,146 @@ function writeFile(file: string, content: string, mode: number): void {
   fs.chmodSync(file, mode);
 }
 
+/** Readers see the old or the new content, never a partial file. */
+function writeFileAtomic(file: string, content: string, mode: number): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFile(tmp, content, mode);
+  fs.renameSync(tmp, file);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function lockHolder(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const notWritable = (dir: string, err: unknown) =>
+  new Error(`--dir ${dir} is not a writable directory (${(err as Error).message}).`);
+
+/**
+ * Makes sure DIR exists and is writable, and takes its lock: DIR/sandbox.pid holding this
+ * process's pid, created exclusively (a hard link of a complete file, so nobody reads it half
+ * written). A lock whose pid is not alive is left from a sandbox that died: it is taken over.
+ */
+function claimDir(dir: string): string {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (err) {
+    throw notWritable(dir, err);
+  }
+  const lock = path.join(dir, LOCK_FILE);
+  const tmp = `${lock}.${process.pid}.tmp`;
+  try {
+    writeFile(tmp, `${process.pid}\n`, 0o600);
+  } catch (err) {
+    throw notWritable(dir, err);
+  }
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        fs.linkSync(tmp, lock);
+        return lock;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw notWritable(dir, err);
+      }
+      const holder = lockHolder(lock);
+      if (holder !== undefined && isAlive(holder)) {
+        throw new Error(
+          `--dir ${dir} is in use by a running sandbox (pid ${holder}, lock ${lock}).`,
+        );
+      }
+      fs.rmSync(lock, { force: true });
+    }
+    throw new Error(`--dir ${dir}: could not take the lock ${lock}.`);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Removes DIR/sandbox.pid if it is still this process's. */
+function releaseDir(dir: string): void {
+  const lock = path.join(dir, LOCK_FILE);
+  if (lockHolder(lock) === process.pid) fs.rmSync(lock, { force: true });
+}
+
+/** The address `port` is taken on ("127.0.0.1" or "::1", what redis-server binds), if any. */
+async function portTakenOn(port: number): Promise<string | undefined> {
+  for (const host of ["127.0.0.1", "::1"]) {
+    const taken = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once("error", (err: NodeJS.ErrnoException) =>
+        // No ::1 on this host: redis-server skips it as well (its bind is "-::1").
+        resolve(err.code !== "EADDRNOTAVAIL" && err.code !== "EAFNOSUPPORT"),
+      );
+      server.listen(port, host, () => server.close(() => resolve(false)));
+    });
+    if (taken) return host;
+  }
+  return undefined;
+}
+
+/** Fails before anything starts when a port the topology needs is taken. */
+async function checkPorts(processes: readonly SandboxProcess[]): Promise<void> {
+  const ports = processes.map((p) => p.port);
+  const ranges = [
+    ports.filter((p) => p < ports[0] + SENTINEL_PORT_OFFSET),
+    ports.filter((p) => p >= ports[0] + SENTINEL_PORT_OFFSET),
+  ]
+    .filter((r) => r.length > 0)
+    .map((r) => (r.length === 1 ? String(r[0]) : `${r[0]}-${r[r.length - 1]}`));
+  for (const p of processes) {
+    const host = await portTakenOn(p.port);
+    if (host) {
+      throw new Error(
+        `Port ${p.port} (${p.name}) is already in use on ${host}: stop what listens there or choose another --base-port (this topology needs ${ranges.join(" and ")}).`,
+      );
+    }
+  }
+}
+
 /** A directory of the sandbox: owner-only, like every file in it (secrets, data, logs). */
 function ownerOnlyDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   fs.chmodSync(dir, 0o700);
 }
 
+/** Where a process of the sandbox lives. */
+function processAt(
+  dir: string,
+  kind: SandboxProcess["kind"],
+  index: number,
+  port: number,
+): SandboxProcess {
+  const name = `${kind}-${index}`;
+  return {
+    name,
+    kind,
+    port,
+    confDir: path.join(dir, name, "conf"),
+    dataDir: path.join(dir, name, "data"),
+    logFile: path.join(dir, "logs", `${name}.log`),
+  };
+}
+
 /** Writes a process's rendered files, the same bytes a container or pod gets, all 0600. */
-function prepareProcess(dir: string, name: string, port: number, files: Files): SandboxProcess {
-  const confDir = path.join(dir, name, "conf");
-  const dataDir = path.join(dir, name, "data");
-  for (const d of [path.join(dir, name), confDir, dataDir]) ownerOnlyDir(d);
+function prepareProcess(dir: string, p: SandboxProcess, files: Files): void {
+  for (const d of [path.join(dir, p.name), p.confDir, p.dataDir]) ownerOnlyDir(d);
   for (const [file, content] of Object.entries(files))
-    writeFile(path.join(confDir, file), content, 0o600);
-  return { name, port, confDir, dataDir };
+    writeFile(path.join(p.confDir, file), content, 0o600);
 }
 
 function layoutOf(node: SandboxProcess): ServerLayout {
@@ -144,18 +302,29 @@ async function withClient<T>(
   }
 }
 
+/** The start was aborted (SIGINT/SIGTERM while starting). */
+export class StartInterrupted extends Error {}
+
+interface WaitOptions {
+  /** Resolves when the process being waited for exits: the wait fails at once. */
+  readonly exited?: Promise<unknown>;
+  readonly signal?: AbortSignal;
+}
+
 /** Polls `check` until it holds; fails after `timeoutMs`, or at once if `exited` resolves. */
 async function waitUntil(
   what: string,
   check: () => Promise<boolean>,
   timeoutMs: number,
-  exited?: Promise<void>,
+  options: WaitOptions = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let gone = false;
-  void exited?.then(() => (gone = true));
+  void options.exited?.then(() => (gone = true));
   let lastError = "not yet";
   while (Date.now() < deadline) {
+    if (options.signal?.aborted)
+      throw new StartInterrupted(`interrupted (${String(options.signal.reason)}) while starting`);
     if (gone) throw new Error(`${what}: the process exited while starting`);
     try {
       if (await check()) return;
@@ -167,19 +336,34 @@ async function waitUntil(
   throw new Error(`${what}: not ready after ${timeoutMs} ms (${lastError})`);
 }
 
+const ping = (port: number, auth: { username: string; password: string }) =>
+  withClient(port, auth, async (c) => (await c.ping()) === "PONG");
+
 /** Resolves once the server answers PING to `auth`. */
 export function waitForPing(
   port: number,
   auth: { username: string; password: string },
   timeoutMs: number,
-  exited?: Promise<void>,
+  exited?: Promise<unknown>,
 ): Promise<void> {
-  return waitUntil(
-    `port ${port}`,
-    () => withClient(port, auth, async (c) => (await c.ping()) === "PONG"),
-    timeoutMs,
-    exited,
-  );
+  return waitUntil(`port ${port}`, () => ping(port, auth), timeoutMs, { exited });
+}
+
+/** One line: why a process ended before it was ready, and where its log is. */
+export function startFailureMessage(p: SandboxProcess, failure: StartFailure): string {
+  if (/Address already in use/i.test(failure.output)) {
+    return `Port ${p.port} is already in use: ${p.name} could not listen on it (log: ${failure.logFile}).`;
+  }
+  const said = lastMeaningfulLine(failure.output) ?? "it wrote nothing";
+  return `${p.name} exited while starting (${describeExit(failure.status)}): ${said} (log: ${failure.logFile}).`;
+}
+
+function lastLogLine(file: string): string {
+  try {
+    return lastMeaningfulLine(fs.readFileSync(file, "utf8")) ?? "(empty)";
+  } catch {
+    return "(none)";
+  }
 }
 
 /**
@@ -196,13 +380,14 @@ function seedRestore(node: SandboxProcess, file: string): void {
 async function enableAofAfterRestore(
   cfg: ResolvedConfig,
   secrets: SecretValues,
-  port: number,
+  node: SandboxProcess,
   timeoutMs: number,
+  options: WaitOptions,
 ): Promise<void> {
-  await withClient(port, credentials(cfg, secrets, "admin"), async (admin) => {
+  await withClient(node.port, credentials(cfg, secrets, "admin"), async (admin) => {
     await admin.call(secrets.configCommand ?? "CONFIG", "SET", "appendonly", "yes");
     await waitUntil(
-      "AOF rewrite after restore",
+      `${node.name}: AOF rewrite after restore`,
       async () => {
         const info = parseInfo(await admin.info("persistence"));
         return (
@@ -212,13 +397,36 @@ async function enableAofAfterRestore(
         );
       },
       timeoutMs,
+      options,
     );
   });
+}
+
+/** Each node's role as it reports it now (INFO replication), in the order of `nodes`. */
+async function currentRoles(
+  nodes: readonly SandboxProcess[],
+  admin: { username: string; password: string },
+): Promise<Array<"master" | "replica">> {
+  return Promise.all(
+    nodes.map((n) =>
+      withClient(n.port, admin, async (c) => {
+        const role = parseInfo(await c.info("replication")).role;
+        if (role !== "master" && role !== "slave")
+          throw new Error(`${n.name} reports role ${role ?? "none"}`);
+        return role === "master" ? ("master" as const) : ("replica" as const);
+      }),
+    ),
+  );
 }
 
 /**
  * Starts the stack's topology as local processes on 127.0.0.1, with the exact rendered files and
  * locally generated secrets, and writes DIR/connection.json when every process is ready.
+ *
+ * Before anything starts it checks the Redis programs, that DIR is writable and used by no other
+ * running sandbox (DIR/sandbox.pid), and that every port is free. A process that exits before it
+ * is ready is not restarted: the start fails. Every failure is one line naming the cause (and the
+ * process's log), after every process started is stopped again.
  */
 export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions): Promise<Sandbox> {
   const grouped = cfg.topology === "sentinel";
@@ -227,39 +435,110 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   const basePort = options.basePort ?? DEFAULT_BASE_PORT;
   const timeoutMs = options.readyTimeoutMs ?? 30_000;
   const log = options.log ?? (() => undefined);
-  ownerOnlyDir(dir);
-  ownerOnlyDir(path.join(dir, "logs"));
-  const secrets = loadOrCreateSecrets(cfg, dir);
-  const deviations = detectDeviations(cfg);
-  const supervisor = new Supervisor(log);
-  const logFile = (name: string) => path.join(dir, "logs", `${name}.log`);
+  const waitOptions = { signal: options.signal };
+  claimDir(dir);
 
-  const nodeFiles = nodePlainFiles(cfg);
-  nodeFiles["redis.conf"] = applyDeviations(nodeFiles["redis.conf"], deviations);
   const nodes = Array.from({ length: cfg.sentinel.nodes }, (_, i) =>
-    prepareProcess(dir, `redis-${i}`, basePort + i, {
-      ...nodeFiles,
-      ...nodeSecretFiles(cfg, secrets),
-    }),
+    processAt(dir, "redis", i, basePort + i),
   );
   const sentinels = Array.from({ length: cfg.sentinel.sentinels }, (_, i) =>
-    prepareProcess(dir, `sentinel-${i}`, basePort + SENTINEL_PORT_OFFSET + i, {
-      ...sentinelPlainFiles(cfg),
-      ...sentinelSecretFiles(cfg, secrets),
-    }),
+    processAt(dir, "sentinel", i, basePort + SENTINEL_PORT_OFFSET + i),
   );
-  // What the start scripts get from Kubernetes or Docker: stable addresses of the group.
-  const groupEnv = {
-    ...process.env,
-    DEFAULT_MASTER: `${ANNOUNCED_HOST} ${nodes[0].port}`,
-    SENTINELS: sentinels.map((s) => `${ANNOUNCED_HOST}:${s.port}`).join(" "),
+  const all = [...nodes, ...sentinels];
+  const processesFile = path.join(dir, PROCESSES_FILE);
+  const pids = new Map<string, number>();
+  const writeProcesses = () => {
+    const content: ProcessesFile = {
+      sandboxPid: process.pid,
+      processes: all
+        .filter((p) => pids.has(p.name))
+        .map((p) => ({
+          name: p.name,
+          kind: p.kind,
+          port: p.port,
+          pid: pids.get(p.name)!,
+          confDir: p.confDir,
+          dataDir: p.dataDir,
+          logFile: p.logFile,
+        })),
+    };
+    writeFileAtomic(processesFile, JSON.stringify(content, null, 2) + "\n", 0o600);
+  };
+  const supervisor = new Supervisor(log, {
+    onStart: (name, pid) => {
+      pids.set(name, pid);
+      log(`${name} started (pid ${pid})`);
+      try {
+        writeProcesses();
+      } catch (err) {
+        log(`could not write ${processesFile}: ${(err as Error).message}`);
+      }
+    },
+  });
+  const cleanUp = async () => {
+    await supervisor.stopAll();
+    fs.rmSync(processesFile, { force: true });
+    releaseDir(dir);
   };
 
-  const restoring = options.restoreFrom !== undefined && cfg.redis.appendonly;
-  if (options.restoreFrom) seedRestore(nodes[0], options.restoreFrom);
-  const probe = credentials(cfg, secrets, "probe");
-  const sentinelClient = credentials(cfg, secrets, "sentinel-client");
+  /** Waits until `p` answers PING; from then on the restart policy applies to it. */
+  const waitReady = async (p: SandboxProcess, auth: { username: string; password: string }) => {
+    const failed = () => {
+      const failure = supervisor.startFailure(p.name);
+      return failure ? new Error(startFailureMessage(p, failure)) : undefined;
+    };
+    try {
+      await waitUntil(`${p.name} (port ${p.port})`, () => ping(p.port, auth), timeoutMs, {
+        ...waitOptions,
+        exited: supervisor.exited(p.name),
+      });
+    } catch (err) {
+      if (err instanceof StartInterrupted) throw err;
+      throw (
+        failed() ??
+        new Error(
+          `${(err as Error).message}; its log ends with: ${lastLogLine(p.logFile)} (log: ${p.logFile}).`,
+        )
+      );
+    }
+    supervisor.markReady(p.name);
+    const failure = failed();
+    if (failure) throw failure;
+  };
+
+  let connection: ConnectionInfo;
+  let secrets: SecretValues;
+  const connectionFile = path.join(dir, "connection.json");
   try {
+    await checkPorts(all);
+    ownerOnlyDir(dir);
+    ownerOnlyDir(path.join(dir, "logs"));
+    // A connection.json left from an earlier run must not pass for this one's.
+    fs.rmSync(connectionFile, { force: true });
+    secrets = loadOrCreateSecrets(cfg, dir);
+    const deviations = detectDeviations(cfg);
+
+    const nodeFiles = nodePlainFiles(cfg);
+    nodeFiles["redis.conf"] = applyDeviations(nodeFiles["redis.conf"], deviations);
+    for (const node of nodes)
+      prepareProcess(dir, node, { ...nodeFiles, ...nodeSecretFiles(cfg, secrets) });
+    for (const sentinel of sentinels)
+      prepareProcess(dir, sentinel, {
+        ...sentinelPlainFiles(cfg),
+        ...sentinelSecretFiles(cfg, secrets),
+      });
+    // What the start scripts get from Kubernetes or Docker: stable addresses of the group.
+    const groupEnv = {
+      ...process.env,
+      DEFAULT_MASTER: `${ANNOUNCED_HOST} ${nodes[0].port}`,
+      SENTINELS: sentinels.map((s) => `${ANNOUNCED_HOST}:${s.port}`).join(" "),
+    };
+
+    const restoring = options.restoreFrom !== undefined && cfg.redis.appendonly;
+    if (options.restoreFrom) seedRestore(nodes[0], options.restoreFrom);
+    const probe = credentials(cfg, secrets, "probe");
+    const sentinelClient = credentials(cfg, secrets, "sentinel-client");
+
     for (const [i, node] of nodes.entries()) {
       const serverArgs = sandboxServerArgs(cfg, node, deviations);
       // As deployed: every node starts through start-redis.sh.
@@ -275,14 +554,14 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
         command: "sh",
         args: launchArgs(restoreHere ? ["--appendonly", "no"] : []),
         cwd: node.dataDir,
-        logFile: logFile(node.name),
+        logFile: node.logFile,
         env: grouped
           ? { ...groupEnv, ...dirs, NODE_HOST: ANNOUNCED_HOST, NODE_PORT: String(node.port) }
           : { ...process.env, ...dirs },
       });
-      await waitForPing(node.port, probe, timeoutMs, supervisor.exited(node.name));
+      await waitReady(node, probe);
       if (restoreHere) {
-        await enableAofAfterRestore(cfg, secrets, node.port, timeoutMs);
+        await enableAofAfterRestore(cfg, secrets, node, timeoutMs, waitOptions);
         supervisor.updateSpec(node.name, { args: launchArgs([]) });
       }
     }
@@ -297,7 +576,7 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
           ...LOOPBACK_BIND,
         ],
         cwd: sentinel.dataDir,
-        logFile: logFile(sentinel.name),
+        logFile: sentinel.logFile,
         env: {
           ...groupEnv,
           CONF_DIR: sentinel.confDir,
@@ -306,29 +585,26 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
         },
       });
     }
-    for (const sentinel of sentinels) {
-      await waitForPing(sentinel.port, sentinelClient, timeoutMs, supervisor.exited(sentinel.name));
-    }
-    if (grouped) await waitForGroup(cfg, nodes, sentinels, secrets, timeoutMs);
-  } catch (err) {
-    await supervisor.stopAll();
-    const tails = [...nodes, ...sentinels]
-      .filter((p) => fs.existsSync(logFile(p.name)))
-      .map(
-        (p) =>
-          `--- ${p.name}.log ---\n${fs.readFileSync(logFile(p.name), "utf8").split("\n").slice(-6).join("\n")}`,
-      );
-    throw new Error(`${(err as Error).message}\n${tails.join("\n")}`);
-  }
+    for (const sentinel of sentinels) await waitReady(sentinel, sentinelClient);
+    if (grouped) await waitForGroup(cfg, nodes, sentinels, secrets, timeoutMs, waitOptions);
 
-  const endpoint = (p: SandboxProcess): Endpoint => ({ host: HOST, port: p.port });
-  const connection = buildConnection(cfg, secrets, {
-    redis: nodes.map(endpoint),
-    sentinels: sentinels.map(endpoint),
-    deviations: deviations.map((d) => `${d.setting}: ${d.reason}`),
-  });
-  const connectionFile = path.join(dir, "connection.json");
-  writeFile(connectionFile, JSON.stringify(connection, null, 2) + "\n", 0o600);
+    const endpoint = (p: SandboxProcess): Endpoint => ({ host: HOST, port: p.port });
+    const built = buildConnection(cfg, secrets, {
+      redis: nodes.map(endpoint),
+      sentinels: sentinels.map(endpoint),
+      deviations: deviations.map((d) => `${d.setting}: ${d.reason}`),
+    });
+    // The roles as the nodes report them when the file is written, not as planned: with state
+    // kept in DIR from an earlier run the group may have another master. Clients ask the
+    // sentinels, since a failover changes the roles after this.
+    const roles = await currentRoles(nodes, credentials(cfg, secrets, "admin"));
+    connection = { ...built, redis: built.redis.map((r, i) => ({ ...r, role: roles[i] })) };
+    writeFile(connectionFile, JSON.stringify(connection, null, 2) + "\n", 0o600);
+  } catch (err) {
+    await cleanUp();
+    // One line: the cause, and the log of the process that failed where one did.
+    throw new Error((err as Error).message.replace(/\s*\n\s*/g, " "));
+  }
 
   return {
     config: cfg,
@@ -339,8 +615,25 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     sentinels,
     supervisor,
     connectionFile,
-    stop: () => supervisor.stopAll(),
+    processesFile,
+    stop: cleanUp,
   };
+}
+
+/** DIR/processes.json of the sandbox running in `dir`; fails when none runs there. */
+export function readProcesses(dir: string): ProcessesFile {
+  const file = path.join(path.resolve(dir), PROCESSES_FILE);
+  let content: ProcessesFile;
+  try {
+    content = JSON.parse(fs.readFileSync(file, "utf8")) as ProcessesFile;
+  } catch (err) {
+    throw new Error(`no running sandbox in ${dir}: ${file} (${(err as Error).message}).`);
+  }
+  if (!Number.isInteger(content?.sandboxPid) || !Array.isArray(content.processes))
+    throw new Error(`${file} is not a sandbox's processes file.`);
+  if (!isAlive(content.sandboxPid))
+    throw new Error(`the sandbox of ${dir} (pid ${content.sandboxPid}) is not running.`);
+  return content;
 }
 
 /** Ready means: the master has every replica attached and each sentinel sees all replicas and peers. */
@@ -350,21 +643,24 @@ async function waitForGroup(
   sentinels: readonly SandboxProcess[],
   secrets: SecretValues,
   timeoutMs: number,
+  options: WaitOptions,
 ): Promise<void> {
   const replicas = nodes.length - 1;
+  const logs = (ps: readonly SandboxProcess[]) => `(logs: ${ps.map((p) => p.logFile).join(", ")})`;
   await waitUntil(
-    "replicas attached to the master",
+    `replicas attached to the master ${logs(nodes)}`,
     () =>
       withClient(nodes[0].port, credentials(cfg, secrets, "admin"), async (c) => {
         const info = parseInfo(await c.info("replication"));
         return Number(info.connected_slaves ?? 0) >= replicas;
       }),
     timeoutMs,
+    options,
   );
   const name = cfg.sentinel.masterName;
   for (const sentinel of sentinels) {
     await waitUntil(
-      `${sentinel.name} discovering the group`,
+      `${sentinel.name} discovering the group ${logs([sentinel])}`,
       () =>
         withClient(sentinel.port, credentials(cfg, secrets, "sentinel-client"), async (c) => {
           const known = (await c.call("SENTINEL", "REPLICAS", name)) as unknown[];
@@ -372,6 +668,7 @@ async function waitForGroup(
           return known.length >= replicas && peers.length >= sentinels.length - 1;
         }),
       timeoutMs,
+      options,
     );
   }
 }

@@ -25,26 +25,32 @@ runCommand(async () => {
     }
   }
 
+  // Installed before the start, so that SIGINT/SIGTERM while starting stops what was started.
+  const interrupt = new AbortController();
+  let stopRequested: (signal: string) => void = (signal) => interrupt.abort(signal);
+  process.once("SIGINT", () => stopRequested("SIGINT"));
+  process.once("SIGTERM", () => stopRequested("SIGTERM"));
+
   const sandbox = await startSandbox(cfg, {
     dir: args.dir,
     basePort,
     restoreFrom: args["restore-from"],
     log,
+    signal: interrupt.signal,
   });
   const c = sandbox.connection;
   log(
     `stack ${cfg.stack} (${cfg.profile}, ${cfg.topology}) ready: ${c.redis.map((r) => `${r.role} ${r.host}:${r.port}`).join(", ")}`,
   );
   log(`connection details (with passwords): ${sandbox.connectionFile}`);
+  log(`processes and their pids: ${sandbox.processesFile}`);
   for (const deviation of c.deviations) log(`deviation: ${deviation}`);
 
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
+    stopRequested = (signal: string) => {
       log(`${signal}: stopping`);
       resolve();
     };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
   });
   await sandbox.stop();
   log("stopped");

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConnectionInfo } from "../../render/connection";
+import { readProcesses } from "../../sandbox/sandbox";
 import { exercisePlatform } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 import { waitFor } from "../helpers/wait";
@@ -148,9 +149,44 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
         assert.match(monitor.stdout, /^ {2}sessions \(db 0\) +[1-9]\d*$/m);
         assert.match(monitor.stdout, /^ {2}hset +\d+/m);
 
+        // processes.json: what other tools (drills) act on, current after each restart.
+        const processesFile = path.join(dir, "processes.json");
+        assert.equal((fs.statSync(processesFile).mode & 0o777).toString(8), "600");
+        const running = readProcesses(dir);
+        assert.equal(
+          running.sandboxPid,
+          Number(fs.readFileSync(path.join(dir, "sandbox.pid"), "utf8")),
+          "the sandbox's pid, as in its lock",
+        );
+        const pidOn = (port: number) =>
+          redisProcessesOn([port]).map((line) => Number(line.trim().split(" ")[0]));
+        const [node] = running.processes;
+        assert.deepEqual(running.processes, [
+          {
+            name: "redis-0",
+            kind: "redis",
+            port: basePort,
+            pid: pidOn(basePort)[0],
+            confDir: path.join(dir, "redis-0", "conf"),
+            dataDir: path.join(dir, "redis-0", "data"),
+            logFile: path.join(dir, "logs", "redis-0.log"),
+          },
+        ]);
+        process.kill(node.pid, "SIGKILL");
+        await waitFor("processes.json naming the restarted redis-server", () => {
+          const now = readProcesses(dir).processes[0];
+          return now.pid !== node.pid && pidOn(basePort).includes(now.pid) ? true : undefined;
+        });
+
         child.kill("SIGTERM");
         assert.equal(await exited, 0, output);
         assert.deepEqual(redisProcessesOn([basePort]), [], "no process is left behind");
+        assert.deepEqual(
+          fs.readdirSync(dir).filter((f) => f === "processes.json" || f === "sandbox.pid"),
+          [],
+          "processes.json and the lock are removed on stop",
+        );
+        assert.throws(() => readProcesses(dir), /no running sandbox in /);
       } finally {
         if (child?.pid && child.exitCode === null) {
           try {
@@ -165,6 +201,85 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
       }
     });
   }
+
+  it("prod stack (sentinel group): the roles in connection.json, every process in processes.json, the group in the monitor", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-sandbox-"));
+    let child: ChildProcess | undefined;
+    const basePort = await freeBasePort(3);
+    const ports = [0, 1, 2].flatMap((i) => [basePort + i, basePort + 20000 + i]);
+    try {
+      child = spawn(
+        "npm",
+        ["run", "sandbox", "--", "--stack", "prod", "--dir", dir, "--base-port", String(basePort)],
+        { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true },
+      );
+      let output = "";
+      child.stdout!.on("data", (d) => (output += d));
+      child.stderr!.on("data", (d) => (output += d));
+      const exited = new Promise<number | null>((resolve) =>
+        child!.once("exit", (code) => resolve(code)),
+      );
+      const file = path.join(dir, "connection.json");
+      const connection = await waitFor(
+        "connection.json",
+        () =>
+          fs.existsSync(file)
+            ? (JSON.parse(fs.readFileSync(file, "utf8")) as ConnectionInfo)
+            : undefined,
+        60_000,
+      );
+      assert.deepEqual(
+        connection.redis.map((r) => r.role),
+        ["master", "replica", "replica"],
+      );
+      assert.deepEqual(
+        readProcesses(dir).processes.map((p) => `${p.kind} ${p.name} ${p.port}`),
+        [
+          ...[0, 1, 2].map((i) => `redis redis-${i} ${basePort + i}`),
+          ...[0, 1, 2].map((i) => `sentinel sentinel-${i} ${basePort + 20000 + i}`),
+        ],
+      );
+
+      const monitor = npmRun(["monitor", "--", "--connection", file]);
+      assert.equal(monitor.status, 0, monitor.stderr);
+      assert.match(monitor.stdout, /^role master, replicas 2$/m);
+      assert.match(
+        monitor.stdout,
+        new RegExp(
+          `^master lowcode-master at localhost:${basePort} \\(named by 3 of 3 answering sentinels\\)$`,
+          "m",
+        ),
+      );
+      for (const i of [1, 2])
+        assert.match(
+          monitor.stdout,
+          new RegExp(`^ {2}localhost:${basePort + i} +online +lag \\d+ s, behind \\d+ bytes$`, "m"),
+        );
+      for (const i of [0, 1, 2])
+        assert.match(
+          monitor.stdout,
+          new RegExp(
+            `^ {2}127\\.0\\.0\\.1:${basePort + 20000 + i} +sees master localhost:${basePort} \\(flags master\\), quorum reached \\(3 of 3 sentinels usable, quorum 2\\), last failover: none \\(epoch 0\\)$`,
+            "m",
+          ),
+        );
+
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0, output);
+      assert.deepEqual(redisProcessesOn(ports), [], "no process is left behind");
+    } finally {
+      if (child?.pid && child.exitCode === null) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      for (const line of redisProcessesOn(ports))
+        process.kill(Number(line.trim().split(" ")[0]), "SIGKILL");
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it("invalid config exits 2 before starting anything", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-sandbox-"));
