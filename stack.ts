@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RedisInstance, SentinelGroup, SuppliedSecrets } from "./components";
+import { NAMESPACE } from "./config/keys";
 import { ResolvedConfig } from "./config/resolve";
 import { ConnectionInfo } from "./render/connection";
 import { namespaceSpec } from "./render/kubernetes";
@@ -16,12 +17,7 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
   for (const warning of cfg.warnings) void pulumi.log.warn(warning);
 
   if (cfg.target === "docker") {
-    const network = new docker.Network("lowcode-network", {
-      name: cfg.docker.network,
-      driver: "bridge",
-      ipamConfigs: [{ subnet: cfg.docker.subnet }],
-    });
-    return { connection: createRedis(cfg, secrets, { network: network.name }).connection };
+    return { connection: createRedis(cfg, secrets, { network: dockerNetwork(cfg) }).connection };
   }
 
   const dependsOn: pulumi.Resource[] = [];
@@ -34,6 +30,33 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
     );
   }
   return { connection: createRedis(cfg, secrets, { dependsOn }).connection };
+}
+
+/**
+ * The name of the Docker network the containers join: the network created with `dockerSubnet`
+ * (`dockerNetworkCreate`, the default), or the platform's existing network of that name (its
+ * compose setup may have created it), looked up so that a missing network or another subnet
+ * fails the deployment before any container is created: the containers take fixed addresses
+ * from `dockerSubnet`, which must then be that network's subnet.
+ */
+export function dockerNetwork(cfg: ResolvedConfig): pulumi.Output<string> {
+  const { network, subnet, createNetwork } = cfg.docker;
+  if (createNetwork) {
+    return new docker.Network("lowcode-network", {
+      name: network,
+      driver: "bridge",
+      ipamConfigs: [{ subnet }],
+    }).name;
+  }
+  return docker.getNetworkOutput({ name: network }).apply((found) => {
+    const subnets = (found.ipamConfigs ?? []).flatMap((c) => (c.subnet ? [c.subnet] : []));
+    if (!subnets.includes(subnet)) {
+      throw new Error(
+        `Invalid ${NAMESPACE}:dockerSubnet ${JSON.stringify(subnet)}: must be the subnet of the existing Docker network ${JSON.stringify(network)} that ${NAMESPACE}:dockerNetworkCreate false joins (it has ${subnets.join(", ") || "none"}): the containers take fixed addresses from it.`,
+      );
+    }
+    return found.name;
+  });
 }
 
 /** The topology's component: one RedisInstance, or a SentinelGroup. */

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ResolvedConfig } from "../config/resolve";
 import { ConnectionInfo, Endpoint, buildConnection } from "../render/connection";
 import { nodePlainFiles, nodeSecretFiles } from "../render/files";
-import { objectNames } from "../render/kubernetes";
+import { objectNames, serviceHost } from "../render/kubernetes";
 import { DOCKER_LAYOUT, dockerNodeAddress, redisServerArgs } from "../render/redis-conf";
 import { SecretOutputs, SuppliedSecrets, allSecrets, createSecrets } from "./secrets";
 import { createDockerProcess, createImage, redisMemoryMb } from "./targets/docker";
@@ -89,7 +89,7 @@ export class RedisInstance extends pulumi.ComponentResource {
     const names = objectNames(name);
     const files = allSecrets(this.secrets).apply((values) => nodeSecretFiles(cfg, values));
     createKubernetesObjects(name, cfg, { [names.secret]: files }, this, args.dependsOn);
-    const host = `${names.clientService}.${cfg.kubernetes.namespace}.svc.cluster.local`;
+    const host = serviceHost(cfg, names.clientService);
     const internal: Endpoint = { host, port: cfg.port };
     return { internal, external: internal };
   }

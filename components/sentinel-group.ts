@@ -7,7 +7,7 @@ import {
   sentinelPlainFiles,
   sentinelSecretFiles,
 } from "../render/files";
-import { objectNames, podHost } from "../render/kubernetes";
+import { SENTINEL_MEMORY_MI, objectNames, podHost } from "../render/kubernetes";
 import {
   DOCKER_LAYOUT as LAYOUT,
   dockerNodeAddress,
@@ -132,6 +132,7 @@ export class SentinelGroup extends pulumi.ComponentResource {
           secretFiles: sentinelSecrets,
           publish: { internal: SENTINEL_PORT, external: SENTINEL_PORT + i },
           healthcheck: LAYOUT.sentinelProbeScript,
+          memoryMb: SENTINEL_MEMORY_MI.limit,
         },
         this,
       );

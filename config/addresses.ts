@@ -33,14 +33,20 @@ export function parseBindAddress(given: string): BindAddress | { readonly proble
   if (address.includes("%"))
     return { problem: `${JSON.stringify(given)} has a zone id, which Redis cannot bind` };
   const family = isIP(address);
-  if (family === 4)
+  const notUnicast = `${JSON.stringify(given)} is a multicast or broadcast address, which no server can listen on`;
+  if (family === 4) {
+    const first = Number(address.split(".")[0]);
+    if ((first >= 224 && first <= 239) || address === "255.255.255.255")
+      return { problem: notUnicast };
     return { given, optional, family, canonical: address, wildcard: address === "0.0.0.0" };
+  }
   if (family === 6) {
     const canonical = canonicalIPv6(address);
     if (IPV4_MAPPED.test(canonical))
       return {
         problem: `${JSON.stringify(given)} is an IPv4-mapped IPv6 address, which Redis cannot bind (its IPv6 sockets are IPv6-only); write the IPv4 address`,
       };
+    if (canonical.startsWith("ff")) return { problem: notUnicast };
     return { given, optional, family, canonical, wildcard: canonical === "::" };
   }
   return { problem: "not an address" };

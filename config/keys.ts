@@ -67,7 +67,8 @@ const quantity = (
     return undefined;
   });
 
-const MEMORY_LIMIT_FORMAT = 'must be "" (maxmemory x 2) or a Kubernetes quantity such as "768Mi"';
+const MEMORY_LIMIT_FORMAT =
+  'must be "" (derived from maxmemory) or a Kubernetes quantity such as "768Mi"';
 
 const ADDRESS_FORMAT =
   'must be IPv4 or IPv6 addresses (e.g. "127.0.0.1"), optionally prefixed with "-". Redis\'s "*" and "::*" mean every IPv4 and every IPv6 address';
@@ -138,6 +139,12 @@ const IMAGE_ALLOWED =
 const DNS_SUBDOMAIN =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** The only place the usual cluster domain is written: every DNS name is built from the config. */
+const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
+/** Dot-separated DNS-1123 labels of at most 63 characters each, 253 in all. */
+const DNS_NAME =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+const DNS_NAME_ALLOWED = `must be a DNS name: dot-separated DNS-1123 labels (lowercase letters, digits and '-', at most 63 characters each), at most 253 characters in all, e.g. "${DEFAULT_CLUSTER_DOMAIN}"`;
 const MASTER_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const MASTER_NAME_ALLOWED =
   "must start with a letter and hold letters, digits, '_', '.', '-' (at most 64)";
@@ -240,14 +247,14 @@ export const KEYS = {
   memoryLimit: {
     type: "string",
     description:
-      'Container memory limit; "" = maxmemory x 2 (fork headroom for BGSAVE and AOF rewrite).',
+      'Container memory limit; "" = maxmemory x 2 (fork headroom for BGSAVE, AOF rewrite and full syncs), plus the replication buffers in a sentinel group.',
     default: "",
     schema: checked(MEMORY_LIMIT_FORMAT, (v) => {
       if (v === "") return undefined;
       if (exactQuantity(v) === undefined) return MEMORY_LIMIT_FORMAT;
       const bytes = wholeQuantity(v);
       return bytes === undefined || bytes < MI || bytes > TI
-        ? 'must be "" (maxmemory x 2) or whole bytes from 1Mi to 1Ti, such as "768Mi"'
+        ? 'must be "" (derived from maxmemory) or whole bytes from 1Mi to 1Ti, such as "768Mi"'
         : undefined;
     }),
   },
@@ -338,6 +345,13 @@ export const KEYS = {
     default: true,
     schema: bool,
   },
+  clusterDomain: {
+    type: "string",
+    description:
+      "Kubernetes cluster DNS domain of the pod and Service names (kubelet --cluster-domain).",
+    default: DEFAULT_CLUSTER_DOMAIN,
+    schema: z.string({ error: DNS_NAME_ALLOWED }).regex(DNS_NAME, { error: DNS_NAME_ALLOWED }),
+  },
   storageSize: {
     type: "string",
     description: "Size of each Redis data volume (Kubernetes).",
@@ -371,6 +385,13 @@ export const KEYS = {
         error:
           "must be a network of the platform, not one of Docker's predefined networks bridge, host, none",
       }),
+  },
+  dockerNetworkCreate: {
+    type: "boolean",
+    description:
+      "Docker: create the network; false = join the existing one (dockerSubnet must then be its subnet).",
+    default: true,
+    schema: bool,
   },
   dockerSubnet: {
     type: "string",

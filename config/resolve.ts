@@ -2,7 +2,7 @@ import { parseBindAddress } from "./addresses";
 import { KEYS, KEY_NAMES, KeyName, KeySpec, NAMESPACE, SECRET_KEYS } from "./keys";
 import { PROFILES, Profile, ProfileSettings } from "./profiles";
 import { malformedKeyProblem, meantKey, nearOurNamespace, parseConfigKey } from "./raw-config";
-import { jsonText, nearest, printable } from "./suggest";
+import { editDistance, jsonText, nearest, printable } from "./suggest";
 import { parseMemory, toMebibytes, wholeQuantity } from "./units";
 
 /** A secret set in a stack file but not decrypted here (`{ secure: … }`): its value is unknown. */
@@ -55,6 +55,8 @@ export interface ResolvedConfig {
     readonly activedefrag: boolean;
     readonly notifyKeyspaceEvents: string;
     readonly databases: number;
+    /** Sentinel group: the master's replica output buffer limit and backlog (see `replicationBuffers`). */
+    readonly replicationBuffers: ReplicationBuffers;
   };
   readonly resources: {
     readonly memoryLimit: string;
@@ -68,8 +70,15 @@ export interface ResolvedConfig {
     readonly storageSize: string;
     readonly storageClass: string;
     readonly antiAffinity: "soft" | "hard" | "none";
+    /** DNS domain of the cluster: pods and Services are `<name>.<namespace>.svc.<clusterDomain>`. */
+    readonly clusterDomain: string;
   };
-  readonly docker: { readonly network: string; readonly subnet: string };
+  readonly docker: {
+    readonly network: string;
+    readonly subnet: string;
+    /** Create the network (true), or join the existing network of that name, whose subnet is `subnet`. */
+    readonly createNetwork: boolean;
+  };
   /** Pub/sub channel patterns the app user may publish and subscribe to (besides keyspace events). */
   readonly appChannels: readonly string[];
   readonly sentinel: {
@@ -107,8 +116,74 @@ const DATABASE_KEYS: Record<DatabasePurpose, KeyName> = {
 
 const MIN_MAXMEMORY = 1024 ** 2;
 const MAX_MAXMEMORY = 64 * 1024 ** 3;
-/** Share of the memory limit kept free for copy-on-write during BGSAVE / AOF rewrite. */
+const MIB = 1024 ** 2;
+
+/**
+ * What a Redis container holds at its peak, and so what its memory limit must cover:
+ *
+ *   memoryLimit >= maxmemory + fork headroom + (nodes - 1) x replica buffer + backlog
+ *
+ * - maxmemory: the dataset.
+ * - Fork headroom: BGSAVE, AOF rewrite and a replica's full sync fork a child that shares every
+ *   page with Redis until Redis writes to it (copy-on-write): each page written while the child
+ *   runs exists twice, at worst the whole dataset. The default limit gives maxmemory; a limit set
+ *   in the config must give at least FORK_HEADROOM of what the buffers leave (a third of
+ *   maxmemory).
+ * - Replica buffer: from the fork of a full sync until the replica has loaded the snapshot, the
+ *   master keeps the writes for that replica in its output buffer, outside maxmemory (evicting
+ *   for it would only feed it). `client-output-buffer-limit replica` disconnects a replica past
+ *   the hard limit, so the hard limit bounds it. Redis's default, 256mb whatever the dataset, is
+ *   more than a small node's dataset and too little for a large one, whose sync takes longer:
+ *   the hard limit is a quarter of maxmemory (whole mb), the soft limit half of that for 60 s.
+ * - Backlog: `repl-backlog-size`, Redis's default 1mb, written out so that the sum rests on no
+ *   default.
+ * Redis 7 keeps the backlog and the replicas' buffers in one shared replication buffer, so the
+ * real peak is nearer one buffer than the sum; the sum bounds it without relying on that.
+ * A standalone server has no replicas: its limit is maxmemory and the fork headroom.
+ */
+export interface ReplicationBuffers {
+  /** `client-output-buffer-limit replica <hard> <soft> <seconds>`, in mb. */
+  readonly replicaHardMb: number;
+  readonly replicaSoftMb: number;
+  readonly replicaSoftSeconds: number;
+  /** `repl-backlog-size`, in mb. */
+  readonly backlogMb: number;
+  /** What the memory limit sets aside for them: (nodes - 1) x hard + backlog; 0 standalone. */
+  readonly reservedBytes: number;
+}
+
+/** Share of the memory limit, after the replication buffers, kept free for copy-on-write. */
 export const FORK_HEADROOM = 0.25;
+
+/** The replication buffers of a node with `maxmemoryBytes` in a group of `nodes` (1: standalone). */
+export function replicationBuffers(maxmemoryBytes: number, nodes: number): ReplicationBuffers {
+  const replicaHardMb = Math.max(1, Math.ceil(maxmemoryBytes / 4 / MIB));
+  const backlogMb = 1;
+  return {
+    replicaHardMb,
+    replicaSoftMb: Math.ceil(replicaHardMb / 2),
+    replicaSoftSeconds: 60,
+    backlogMb,
+    reservedBytes: nodes > 1 ? ((nodes - 1) * replicaHardMb + backlogMb) * MIB : 0,
+  };
+}
+
+/** Whether maxmemory, its replication buffers and the fork headroom fit in the limit. */
+function fitsMemoryLimit(maxmemoryBytes: number, nodes: number, limitBytes: number): boolean {
+  const reserved = replicationBuffers(maxmemoryBytes, nodes).reservedBytes;
+  return maxmemoryBytes <= (limitBytes - reserved) * (1 - FORK_HEADROOM);
+}
+
+/** The largest maxmemory in whole mb that fits in the limit (0 when none does). */
+function largestFittingMaxmemoryMb(nodes: number, limitBytes: number): number {
+  // Each replica adds a quarter of maxmemory to what the limit must hold; then step to the edge.
+  const estimate = ((limitBytes / MIB) * (1 - FORK_HEADROOM)) / (1 + ((nodes - 1) / 4) * 0.75);
+  let mb = Math.max(0, Math.floor(estimate));
+  while (mb > 0 && !fitsMemoryLimit(mb * MIB, nodes, limitBytes)) mb--;
+  while (fitsMemoryLimit((mb + 1) * MIB, nodes, limitBytes)) mb++;
+  return mb;
+}
+
 /** Redis binds at most 16 addresses (CONFIG_BINDADDR_MAX). */
 const REDIS_MAX_BIND = 16;
 
@@ -180,15 +255,32 @@ function coerce(spec: KeySpec, value: unknown): unknown {
   }
 }
 
-/** The warning for a key of another namespace that looks like one of ours, if it does. */
-function misplacedKeyWarning(fullKey: string): string | undefined {
+/**
+ * A key of another namespace that looks like one of ours: a problem when the namespace is ours
+ * misspelled by one character or by its separators, case or look-alike letters (the setting would
+ * silently not apply: `lowcode_redis:profile: production` would deploy the dev profile); a
+ * warning when it is only similar; nothing for another program's namespace.
+ */
+function misplacedKey(fullKey: string): { problem?: string; warning?: string } {
   const parsed = parseConfigKey(fullKey);
   const colon = fullKey.indexOf(":");
   const namespace = parsed?.namespace ?? fullKey.slice(0, colon);
-  if (!nearOurNamespace(namespace)) return undefined;
+  if (!nearOurNamespace(namespace)) return {};
   const name = parsed?.name ?? fullKey.slice(colon + 1);
   const meant = meantKey(name) ?? printable(`${NAMESPACE}:${name}`);
-  return `${printable(fullKey)} is not in the ${NAMESPACE} namespace and is ignored; did you mean ${meant}?`;
+  const squash = (ns: string) =>
+    ns
+      .normalize("NFKC")
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, "");
+  if (editDistance(squash(namespace), squash(NAMESPACE)) <= 1) {
+    return {
+      problem: `Invalid config key ${printable(fullKey)}: its namespace is not ${NAMESPACE}, so the setting would be ignored; did you mean ${meant}?`,
+    };
+  }
+  return {
+    warning: `${printable(fullKey)} is not in the ${NAMESPACE} namespace and is ignored; did you mean ${meant}?`,
+  };
 }
 
 /**
@@ -262,6 +354,10 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
     if (result.success) values[key] = result.data;
     else problems.push(invalid(key, given, result.error.issues[0]?.message ?? "is not valid"));
   }
+  for (const fullKey of raw.otherNamespaceKeys ?? []) {
+    const { problem } = misplacedKey(fullKey);
+    if (problem) problems.push(problem);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   // Each value has passed its key's schema above.
@@ -270,22 +366,31 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   const security = PROFILES[profile];
   const warnings: string[] = [];
   const sentinelTopology = v.topology === "sentinel";
+  const nodes = sentinelTopology ? (v.replicas as number) : 1;
 
-  // Memory: maxmemory within bounds and under the container limit with fork headroom.
+  // Memory: maxmemory within bounds; the container limit holds it, the replication buffers and
+  // the fork headroom (see ReplicationBuffers).
   const maxmemoryBytes = parseMemory(v.maxmemory)!;
   if (maxmemoryBytes < MIN_MAXMEMORY || maxmemoryBytes > MAX_MAXMEMORY) {
     problems.push(invalid("maxmemory", v.maxmemory, "must be between 1mb and 64gb"));
   }
+  const buffers = replicationBuffers(maxmemoryBytes, nodes);
   const memoryLimit =
-    v.memoryLimit === "" ? toMebibytes(maxmemoryBytes * 2) : (v.memoryLimit as string);
+    v.memoryLimit === ""
+      ? toMebibytes(maxmemoryBytes * 2 + buffers.reservedBytes)
+      : (v.memoryLimit as string);
   const memoryLimitBytes = Number(wholeQuantity(memoryLimit)!);
-  const maxAllowed = Math.floor((memoryLimitBytes * (1 - FORK_HEADROOM)) / 1024 ** 2);
-  if (maxmemoryBytes > memoryLimitBytes * (1 - FORK_HEADROOM)) {
+  if (!fitsMemoryLimit(maxmemoryBytes, nodes, memoryLimitBytes)) {
+    const limit = `${NAMESPACE}:memoryLimit "${memoryLimit}"`;
+    const atMost = `at most ${largestFittingMaxmemoryMb(nodes, memoryLimitBytes)}mb`;
+    const percent = FORK_HEADROOM * 100;
     problems.push(
       invalid(
         "maxmemory",
         v.maxmemory,
-        `must leave ${FORK_HEADROOM * 100}% of ${NAMESPACE}:memoryLimit "${memoryLimit}" free for forks (at most ${maxAllowed}mb)`,
+        nodes === 1
+          ? `must leave ${percent}% of ${limit} free for forks (${atMost})`
+          : `must leave, after ${buffers.reservedBytes / MIB}mb of replication buffers (${nodes - 1} replicas x ${buffers.replicaHardMb}mb, a quarter of maxmemory, + ${buffers.backlogMb}mb backlog), ${percent}% of the rest of ${limit} free for forks (${atMost})`,
       ),
     );
   }
@@ -358,6 +463,30 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
     }
   }
 
+  // Docker publishes node i on hostPort + i and sentinel i on 26379 + i (127.0.0.1).
+  if (v.target === "docker" && nodes > 1) {
+    const last = (v.hostPort as number) + nodes - 1;
+    const sentinelFirst = 26379;
+    const sentinelLast = sentinelFirst + (v.sentinels as number) - 1;
+    if (last > 65535) {
+      problems.push(
+        invalid(
+          "hostPort",
+          v.hostPort,
+          `must leave room for ${nodes} nodes on hostPort + 0…${nodes - 1} (at most ${65536 - nodes})`,
+        ),
+      );
+    } else if (v.hostPort <= sentinelLast && last >= sentinelFirst) {
+      problems.push(
+        invalid(
+          "hostPort",
+          v.hostPort,
+          `publishes the nodes on ${v.hostPort}-${last}, which overlaps the sentinels' ${sentinelFirst}-${sentinelLast}`,
+        ),
+      );
+    }
+  }
+
   // Sentinel group.
   const sentinels = v.sentinels as number;
   if (v.quorum > sentinels) {
@@ -383,7 +512,6 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       ),
     );
   }
-  const nodes = sentinelTopology ? (v.replicas as number) : 1;
   const minReplicasToWrite =
     v.minReplicasToWrite === -1
       ? sentinelTopology
@@ -414,7 +542,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       );
   }
   for (const fullKey of raw.otherNamespaceKeys ?? []) {
-    const warning = misplacedKeyWarning(fullKey);
+    const { warning } = misplacedKey(fullKey);
     if (warning) warnings.push(warning);
   }
   if ((v.maxmemoryPolicy as string).startsWith("allkeys-")) {
@@ -446,6 +574,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       activedefrag: v.activedefrag,
       notifyKeyspaceEvents: v.notifyKeyspaceEvents,
       databases: v.databases,
+      replicationBuffers: buffers,
     },
     resources: { memoryLimit, memoryLimitBytes, cpuRequest: v.cpuRequest },
     databaseIndex,
@@ -455,8 +584,13 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       storageSize: v.storageSize,
       storageClass: v.storageClass,
       antiAffinity: v.antiAffinity,
+      clusterDomain: v.clusterDomain,
     },
-    docker: { network: v.dockerNetwork, subnet: v.dockerSubnet },
+    docker: {
+      network: v.dockerNetwork,
+      subnet: v.dockerSubnet,
+      createNetwork: v.dockerNetworkCreate,
+    },
     appChannels: v.appChannels,
     sentinel: {
       nodes,

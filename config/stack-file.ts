@@ -65,7 +65,13 @@ export function readStackFile(file: string, stack: string): RawConfig {
         ]);
     },
   });
-  const top: unknown = doc.toJS({ maxAliasCount: 100 });
+  let top: unknown;
+  try {
+    top = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // A nest of aliases that would expand without bound ("billion laughs").
+    throw new ConfigError([`${where} is not a stack config: ${(err as Error).message}.`]);
+  }
   if (!isPlainMapping(top)) {
     throw new ConfigError([
       `${where} is not a stack config: it is ${doc.contents === null ? "empty" : describe(top)}, not a mapping with a "config" mapping of ${NAMESPACE}:<key> values.`,

@@ -9,12 +9,14 @@ import { SecretKey, SecretValues, configFile, need, sha256Hex } from "./redis-co
  *
  * | user | where | may | may not, and why |
  * |---|---|---|---|
- * | app | nodes | every data command on every key and database; INFO (ioredis's ready check); CLIENT SETNAME/GETNAME/ID/INFO; EVAL/EVALSHA/FCALL; PUBLISH and SUBSCRIBE on `appChannels`; SUBSCRIBE (not PUBLISH) on keyspace notifications | `@dangerous` (FLUSH*, CONFIG, KEYS, SHUTDOWN, REPLICAOF, ACL, MONITOR, DEBUG…); SCRIPT FLUSH/KILL/DEBUG and FUNCTION LOAD/DELETE/FLUSH/RESTORE/KILL (server-wide state other services share; SCRIPT DEBUG SYNC blocks the server); CLUSTER (not a cluster); MEMORY but USAGE (operator diagnostics); any other channel: `PUBLISH __sentinel__:hello` would let it point every sentinel at a server of its choosing |
+ * | app | nodes | every data command on every key and database; INFO (ioredis's ready check); CLIENT SETNAME/GETNAME/ID/INFO; FCALL/FCALL_RO of functions an operator loaded; PUBLISH and SUBSCRIBE on `appChannels`; SUBSCRIBE (not PUBLISH) on keyspace notifications | `@dangerous` (FLUSH*, CONFIG, KEYS, SHUTDOWN, REPLICAOF, ACL, MONITOR, DEBUG…); EVAL/EVALSHA/SCRIPT and FUNCTION LOAD/DELETE/FLUSH/RESTORE/KILL (a busy script blocks a node for good, Lua memory is outside maxmemory, the script and function state is shared); CLIENT TRACKING/CACHING (REDIRECT reaches other connections' subscriptions); CLUSTER (not a cluster); MEMORY but USAGE (operator diagnostics); any other channel: `PUBLISH __sentinel__:hello` would let it point every sentinel at a server of its choosing |
  * | admin | nodes | operations: every command, the renamed CONFIG, INFO, SLOWLOG, CLIENT, BGSAVE; SUBSCRIBE to any channel; PUBLISH on `appChannels` | ACL changes (users come from the rendered file; a change at run time would differ per node and vanish on restart); MODULE, DEBUG, SCRIPT DEBUG; SYNC/PSYNC/REPLCONF (replicas' protocol); in a group REPLICAOF/SLAVEOF/FAILOVER (Sentinel owns the roles); PUBLISH on reserved channels (`__sentinel__:hello`) |
- * | probe | nodes | PING | everything else: its password sits in a file beside the probe script |
+ * | probe | nodes | PING, INFO (a replica is ready when its link is up) | everything else: its password sits in a file beside the probe script |
+ * | failover | nodes (group) | what the pre-stop hook needs on its own node: INFO, CLIENT PAUSE/UNPAUSE (writes wait while the sentinels promote a replica that has them all) | keys, channels, everything else |
  * | replication | nodes (group) | PSYNC, REPLCONF, PING: what a replica sends | reading or writing keys, channels |
  * | sentinel | nodes (group) | what Sentinel sends to monitor and reconfigure a node (Redis Sentinel docs), its hello channel | data, other channels, other CONFIG subcommands |
  * | sentinel-client | sentinels | master lookups, PING, event subscriptions | SENTINEL FAILOVER/SET/MONITOR/REMOVE/RESET, PUBLISH (a hello published to a sentinel is believed) |
+ * | failover | sentinels | SENTINEL FAILOVER and the master lookup: the pre-stop hook of the master's pod | other SENTINEL subcommands |
  * | sentinel-peer | sentinels | what one sentinel sends another: PING, CLIENT SETNAME, hello PUBLISH, SENTINEL IS-MASTER-DOWN-BY-ADDR | everything else: its password is in every sentinel's state file |
  * | default | both | nothing (off) | |
  */
@@ -25,16 +27,35 @@ export const KEYSPACE_CHANNELS = ["__keyevent@*__:*", "__keyspace@*__:*"] as con
 /** The channel Sentinel discovers peers on; only the sentinel users may use it. */
 export const SENTINEL_HELLO_CHANNEL = "__sentinel__:hello";
 
-/** Server-wide script and function state, and the script debugger, kept from applications. */
-const SHARED_SCRIPT_STATE = [
-  "-script|flush",
-  "-script|kill",
-  "-script|debug",
-  "-function|load",
-  "-function|delete",
-  "-function|flush",
-  "-function|restore",
-  "-function|kill",
+/**
+ * Lua is the operator's, not the application's: an EVAL of `while true do end` leaves a node
+ * answering BUSY to everyone (once it has written, SCRIPT KILL cannot stop it and Sentinel fails
+ * it over; twice, and the last node has no replica to write with), and Lua's memory is outside
+ * maxmemory. The application calls functions an operator reviewed and loaded (FUNCTION LOAD as
+ * admin) with FCALL/FCALL_RO, and may list them.
+ */
+const APP_SCRIPTING = [
+  "-@scripting",
+  "+fcall",
+  "+fcall_ro",
+  "+function|list",
+  "+function|stats",
+  "+function|dump",
+];
+
+/**
+ * Client-side caching can redirect invalidation messages into another connection's subscription
+ * (CLIENT TRACKING … REDIRECT <id>): a way to reach channels the ACL does not grant.
+ */
+const APP_CLIENT = [
+  "+client|setname",
+  "+client|getname",
+  "+client|id",
+  "+client|info",
+  "-client|tracking",
+  "-client|caching",
+  "-client|getredir",
+  "-client|trackinginfo",
 ];
 
 /** PUBLISH (and SPUBLISH) only on the application's channels: a selector adds them back. */
@@ -58,14 +79,11 @@ export function nodeAclRules(cfg: ResolvedConfig) {
       "+@all",
       "-@dangerous",
       "+info",
-      "+client|setname",
-      "+client|getname",
-      "+client|id",
-      "+client|info",
+      ...APP_CLIENT,
       "-cluster",
       "-memory",
       "+memory|usage",
-      ...SHARED_SCRIPT_STATE,
+      ...APP_SCRIPTING,
       ...publishOnly(appChannels),
     ].join(" "),
     admin: [
@@ -86,7 +104,8 @@ export function nodeAclRules(cfg: ResolvedConfig) {
       ...(grouped ? ["-replicaof", "-slaveof", "-failover"] : []),
       ...publishOnly(appChannels),
     ].join(" "),
-    probe: "resetchannels -@all +ping",
+    probe: "resetchannels -@all +ping +info",
+    failover: "resetchannels -@all +ping +info +client|pause +client|unpause",
     replication: "resetchannels -@all +psync +replconf +ping",
     sentinel: [
       "resetchannels",
@@ -109,6 +128,7 @@ export const SENTINEL_ACL_RULES = {
     "+sentinel|get-master-addr-by-name +sentinel|sentinels +sentinel|replicas +sentinel|slaves +sentinel|master",
     "+subscribe +psubscribe +unsubscribe +punsubscribe",
   ].join(" "),
+  failover: "resetchannels -@all +ping +sentinel|failover +sentinel|get-master-addr-by-name",
   "sentinel-peer": [
     "resetchannels",
     `&${SENTINEL_HELLO_CHANNEL}`,
@@ -132,7 +152,11 @@ export function renderUsersAcl(
     rule("admin", "adminPassword"),
     rule("probe", "probePassword"),
     ...(cfg.topology === "sentinel"
-      ? [rule("replication", "replicationPassword"), rule("sentinel", "sentinelNodePassword")]
+      ? [
+          rule("replication", "replicationPassword"),
+          rule("sentinel", "sentinelNodePassword"),
+          rule("failover", "failoverPassword"),
+        ]
       : []),
   ]);
 }
@@ -148,5 +172,6 @@ export function sentinelUserLines(
     "user default off resetchannels -@all",
     rule("sentinel-client", "sentinelClientPassword"),
     rule("sentinel-peer", "sentinelPeerPassword"),
+    rule("failover", "failoverPassword"),
   ];
 }

@@ -6,13 +6,16 @@ import {
   renderProbeScript,
   renderRedisConf,
   renderSecretsConf,
+  need,
   sha256Hex,
+  userFor,
 } from "./redis-conf";
 import {
   renderSentinelClientPassword,
   renderSentinelConf,
   renderSentinelProbeScript,
   renderSentinelSecretsConf,
+  renderPreStopScript,
   renderStartRedisScript,
   renderStartSentinelScript,
 } from "./sentinel";
@@ -33,6 +36,7 @@ export function nodePlainFiles(cfg: ResolvedConfig): Files {
     "probe.sh": renderProbeScript(cfg),
     // Every node starts through it: it sets the umask before Redis writes a file.
     "start-redis.sh": renderStartRedisScript(cfg),
+    ...(grouped(cfg) ? { "pre-stop.sh": renderPreStopScript(cfg) } : {}),
   };
 }
 
@@ -46,7 +50,13 @@ export function nodeSecretFiles(
     ...(cfg.security.aclUsers ? { "users.acl": renderUsersAcl(cfg, secrets, hash) } : {}),
     "probe.pass": renderProbePassword(cfg, secrets),
     // A starting node asks the sentinels which node is master.
-    ...(grouped(cfg) ? { "sentinel-client.pass": renderSentinelClientPassword(cfg, secrets) } : {}),
+    ...(grouped(cfg)
+      ? {
+          "sentinel-client.pass": renderSentinelClientPassword(cfg, secrets),
+          // The pre-stop hook asks the sentinels to fail over.
+          "failover.pass": need(secrets, userFor(cfg, "failover").secret),
+        }
+      : {}),
   };
 }
 

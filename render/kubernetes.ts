@@ -1,7 +1,7 @@
 import { ResolvedConfig } from "../config/resolve";
 import { Files, nodePlainFiles, sentinelPlainFiles } from "./files";
 import { LAYOUT, nodeBindArgs, redisServerArgs, sha256Hex } from "./redis-conf";
-import { SENTINEL_PORT } from "./sentinel";
+import { SENTINEL_PORT, masterWaitSeconds, terminationGraceSeconds } from "./sentinel";
 
 /**
  * Kubernetes object specs as plain objects. The components turn them into resources and add each
@@ -54,6 +54,11 @@ export function selector(name: string, component: string): Record<string, string
   };
 }
 
+/** DNS name of a Service of the namespace, in the cluster's domain (`clusterDomain`). */
+export function serviceHost(cfg: ResolvedConfig, service: string): string {
+  return `${service}.${cfg.kubernetes.namespace}.svc.${cfg.kubernetes.clusterDomain}`;
+}
+
 /** Stable DNS name of pod `index` of a StatefulSet behind its headless Service. */
 export function podHost(
   cfg: ResolvedConfig,
@@ -61,8 +66,14 @@ export function podHost(
   headless: string,
   index: number,
 ): string {
-  return `${statefulSet}-${index}.${headless}.${cfg.kubernetes.namespace}.svc.cluster.local`;
+  return `${statefulSet}-${index}.${serviceHost(cfg, headless)}`;
 }
+
+/**
+ * Memory of a sentinel container, in MiB, on both targets: Sentinel holds a few connections and
+ * the state of one master, a few MiB; the limit bounds a leak, not the working set.
+ */
+export const SENTINEL_MEMORY_MI = { request: 32, limit: 64 } as const;
 
 /** Every sentinel's stable address, "host:port ...", for the start scripts. */
 export function sentinelAddresses(cfg: ResolvedConfig, name: string): string {
@@ -241,6 +252,7 @@ interface WorkloadSpec {
   readonly container: Record<string, unknown>;
   /** The writable volume mounted at /state (sentinels) or a data claim at /data (Redis). */
   readonly storage: "data-claim" | "state";
+  readonly terminationGraceSeconds: number;
 }
 
 const POD_ENV = [
@@ -276,7 +288,7 @@ function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObj
         spec: {
           securityContext: POD_SECURITY_CONTEXT,
           automountServiceAccountToken: false,
-          terminationGracePeriodSeconds: 30,
+          terminationGracePeriodSeconds: w.terminationGraceSeconds,
           ...affinity(cfg, name, w.component),
           initContainers: [
             {
@@ -311,9 +323,12 @@ function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObj
   };
 }
 
-function execProbe(script: string) {
-  return { exec: { command: ["sh", script] }, timeoutSeconds: 3 };
+function execProbe(script: string, ...args: string[]) {
+  return { exec: { command: ["sh", script, ...args] }, timeoutSeconds: 5 };
 }
+
+/** How long a node may take to load its data at start before liveness applies. */
+const STARTUP_LOAD_SECONDS = 300;
 
 function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unknown> {
   const n = objectNames(name);
@@ -324,7 +339,7 @@ function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unkno
     ? [
         {
           name: "NODE_HOST",
-          value: `$(POD_NAME).${n.headlessService}.${cfg.kubernetes.namespace}.svc.cluster.local`,
+          value: `$(POD_NAME).${serviceHost(cfg, n.headlessService)}`,
         },
         { name: "NODE_PORT", value: String(cfg.port) },
         {
@@ -346,14 +361,23 @@ function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unkno
       ...groupEnv,
     ],
     ports: [{ name: "redis", containerPort: cfg.port, protocol: "TCP" }],
+    // Ready: PONG, and a replica linked to its master with no full sync running.
     readinessProbe: { ...execProbe(LAYOUT.probeScript), periodSeconds: 5, failureThreshold: 3 },
-    livenessProbe: {
-      ...execProbe(LAYOUT.probeScript),
-      // A restarting old master waits for the failover before it listens.
-      initialDelaySeconds: 15,
-      periodSeconds: 10,
-      failureThreshold: 6,
+    // Alive: answering, LOADING and MASTERDOWN included. The start may take long: a restarting
+    // old master waits for the failover before it listens, then loads its data.
+    startupProbe: {
+      ...execProbe(LAYOUT.probeScript, "live"),
+      periodSeconds: 5,
+      failureThreshold: Math.ceil((masterWaitSeconds(cfg) + STARTUP_LOAD_SECONDS) / 5),
     },
+    livenessProbe: {
+      ...execProbe(LAYOUT.probeScript, "live"),
+      periodSeconds: 10,
+      failureThreshold: 3,
+    },
+    ...(grouped
+      ? { lifecycle: { preStop: { exec: { command: ["sh", LAYOUT.preStopScript] } } } }
+      : {}),
     resources: {
       // Memory request = limit: Redis is never the first pod evicted under node pressure.
       requests: { cpu: cfg.resources.cpuRequest, memory: cfg.resources.memoryLimit },
@@ -379,7 +403,7 @@ function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, un
       { name: "STATE_DIR", value: LAYOUT.sentinelStateDir },
       {
         name: "NODE_HOST",
-        value: `$(POD_NAME).${n.sentinelHeadlessService}.${cfg.kubernetes.namespace}.svc.cluster.local`,
+        value: `$(POD_NAME).${serviceHost(cfg, n.sentinelHeadlessService)}`,
       },
       {
         name: "DEFAULT_MASTER",
@@ -399,7 +423,10 @@ function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, un
       periodSeconds: 10,
       failureThreshold: 6,
     },
-    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+    resources: {
+      requests: { cpu: "50m", memory: `${SENTINEL_MEMORY_MI.request}Mi` },
+      limits: { memory: `${SENTINEL_MEMORY_MI.limit}Mi` },
+    },
     volumeMounts: [
       { name: "conf", mountPath: LAYOUT.confDir },
       { name: "state", mountPath: LAYOUT.sentinelStateDir },
@@ -433,6 +460,8 @@ export function redisObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
       configData: nodeConfigData(cfg),
       container: redisContainer(cfg, name),
       storage: "data-claim",
+      // A group's master hands over in its pre-stop hook before SIGTERM.
+      terminationGraceSeconds: grouped ? terminationGraceSeconds() : 30,
     }),
   ];
   if (!grouped) return objects;
@@ -455,6 +484,7 @@ export function redisObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
       configData: sentinelData,
       container: sentinelContainer(cfg, name),
       storage: "state",
+      terminationGraceSeconds: 30,
     }),
     disruptionBudget(cfg, n.sentinelDisruptionBudget, name, "sentinel"),
   ];

@@ -11,6 +11,7 @@ export interface ContainerLayout {
   readonly usersAcl: string;
   readonly probeScript: string;
   readonly startRedisScript: string;
+  readonly preStopScript: string;
   readonly startSentinelScript: string;
   readonly sentinelProbeScript: string;
   /** Where a sentinel keeps the state file it rewrites. */
@@ -31,6 +32,7 @@ export function containerLayout(
     usersAcl: `${confDir}/users.acl`,
     probeScript: `${confDir}/probe.sh`,
     startRedisScript: `${confDir}/start-redis.sh`,
+    preStopScript: `${confDir}/pre-stop.sh`,
     startSentinelScript: `${confDir}/start-sentinel.sh`,
     sentinelProbeScript: `${confDir}/sentinel-probe.sh`,
   };
@@ -51,7 +53,14 @@ export const LAYOUT = containerLayout("/data", "/conf", "/state");
 export const DOCKER_LAYOUT = containerLayout("/data", "/data", "/data/state");
 
 export type Role =
-  "app" | "admin" | "probe" | "replication" | "sentinel" | "sentinel-client" | "sentinel-peer";
+  | "app"
+  | "admin"
+  | "probe"
+  | "replication"
+  | "sentinel"
+  | "sentinel-client"
+  | "sentinel-peer"
+  | "failover";
 
 const ROLE_SECRETS: Readonly<Record<Role, SecretKey>> = {
   app: "appPassword",
@@ -61,6 +70,7 @@ const ROLE_SECRETS: Readonly<Record<Role, SecretKey>> = {
   sentinel: "sentinelNodePassword",
   "sentinel-client": "sentinelClientPassword",
   "sentinel-peer": "sentinelPeerPassword",
+  failover: "failoverPassword",
 };
 
 /** Secret values the secret-bearing files are made of. Only those `requiredSecrets` names are read. */
@@ -79,6 +89,11 @@ export interface SecretValues {
   readonly sentinelClientPassword?: string;
   /** Sentinel group, production: sentinels authenticate to each other as `sentinel-peer`. */
   readonly sentinelPeerPassword?: string;
+  /**
+   * Sentinel group, production: the pre-stop hook pauses writes on its node and asks the
+   * sentinels to fail over as `failover` (a user on both, with that and nothing more).
+   */
+  readonly failoverPassword?: string;
 }
 export type SecretKey = keyof SecretValues;
 
@@ -92,6 +107,7 @@ export function requiredSecrets(cfg: ResolvedConfig): SecretKey[] {
           "sentinelNodePassword",
           "sentinelClientPassword",
           "sentinelPeerPassword",
+          "failoverPassword",
         ]
       : [];
   return ["appPassword", "adminPassword", "probePassword", "configCommand", ...group];
@@ -201,6 +217,7 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
  */
 function replicationLines(cfg: ResolvedConfig): string[] {
   if (cfg.topology !== "sentinel") return [];
+  const b = cfg.redis.replicationBuffers;
   return [
     "# Replication (the role is chosen at start: see start-redis.sh)",
     "replica-read-only yes",
@@ -209,6 +226,9 @@ function replicationLines(cfg: ResolvedConfig): string[] {
     "repl-diskless-sync-delay 0",
     `min-replicas-to-write ${cfg.sentinel.minReplicasToWrite}`,
     `min-replicas-max-lag ${cfg.sentinel.minReplicasMaxLag}`,
+    // Sized with the memory limit, which holds them (config/resolve.ts, ReplicationBuffers).
+    `client-output-buffer-limit replica ${b.replicaHardMb}mb ${b.replicaSoftMb}mb ${b.replicaSoftSeconds}`,
+    `repl-backlog-size ${b.backlogMb}mb`,
     "",
   ];
 }
@@ -250,9 +270,36 @@ export function renderProbePassword(cfg: ResolvedConfig, secrets: SecretValues):
   return need(secrets, userFor(cfg, "probe").secret);
 }
 
-/** Health check of a node: authenticates with the probe password file and expects PONG. */
+/**
+ * Health check of a node, authenticated with the probe password file beside it; PROBE_PORT
+ * overrides the port (the sandbox's nodes).
+ * - `probe.sh` (readiness): PONG, and a replica's link to its master is up with no full sync
+ *   running, so a rolling update never moves on while a replica is behind.
+ * - `probe.sh live` (liveness): the process answers, LOADING (a large dataset is loading) and
+ *   MASTERDOWN included: restarting it then would only start the load again.
+ */
 export function renderProbeScript(cfg: ResolvedConfig): string {
-  return renderPingProbe(cfg, "probe.sh", userFor(cfg, "probe").username, cfg.port, "probe.pass");
+  const user = userFor(cfg, "probe").username;
+  const cli = `redis-cli --no-auth-warning --user ${user} -h 127.0.0.1 -p "\${PROBE_PORT:-${cfg.port}}"`;
+  return [
+    "#!/bin/sh",
+    ...header(cfg, "probe.sh").slice(0, 2),
+    "# Exit 0 when the node is ready (no argument) or alive (argument: live).",
+    'REDISCLI_AUTH="$(cat "$(dirname "$0")/probe.pass")"',
+    "export REDISCLI_AUTH",
+    `reply="$(timeout 3 ${cli} ping 2>&1)"`,
+    'if [ "${1:-ready}" = live ]; then',
+    '  case "$reply" in PONG | LOADING* | MASTERDOWN*) exit 0 ;; esac',
+    '  echo "probe: $reply" >&2',
+    "  exit 1",
+    "fi",
+    '[ "$reply" = "PONG" ] || { echo "probe: $reply" >&2; exit 1; }',
+    `info="$(timeout 3 ${cli} info replication 2>&1)" || { echo "probe: $info" >&2; exit 1; }`,
+    'case "$info" in *role:slave*) ;; *) exit 0 ;; esac',
+    "printf '%s\n' \"$info\" | grep -q '^master_link_status:up' || { echo 'probe: replica not linked to its master' >&2; exit 1; }",
+    "printf '%s\n' \"$info\" | grep -q '^master_sync_in_progress:0' || { echo 'probe: replica in a full sync' >&2; exit 1; }",
+    "",
+  ].join("\n");
 }
 
 /**

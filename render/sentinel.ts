@@ -82,13 +82,19 @@ export function renderSentinelClientPassword(cfg: ResolvedConfig, secrets: Secre
   return need(secrets, userFor(cfg, "sentinel-client").secret);
 }
 
-/** Shell function shared by both start scripts: the master the first answering sentinel names. */
-function askSentinelsFunction(cfg: ResolvedConfig): string[] {
-  const user = userFor(cfg, "sentinel-client").username;
+/**
+ * Shell function shared by the start and pre-stop scripts: the master the first answering sentinel
+ * names, asked as `role` with its password file from CONF_DIR.
+ */
+function askSentinelsFunction(
+  cfg: ResolvedConfig,
+  role: "sentinel-client" | "failover" = "sentinel-client",
+): string[] {
+  const user = userFor(cfg, role).username;
   return [
     '# Prints "host port" of the master as the first answering sentinel knows it, or nothing.',
     "ask_sentinels() {",
-    '  REDISCLI_AUTH="$(cat "$CONF_DIR/sentinel-client.pass")"',
+    `  REDISCLI_AUTH="$(cat "$CONF_DIR/${role}.pass")"`,
     "  export REDISCLI_AUTH",
     "  for address in $SENTINELS; do",
     `    reply="$(timeout 3 redis-cli --no-auth-warning --raw --user ${user} -h "\${address%:*}" -p "\${address##*:}" sentinel get-master-addr-by-name ${cfg.sentinel.masterName} 2>/dev/null)" || continue`,
@@ -148,7 +154,12 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     ...ownerOnlyPrologue(["CONF_DIR", "DATA_DIR"]),
     ...askSentinelsFunction(cfg),
     "",
-    "waited=0",
+    // PID 1 of a container ignores a signal it has no handler for: stop at once on SIGTERM while
+    // waiting (the sleeps are 1 s), instead of holding the pod for its whole grace period.
+    "trap 'echo \"start-redis: stopped while waiting\"; exit 143' TERM INT",
+    // The wait is bounded in seconds, whatever an unreachable sentinel costs a turn (3 s each).
+    `deadline=$(( $(date +%s) + ${masterWaitSeconds(cfg)} ))`,
+    "announced=",
     "while :; do",
     '  master="$(ask_sentinels)"',
     '  if [ -z "$master" ]; then',
@@ -159,14 +170,14 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     '  [ "$master" != "$NODE_HOST $NODE_PORT" ] && break',
     // This node was master and went down: its last second of writes may be missing (appendfsync
     // everysec), while a replica holds every write a client saw acknowledged with WAIT.
-    `  if [ "$waited" -ge ${masterWaitSeconds(cfg)} ]; then`,
-    '    echo "start-redis: the sentinels still name this node master after ${waited}s; starting as master"',
+    '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+    `    echo "start-redis: the sentinels still name this node master after ${masterWaitSeconds(cfg)}s; starting as master"`,
     "    break",
     "  fi",
-    '  [ "$waited" -eq 0 ] && echo "start-redis: the sentinels name this node master; waiting for them to fail over"',
+    '  [ -z "$announced" ] && { announced=1; echo "start-redis: the sentinels name this node master; waiting for them to fail over"; }',
     "  sleep 1",
-    "  waited=$((waited + 1))",
     "done",
+    "trap - TERM INT",
     "",
     'if [ "$master" = "$NODE_HOST $NODE_PORT" ]; then',
     '  echo "start-redis: starting as master"',
@@ -175,6 +186,88 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     'echo "start-redis: starting as replica of $master"',
     '# shellcheck disable=SC2086 # "host port" splits into two arguments',
     'exec redis-server "$@" --replica-announce-ip "$NODE_HOST" --replicaof $master',
+    "",
+  ].join("\n");
+}
+
+/** The longest the pre-stop hook takes; the pod's grace period adds the shutdown to it. */
+export const PRE_STOP_SECONDS = 15;
+
+/**
+ * A Redis pod's terminationGracePeriodSeconds: the hook, then SIGTERM and the shutdown, in which
+ * Redis 7 waits up to shutdown-timeout (10 s) for lagging replicas and writes its final RDB.
+ */
+export function terminationGraceSeconds(): number {
+  return PRE_STOP_SECONDS + 30;
+}
+
+/**
+ * The pre-stop hook of a group's Redis node (Kubernetes runs it before SIGTERM; the drill and the
+ * sandbox run it the same way). A replica stops at once. The master makes its writes wait
+ * (`CLIENT PAUSE … WRITE`: delayed, not refused), lets a replica catch up to its last write, asks
+ * the sentinels to fail over, and returns once they name the new master: clients reconnect there
+ * and resend what was waiting. Always exits 0 within PRE_STOP_SECONDS: a hook must never keep a
+ * pod from stopping. Environment: as start-redis.sh.
+ */
+export function renderPreStopScript(cfg: ResolvedConfig): string {
+  const user = userFor(cfg, "failover").username;
+  const name = cfg.sentinel.masterName;
+  const local = `timeout 3 redis-cli --no-auth-warning --raw --user ${user} -h 127.0.0.1 -p "$NODE_PORT"`;
+  return [
+    "#!/bin/sh",
+    ...header(cfg, "pre-stop.sh").slice(0, 2),
+    ...SCRIPT_ENV,
+    "set -u",
+    ...askSentinelsFunction(cfg, "failover"),
+    "",
+    `deadline=$(( $(date +%s) + ${PRE_STOP_SECONDS} ))`,
+    "left() { echo $(( deadline - $(date +%s) )); }",
+    'local_cli() { REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")" ' + local + ' "$@"; }',
+    "field() { printf '%s\\n' \"$1\" | tr -d '\\r' | sed -n \"s/^$2:\\\\(.*\\\\)$/\\\\1/p\"; }",
+    "",
+    'master="$(ask_sentinels)"',
+    'if [ "$master" != "$NODE_HOST $NODE_PORT" ]; then',
+    '  echo "pre-stop: not the master (${master:-no sentinel answered}); stopping"',
+    "  exit 0",
+    "fi",
+    'info="$(local_cli info replication)"',
+    'if [ "$(field "$info" connected_slaves)" = "0" ]; then',
+    '  echo "pre-stop: master without replicas; nothing to fail over to"',
+    "  exit 0",
+    "fi",
+    "# From here writes wait until this node stops; the pause outlasts the hook.",
+    `local_cli client pause ${(PRE_STOP_SECONDS + 5) * 1000} write >/dev/null`,
+    'target="$(field "$(local_cli info replication)" master_repl_offset)"',
+    "# A replica that holds every write: the one the sentinels will promote.",
+    'while [ "$(left)" -gt 0 ]; do',
+    "  best=\"$(local_cli info replication | tr -d '\\r' | sed -n 's/^slave[0-9]*:.*state=online,offset=\\([0-9]*\\).*/\\1/p' | sort -n | tail -n 1)\"",
+    '  [ "${best:-0}" -ge "${target:-0}" ] && break',
+    "  sleep 0.1",
+    "done",
+    "asked=",
+    "for address in $SENTINELS; do",
+    '  reply="$(REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")" timeout 3 redis-cli --no-auth-warning --raw --user ' +
+      user +
+      ` -h "\${address%:*}" -p "\${address##*:}" sentinel failover ${name} 2>&1)"`,
+    '  [ "$reply" = "OK" ] && { asked=$address; break; }',
+    '  echo "pre-stop: $address: $reply"',
+    "done",
+    'if [ -z "$asked" ]; then',
+    "  local_cli client unpause >/dev/null",
+    '  echo "pre-stop: no sentinel started a failover; stopping as master"',
+    "  exit 0",
+    "fi",
+    'while [ "$(left)" -gt 0 ]; do',
+    '  now="$(ask_sentinels)"',
+    '  if [ -n "$now" ] && [ "$now" != "$NODE_HOST $NODE_PORT" ]; then',
+    '    echo "pre-stop: failed over to $now; stopping"',
+    "    exit 0",
+    "  fi",
+    "  sleep 0.1",
+    "done",
+    "local_cli client unpause >/dev/null",
+    `echo "pre-stop: no new master within ${PRE_STOP_SECONDS}s; stopping as master"`,
+    "exit 0",
     "",
   ].join("\n");
 }

@@ -18,7 +18,8 @@ export interface DockerProcessSpec {
   /** Container port published on 127.0.0.1 of the host. */
   readonly publish: { readonly internal: number; readonly external: number };
   readonly healthcheck: string;
-  readonly memoryMb?: number;
+  /** Memory limit in MiB (the provider's "MB"); every container of the deployment has one. */
+  readonly memoryMb: number;
 }
 
 /**
@@ -71,7 +72,7 @@ export function createDockerProcess(
         startPeriod: "30s",
       },
       wait: true,
-      ...(spec.memoryMb ? { memory: spec.memoryMb } : {}),
+      memory: spec.memoryMb,
       capabilities: { drops: ["ALL"] },
       securityOpts: ["no-new-privileges:true"],
       logDriver: "json-file",
@@ -94,7 +95,7 @@ export function createImage(
   );
 }
 
-/** Memory limit of a Redis container in MB: maxmemory plus fork headroom. */
+/** Memory limit of a Redis container in MiB: `memoryLimit` (maxmemory, replication buffers, fork headroom). */
 export function redisMemoryMb(cfg: ResolvedConfig): number {
   return Math.ceil(cfg.resources.memoryLimitBytes / 1024 ** 2);
 }

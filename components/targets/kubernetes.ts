@@ -1,5 +1,7 @@
+import { createHmac } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { ResolvedConfig } from "../../config/resolve";
 import { Files } from "../../render/files";
 import { K8sObject, redisObjects } from "../../render/kubernetes";
@@ -10,6 +12,42 @@ export type SecretData = Record<string, pulumi.Output<Files>>;
 /** The Pulumi resource name of an object: its kind keeps same-named objects apart. */
 export function resourceName(object: K8sObject): string {
   return `${object.metadata.name}-${object.kind.toLowerCase()}`;
+}
+
+/** The pod template annotation that changes whenever the data of the Secret the pods mount does. */
+export const SECRET_DIGEST_ANNOTATION = "lowcode.ton/secret-hmac";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * A StatefulSet whose pod template carries an HMAC of its Secret's data. The init step copies the
+ * Secret into the pod once, so a changed password reaches Redis only through new pods: the digest
+ * rolls them. Keyed with a generated key, it reveals nothing of the passwords it covers.
+ */
+function withSecretDigest(
+  object: K8sObject,
+  data: pulumi.Output<Files>,
+  key: pulumi.Output<string>,
+) {
+  const spec = object.spec as Json;
+  const digest = pulumi.unsecret(
+    pulumi
+      .all([data, key])
+      .apply(([files, k]) => createHmac("sha256", k).update(JSON.stringify(files)).digest("hex")),
+  );
+  return {
+    ...object,
+    spec: digest.apply((hmac) => ({
+      ...spec,
+      template: {
+        ...spec.template,
+        metadata: {
+          ...spec.template.metadata,
+          annotations: { ...spec.template.metadata.annotations, [SECRET_DIGEST_ANNOTATION]: hmac },
+        },
+      },
+    })),
+  };
 }
 
 /**
@@ -24,6 +62,11 @@ export function createKubernetesObjects(
   dependsOn: pulumi.Input<pulumi.Resource>[] = [],
 ): void {
   const created: pulumi.Resource[] = [];
+  const digestKey = new random.RandomPassword(
+    `${name}-rollout-key`,
+    { length: 32, special: false },
+    { parent },
+  ).result;
   for (const object of redisObjects(cfg, name)) {
     const opts: pulumi.CustomResourceOptions = { parent, dependsOn: [...dependsOn] };
     const args = object as unknown as Record<string, unknown>;
@@ -49,13 +92,19 @@ export function createKubernetesObjects(
       case "PodDisruptionBudget":
         new k8s.policy.v1.PodDisruptionBudget(resourceName(object), args, opts);
         break;
-      case "StatefulSet":
+      case "StatefulSet": {
+        const mounted = ((object.spec as Json).template.spec.volumes as Json[]).find(
+          (v) => v.secret,
+        )?.secret.secretName as string;
+        const data = secretData[mounted];
+        if (!data) throw new Error(`no data for Secret ${mounted}`);
         new k8s.apps.v1.StatefulSet(
           resourceName(object),
-          args as unknown as k8s.apps.v1.StatefulSetArgs,
+          withSecretDigest(object, data, digestKey) as unknown as k8s.apps.v1.StatefulSetArgs,
           { ...opts, dependsOn: [...dependsOn, ...created] },
         );
         break;
+      }
       default:
         throw new Error(`no resource type for ${object.kind}`);
     }

@@ -47,11 +47,19 @@ export function containsSecret(value: unknown): boolean {
 /** Records every resource registered under mocks; `call` throws on unknown tokens. */
 export class MockRecorder {
   readonly resources: Recorded[] = [];
+  /** Every function call (invoke), in order. */
+  readonly calls: { token: string; inputs: Record<string, unknown> }[] = [];
+  /**
+   * Docker networks that exist before the deployment, by name: their subnets. `getNetwork` finds
+   * them and fails for any other name, as the provider does. Kept across `install`.
+   */
+  readonly dockerNetworks = new Map<string, string[]>();
   /** performance.now() of the last registration. */
   lastRegisteredAt = 0;
 
   async install(stack: string): Promise<void> {
     this.resources.length = 0;
+    this.calls.length = 0;
     await pulumi.runtime.setMocks(
       {
         newResource: (args) => {
@@ -67,6 +75,26 @@ export class MockRecorder {
           return { id: `${args.name}-id`, state };
         },
         call: (args) => {
+          this.calls.push({ token: args.token, inputs: args.inputs });
+          if (args.token === "docker:index/getNetwork:getNetwork") {
+            const name = args.inputs.name as string;
+            const subnets = this.dockerNetworks.get(name);
+            if (!subnets) {
+              // The SDK reports a failed call by the gRPC error's `details`.
+              const details = `no Docker network named ${name}`;
+              throw Object.assign(new Error(details), { details });
+            }
+            return {
+              id: `${name}-network-id`,
+              name,
+              driver: "bridge",
+              internal: false,
+              options: {},
+              scope: "local",
+              containers: [],
+              ipamConfigs: subnets.map((subnet) => ({ subnet })),
+            };
+          }
           throw new Error(`unexpected call to ${args.token}`);
         },
       },
@@ -128,6 +156,12 @@ export class MockRecorder {
 
 export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply((v) => resolve(v)));
+}
+
+/** The value of an output, rejected with its error (`promiseOf` waits forever on a failed one). */
+export function outcomeOf<T>(output: pulumi.Output<T>): Promise<T> {
+  // Output's own promise: the SDK's public API has no way to observe a failed output.
+  return (output as unknown as { promise(): Promise<T> }).promise();
 }
 
 /** Plain JSON of recorded inputs, for assertions. */

@@ -130,6 +130,18 @@ describe("production sentinel group against an attacker holding the app password
       "a forged expired event",
     );
     await refused(publisher.publish("other:channel", "x"), "PUBLISH outside appChannels");
+    // A function an operator loaded runs with the caller's channel permissions.
+    await admin(port).call(
+      "FUNCTION",
+      "LOAD",
+      "REPLACE",
+      "#!lua name=relay\nredis.register_function('relay', function(keys, args) return redis.call('publish', args[1], args[2]) end)",
+    );
+    assert.equal(await publisher.call("FCALL", "relay", "0", "flow:f-9:cursors", "{}"), 1);
+    await refused(
+      publisher.call("FCALL", "relay", "0", "__sentinel__:hello", "x"),
+      "PUBLISH __sentinel__:hello from a function",
+    );
   });
 
   it("the six platform use cases and expired events still work as app through the sentinels", async () => {
@@ -137,9 +149,13 @@ describe("production sentinel group against an attacker holding the app password
     await expectExpiredEvent(connection);
   });
 
-  it("app: no shared script/function state, no script debugger, no cluster or memory diagnostics", async () => {
+  it("app: no Lua of its own (a busy script would block the node), no client tracking, no cluster or memory diagnostics", async () => {
     const c = app(connection.redis[0].port);
     for (const [command, ...args] of [
+      ["EVAL", "while true do end", "0"],
+      ["EVAL_RO", "return 1", "0"],
+      ["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+      ["SCRIPT", "LOAD", "return 1"],
       ["SCRIPT", "FLUSH"],
       ["SCRIPT", "KILL"],
       ["SCRIPT", "DEBUG", "YES"],
@@ -162,14 +178,14 @@ describe("production sentinel group against an attacker holding the app password
       ["MONITOR"],
       ["ACL", "SETUSER", "app", "+@all"],
       ["CLIENT", "KILL", "TYPE", "normal"],
+      ["CLIENT", "TRACKING", "ON", "REDIRECT", "1", "BCAST"],
+      ["CLIENT", "CACHING", "YES"],
       ["BGSAVE"],
     ]) {
       await refused(c.call(command, ...args), `app ${command} ${args.join(" ")}`);
     }
-    // What applications use stays: scripts by hash, FCALL of admin-loaded functions, MEMORY USAGE.
+    // What applications use stays: FCALL of functions an operator loaded, MEMORY USAGE.
     await c.set("ratelimit:user:1:api:flows", "1");
-    const sha = (await c.call("SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])")) as string;
-    assert.equal(await c.evalsha(sha, 1, "ratelimit:user:1:api:flows"), 2);
     assert.ok(((await c.call("MEMORY", "USAGE", "ratelimit:user:1:api:flows")) as number) > 0);
     const operator = admin(connection.redis[0].port);
     await operator.call(
@@ -223,8 +239,28 @@ describe("production sentinel group against an attacker holding the app password
     const secrets = sandbox!.secrets;
     const probe = opened(clients, port, "probe", secrets.probePassword!);
     assert.equal(await probe.ping(), "PONG");
-    for (const [command, ...args] of [["GET", "k"], ["INFO"], ["SUBSCRIBE", "flow:1:cursors"]])
+    // INFO: a replica is ready only when its link to the master is up.
+    assert.match((await probe.call("INFO", "replication")) as string, /^role:master/m);
+    for (const [command, ...args] of [
+      ["GET", "k"],
+      ["SET", "k", "v"],
+      ["SUBSCRIBE", "flow:1:cursors"],
+      ["CLIENT", "PAUSE", "10"],
+    ])
       await refused(probe.call(command, ...args), `probe ${command}`);
+
+    // The pre-stop hook's user: INFO and CLIENT PAUSE/UNPAUSE on its node, nothing more.
+    const failover = opened(clients, port, "failover", secrets.failoverPassword!);
+    assert.equal(await failover.call("CLIENT", "UNPAUSE"), "OK");
+    for (const [command, ...args] of [
+      ["GET", "k"],
+      ["SET", "k", "v"],
+      ["CLIENT", "KILL", "TYPE", "normal"],
+      ["REPLICAOF", "NO", "ONE"],
+      ["PUBLISH", "__sentinel__:hello", "x"],
+      [connection.renamedCommands.CONFIG, "GET", "*"],
+    ])
+      await refused(failover.call(command, ...args), `failover ${command}`);
 
     const replication = opened(clients, port, "replication", secrets.replicationPassword!);
     assert.equal(await replication.ping(), "PONG");
@@ -259,6 +295,20 @@ describe("production sentinel group against an attacker holding the app password
     const name = cfg.sentinel.masterName;
     const client = opened(clients, port, "sentinel-client", secrets.sentinelClientPassword!);
     const peer = opened(clients, port, "sentinel-peer", secrets.sentinelPeerPassword!);
+    // The pre-stop hook's user may start a failover (not tried here: it would move the master).
+    const failover = opened(clients, port, "failover", secrets.failoverPassword!);
+    assert.equal(
+      ((await failover.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as string[]).length,
+      2,
+    );
+    for (const [command, ...args] of [
+      ["SENTINEL", "SET", name, "quorum", "1"],
+      ["SENTINEL", "REMOVE", name],
+      ["SENTINEL", "RESET", "*"],
+      ["SENTINEL", "MASTERS"],
+      ["PUBLISH", "__sentinel__:hello", "x"],
+    ])
+      await refused(failover.call(command, ...args), `failover ${command}`);
     for (const c of [client, peer]) {
       for (const [command, ...args] of [
         ["SENTINEL", "FAILOVER", name],

@@ -205,7 +205,7 @@ for (const [profile, values, stack] of [
         }
       });
 
-      it("turns the default user off and gives the probe user PING only", async () => {
+      it("turns the default user off and gives the probe user PING and INFO only", async () => {
         const port = connection.redis[0].port;
         const probe = directClient(port, {
           username: "probe",

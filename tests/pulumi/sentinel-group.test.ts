@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "../../config/stack-file";
-import { DEV, resolve } from "../helpers/config";
+import { SENTINEL_MEMORY_MI } from "../../render/kubernetes";
+import { DEV, PROD, resolve } from "../helpers/config";
 import { validateAgainstSchema } from "../helpers/k8s-schema";
 import {
   Json,
@@ -52,8 +53,10 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
     assert.deepEqual(generated, [
       "lowcode-redis-admin-password",
       "lowcode-redis-app-password",
+      "lowcode-redis-failover-password",
       "lowcode-redis-probe-password",
       "lowcode-redis-replication-password",
+      "lowcode-redis-rollout-key",
       "lowcode-redis-sentinel-client-password",
       "lowcode-redis-sentinel-node-password",
       "lowcode-redis-sentinel-peer-password",
@@ -89,6 +92,7 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
     ).inputs as Json;
     assert.ok(isWrappedSecret(node.stringData) && isWrappedSecret(sentinel.stringData));
     assert.deepEqual(Object.keys(unwrap(node.stringData)).sort(), [
+      "failover.pass",
       "probe.pass",
       "secrets.conf",
       "sentinel-client.pass",
@@ -205,5 +209,89 @@ describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
     );
     assert.equal(c.sentinelUser.username, "default");
     assert.equal(c.users.app.password, c.sentinelUser.password);
+  });
+});
+
+describe("Pulumi program: a SentinelGroup on Kubernetes in another cluster domain", () => {
+  const DOMAIN = "corp.example";
+  let connection: pulumi.Output<unknown>;
+  before(async () => {
+    connection = await recorder.deploy(
+      resolve({ ...PROD, clusterDomain: DOMAIN }, "prod-corp"),
+      {},
+    );
+  });
+
+  it("outputs every node and sentinel under the configured domain", async () => {
+    const c = (await promiseOf(connection)) as Json;
+    assert.deepEqual(
+      c.redis.map((r: Json) => r.host),
+      [0, 1, 2].map((i) => `lowcode-redis-${i}.lowcode-redis-headless.lowcode.svc.${DOMAIN}`),
+    );
+    assert.deepEqual(
+      c.sentinels.map((s: Json) => s.host),
+      [0, 1, 2].map(
+        (i) => `lowcode-redis-sentinel-${i}.lowcode-redis-sentinel-headless.lowcode.svc.${DOMAIN}`,
+      ),
+    );
+  });
+
+  it("every name the StatefulSets and ConfigMaps hold is in that domain, none in cluster.local", () => {
+    for (const r of recorder.resources.filter((r) => r.type.startsWith("kubernetes:"))) {
+      const text = JSON.stringify(unwrap(r.inputs));
+      assert.ok(!text.includes("cluster.local"), `${r.type} ${r.name}`);
+      for (const m of text.matchAll(/\.svc\.([a-z0-9.-]*[a-z0-9])/g))
+        assert.equal(m[1], DOMAIN, `${r.type} ${r.name}`);
+    }
+    const sts = unwrap(
+      recorder.find("kubernetes:apps/v1:StatefulSet", "lowcode-redis-sentinel-statefulset").inputs,
+    ) as Json;
+    assert.ok(
+      sts.spec.template.spec.containers[0].env.some(
+        (e: Json) =>
+          e.name === "NODE_HOST" &&
+          e.value === `$(POD_NAME).lowcode-redis-sentinel-headless.lowcode.svc.${DOMAIN}`,
+      ),
+    );
+  });
+});
+
+describe("Pulumi program: a SentinelGroup on Docker: memory limits and the platform's existing network", () => {
+  before(async () => {
+    recorder.dockerNetworks.set("lowcode-network", ["172.28.0.0/24"]);
+    await recorder.deploy(
+      resolve({ ...DEV, topology: "sentinel", dockerNetworkCreate: false }, "dev-ha"),
+      {},
+    );
+  });
+  after(() => recorder.dockerNetworks.clear());
+
+  it("every container has a memory limit: Redis nodes with the replication buffers, sentinels as on Kubernetes", () => {
+    const memory = Object.fromEntries(
+      recorder
+        .ofType("docker:index/container:Container")
+        .map((r) => unwrap(r.inputs) as Json)
+        .map((c) => [c.name, c.memory]),
+    );
+    assert.deepEqual(memory, {
+      // 2 x 384 + 2 replicas x 96 + 1 backlog, in MiB.
+      "lowcode-redis-0": 961,
+      "lowcode-redis-1": 961,
+      "lowcode-redis-2": 961,
+      "lowcode-redis-sentinel-0": SENTINEL_MEMORY_MI.limit,
+      "lowcode-redis-sentinel-1": SENTINEL_MEMORY_MI.limit,
+      "lowcode-redis-sentinel-2": SENTINEL_MEMORY_MI.limit,
+    });
+    assert.equal(SENTINEL_MEMORY_MI.limit, 64);
+  });
+
+  it("joins the existing network: no network created, one lookup, every container on it", () => {
+    assert.deepEqual(recorder.ofType("docker:index/network:Network"), []);
+    assert.deepEqual(recorder.calls, [
+      { token: "docker:index/getNetwork:getNetwork", inputs: { name: "lowcode-network" } },
+    ]);
+    for (const r of recorder.ofType("docker:index/container:Container")) {
+      assert.equal((unwrap(r.inputs) as Json).networksAdvanced[0].name, "lowcode-network");
+    }
   });
 });

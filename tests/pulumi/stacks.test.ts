@@ -1,13 +1,16 @@
 import { strict as assert } from "node:assert";
-import { PLATFORM_DATABASES } from "../helpers/config";
+import { SECRET_DIGEST_ANNOTATION } from "../../components/targets/kubernetes";
+import { DEV, PLATFORM_DATABASES, PROD_STANDALONE, resolve } from "../helpers/config";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "../../config/stack-file";
 import { sha256Hex } from "../../render/redis-conf";
+import { dockerNetwork } from "../../stack";
 import {
   Json,
   MockRecorder,
   containsSecret,
   isWrappedSecret,
+  outcomeOf,
   promiseOf,
   unwrap,
 } from "../helpers/pulumi-mocks";
@@ -196,8 +199,32 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
       "lowcode:redis:RedisInstance lowcode-redis",
       "random:index/randomPassword:RandomPassword lowcode-redis-admin-password",
       "random:index/randomPassword:RandomPassword lowcode-redis-probe-password",
+      "random:index/randomPassword:RandomPassword lowcode-redis-rollout-key",
       "random:index/randomString:RandomString lowcode-redis-config-command",
     ]);
+  });
+
+  it("a changed password rolls the pods: the pod template carries a keyed digest of the Secret, in clear", async () => {
+    const digestOf = () => {
+      const sts = recorder.find("kubernetes:apps/v1:StatefulSet", "lowcode-redis-statefulset")
+        .inputs as Json;
+      assert.ok(!containsSecret(sts.spec), "the spec stays readable in a preview");
+      return unwrap(sts.spec).template.metadata.annotations[SECRET_DIGEST_ANNOTATION] as string;
+    };
+    const first = digestOf();
+    assert.match(first, /^[0-9a-f]{64}$/);
+    // The same password: the same digest (nothing restarts needlessly); another: a new one.
+    await recorder.deploy(loadStackConfig("prod-standalone", PROD_STANDALONE_FILE), {
+      appPassword: "supplied-app-password-0123",
+    });
+    assert.equal(digestOf(), first);
+    await recorder.deploy(loadStackConfig("prod-standalone", PROD_STANDALONE_FILE), {
+      appPassword: "another-app-password-4567",
+    });
+    assert.notEqual(digestOf(), first);
+    connection = await recorder.deploy(loadStackConfig("prod-standalone", PROD_STANDALONE_FILE), {
+      appPassword: "supplied-app-password-0123",
+    });
   });
 
   it("uses a supplied password instead of generating one", async () => {
@@ -255,5 +282,81 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
     assert.deepEqual(c.redis, [
       { host: "lowcode-redis.lowcode.svc.cluster.local", port: 6379, role: "master" },
     ]);
+  });
+});
+
+describe("Pulumi program: a standalone server on Kubernetes in another cluster domain", () => {
+  it("connects applications to the client Service in clusterDomain", async () => {
+    const connection = await recorder.deploy(
+      resolve({ ...PROD_STANDALONE, clusterDomain: "corp.example" }, "prod-corp"),
+      {},
+    );
+    const c = (await promiseOf(connection)) as Json;
+    assert.deepEqual(c.redis, [
+      { host: "lowcode-redis.lowcode.svc.corp.example", port: 6379, role: "master" },
+    ]);
+    for (const r of recorder.resources)
+      assert.ok(!JSON.stringify(unwrap(r.inputs)).includes("cluster.local"), `${r.name}`);
+  });
+});
+
+describe("Pulumi program: the Docker network, created (dockerNetworkCreate true) or the platform's joined (false)", () => {
+  const LOOKUP = "docker:index/getNetwork:getNetwork";
+  afterEach(() => recorder.dockerNetworks.clear());
+
+  it("true (default): creates the network with the subnet and looks nothing up", async () => {
+    // Even where a network of that name exists, which Docker then refuses: false is for that case.
+    recorder.dockerNetworks.set("lowcode-network", ["172.28.0.0/24"]);
+    await recorder.deploy(resolve(DEV, "dev"), {});
+    assert.deepEqual(
+      recorder.ofType("docker:index/network:Network").map((r) => unwrap(r.inputs)),
+      [{ name: "lowcode-network", driver: "bridge", ipamConfigs: [{ subnet: "172.28.0.0/24" }] }],
+    );
+    assert.deepEqual(recorder.calls, []);
+  });
+
+  it("false: creates no network, looks it up by name and puts the container on it at its fixed address", async () => {
+    recorder.dockerNetworks.set("platform_default", ["10.5.0.0/24"]);
+    await recorder.deploy(
+      resolve(
+        {
+          ...DEV,
+          dockerNetworkCreate: false,
+          dockerNetwork: "platform_default",
+          dockerSubnet: "10.5.0.0/24",
+        },
+        "dev",
+      ),
+      {},
+    );
+    assert.deepEqual(recorder.ofType("docker:index/network:Network"), []);
+    assert.deepEqual(recorder.calls, [{ token: LOOKUP, inputs: { name: "platform_default" } }]);
+    const c = unwrap(
+      recorder.find("docker:index/container:Container", "lowcode-redis-container").inputs,
+    ) as Json;
+    assert.deepEqual(c.networksAdvanced, [
+      { name: "platform_default", aliases: ["lowcode-redis"], ipv4Address: "10.5.0.10" },
+    ]);
+  });
+
+  it("false: an existing network of another subnet fails, naming both subnets", async () => {
+    recorder.dockerNetworks.set("lowcode-network", ["172.18.0.0/16", "fd00::/64"]);
+    await recorder.install("dev");
+    await assert.rejects(
+      outcomeOf(dockerNetwork(resolve({ ...DEV, dockerNetworkCreate: false }))),
+      {
+        message:
+          'Invalid lowcode-redis:dockerSubnet "172.28.0.0/24": must be the subnet of the existing Docker network "lowcode-network" that lowcode-redis:dockerNetworkCreate false joins (it has 172.18.0.0/16, fd00::/64): the containers take fixed addresses from it.',
+      },
+    );
+    assert.deepEqual(recorder.resources, []);
+  });
+
+  it("false: a missing network fails the lookup", async () => {
+    await recorder.install("dev");
+    await assert.rejects(
+      outcomeOf(dockerNetwork(resolve({ ...DEV, dockerNetworkCreate: false }))),
+      /no Docker network named lowcode-network/,
+    );
   });
 });

@@ -219,6 +219,7 @@ const SECRETS: Required<SecretValues> = {
   sentinelNodePassword: "sentinel-node-password-0123456789",
   sentinelClientPassword: "sentinel-client-password-0123456789",
   sentinelPeerPassword: "sentinel-peer-password-0123456789",
+  failoverPassword: "failover-password-0123456789",
 };
 
 function renderAll(cfg: ResolvedConfig): Record<string, string> {

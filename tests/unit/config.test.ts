@@ -91,7 +91,7 @@ describe("config validation: every bad value fails before any resource, naming k
     [
       "memoryLimit unparsable",
       { memoryLimit: "1 gig" },
-      'Invalid lowcode-redis:memoryLimit "1 gig": must be "" (maxmemory x 2) or a Kubernetes quantity such as "768Mi".',
+      'Invalid lowcode-redis:memoryLimit "1 gig": must be "" (derived from maxmemory) or a Kubernetes quantity such as "768Mi".',
     ],
     [
       "unknown eviction policy",
@@ -503,7 +503,8 @@ describe("config validation: the production profile refuses every spelling of li
 
 describe("config validation: quantities no cluster or daemon accepts", () => {
   const STORAGE = 'must be whole bytes from 1Mi to 64Ti, such as "1Gi".';
-  const LIMIT = 'must be "" (maxmemory x 2) or whole bytes from 1Mi to 1Ti, such as "768Mi".';
+  const LIMIT =
+    'must be "" (derived from maxmemory) or whole bytes from 1Mi to 1Ti, such as "768Mi".';
   const CPU = 'must be whole millicores from 1m to 64 CPUs, such as "100m", "0.5" or "2".';
   const cases: Array<[string, Record<string, unknown>, string]> = [
     ["storageSize zero", { storageSize: "0" }, `Invalid lowcode-redis:storageSize "0": ${STORAGE}`],
@@ -713,6 +714,140 @@ describe("config validation: quantities no cluster or daemon accepts", () => {
 
   it("checks storageSize against maxmemory only where a volume is made (Kubernetes)", () => {
     assert.equal(resolve({ ...DEV, maxmemory: "2gb" }).kubernetes.storageSize, "1Gi");
+  });
+});
+
+const DNS_NAME =
+  "must be a DNS name: dot-separated DNS-1123 labels (lowercase letters, digits and '-', at most 63 characters each), at most 253 characters in all, e.g. \"cluster.local\".";
+
+describe("config validation: the cluster domain, the Docker network choice and the memory a group needs", () => {
+  const label63 = "a".repeat(63);
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    [
+      "a cluster domain in capitals",
+      { clusterDomain: "Cluster.Local" },
+      `Invalid lowcode-redis:clusterDomain "Cluster.Local": ${DNS_NAME}`,
+    ],
+    [
+      "a cluster domain with a trailing dot",
+      { clusterDomain: "cluster.local." },
+      `Invalid lowcode-redis:clusterDomain "cluster.local.": ${DNS_NAME}`,
+    ],
+    [
+      "a cluster domain with an empty label",
+      { clusterDomain: "cluster..local" },
+      `Invalid lowcode-redis:clusterDomain "cluster..local": ${DNS_NAME}`,
+    ],
+    [
+      "a cluster domain with a label starting with '-'",
+      { clusterDomain: "-cluster.local" },
+      `Invalid lowcode-redis:clusterDomain "-cluster.local": ${DNS_NAME}`,
+    ],
+    [
+      "a cluster domain with an underscore",
+      { clusterDomain: "my_cluster.local" },
+      `Invalid lowcode-redis:clusterDomain "my_cluster.local": ${DNS_NAME}`,
+    ],
+    [
+      "a cluster domain with a label of 64 characters",
+      { clusterDomain: `${label63}a.local` },
+      `Invalid lowcode-redis:clusterDomain "${label63}a.local": ${DNS_NAME}`,
+    ],
+    [
+      "a cluster domain of 255 characters",
+      { clusterDomain: [label63, label63, label63, label63].join(".") },
+      `Invalid lowcode-redis:clusterDomain "${[label63, label63, label63, label63].join(".")}": ${DNS_NAME}`,
+    ],
+    [
+      "an empty cluster domain",
+      { clusterDomain: "" },
+      `Invalid lowcode-redis:clusterDomain "": ${DNS_NAME}`,
+    ],
+    [
+      "a cluster domain of the wrong type",
+      { clusterDomain: 5 },
+      `Invalid lowcode-redis:clusterDomain 5: ${DNS_NAME}`,
+    ],
+    [
+      "dockerNetworkCreate as yes",
+      { dockerNetworkCreate: "yes" },
+      'Invalid lowcode-redis:dockerNetworkCreate "yes": must be true or false.',
+    ],
+    [
+      "dockerNetworkCreate as a number",
+      { dockerNetworkCreate: 0 },
+      "Invalid lowcode-redis:dockerNetworkCreate 0: must be true or false.",
+    ],
+    [
+      "a group's maxmemory leaving no room for the replication buffers",
+      { ...PROD, maxmemory: "700mb", memoryLimit: "1Gi" },
+      'Invalid lowcode-redis:maxmemory "700mb": must leave, after 351mb of replication buffers (2 replicas x 175mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 557mb).',
+    ],
+    [
+      "a group's maxmemory one mb above what fits",
+      { ...PROD, maxmemory: "558mb", memoryLimit: "1Gi" },
+      'Invalid lowcode-redis:maxmemory "558mb": must leave, after 281mb of replication buffers (2 replicas x 140mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 557mb).',
+    ],
+    [
+      "the standalone limit for a group of 5",
+      { ...PROD, replicas: 5, memoryLimit: "768Mi" },
+      'Invalid lowcode-redis:maxmemory "384mb": must leave, after 385mb of replication buffers (4 replicas x 96mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "768Mi" free for forks (at most 328mb).',
+    ],
+  ];
+  for (const [what, values, message] of cases) {
+    it(`refuses ${what}`, () => assert.equal(problem(values), message));
+  }
+
+  it("accepts DNS names of one or more labels, up to 63 characters each and 253 in all", () => {
+    for (const domain of [
+      "k8s",
+      "corp.example",
+      "a-1.b-2.internal",
+      [label63, label63, label63, "a".repeat(61)].join("."),
+    ]) {
+      assert.equal(resolve({ ...PROD, clusterDomain: domain }).kubernetes.clusterDomain, domain);
+    }
+    assert.equal(resolve(PROD).kubernetes.clusterDomain, "cluster.local");
+  });
+
+  it("creates the Docker network by default, joins the existing one when false", () => {
+    assert.equal(resolve(DEV).docker.createNetwork, true);
+    assert.equal(resolve({ ...DEV, dockerNetworkCreate: "false" }).docker.createNetwork, false);
+  });
+
+  it("defaults a group's limit to twice maxmemory plus a quarter of it per replica plus the backlog", () => {
+    const cfg = resolve(PROD);
+    assert.equal(cfg.resources.memoryLimit, "961Mi"); // 2 x 384 + 2 x 96 + 1
+    assert.deepEqual(cfg.redis.replicationBuffers, {
+      replicaHardMb: 96,
+      replicaSoftMb: 48,
+      replicaSoftSeconds: 60,
+      backlogMb: 1,
+      reservedBytes: 193 * 1024 ** 2,
+    });
+    assert.equal(
+      resolve({ ...PROD, replicas: 5, maxmemory: "1gb" }).resources.memoryLimit,
+      "3073Mi",
+    );
+    // Standalone: no replicas, no buffers; the limit stays twice maxmemory.
+    assert.equal(resolve(DEV).resources.memoryLimit, "768Mi");
+    assert.equal(resolve(DEV).redis.replicationBuffers.reservedBytes, 0);
+  });
+
+  it("accepts a group's maxmemory exactly at the edge of a set limit", () => {
+    assert.equal(
+      resolve({ ...PROD, maxmemory: "557mb", memoryLimit: "1Gi" }).redis.maxmemory,
+      "557mb",
+    );
+    // 557 + 2 x 140 + 1 = 838mb, and 557 is 75% of the 743mb the buffers leave of 1024.
+  });
+
+  it("every default limit passes its own validation, from 1 to 9 nodes and 1mb to 64gb", () => {
+    for (const replicas of [2, 3, 5, 9])
+      for (const maxmemory of ["1mb", "3mb", "384mb", "1000mb", "7gb", "64gb"]) {
+        const values = { ...PROD, replicas, maxmemory, storageSize: "64Gi" };
+        assert.doesNotThrow(() => resolve(values), JSON.stringify(values));
+      }
   });
 });
 

@@ -1,6 +1,9 @@
 import { strict as assert } from "node:assert";
-import { kubernetesObjects } from "../../render/artifacts";
-import { K8sObject } from "../../render/kubernetes";
+import { PRE_STOP_SECONDS, terminationGraceSeconds } from "../../render/sentinel";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { kubernetesObjects, renderArtifacts } from "../../render/artifacts";
+import { K8sObject, SENTINEL_MEMORY_MI } from "../../render/kubernetes";
 import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 import { checkInvariants, validateAgainstSchema } from "../helpers/k8s-schema";
 
@@ -77,9 +80,12 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
       });
     });
 
-    it("probes authenticate through the probe script", () => {
+    it("probes authenticate through the probe script: readiness as rendered, liveness and startup tolerate LOADING", () => {
       assert.deepEqual(redis.readinessProbe.exec.command, ["sh", "/conf/probe.sh"]);
-      assert.deepEqual(redis.livenessProbe.exec.command, ["sh", "/conf/probe.sh"]);
+      assert.deepEqual(redis.livenessProbe.exec.command, ["sh", "/conf/probe.sh", "live"]);
+      assert.deepEqual(redis.startupProbe.exec.command, ["sh", "/conf/probe.sh", "live"]);
+      // The start may wait for a failover and then load the data before liveness applies.
+      assert.ok(redis.startupProbe.periodSeconds * redis.startupProbe.failureThreshold >= 300);
     });
 
     it("copies config and secrets into a writable in-memory volume before start", () => {
@@ -178,6 +184,16 @@ describe("Kubernetes objects of a sentinel group: valid, consistent, and wired f
     );
   });
 
+  it("a Redis node runs the pre-stop hook before SIGTERM, within a grace period longer than the hook's bound", () => {
+    const pod = sts("lowcode-redis").spec.template.spec;
+    assert.deepEqual(pod.containers[0].lifecycle.preStop.exec.command, ["sh", "/conf/pre-stop.sh"]);
+    // The hook ends within PRE_STOP_SECONDS; Redis then needs time to shut down.
+    assert.ok(pod.terminationGracePeriodSeconds >= PRE_STOP_SECONDS + 20);
+    assert.equal(terminationGraceSeconds(), pod.terminationGracePeriodSeconds);
+    const sentinelPod = sts("lowcode-redis-sentinel").spec.template.spec;
+    assert.equal(sentinelPod.containers[0].lifecycle, undefined);
+  });
+
   it("sentinels keep their state in a writable in-memory volume and bind their pod IP", () => {
     const pod = sts("lowcode-redis-sentinel").spec.template.spec;
     assert.deepEqual(pod.containers[0].args, ["--bind", "127.0.0.1", "$(POD_IP)"]);
@@ -197,5 +213,101 @@ describe("Kubernetes objects of a sentinel group: valid, consistent, and wired f
         "kubernetes.io/hostname",
       );
     }
+  });
+});
+
+describe("Kubernetes names in the cluster's DNS domain (clusterDomain), and each container's memory", () => {
+  const DOMAIN = "corp.example";
+  const env = (container: Json) =>
+    Object.fromEntries(
+      container.env.filter((e: Json) => e.value).map((e: Json) => [e.name, e.value]),
+    );
+
+  it("a group: every pod and Service name, in env and rendered files, ends in the configured domain", () => {
+    const cfg = resolve({ ...PROD, clusterDomain: DOMAIN });
+    const objects = kubernetesObjects(cfg) as Json[];
+    const container = (name: string) =>
+      objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === name)!.spec.template.spec
+        .containers[0];
+    const redis = env(container("lowcode-redis"));
+    const sentinel = env(container("lowcode-redis-sentinel"));
+    assert.equal(redis.NODE_HOST, `$(POD_NAME).lowcode-redis-headless.lowcode.svc.${DOMAIN}`);
+    assert.equal(
+      sentinel.NODE_HOST,
+      `$(POD_NAME).lowcode-redis-sentinel-headless.lowcode.svc.${DOMAIN}`,
+    );
+    for (const e of [redis, sentinel]) {
+      assert.equal(
+        e.DEFAULT_MASTER,
+        `lowcode-redis-0.lowcode-redis-headless.lowcode.svc.${DOMAIN} 6379`,
+      );
+      assert.equal(
+        e.SENTINELS,
+        [0, 1, 2]
+          .map(
+            (i) =>
+              `lowcode-redis-sentinel-${i}.lowcode-redis-sentinel-headless.lowcode.svc.${DOMAIN}:26379`,
+          )
+          .join(" "),
+      );
+    }
+    // Every name anywhere in what is deployed: manifests, scripts, config files.
+    const text = JSON.stringify(renderArtifacts(cfg));
+    const domains = [...text.matchAll(/\.svc\.([a-z0-9.-]*[a-z0-9])/g)].map((m) => m[1]);
+    assert.ok(domains.length >= 10, `only ${domains.length} names`);
+    assert.deepEqual([...new Set(domains)], [DOMAIN]);
+    assert.ok(!text.includes("cluster.local"));
+  });
+
+  it("a standalone server: nothing rendered names the default domain", () => {
+    const text = JSON.stringify(
+      renderArtifacts(resolve({ ...PROD_STANDALONE, clusterDomain: DOMAIN })),
+    );
+    assert.ok(!text.includes("cluster.local"));
+  });
+
+  it("no source file writes the domain but the config's default", () => {
+    const root = path.join(__dirname, "..", "..");
+    const hits: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (entry.name.startsWith(".") || ["node_modules", "tests"].includes(entry.name)) continue;
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(file);
+        else if (entry.name.endsWith(".ts"))
+          fs.readFileSync(file, "utf8")
+            .split("\n")
+            .forEach((line) => {
+              if (line.includes("cluster.local"))
+                hits.push(`${path.relative(root, file)}: ${line.trim()}`);
+            });
+      }
+    };
+    walk(root);
+    assert.deepEqual(hits, ['config/keys.ts: const DEFAULT_CLUSTER_DOMAIN = "cluster.local";']);
+  });
+
+  it("a group's Redis containers hold maxmemory, the replication buffers and the fork headroom", () => {
+    const objects = kubernetesObjects(resolve(PROD)) as Json[];
+    const redis = objects.find(
+      (o) => o.kind === "StatefulSet" && o.metadata.name === "lowcode-redis",
+    )!;
+    // 2 x 384 + 2 replicas x 96 + 1 backlog; request = limit.
+    assert.deepEqual(redis.spec.template.spec.containers[0].resources, {
+      requests: { cpu: "100m", memory: "961Mi" },
+      limits: { memory: "961Mi" },
+    });
+  });
+
+  it("sentinels have the memory limit the Docker sentinels share", () => {
+    const objects = kubernetesObjects(resolve(PROD)) as Json[];
+    const sentinel = objects.find(
+      (o) => o.kind === "StatefulSet" && o.metadata.name === "lowcode-redis-sentinel",
+    )!;
+    assert.deepEqual(SENTINEL_MEMORY_MI, { request: 32, limit: 64 });
+    assert.deepEqual(sentinel.spec.template.spec.containers[0].resources, {
+      requests: { cpu: "50m", memory: "32Mi" },
+      limits: { memory: "64Mi" },
+    });
   });
 });

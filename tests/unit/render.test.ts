@@ -141,6 +141,7 @@ describe("redis.conf rendering: platform settings and each profile's security", 
       "sentinelNodePassword",
       "sentinelClientPassword",
       "sentinelPeerPassword",
+      "failoverPassword",
     ]);
   });
 
@@ -188,11 +189,28 @@ describe("redis.conf rendering: platform settings and each profile's security", 
             ...SECRETS,
             replicationPassword: "replication-password-0123456789",
             sentinelNodePassword: "sentinel-password-0123456789",
+            failoverPassword: "failover-password-0123456789",
             appPassword: "x\nuser evil on nopass +@all",
           },
           (p) => p,
         ),
       /users\.acl: refusing to render/,
+    );
+  });
+
+  it("a group's nodes bound the replica output buffers and the backlog as the memory limit counts them", () => {
+    const lines = renderRedisConf(resolve(PROD)).split("\n");
+    // A quarter of maxmemory 384mb, soft half of it for 60 s; Redis's default backlog, stated.
+    assert.ok(lines.includes("client-output-buffer-limit replica 96mb 48mb 60"));
+    assert.ok(lines.includes("repl-backlog-size 1mb"));
+    assert.match(
+      renderRedisConf(resolve({ ...PROD, maxmemory: "2gb", storageSize: "4Gi" })),
+      /^client-output-buffer-limit replica 512mb 256mb 60$/m,
+    );
+    // A standalone server has no replicas: nothing to bound, and its limit counts none.
+    assert.doesNotMatch(
+      renderRedisConf(resolve(DEV)),
+      /client-output-buffer-limit|repl-backlog-size/,
     );
   });
 

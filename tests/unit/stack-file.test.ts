@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { ConfigEntry, parseConfigKey, rawConfigFromEntries } from "../../config/raw-config";
 import { ConfigError, ResolvedConfig, resolveConfig } from "../../config/resolve";
 import { loadStackConfig, readStackFile } from "../../config/stack-file";
+import { printable } from "../../config/suggest";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const NOT_A_STACK_CONFIG = 'not a mapping with a "config" mapping of lowcode-redis:<key> values.';
@@ -257,27 +258,38 @@ describe("config keys: parsed as Pulumi parses them, namespace:key or the legacy
   });
 });
 
-describe("config keys: a misspelled namespace is ignored with a warning naming the key meant", () => {
-  const cases: Array<[string, string]> = [
+describe("config keys: our namespace misspelled is an error naming the key meant; a merely similar one a warning", () => {
+  // Ignored, these would silently deploy defaults: lowcode_redis:profile production → the dev profile.
+  const misspelled: Array<[string, string]> = [
     ["lowcode_redis:port", "lowcode-redis:port"],
     ["Lowcode-Redis:port", "lowcode-redis:port"],
     ["lowcoderedis:port", "lowcode-redis:port"],
     ["lowcode-redix:maxmemroy", "lowcode-redis:maxmemory"],
-    ["lowcode:profile", "lowcode-redis:profile"],
     ["lowcode_redis:config:topology", "lowcode-redis:topology"],
+    ["lowcode\u2010redis:port", "lowcode-redis:port"], // a Unicode hyphen
+    ["lowc\u043ede-redis:port", "lowcode-redis:port"], // a Cyrillic o
   ];
-  for (const [key, meant] of cases) {
-    it(`${key}`, () => {
-      const cfg = load(`config:\n  ${key}: 6380\n`);
+  for (const [key, meant] of misspelled) {
+    it(`${JSON.stringify(key)} is refused`, () => {
+      const shown = printable(key);
       assert.ok(
-        cfg.warnings.includes(
-          `${key} is not in the lowcode-redis namespace and is ignored; did you mean ${meant}?`,
+        fileProblems(stackFile(`config:\n  ${key}: 6380\n`)).includes(
+          `Invalid config key ${shown}: its namespace is not lowcode-redis, so the setting would be ignored; did you mean ${meant}?`,
         ),
-        cfg.warnings.join("\n"),
       );
-      assert.equal(cfg.port, 6379, "the key is ignored");
     });
   }
+
+  it("warns for a similar namespace that may be another program's", () => {
+    const cfg = load("config:\n  lowcode:profile: production\n");
+    assert.ok(
+      cfg.warnings.includes(
+        "lowcode:profile is not in the lowcode-redis namespace and is ignored; did you mean lowcode-redis:profile?",
+      ),
+      cfg.warnings.join("\n"),
+    );
+    assert.equal(cfg.profile, "dev", "the key is ignored");
+  });
 
   it("gives provider keys no warning", () => {
     const cfg = load(
@@ -289,14 +301,16 @@ describe("config keys: a misspelled namespace is ignored with a warning naming t
     );
   });
 
-  it("warns for keys the Pulumi engine passes, too", () => {
-    const cfg = resolveConfig(
-      rawConfigFromEntries("prod", [["Lowcode-Redis:profile", "production", false]]),
-    );
-    assert.ok(
-      cfg.warnings.includes(
-        "Lowcode-Redis:profile is not in the lowcode-redis namespace and is ignored; did you mean lowcode-redis:profile?",
-      ),
+  it("refuses them in the keys the Pulumi engine passes, too", () => {
+    assert.throws(
+      () =>
+        resolveConfig(
+          rawConfigFromEntries("prod", [["Lowcode-Redis:profile", "production", false]]),
+        ),
+      (err: ConfigError) =>
+        err.problems.includes(
+          "Invalid config key Lowcode-Redis:profile: its namespace is not lowcode-redis, so the setting would be ignored; did you mean lowcode-redis:profile?",
+        ),
     );
   });
 });
@@ -407,5 +421,57 @@ describe("npm run render: malformed config exits 2 with the message and writes n
       ),
       result.stderr,
     );
+  });
+});
+
+describe("config: more refusals found by trying (ports, multicast binds, alias bombs)", () => {
+  it("Docker group: node ports past 65535 or onto the sentinels' ports", () => {
+    const group = { target: "docker", profile: "production", topology: "sentinel" };
+    for (const [hostPort, message] of [
+      [
+        65535,
+        "Invalid lowcode-redis:hostPort 65535: must leave room for 3 nodes on hostPort + 0…2 (at most 65533).",
+      ],
+      [
+        26378,
+        "Invalid lowcode-redis:hostPort 26378: publishes the nodes on 26378-26380, which overlaps the sentinels' 26379-26381.",
+      ],
+    ] as const) {
+      assert.throws(
+        () => resolveConfig({ stack: "x", values: { ...group, hostPort }, secretKeys: new Set() }),
+        (err: ConfigError) => err.problems.includes(message),
+      );
+    }
+  });
+
+  it("bind: multicast and broadcast addresses", () => {
+    for (const address of ["224.0.0.1", "239.255.255.250", "255.255.255.255", "ff02::1"]) {
+      assert.throws(
+        () =>
+          resolveConfig({
+            stack: "x",
+            values: { bind: [address] },
+            secretKeys: new Set(),
+          }),
+        (err: ConfigError) =>
+          err.problems.some((p) =>
+            p.includes(
+              `"${address}" is a multicast or broadcast address, which no server can listen on`,
+            ),
+          ),
+      );
+    }
+  });
+
+  it("an alias bomb is refused as invalid config, not a crash", () => {
+    const lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 8; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      lines.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(", ")}]`);
+    }
+    lines.push("config:", "  lowcode-redis:port: 6379");
+    const problems = fileProblems(stackFile(lines.join("\n") + "\n"));
+    assert.match(problems[0], /is not a stack config: .*alias/i);
   });
 });
