@@ -4,13 +4,17 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ResolvedConfig } from "../config/resolve";
 import { loadStackConfig } from "../config/stack-file";
+import Redis from "ioredis";
+import { ioredisOptions } from "../render/client-options";
+import { rollingRestart, sandboxDrillTarget, startAcknowledgedWriter } from "../sandbox/drill";
 import { failoverDrill } from "../sandbox/failover";
 import { startSandbox } from "../sandbox/sandbox";
 import { freeBasePort } from "../tests/helpers/ports";
 
 /**
  * `npm run bench`: the benchmarks of DESIGN §5. Prints a table and writes bench/results/latest.json.
- * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --only NAME.
+ * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --only NAME
+ * (program, throughput, failover, rolling).
  */
 
 const ROOT = path.resolve(__dirname, "..");
@@ -64,6 +68,46 @@ async function benchFailover(kills: number) {
     acknowledgedWrites: runs.reduce((n, r) => n + r.acknowledged, 0),
     lostAcknowledgedWrites: runs.reduce((n, r) => n + r.lost, 0),
   };
+}
+
+/**
+ * Rolling restart: a prod-stack group per mode, a client writing through the sentinels with WAIT 1,
+ * every node restarted as a StatefulSet update does, with the pre-stop hook and without it.
+ */
+async function benchRollingRestart() {
+  const cfg = loadStackConfig("prod");
+  const modes: Record<string, { longestPauseMs: number; acknowledged: number; lost: number }> = {};
+  for (const [mode, preStop] of [
+    ["withHook", true],
+    ["withoutHook", false],
+  ] as const) {
+    const dir = tmpDir("lowcode-bench-rolling-");
+    const sandbox = await startSandbox(cfg, { dir, basePort: await freeBasePort(3) });
+    const client = new Redis({
+      ...ioredisOptions(sandbox.connection, "app"),
+      retryStrategy: () => 50,
+    });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      const writer = startAcknowledgedWriter(client, `bench:${mode}`);
+      await rollingRestart(sandboxDrillTarget(sandbox), {
+        preStop,
+        log: (line) => process.stderr.write(`rolling restart ${mode}: ${line}\n`),
+      });
+      const lost = await writer.stop();
+      modes[mode] = {
+        longestPauseMs: writer.longestPauseMs(),
+        acknowledged: writer.acknowledged.length,
+        lost,
+      };
+    } finally {
+      client.disconnect();
+      await sandbox.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return modes;
 }
 
 interface Server {
@@ -238,6 +282,7 @@ async function main() {
     report.throughput = await benchThroughput(option("rounds", 3));
   if (!only || only === "failover")
     report.failover = await benchFailover(option("failover-kills", 5));
+  if (!only || only === "rolling") report.rollingRestart = await benchRollingRestart();
 
   fs.mkdirSync(path.join(__dirname, "results"), { recursive: true });
   fs.writeFileSync(
@@ -262,6 +307,18 @@ function printTable(report: Record<string, any>) {
       "failover",
       "lost acknowledged writes",
       `${f.lostAcknowledgedWrites} of ${f.acknowledgedWrites}`,
+    ]);
+  }
+  for (const [mode, r] of Object.entries(report.rollingRestart ?? {}) as [
+    string,
+    { longestPauseMs: number; acknowledged: number; lost: number },
+  ][]) {
+    const label = mode === "withHook" ? "with the pre-stop hook" : "without the hook";
+    rows.push(["rolling restart", `longest write pause, ${label}`, `${r.longestPauseMs} ms`]);
+    rows.push([
+      "rolling restart",
+      `lost acknowledged writes, ${label}`,
+      `${r.lost} of ${r.acknowledged}`,
     ]);
   }
   const t = report.throughput;

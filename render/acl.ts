@@ -16,7 +16,7 @@ import { SecretKey, SecretValues, configFile, need, sha256Hex } from "./redis-co
  * | replication | nodes (group) | PSYNC, REPLCONF, PING: what a replica sends | reading or writing keys, channels |
  * | sentinel | nodes (group) | what Sentinel sends to monitor and reconfigure a node (Redis Sentinel docs), its hello channel | data, other channels, other CONFIG subcommands |
  * | sentinel-client | sentinels | master lookups, PING, event subscriptions | SENTINEL FAILOVER/SET/MONITOR/REMOVE/RESET, PUBLISH (a hello published to a sentinel is believed) |
- * | failover | sentinels | SENTINEL FAILOVER and the master lookup: the pre-stop hook of the master's pod | other SENTINEL subcommands |
+ * | failover | sentinels | SENTINEL FAILOVER, the master lookup and SENTINEL REPLICAS (is a replica promotable?): the pre-stop hook of the master's pod | other SENTINEL subcommands |
  * | sentinel-peer | sentinels | what one sentinel sends another: PING, CLIENT SETNAME, hello PUBLISH, SENTINEL IS-MASTER-DOWN-BY-ADDR | everything else: its password is in every sentinel's state file |
  * | default | both | nothing (off) | |
  */
@@ -128,7 +128,8 @@ export const SENTINEL_ACL_RULES = {
     "+sentinel|get-master-addr-by-name +sentinel|sentinels +sentinel|replicas +sentinel|slaves +sentinel|master",
     "+subscribe +psubscribe +unsubscribe +punsubscribe",
   ].join(" "),
-  failover: "resetchannels -@all +ping +sentinel|failover +sentinel|get-master-addr-by-name",
+  failover:
+    "resetchannels -@all +ping +sentinel|failover +sentinel|get-master-addr-by-name +sentinel|replicas",
   "sentinel-peer": [
     "resetchannels",
     `&${SENTINEL_HELLO_CHANNEL}`,

@@ -191,7 +191,14 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
 }
 
 /** The longest the pre-stop hook takes; the pod's grace period adds the shutdown to it. */
-export const PRE_STOP_SECONDS = 15;
+export const PRE_STOP_SECONDS = 30;
+
+/**
+ * How long the master's hook waits, before it pauses any write, for a replica the sentinels would
+ * promote: after a replica restarts (the step before in a rolling update), a sentinel skips it
+ * until its next INFO of that replica, which comes every 10 s.
+ */
+export const PROMOTABLE_WAIT_SECONDS = 15;
 
 /**
  * A Redis pod's terminationGracePeriodSeconds: the hook, then SIGTERM and the shutdown, in which
@@ -224,6 +231,15 @@ export function renderPreStopScript(cfg: ResolvedConfig): string {
     "left() { echo $(( deadline - $(date +%s) )); }",
     'local_cli() { REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")" ' + local + ' "$@"; }',
     "field() { printf '%s\\n' \"$1\" | tr -d '\\r' | sed -n \"s/^$2:\\\\(.*\\\\)$/\\\\1/p\"; }",
+    "# How many replicas the sentinel at $1 would promote now: linked, and seen so since its last INFO.",
+    "promotable() {",
+    `  REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")" timeout 3 redis-cli --no-auth-warning --raw --user ${user} -h "\${1%:*}" -p "\${1##*:}" sentinel replicas ${name} 2>/dev/null |`,
+    "    tr -d '\\r' | awk '",
+    '      function check() { if (v["flags"] == "slave" && v["master-link-status"] == "ok" && v["master-link-down-time"] == "0") n++; split("", v) }',
+    "      NR % 2 == 1 { k = $0; next }",
+    '      { if (k == "name" && seen) check(); seen = 1; v[k] = $0 }',
+    "      END { if (seen) check(); print n + 0 }'",
+    "}",
     "",
     'master="$(ask_sentinels)"',
     'if [ "$master" != "$NODE_HOST $NODE_PORT" ]; then',
@@ -235,8 +251,19 @@ export function renderPreStopScript(cfg: ResolvedConfig): string {
     '  echo "pre-stop: master without replicas; nothing to fail over to"',
     "  exit 0",
     "fi",
+    `ready_by=$(( $(date +%s) + ${PROMOTABLE_WAIT_SECONDS} ))`,
+    "while :; do",
+    "  for address in $SENTINELS; do",
+    '    [ "$(promotable "$address")" -gt 0 ] && break 2',
+    "  done",
+    '  if [ "$(date +%s)" -ge "$ready_by" ]; then',
+    `    echo "pre-stop: no sentinel would promote a replica within ${PROMOTABLE_WAIT_SECONDS}s; stopping as master"`,
+    "    exit 0",
+    "  fi",
+    "  sleep 0.5",
+    "done",
     "# From here writes wait until this node stops; the pause outlasts the hook.",
-    `local_cli client pause ${(PRE_STOP_SECONDS + 5) * 1000} write >/dev/null`,
+    'local_cli client pause "$(( ($(left) + 5) * 1000 ))" write >/dev/null',
     'target="$(field "$(local_cli info replication)" master_repl_offset)"',
     "# A replica that holds every write: the one the sentinels will promote.",
     'while [ "$(left)" -gt 0 ]; do',
@@ -258,7 +285,8 @@ export function renderPreStopScript(cfg: ResolvedConfig): string {
     "  exit 0",
     "fi",
     'while [ "$(left)" -gt 0 ]; do',
-    '  now="$(ask_sentinels)"',
+    "  # The sentinel that runs the failover names the new master first.",
+    '  now="$(SENTINELS="$asked"; ask_sentinels)"',
     '  if [ -n "$now" ] && [ "$now" != "$NODE_HOST $NODE_PORT" ]; then',
     '    echo "pre-stop: failed over to $now; stopping"',
     "    exit 0",

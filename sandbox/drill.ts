@@ -1,8 +1,11 @@
 import { spawn } from "node:child_process";
+import type Redis from "ioredis";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { PRE_STOP_SECONDS, terminationGraceSeconds } from "../render/sentinel";
 import { currentMasterPort } from "./failover";
-import { Sandbox } from "./sandbox";
+import { ConnectionInfo } from "../render/connection";
+import { Sandbox, readProcesses } from "./sandbox";
 
 /** A Redis node of a running group, as a drill sees it. */
 export interface DrillNode {
@@ -92,14 +95,15 @@ export async function rollingRestart(
     if (pid === undefined) throw new Error(`${node.name}: not running`);
     const started = Date.now();
     let said = "";
-    if (preStop) {
+    // A standalone server has no hook: there is nobody to hand over to.
+    if (preStop && fs.existsSync(path.join(node.confDir, "pre-stop.sh"))) {
       const hook = await runScript(
         path.join(node.confDir, "pre-stop.sh"),
         [],
         node.env,
         (PRE_STOP_SECONDS + 5) * 1000,
       );
-      said = hook.output.trim().split("\n").pop() ?? "";
+      said = hook.output.trim().split("\n").join("; ");
     }
     const preStopMs = Date.now() - started;
     process.kill(pid, "SIGTERM");
@@ -169,5 +173,67 @@ export function sandboxDrillTarget(sandbox: Sandbox): DrillTarget {
     })),
     pid: (name) => sandbox.supervisor.pid(name),
     masterPort: () => currentMasterPort(sandbox.connection).catch(() => undefined),
+  };
+}
+
+/** The sandbox running in `dir` (another process), through its processes.json and connection.json. */
+export function runningSandboxTarget(dir: string): DrillTarget {
+  const connection = JSON.parse(
+    fs.readFileSync(path.join(dir, "connection.json"), "utf8"),
+  ) as ConnectionInfo;
+  const nodes = readProcesses(dir)
+    .processes.filter((p) => p.kind === "redis")
+    .map((p) => ({
+      name: p.name,
+      port: p.port,
+      confDir: p.confDir,
+      env: { ...process.env, ...p.env },
+    }));
+  return {
+    nodes,
+    pid: (name) => readProcesses(dir).processes.find((p) => p.name === name)?.pid,
+    masterPort: () =>
+      connection.topology === "sentinel"
+        ? currentMasterPort(connection).catch(() => undefined)
+        : Promise.resolve(nodes[0]?.port),
+  };
+}
+
+/**
+ * Writes continuously through `client`, each write acknowledged by a replica (WAIT 1); records the
+ * acknowledged keys and the longest pause between two acknowledgements.
+ */
+export function startAcknowledgedWriter(client: Redis, prefix: string) {
+  const acknowledged: string[] = [];
+  let longestPauseMs = 0;
+  let last = Date.now();
+  let running = true;
+  const done = (async () => {
+    for (let i = 0; running; i++) {
+      const key = `${prefix}:${i}`;
+      try {
+        await client.set(key, String(i));
+        if (((await client.call("WAIT", "1", "1000")) as number) >= 1) {
+          acknowledged.push(key);
+          const now = Date.now();
+          longestPauseMs = Math.max(longestPauseMs, now - last);
+          last = now;
+        }
+      } catch {
+        await sleep(20);
+      }
+    }
+  })();
+  return {
+    acknowledged,
+    longestPauseMs: () => longestPauseMs,
+    /** Stops writing; resolves with how many acknowledged writes are missing now. */
+    stop: async (): Promise<number> => {
+      running = false;
+      await done;
+      if (acknowledged.length === 0) return 0;
+      const values = await client.mget(...acknowledged);
+      return values.filter((v) => v === null).length;
+    },
   };
 }

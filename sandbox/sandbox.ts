@@ -61,7 +61,20 @@ export interface SandboxProcessEntry {
   readonly confDir: string;
   readonly dataDir: string;
   readonly logFile: string;
+  /** What its start script gets from the "pod": the hooks and probes run with the same. */
+  readonly env: Readonly<Record<string, string>>;
 }
+
+/** The variables the rendered scripts read (see render/sentinel.ts). */
+const SCRIPT_ENV_KEYS = [
+  "CONF_DIR",
+  "DATA_DIR",
+  "STATE_DIR",
+  "NODE_HOST",
+  "NODE_PORT",
+  "DEFAULT_MASTER",
+  "SENTINELS",
+] as const;
 
 export interface Sandbox {
   readonly config: ResolvedConfig;
@@ -460,6 +473,12 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
           confDir: p.confDir,
           dataDir: p.dataDir,
           logFile: p.logFile,
+          env: Object.fromEntries(
+            SCRIPT_ENV_KEYS.flatMap((k) => {
+              const value = supervisor.spec(p.name).env?.[k];
+              return value === undefined ? [] : [[k, value]];
+            }),
+          ),
         })),
     };
     writeFileAtomic(processesFile, JSON.stringify(content, null, 2) + "\n", 0o600);

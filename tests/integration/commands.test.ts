@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
-import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConnectionInfo } from "../../render/connection";
 import { readProcesses } from "../../sandbox/sandbox";
 import { exercisePlatform } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
+import { killRedisOn, redisProcessesOn, runSandboxCommand } from "../helpers/processes";
 import { waitFor } from "../helpers/wait";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -18,18 +18,6 @@ function npmRun(args: string[]) {
     encoding: "utf8",
     timeout: 60_000,
   });
-}
-
-/** Redis processes listening on one of `ports` (redis-server titles itself "redis-server 127.0.0.1:PORT"). */
-function redisProcessesOn(ports: number[]): string[] {
-  const ps = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
-  return ps
-    .split("\n")
-    .filter(
-      (line) =>
-        /redis-(server|sentinel)/.test(line) &&
-        ports.some((port) => line.includes(`127.0.0.1:${port}`)),
-    );
 }
 
 describe("npm run render: the rendered artifacts of a stack, and exit 2 on invalid config", () => {
@@ -98,30 +86,16 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
   for (const [what, stackArgs] of runs) {
     it(what, async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-sandbox-"));
-      let child: ChildProcess | undefined;
+      let sandbox: Awaited<ReturnType<typeof runSandboxCommand>> | undefined;
       const basePort = await freeBasePort(1);
       try {
-        // Its own process group, so that cleanup after a failure reaches every descendant.
-        child = spawn(
-          "npm",
-          ["run", "sandbox", "--", ...stackArgs, "--dir", dir, "--base-port", String(basePort)],
-          { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true },
-        );
-        let output = "";
-        child.stdout!.on("data", (d) => (output += d));
-        child.stderr!.on("data", (d) => (output += d));
-        const exited = new Promise<number | null>((resolve) =>
-          child!.once("exit", (code) => resolve(code)),
-        );
-        const file = path.join(dir, "connection.json");
-        const connection = await waitFor(
-          "connection.json",
-          () =>
-            fs.existsSync(file)
-              ? (JSON.parse(fs.readFileSync(file, "utf8")) as ConnectionInfo)
-              : undefined,
+        sandbox = await runSandboxCommand(
+          [...stackArgs, "--base-port", String(basePort)],
+          dir,
           30_000,
         );
+        const { child, exited, file, connection } = sandbox;
+        const output = sandbox.output;
 
         assert.deepEqual(Object.keys(connection).sort(), [
           "client",
@@ -170,6 +144,10 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
             confDir: path.join(dir, "redis-0", "conf"),
             dataDir: path.join(dir, "redis-0", "data"),
             logFile: path.join(dir, "logs", "redis-0.log"),
+            env: {
+              CONF_DIR: path.join(dir, "redis-0", "conf"),
+              DATA_DIR: path.join(dir, "redis-0", "data"),
+            },
           },
         ]);
         process.kill(node.pid, "SIGKILL");
@@ -179,7 +157,7 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
         });
 
         child.kill("SIGTERM");
-        assert.equal(await exited, 0, output);
+        assert.equal(await exited, 0, output());
         assert.deepEqual(redisProcessesOn([basePort]), [], "no process is left behind");
         assert.deepEqual(
           fs.readdirSync(dir).filter((f) => f === "processes.json" || f === "sandbox.pid"),
@@ -188,15 +166,8 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
         );
         assert.throws(() => readProcesses(dir), /no running sandbox in /);
       } finally {
-        if (child?.pid && child.exitCode === null) {
-          try {
-            process.kill(-child.pid, "SIGKILL");
-          } catch {
-            // already gone
-          }
-        }
-        for (const line of redisProcessesOn([basePort]))
-          process.kill(Number(line.trim().split(" ")[0]), "SIGKILL");
+        sandbox?.kill();
+        killRedisOn([basePort]);
         fs.rmSync(dir, { recursive: true, force: true });
       }
     });
@@ -204,30 +175,16 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
 
   it("prod stack (sentinel group): the roles in connection.json, every process in processes.json, the group in the monitor", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-sandbox-"));
-    let child: ChildProcess | undefined;
+    let sandbox: Awaited<ReturnType<typeof runSandboxCommand>> | undefined;
     const basePort = await freeBasePort(3);
     const ports = [0, 1, 2].flatMap((i) => [basePort + i, basePort + 20000 + i]);
     try {
-      child = spawn(
-        "npm",
-        ["run", "sandbox", "--", "--stack", "prod", "--dir", dir, "--base-port", String(basePort)],
-        { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true },
-      );
-      let output = "";
-      child.stdout!.on("data", (d) => (output += d));
-      child.stderr!.on("data", (d) => (output += d));
-      const exited = new Promise<number | null>((resolve) =>
-        child!.once("exit", (code) => resolve(code)),
-      );
-      const file = path.join(dir, "connection.json");
-      const connection = await waitFor(
-        "connection.json",
-        () =>
-          fs.existsSync(file)
-            ? (JSON.parse(fs.readFileSync(file, "utf8")) as ConnectionInfo)
-            : undefined,
+      sandbox = await runSandboxCommand(
+        ["--stack", "prod", "--base-port", String(basePort)],
+        dir,
         60_000,
       );
+      const { child, exited, file, connection } = sandbox;
       assert.deepEqual(
         connection.redis.map((r) => r.role),
         ["master", "replica", "replica"],
@@ -240,6 +197,7 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
         ],
       );
 
+      const running0 = readProcesses(dir).processes[0].pid;
       const monitor = npmRun(["monitor", "--", "--connection", file]);
       assert.equal(monitor.status, 0, monitor.stderr);
       assert.match(monitor.stdout, /^role master, replicas 2$/m);
@@ -264,19 +222,38 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
           ),
         );
 
+      // The drill restarts every node of the running sandbox, the master handing over first.
+      const drill = spawnSync(
+        "npm",
+        ["run", "--silent", "drill", "--", "rolling-restart", "--dir", dir],
+        {
+          cwd: ROOT,
+          encoding: "utf8",
+          timeout: 120_000,
+        },
+      );
+      assert.equal(drill.status, 0, drill.stderr + drill.stdout);
+      const drillLines = drill.stdout.trim().split("\n");
+      assert.deepEqual(
+        drillLines.map((l) => l.split(" ")[0]),
+        ["redis-2", "redis-1", "redis-0"],
+      );
+      assert.match(
+        drillLines[2],
+        /^redis-0 \(master\): pre-stop [\d.]+ s \(failed over to localhost \d+; stopping\), stopped in [\d.]+ s, ready [\d.]+ s after its restart$/,
+      );
+      assert.notEqual(
+        Number(readProcesses(dir).processes[0].pid),
+        running0,
+        "redis-0 runs as a new process",
+      );
+
       child.kill("SIGTERM");
-      assert.equal(await exited, 0, output);
+      assert.equal(await exited, 0, sandbox.output());
       assert.deepEqual(redisProcessesOn(ports), [], "no process is left behind");
     } finally {
-      if (child?.pid && child.exitCode === null) {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-      for (const line of redisProcessesOn(ports))
-        process.kill(Number(line.trim().split(" ")[0]), "SIGKILL");
+      sandbox?.kill();
+      killRedisOn(ports);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

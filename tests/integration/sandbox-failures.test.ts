@@ -5,6 +5,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { freeBasePort } from "../helpers/ports";
+import { redisProcessesOn } from "../helpers/processes";
 import { waitFor } from "../helpers/wait";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -73,18 +74,6 @@ function groupMembers(run: Run): string[] {
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length >= 3 && Number(f[1]) === run.child.pid && !f[2].startsWith("Z"))
     .map((f) => f.join(" "));
-}
-
-/** Redis processes listening on one of `ports` (redis-server titles itself "… 127.0.0.1:PORT"). */
-function redisProcessesOn(ports: number[]): string[] {
-  const ps = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
-  return ps
-    .split("\n")
-    .filter(
-      (line) =>
-        /redis-(server|sentinel)/.test(line) &&
-        ports.some((port) => line.includes(`127.0.0.1:${port}`)),
-    );
 }
 
 function assertNothingLeft(run: Run, ports: number[]): void {
