@@ -1,5 +1,5 @@
 import { ResolvedConfig } from "../config/resolve";
-import { SecretKey, SecretValues, configFile, need, sha256Hex } from "./redis-conf";
+import { SecretValues, configFile, need, sha256Hex, userFor } from "./redis-conf";
 
 /**
  * The ACL users of the production profile, on the Redis nodes and on the sentinels, and why each
@@ -144,35 +144,32 @@ export function renderUsersAcl(
   hash: (password: string) => string = sha256Hex,
 ): string {
   const rules = nodeAclRules(cfg);
-  const rule = (user: NodeUser, key: SecretKey) =>
-    `user ${user} on #${hash(need(secrets, key))} ${rules[user]}`;
+  const rule = (user: NodeUser) =>
+    `user ${user} on #${hash(need(secrets, userFor(cfg, user).secret))} ${rules[user]}`;
   return configFile("users.acl", [
     // A connection that has not authenticated can run nothing.
     "user default off resetchannels -@all",
-    rule("app", "appPassword"),
-    rule("admin", "adminPassword"),
-    rule("probe", "probePassword"),
+    rule("app"),
+    rule("admin"),
+    rule("probe"),
     ...(cfg.topology === "sentinel"
-      ? [
-          rule("replication", "replicationPassword"),
-          rule("sentinel", "sentinelNodePassword"),
-          rule("failover", "failoverPassword"),
-        ]
+      ? [rule("replication"), rule("sentinel"), rule("failover")]
       : []),
   ]);
 }
 
 /** The sentinels' own users: `default` off, clients and peers with SHA-256 password hashes. */
 export function sentinelUserLines(
+  cfg: ResolvedConfig,
   secrets: SecretValues,
   hash: (password: string) => string,
 ): string[] {
-  const rule = (user: keyof typeof SENTINEL_ACL_RULES, key: SecretKey) =>
-    `user ${user} on #${hash(need(secrets, key))} ${SENTINEL_ACL_RULES[user]}`;
+  const rule = (user: keyof typeof SENTINEL_ACL_RULES) =>
+    `user ${user} on #${hash(need(secrets, userFor(cfg, user).secret))} ${SENTINEL_ACL_RULES[user]}`;
   return [
     "user default off resetchannels -@all",
-    rule("sentinel-client", "sentinelClientPassword"),
-    rule("sentinel-peer", "sentinelPeerPassword"),
-    rule("failover", "failoverPassword"),
+    rule("sentinel-client"),
+    rule("sentinel-peer"),
+    rule("failover"),
   ];
 }

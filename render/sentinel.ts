@@ -59,7 +59,7 @@ export function renderSentinelSecretsConf(
   const lines = header(cfg, "sentinel-secrets.conf");
   if (cfg.security.aclUsers) {
     lines.push(
-      ...sentinelUserLines(secrets, hash),
+      ...sentinelUserLines(cfg, secrets, hash),
       "sentinel sentinel-user sentinel-peer",
       `sentinel sentinel-pass ${quote(need(secrets, "sentinelPeerPassword"))}`,
       `sentinel auth-user ${name} ${userFor(cfg, "sentinel").username}`,
@@ -219,7 +219,6 @@ export function terminationGraceSeconds(): number {
 export function renderPreStopScript(cfg: ResolvedConfig): string {
   const user = userFor(cfg, "failover").username;
   const name = cfg.sentinel.masterName;
-  const local = `timeout 3 redis-cli --no-auth-warning --raw --user ${user} -h 127.0.0.1 -p "$NODE_PORT"`;
   return [
     "#!/bin/sh",
     ...header(cfg, "pre-stop.sh").slice(0, 2),
@@ -229,11 +228,14 @@ export function renderPreStopScript(cfg: ResolvedConfig): string {
     "",
     `deadline=$(( $(date +%s) + ${PRE_STOP_SECONDS} ))`,
     "left() { echo $(( deadline - $(date +%s) )); }",
-    'local_cli() { REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")" ' + local + ' "$@"; }',
+    "# redis-cli as the failover user: cli HOST PORT COMMAND…; local_cli, and sentinel_cli HOST:PORT.",
+    `cli() { _h=$1; _p=$2; shift 2; REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")" timeout 3 redis-cli --no-auth-warning --raw --user ${user} -h "$_h" -p "$_p" "$@"; }`,
+    'local_cli() { cli 127.0.0.1 "$NODE_PORT" "$@"; }',
+    'sentinel_cli() { _a=$1; shift; cli "${_a%:*}" "${_a##*:}" "$@"; }',
     "field() { printf '%s\\n' \"$1\" | tr -d '\\r' | sed -n \"s/^$2:\\\\(.*\\\\)$/\\\\1/p\"; }",
     "# How many replicas the sentinel at $1 would promote now: linked, and seen so since its last INFO.",
     "promotable() {",
-    `  REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")" timeout 3 redis-cli --no-auth-warning --raw --user ${user} -h "\${1%:*}" -p "\${1##*:}" sentinel replicas ${name} 2>/dev/null |`,
+    `  sentinel_cli "$1" sentinel replicas ${name} 2>/dev/null |`,
     "    tr -d '\\r' | awk '",
     '      function check() { if (v["flags"] == "slave" && v["master-link-status"] == "ok" && v["master-link-down-time"] == "0") n++; split("", v) }',
     "      NR % 2 == 1 { k = $0; next }",
@@ -273,9 +275,7 @@ export function renderPreStopScript(cfg: ResolvedConfig): string {
     "done",
     "asked=",
     "for address in $SENTINELS; do",
-    '  reply="$(REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")" timeout 3 redis-cli --no-auth-warning --raw --user ' +
-      user +
-      ` -h "\${address%:*}" -p "\${address##*:}" sentinel failover ${name} 2>&1)"`,
+    `  reply="$(sentinel_cli "$address" sentinel failover ${name} 2>&1)"`,
     '  [ "$reply" = "OK" ] && { asked=$address; break; }',
     '  echo "pre-stop: $address: $reply"',
     "done",

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { PRE_STOP_SECONDS, terminationGraceSeconds } from "../render/sentinel";
 import { currentMasterPort } from "./failover";
 import { ConnectionInfo } from "../render/connection";
-import { Sandbox, readProcesses } from "./sandbox";
+import { Sandbox, isAlive, readProcesses } from "./sandbox";
 
 /** A Redis node of a running group, as a drill sees it. */
 export interface DrillNode {
@@ -36,15 +36,6 @@ export interface NodeRestart {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Runs `sh script [args]` with `env`; resolves with its exit code and output, killed at `timeoutMs`. */
 export function runScript(
@@ -109,16 +100,13 @@ export async function rollingRestart(
     process.kill(pid, "SIGTERM");
     const graceMs = terminationGraceSeconds() * 1000 - preStopMs;
     const stopped = Date.now();
-    const exitedInGrace = await until(
-      `${node.name} exiting`,
-      Math.max(graceMs, 0) + 1000,
-      async () => (alive(pid) ? (Date.now() - stopped > graceMs ? false : undefined) : true),
-    );
-    if (!exitedInGrace) {
+    const gone = async () => (isAlive(pid) ? undefined : true);
+    try {
+      await until(`${node.name} exiting`, graceMs, gone);
+    } catch {
+      // As kubelet does once the grace period is over.
       process.kill(pid, "SIGKILL");
-      await until(`${node.name} exiting after SIGKILL`, 5000, async () =>
-        alive(pid) ? undefined : true,
-      );
+      await until(`${node.name} exiting after SIGKILL`, 5000, gone);
     }
     const stopMs = Date.now() - stopped;
     const newPid = await until(`${node.name} started again`, 10_000, async () => {

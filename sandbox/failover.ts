@@ -4,25 +4,35 @@ import { ConnectionInfo } from "../render/connection";
 import { directClient } from "./clients";
 import { Sandbox } from "./sandbox";
 
-/** The port of the node the sentinels name master. */
+/** The port of the node one sentinel names master. */
+export async function masterPortNamedBy(
+  connection: ConnectionInfo,
+  sentinel: { readonly host: string; readonly port: number },
+): Promise<number> {
+  const client = directClient(sentinel.host, sentinel.port, {
+    username: connection.sentinelUser?.username,
+    password: connection.sentinelUser?.password,
+  });
+  try {
+    await client.connect();
+    const [, port] = (await client.call(
+      "SENTINEL",
+      "GET-MASTER-ADDR-BY-NAME",
+      connection.masterName,
+    )) as string[];
+    return Number(port);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The port of the node the sentinels name master (the first that answers). */
 export async function currentMasterPort(connection: ConnectionInfo): Promise<number> {
   for (const sentinel of connection.sentinels) {
-    const client = directClient(sentinel.host, sentinel.port, {
-      username: connection.sentinelUser?.username,
-      password: connection.sentinelUser?.password,
-    });
     try {
-      await client.connect();
-      const [, port] = (await client.call(
-        "SENTINEL",
-        "GET-MASTER-ADDR-BY-NAME",
-        connection.masterName,
-      )) as string[];
-      return Number(port);
+      return await masterPortNamedBy(connection, sentinel);
     } catch {
       // ask the next sentinel
-    } finally {
-      client.disconnect();
     }
   }
   throw new Error("no sentinel answered");

@@ -135,7 +135,8 @@ function writeFileAtomic(file: string, content: string, mode: number): void {
   fs.renameSync(tmp, file);
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
