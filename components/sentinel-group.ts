@@ -94,6 +94,10 @@ export class SentinelGroup extends pulumi.ComponentResource {
       DATA_DIR: LAYOUT.dataDir,
       DEFAULT_MASTER: `${dockerNodeAddress(cfg, 0)} ${cfg.port}`,
       SENTINELS: sentinelList,
+      NODES: Array.from(
+        { length: cfg.sentinel.nodes },
+        (_, i) => `${dockerNodeAddress(cfg, i)}:${cfg.port}`,
+      ).join(" "),
     };
     const redis: Endpoint[] = [];
     for (let i = 0; i < cfg.sentinel.nodes; i++) {

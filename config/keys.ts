@@ -362,6 +362,17 @@ export const KEYS = {
       allowed: 'must be whole bytes from 1Mi to 64Ti, such as "1Gi"',
     }),
   },
+  sentinelStorageSize: {
+    type: "string",
+    description:
+      "Size of each sentinel's state volume (Kubernetes): it remembers the master across restarts.",
+    default: "16Mi",
+    schema: quantity("16Mi", {
+      min: MI,
+      max: TI,
+      allowed: 'must be whole bytes from 1Mi to 1Ti, such as "16Mi"',
+    }),
+  },
   storageClass: {
     type: "string",
     description: 'Kubernetes storage class; "" = the cluster default.',

@@ -68,6 +68,7 @@ export interface ResolvedConfig {
     readonly namespace: string;
     readonly createNamespace: boolean;
     readonly storageSize: string;
+    readonly sentinelStorageSize: string;
     readonly storageClass: string;
     readonly antiAffinity: "soft" | "hard" | "none";
     /** DNS domain of the cluster: pods and Services are `<name>.<namespace>.svc.<clusterDomain>`. */
@@ -582,6 +583,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       namespace: v.namespace,
       createNamespace: v.createNamespace,
       storageSize: v.storageSize,
+      sentinelStorageSize: v.sentinelStorageSize,
       storageClass: v.storageClass,
       antiAffinity: v.antiAffinity,
       clusterDomain: v.clusterDomain,

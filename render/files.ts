@@ -76,5 +76,7 @@ export function sentinelSecretFiles(
   return {
     "sentinel-secrets.conf": renderSentinelSecretsConf(cfg, secrets, hash),
     "sentinel-client.pass": renderSentinelClientPassword(cfg, secrets),
+    // A sentinel without state asks the nodes which one is master (PING and INFO only).
+    "probe.pass": renderProbePassword(cfg, secrets),
   };
 }

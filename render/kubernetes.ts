@@ -1,7 +1,13 @@
 import { ResolvedConfig } from "../config/resolve";
 import { Files, nodePlainFiles, sentinelPlainFiles } from "./files";
 import { LAYOUT, nodeBindArgs, redisServerArgs, sha256Hex } from "./redis-conf";
-import { SENTINEL_PORT, masterWaitSeconds, terminationGraceSeconds } from "./sentinel";
+import {
+  PEER_WAIT_SECONDS,
+  SENTINEL_PORT,
+  SENTINEL_START_WAIT_SECONDS,
+  masterWaitSeconds,
+  terminationGraceSeconds,
+} from "./sentinel";
 
 /**
  * Kubernetes object specs as plain objects. The components turn them into resources and add each
@@ -82,6 +88,15 @@ export function sentinelAddresses(cfg: ResolvedConfig, name: string): string {
     { length: cfg.sentinel.sentinels },
     (_, i) =>
       `${podHost(cfg, n.sentinelStatefulSet, n.sentinelHeadlessService, i)}:${SENTINEL_PORT}`,
+  ).join(" ");
+}
+
+/** Every Redis node's stable address, "host:port ..." in ordinal order, for the start scripts. */
+export function nodeAddresses(cfg: ResolvedConfig, name: string): string {
+  const n = objectNames(name);
+  return Array.from(
+    { length: cfg.sentinel.nodes },
+    (_, i) => `${podHost(cfg, n.statefulSet, n.headlessService, i)}:${cfg.port}`,
   ).join(" ");
 }
 
@@ -250,7 +265,7 @@ interface WorkloadSpec {
   readonly secret: string;
   readonly configData: Files;
   readonly container: Record<string, unknown>;
-  /** The writable volume mounted at /state (sentinels) or a data claim at /data (Redis). */
+  /** The persistent volume: a state claim at /state (sentinels) or a data claim at /data (Redis). */
   readonly storage: "data-claim" | "state";
   readonly terminationGraceSeconds: number;
 }
@@ -261,11 +276,17 @@ const POD_ENV = [
 ];
 
 function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObject {
+  // Redis data, or a sentinel's state file: on a persistent volume, so a sentinel that restarts
+  // (the whole group with it) still knows which node is master.
+  const [claimName, size] =
+    w.storage === "data-claim"
+      ? ["data", cfg.kubernetes.storageSize]
+      : ["state", cfg.kubernetes.sentinelStorageSize];
   const claim = {
-    metadata: { name: "data", labels: selector(name, w.component) },
+    metadata: { name: claimName, labels: selector(name, w.component) },
     spec: {
       accessModes: ["ReadWriteOnce"],
-      resources: { requests: { storage: cfg.kubernetes.storageSize } },
+      resources: { requests: { storage: size } },
       ...(cfg.kubernetes.storageClass ? { storageClassName: cfg.kubernetes.storageClass } : {}),
     },
   };
@@ -312,13 +333,10 @@ function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObj
             { name: "secret", secret: { secretName: w.secret, defaultMode: 0o400 } },
             // In memory: the copied secrets never reach a node's disk.
             { name: "conf", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
-            ...(w.storage === "state"
-              ? [{ name: "state", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }]
-              : []),
           ],
         },
       },
-      ...(w.storage === "data-claim" ? { volumeClaimTemplates: [claim] } : {}),
+      volumeClaimTemplates: [claim],
     },
   };
 }
@@ -347,6 +365,7 @@ function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unkno
           value: `${podHost(cfg, n.statefulSet, n.headlessService, 0)} ${cfg.port}`,
         },
         { name: "SENTINELS", value: sentinelAddresses(cfg, name) },
+        { name: "NODES", value: nodeAddresses(cfg, name) },
       ]
     : [];
   return {
@@ -368,7 +387,10 @@ function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unkno
     startupProbe: {
       ...execProbe(LAYOUT.probeScript, "live"),
       periodSeconds: 5,
-      failureThreshold: Math.ceil((masterWaitSeconds(cfg) + STARTUP_LOAD_SECONDS) / 5),
+      // The start may choose with the other nodes, wait for a failover, then load the data.
+      failureThreshold: Math.ceil(
+        (PEER_WAIT_SECONDS + masterWaitSeconds(cfg) + STARTUP_LOAD_SECONDS) / 5,
+      ),
     },
     livenessProbe: {
       ...execProbe(LAYOUT.probeScript, "live"),
@@ -410,8 +432,15 @@ function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, un
         value: `${podHost(cfg, n.statefulSet, n.headlessService, 0)} ${cfg.port}`,
       },
       { name: "SENTINELS", value: sentinelAddresses(cfg, name) },
+      { name: "NODES", value: nodeAddresses(cfg, name) },
     ],
     ports: [{ name: "sentinel", containerPort: SENTINEL_PORT, protocol: "TCP" }],
+    // A sentinel without state waits for the nodes to choose a master before it listens.
+    startupProbe: {
+      ...execProbe(LAYOUT.sentinelProbeScript),
+      periodSeconds: 5,
+      failureThreshold: Math.ceil((SENTINEL_START_WAIT_SECONDS + 30) / 5),
+    },
     readinessProbe: {
       ...execProbe(LAYOUT.sentinelProbeScript),
       periodSeconds: 5,

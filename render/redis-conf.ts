@@ -295,7 +295,8 @@ export function renderProbeScript(cfg: ResolvedConfig): string {
     "fi",
     '[ "$reply" = "PONG" ] || { echo "probe: $reply" >&2; exit 1; }',
     `info="$(timeout 3 ${cli} info replication 2>&1)" || { echo "probe: $info" >&2; exit 1; }`,
-    'case "$info" in *role:slave*) ;; *) exit 0 ;; esac',
+    // A node choosing its role answers on its port with a stand-in that serves no INFO.
+    'case "$info" in *role:master*) exit 0 ;; *role:slave*) ;; *) echo "probe: $info" >&2; exit 1 ;; esac',
     "printf '%s\\n' \"$info\" | grep -q '^master_link_status:up' || { echo 'probe: replica not linked to its master' >&2; exit 1; }",
     "printf '%s\\n' \"$info\" | grep -q '^master_sync_in_progress:0' || { echo 'probe: replica in a full sync' >&2; exit 1; }",
     "",

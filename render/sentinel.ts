@@ -126,14 +126,91 @@ function ownerOnlyPrologue(dirs: readonly string[]): string[] {
 const SCRIPT_ENV = [
   "# Environment: CONF_DIR (rendered files), DATA_DIR (data), NODE_HOST and NODE_PORT (this node's",
   '# stable address), DEFAULT_MASTER ("host port" of the initial master), SENTINELS ("host:port ..."',
-  "# of every sentinel).",
+  '# of every sentinel), NODES ("host:port ..." of every Redis node, in ordinal order).',
 ];
 
 /**
+ * How long a node that finds no sentinel, and holds the same data as another node, waits for a
+ * sentinel's record before it breaks the tie by ordinal: after a clean stop every node holds the
+ * same data, and only the sentinels remember which one was master.
+ */
+export const SENTINEL_RECORD_WAIT_SECONDS = 30;
+
+/** How long a node that finds no sentinel waits for every other node to answer before it chooses. */
+export const PEER_WAIT_SECONDS = 60;
+
+/** How long a sentinel without state waits for a node to be master before it takes the initial one. */
+export const SENTINEL_START_WAIT_SECONDS = PEER_WAIT_SECONDS + 30;
+
+/** Key of the stand-in server that holds a choosing node's recorded offset. */
+const RECORDED_OFFSET_KEY = "lowcode:recorded-offset";
+
+/**
+ * Shell functions to ask the Redis nodes, as the probe user (PING and INFO only): peer_cli
+ * HOST:PORT COMMAND…, field TEXT NAME, and running_master HOST:PORT, which prints "host port" of
+ * the master a running node serves (itself) or follows, and nothing when it does not run.
+ */
+function peerFunctions(cfg: ResolvedConfig): string[] {
+  const probe = userFor(cfg, "probe").username;
+  return [
+    `peer_cli() { _a=$1; shift; REDISCLI_AUTH="$(cat "$CONF_DIR/probe.pass")" timeout 3 redis-cli --no-auth-warning --raw --user ${probe} -h "\${_a%:*}" -p "\${_a##*:}" "$@" 2>/dev/null | tr -d '\\r'; }`,
+    'field() { printf \'%s\\n\' "$1" | sed -n "s/^$2:\\\\(.*\\\\)$/\\\\1/p"; }',
+    "running_master() {",
+    '  _info="$(peer_cli "$1" info replication)"',
+    '  case "$(field "$_info" role)" in',
+    '    master) echo "${1%:*} ${1##*:}" ;;',
+    '    slave) echo "$(field "$_info" master_host) $(field "$_info" master_port)" ;;',
+    "  esac",
+    "}",
+  ];
+}
+
+/**
+ * The stand-in a choosing node runs on its port: the node's own arguments (port, bind, TLS…) with
+ * an empty data directory and an ACL of its own, so the other nodes can read this node's recorded
+ * offset as the probe user, and nothing else, while its data stays unloaded and untouched.
+ */
+function standInFunctions(cfg: ResolvedConfig): string[] {
+  const probe = userFor(cfg, "probe").username;
+  const readOnly = `resetkeys ~${RECORDED_OFFSET_KEY} resetchannels -@all`;
+  return [
+    'standin_dir="$CONF_DIR/standin"',
+    "standin_pid=",
+    "sha() { printf '%s' \"$1\" | sha256sum | cut -c1-64; }",
+    "start_standin() {",
+    '  rm -rf "$standin_dir" && mkdir -p "$standin_dir"',
+    "  # A one-time password for the one SET this script makes.",
+    "  token=\"$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')\"",
+    "  {",
+    ...(probe === "default" ? [] : ['    echo "user default off"']),
+    `    echo "user ${probe} on #$(sha "$(cat "$CONF_DIR/probe.pass")") ${readOnly} +ping +get"`,
+    `    echo "user standin on #$(sha "$token") ${readOnly} +set"`,
+    '  } > "$standin_dir/users.acl"',
+    '  redis-server "$@" --dir "$standin_dir" --dbfilename standin.rdb --appendonly no --save "" \\',
+    '    --aclfile "$standin_dir/users.acl" --min-replicas-to-write 0 --loglevel warning &',
+    "  standin_pid=$!",
+    "  i=0",
+    `  until [ "$(REDISCLI_AUTH="$token" timeout 3 redis-cli --no-auth-warning --user standin -h 127.0.0.1 -p "$NODE_PORT" set ${RECORDED_OFFSET_KEY} "$mine" 2>/dev/null)" = OK ]; do`,
+    '    i=$((i + 1)); [ "$i" -lt 50 ] || { echo "start-redis: the stand-in server did not start"; stop_standin; exit 1; }',
+    "    sleep 0.1",
+    "  done",
+    "}",
+    'stop_standin() { [ -n "$standin_pid" ] && { kill "$standin_pid" 2>/dev/null; wait "$standin_pid" 2>/dev/null; standin_pid=; }; rm -rf "$standin_dir"; }',
+  ];
+}
+
+/**
  * Starts a Redis node. A standalone server just starts, owner-only. A group's node starts in the
- * role the sentinels know, so that a restarted old master never comes back as a second master:
- * while the sentinels still name this node master, it waits (not listening) until they fail over,
- * then starts as a replica of the new master.
+ * role the records give it:
+ * - The sentinels name the master (their state survives their restarts): a replica follows it. A
+ *   node the sentinels name itself starts as master, unless a running node holds newer data than
+ *   it recorded — it was lost while the group ran on, its last second of writes may be missing —
+ *   then it waits (not listening) until the sentinels fail over, and follows the new master.
+ * - No sentinel answers (every record is gone, or the first start): the nodes choose. Each runs a
+ *   stand-in server holding its recorded offset (the replication offset of its last RDB, written
+ *   on every clean stop), and the node with the newest data becomes master; ties (a clean stop
+ *   leaves every node with the same data) wait up to SENTINEL_RECORD_WAIT_SECONDS for a sentinel,
+ *   then go to the lowest ordinal. A node that is already running decides for everyone.
  */
 export function renderStartRedisScript(cfg: ResolvedConfig): string {
   if (cfg.topology !== "sentinel") {
@@ -153,37 +230,95 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     "# Arguments: those of redis-server.",
     ...ownerOnlyPrologue(["CONF_DIR", "DATA_DIR"]),
     ...askSentinelsFunction(cfg),
+    ...peerFunctions(cfg),
+    ...standInFunctions(cfg),
+    'log() { echo "start-redis: $*"; }',
+    "# This node's data: -1 when it has none; else the replication offset its last RDB recorded",
+    "# (Redis writes one on every clean stop; loading the AOF restores none), 0 when it has none.",
+    "recorded_offset() {",
+    '  if [ ! -s "$DATA_DIR/dump.rdb" ] && [ -z "$(ls -A "$DATA_DIR/appendonlydir" 2>/dev/null)" ]; then echo -1; return; fi',
+    `  _o="$(timeout 60 redis-check-rdb "$DATA_DIR/dump.rdb" 2>/dev/null | sed -n "s/.*AUX FIELD repl-offset = '\\([0-9]*\\)'.*/\\1/p" | head -n 1)"`,
+    '  echo "${_o:-0}"',
+    "}",
+    'me="$NODE_HOST:$NODE_PORT"',
     "",
     // PID 1 of a container ignores a signal it has no handler for: stop at once on SIGTERM while
-    // waiting (the sleeps are 1 s), instead of holding the pod for its whole grace period.
-    "trap 'echo \"start-redis: stopped while waiting\"; exit 143' TERM INT",
+    // choosing or waiting (the sleeps are 1 s), instead of holding the pod for its grace period.
+    "trap 'stop_standin; log \"stopped while waiting\"; exit 143' TERM INT",
+    'mine="$(recorded_offset)"',
+    "chosen=",
+    'master="$(ask_sentinels)"',
+    'if [ -n "$master" ]; then',
+    '  log "the sentinels name $master master"',
+    "else",
+    '  log "no sentinel answered; choosing with the other nodes (recorded offset $mine)"',
+    '  start_standin "$@"',
+    "  now=$(date +%s)",
+    `  record_by=$((now + ${SENTINEL_RECORD_WAIT_SECONDS})); peers_by=$((now + ${PEER_WAIT_SECONDS}))`,
+    "  while :; do",
+    '    master="$(ask_sentinels)"',
+    '    [ -n "$master" ] && { log "the sentinels name $master master"; break; }',
+    "    best=; best_offset=-2; ties=0; missing=; running=",
+    "    for node in $NODES; do",
+    '      if [ "$node" = "$me" ]; then',
+    "        offset=$mine",
+    "      else",
+    '        running="$(running_master "$node")"',
+    '        [ -n "$running" ] && { log "$node runs; its master is $running"; break; }',
+    `        offset="$(peer_cli "$node" get ${RECORDED_OFFSET_KEY})"`,
+    '        case "$offset" in -1 | [0-9]*) ;; *) missing="$missing $node"; continue ;; esac',
+    "      fi",
+    '      if [ "$offset" -gt "$best_offset" ]; then best=$node; best_offset=$offset; ties=1',
+    '      elif [ "$offset" -eq "$best_offset" ]; then ties=$((ties + 1)); fi',
+    "    done",
+    '    [ -n "$running" ] && { master=$running; break; }',
+    "    now=$(date +%s)",
+    '    if [ -z "$missing" ]; then',
+    '      if [ "$ties" -eq 1 ] || [ "$best_offset" -lt 0 ] || [ "$now" -ge "$record_by" ]; then',
+    '        log "every node answered: $best has the newest data (offset $best_offset)"; break',
+    "      fi",
+    '    elif [ "$now" -ge "$peers_by" ]; then',
+    `      log "no answer from$missing in ${PEER_WAIT_SECONDS}s; $best has the newest data of the others (offset $best_offset)"; break`,
+    "    fi",
+    "    sleep 1",
+    "  done",
+    '  [ -n "$master" ] || { master="${best%:*} ${best##*:}"; chosen=1; }',
+    "  stop_standin",
+    "fi",
+    "",
+    'if [ "$master" = "$NODE_HOST $NODE_PORT" ] && [ -z "$chosen" ]; then',
+    // Lost while the group ran on: a replica may hold writes this node lacks (appendfsync
+    // everysec), and would discard them resyncing from it. Let the sentinels promote that replica.
+    "  newer=",
+    "  for node in $NODES; do",
+    '    [ "$node" = "$me" ] && continue',
+    '    offset="$(field "$(peer_cli "$node" info replication)" master_repl_offset)"',
+    '    [ -n "$offset" ] && [ "$offset" -gt "$mine" ] || continue',
+    "    # Offset 0: a node restarted from its AOF; newer than none when it holds keys.",
+    '    { [ "$offset" -gt 0 ] || peer_cli "$node" info keyspace | grep -q "^db"; } && newer="$node"',
+    "  done",
+    '  if [ -n "$newer" ]; then',
+    '    log "$newer holds newer data (this node recorded offset $mine); waiting for the sentinels to fail over"',
     // The wait is bounded in seconds, whatever an unreachable sentinel costs a turn (3 s each).
-    `deadline=$(( $(date +%s) + ${masterWaitSeconds(cfg)} ))`,
-    "announced=",
-    "while :; do",
-    '  master="$(ask_sentinels)"',
-    '  if [ -z "$master" ]; then',
-    '    master="$DEFAULT_MASTER"',
-    '    echo "start-redis: no sentinel answered; the initial master is $master"',
-    "    break",
+    `    deadline=$(( $(date +%s) + ${masterWaitSeconds(cfg)} ))`,
+    '    while [ "$master" = "$NODE_HOST $NODE_PORT" ]; do',
+    '      if [ "$(date +%s)" -ge "$deadline" ]; then',
+    `        log "the sentinels still name this node master after ${masterWaitSeconds(cfg)}s; starting as master"`,
+    "        break",
+    "      fi",
+    "      sleep 1",
+    '      master="$(ask_sentinels)"',
+    '      [ -n "$master" ] || master="$NODE_HOST $NODE_PORT"',
+    "    done",
     "  fi",
-    '  [ "$master" != "$NODE_HOST $NODE_PORT" ] && break',
-    // This node was master and went down: its last second of writes may be missing (appendfsync
-    // everysec), while a replica holds every write a client saw acknowledged with WAIT.
-    '  if [ "$(date +%s)" -ge "$deadline" ]; then',
-    `    echo "start-redis: the sentinels still name this node master after ${masterWaitSeconds(cfg)}s; starting as master"`,
-    "    break",
-    "  fi",
-    '  [ -z "$announced" ] && { announced=1; echo "start-redis: the sentinels name this node master; waiting for them to fail over"; }',
-    "  sleep 1",
-    "done",
+    "fi",
     "trap - TERM INT",
     "",
     'if [ "$master" = "$NODE_HOST $NODE_PORT" ]; then',
-    '  echo "start-redis: starting as master"',
+    '  log "starting as master"',
     '  exec redis-server "$@" --replica-announce-ip "$NODE_HOST"',
     "fi",
-    'echo "start-redis: starting as replica of $master"',
+    'log "starting as replica of $master"',
     '# shellcheck disable=SC2086 # "host port" splits into two arguments',
     'exec redis-server "$@" --replica-announce-ip "$NODE_HOST" --replicaof $master',
     "",
@@ -302,8 +437,10 @@ export function renderPreStopScript(cfg: ResolvedConfig): string {
 
 /**
  * Starts a sentinel. On its first start it writes its state file: the `sentinel monitor` line for
- * the master the other sentinels know (or the initial one), then sentinel.conf and the secrets.
- * Later starts reuse the state file, which Sentinel keeps current.
+ * the master the other sentinels know, or else the node that is master (waiting for the nodes to
+ * choose one, up to SENTINEL_START_WAIT_SECONDS, then the initial master), then sentinel.conf and
+ * the secrets. Later starts reuse the state file, which Sentinel keeps current: on Kubernetes it
+ * lives on a persistent volume, so the sentinels remember the master across a whole-group restart.
  */
 export function renderStartSentinelScript(cfg: ResolvedConfig): string {
   return [
@@ -314,11 +451,33 @@ export function renderStartSentinelScript(cfg: ResolvedConfig): string {
     ...ownerOnlyPrologue(["CONF_DIR", "STATE_DIR"]),
     'mkdir -p "$STATE_DIR"',
     ...askSentinelsFunction(cfg),
+    ...peerFunctions(cfg),
     "",
+    "trap 'echo \"start-sentinel: stopped while waiting\"; exit 143' TERM INT",
     'state="$STATE_DIR/sentinel.conf"',
     'if [ ! -s "$state" ]; then',
+    // No state of its own: the master another sentinel knows, else the node that is master (the
+    // nodes choose it by their data when no sentinel knows one), never a guess while they choose.
     '  master="$(ask_sentinels)"',
-    '  [ -n "$master" ] || master="$DEFAULT_MASTER"',
+    `  deadline=$(( $(date +%s) + ${SENTINEL_START_WAIT_SECONDS} ))`,
+    '  while [ -z "$master" ]; do',
+    "    replicas=-1",
+    "    for node in $NODES; do",
+    '      info="$(peer_cli "$node" info replication)"',
+    '      [ "$(field "$info" role)" = master ] || continue',
+    "      # Two masters (one lost its group while down): the one its replicas follow.",
+    '      n="$(field "$info" connected_slaves)"',
+    '      [ "${n:-0}" -gt "$replicas" ] && { replicas=${n:-0}; master="${node%:*} ${node##*:}"; }',
+    "    done",
+    '    [ -n "$master" ] && break',
+    '    if [ "$(date +%s)" -ge "$deadline" ]; then',
+    '      master="$DEFAULT_MASTER"',
+    `      echo "start-sentinel: no node is master after ${SENTINEL_START_WAIT_SECONDS}s; taking the initial master"`,
+    "      break",
+    "    fi",
+    "    sleep 1",
+    '    master="$(ask_sentinels)"',
+    "  done",
     '  echo "start-sentinel: monitoring $master"',
     "  {",
     `    echo "sentinel monitor ${cfg.sentinel.masterName} $master ${cfg.sentinel.quorum}"`,
@@ -327,6 +486,7 @@ export function renderStartSentinelScript(cfg: ResolvedConfig): string {
     '  } > "$state.tmp"',
     '  mv "$state.tmp" "$state"',
     "fi",
+    "trap - TERM INT",
     'exec redis-sentinel "$state" "$@"',
     "",
   ].join("\n");

@@ -5,6 +5,9 @@ import * as path from "node:path";
 import { PRE_STOP_SECONDS, terminationGraceSeconds } from "../render/sentinel";
 import { currentMasterPort } from "./failover";
 import { ConnectionInfo } from "../render/connection";
+import IORedis from "ioredis";
+import { ioredisOptions } from "../render/client-options";
+import { directClient } from "./clients";
 import { Sandbox, isAlive, readProcesses } from "./sandbox";
 
 /** A Redis node of a running group, as a drill sees it. */
@@ -19,6 +22,8 @@ export interface DrillNode {
 /** What a drill acts on: the nodes in ordinal order and their current process ids. */
 export interface DrillTarget {
   readonly nodes: readonly DrillNode[];
+  /** Every process of the deployment by name: the nodes, then the sentinels. */
+  readonly processes: readonly string[];
   pid(name: string): number | undefined;
   /** Port of the node the sentinels name master, or undefined when none answers. */
   masterPort(): Promise<number | undefined>;
@@ -159,6 +164,7 @@ export function sandboxDrillTarget(sandbox: Sandbox): DrillTarget {
       confDir: n.confDir,
       env: sandbox.supervisor.spec(n.name).env ?? process.env,
     })),
+    processes: [...sandbox.nodes, ...sandbox.sentinels].map((p) => p.name),
     pid: (name) => sandbox.supervisor.pid(name),
     masterPort: () => currentMasterPort(sandbox.connection).catch(() => undefined),
   };
@@ -179,6 +185,7 @@ export function runningSandboxTarget(dir: string): DrillTarget {
     }));
   return {
     nodes,
+    processes: readProcesses(dir).processes.map((p) => p.name),
     pid: (name) => readProcesses(dir).processes.find((p) => p.name === name)?.pid,
     masterPort: () =>
       connection.topology === "sentinel"
@@ -193,6 +200,8 @@ export function runningSandboxTarget(dir: string): DrillTarget {
  */
 export function startAcknowledgedWriter(client: Redis, prefix: string) {
   const acknowledged: string[] = [];
+  /** When each acknowledgement arrived (Date.now()), in the order of `acknowledged`. */
+  const acknowledgedAt: number[] = [];
   let longestPauseMs = 0;
   let last = Date.now();
   let running = true;
@@ -204,6 +213,7 @@ export function startAcknowledgedWriter(client: Redis, prefix: string) {
         if (((await client.call("WAIT", "1", "1000")) as number) >= 1) {
           acknowledged.push(key);
           const now = Date.now();
+          acknowledgedAt.push(now);
           longestPauseMs = Math.max(longestPauseMs, now - last);
           last = now;
         }
@@ -214,6 +224,7 @@ export function startAcknowledgedWriter(client: Redis, prefix: string) {
   })();
   return {
     acknowledged,
+    acknowledgedAt,
     longestPauseMs: () => longestPauseMs,
     /** Stops writing; resolves with how many acknowledged writes are missing now. */
     stop: async (): Promise<number> => {
@@ -224,4 +235,126 @@ export function startAcknowledgedWriter(client: Redis, prefix: string) {
       return values.filter((v) => v === null).length;
     },
   };
+}
+
+export interface GroupRestart {
+  /** Port of the master the sentinels named before the stop, and after the restart. */
+  readonly masterBefore: number | undefined;
+  readonly masterAfter: number | undefined;
+  /** The sentinels' config epoch of the master before and after: equal means no failover. */
+  readonly epochBefore: number;
+  readonly epochAfter: number;
+  /** From every process stopped to every process running again. */
+  readonly downMs: number;
+  /** From every process running again to the first write a replica acknowledged (WAIT 1). */
+  readonly firstWriteMs: number;
+  readonly acknowledged: number;
+  readonly lost: number;
+}
+
+/** The highest config epoch any sentinel reports for the master (SENTINEL MASTER). */
+export async function masterEpoch(connection: ConnectionInfo): Promise<number> {
+  let epoch = -1;
+  for (const s of connection.sentinels) {
+    const client = directClient(s.host, s.port, {
+      username: connection.sentinelUser?.username,
+      password: connection.sentinelUser?.password,
+    });
+    try {
+      await client.connect();
+      const fields = (await client.call("SENTINEL", "MASTER", connection.masterName)) as string[];
+      const at = fields.indexOf("config-epoch");
+      if (at >= 0) epoch = Math.max(epoch, Number(fields[at + 1]));
+    } catch {
+      // a sentinel that does not answer has no say
+    } finally {
+      client.disconnect();
+    }
+  }
+  return epoch;
+}
+
+/**
+ * Stops every Redis node and every sentinel at once with SIGTERM (SIGKILL after the grace
+ * period), as a whole-cluster restart does, while a client writes through the sentinels with
+ * `WAIT 1`; the restart policy starts them all again. Measures the time from every process
+ * running to the first acknowledged write, then watches for `settleMs` that no failover follows,
+ * and reads every acknowledged write back.
+ */
+export async function restartGroup(
+  target: DrillTarget,
+  connection: ConnectionInfo,
+  options: { settleMs?: number; timeoutMs?: number; log?: (line: string) => void } = {},
+): Promise<GroupRestart> {
+  const log = options.log ?? (() => undefined);
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const masterBefore = await target.masterPort();
+  const epochBefore = await masterEpoch(connection);
+  const client = new IORedis(ioredisOptions(connection, "app", connection.databases.flowCache));
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    const writer = startAcknowledgedWriter(client, `drill:restart-all:${Date.now()}`);
+    await until("a first acknowledged write", 10_000, async () =>
+      writer.acknowledged.length > 0 ? true : undefined,
+    );
+    const pids = new Map(target.processes.map((name) => [name, target.pid(name)]));
+    const stopping = Date.now();
+    for (const pid of pids.values()) if (pid !== undefined) process.kill(pid, "SIGTERM");
+    await Promise.all(
+      [...pids].map(async ([name, pid]) => {
+        if (pid === undefined) return;
+        const gone = async () => (isAlive(pid) ? undefined : true);
+        try {
+          await until(`${name} exiting`, terminationGraceSeconds() * 1000, gone);
+        } catch {
+          process.kill(pid, "SIGKILL");
+          await until(`${name} exiting after SIGKILL`, 5000, gone);
+        }
+      }),
+    );
+    log(`every process stopped in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
+    const stopped = Date.now();
+    await until("every process running again", timeoutMs, async () =>
+      [...pids].every(([name, old]) => {
+        const now = target.pid(name);
+        return now !== undefined && now !== old;
+      })
+        ? true
+        : undefined,
+    );
+    const up = Date.now();
+    const before = writer.acknowledged.length;
+    await until("an acknowledged write after the restart", timeoutMs, async () =>
+      writer.acknowledged.length > before ? true : undefined,
+    );
+    const firstWriteMs = writer.acknowledgedAt[before] - up;
+    log(`first acknowledged write ${(firstWriteMs / 1000).toFixed(1)} s after every process ran`);
+    // A failover the restart provoked would come within down-after plus an election.
+    await sleep(options.settleMs ?? 2 * 5000 + 5000);
+    const lost = await writer.stop();
+    return {
+      masterBefore,
+      masterAfter: await target.masterPort(),
+      epochBefore,
+      epochAfter: await masterEpoch(connection),
+      downMs: up - stopped,
+      firstWriteMs,
+      acknowledged: writer.acknowledged.length,
+      lost,
+    };
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The drill's summary line. */
+export function describeGroupRestart(r: GroupRestart): string {
+  const same = r.masterAfter === r.masterBefore ? "the same master" : "ANOTHER master";
+  const failovers = r.epochAfter === r.epochBefore ? "no failover" : "A FAILOVER";
+  return (
+    `restart-all: first acknowledged write ${(r.firstWriteMs / 1000).toFixed(1)} s after every process ran; ` +
+    `${same} (port ${r.masterAfter}), ${failovers} (config epoch ${r.epochBefore} -> ${r.epochAfter}), ` +
+    `${r.lost} of ${r.acknowledged} acknowledged writes lost`
+  );
 }

@@ -14,6 +14,7 @@ import {
   sentinelSecretFiles,
 } from "../render/files";
 import { SecretValues, ServerLayout, redisServerArgs, requiredSecrets } from "../render/redis-conf";
+import { SENTINEL_START_WAIT_SECONDS } from "../render/sentinel";
 import { Deviation, applyDeviations, detectDeviations, requireBinaries } from "./capabilities";
 import { Logger, StartFailure, Supervisor, describeExit, lastMeaningfulLine } from "./supervisor";
 
@@ -27,6 +28,14 @@ export interface SandboxOptions {
   readonly log?: Logger;
   /** How long the topology may take to be ready. Default 30 s. */
   readonly readyTimeoutMs?: number;
+  /**
+   * Sentinel topology: the processes to start, in waves of names (`redis-0`, `sentinel-1`…), each
+   * wave `startGapMs` after the one before; names left out start in the last wave. Default: all at
+   * once, as Kubernetes starts two StatefulSets with parallel pod management.
+   */
+  readonly startOrder?: readonly (readonly string[])[];
+  /** Time between two waves of `startOrder`. Default 2000 ms. */
+  readonly startGapMs?: number;
   /** Aborting it while the sandbox starts stops what was started and fails the start. */
   readonly signal?: AbortSignal;
 }
@@ -74,6 +83,7 @@ const SCRIPT_ENV_KEYS = [
   "NODE_PORT",
   "DEFAULT_MASTER",
   "SENTINELS",
+  "NODES",
 ] as const;
 
 export interface Sandbox {
@@ -353,6 +363,30 @@ async function waitUntil(
 const ping = (port: number, auth: { username: string; password: string }) =>
   withClient(port, auth, async (c) => (await c.ping()) === "PONG");
 
+/** The node serves as a master or a replica (`INFO replication`). */
+const servesReplication = (port: number, auth: { username: string; password: string }) =>
+  withClient(port, auth, async (c) => /^role:(master|slave)/m.test(await c.info("replication")));
+
+/** The names to start, wave by wave: `order`'s waves, then every process it left out. */
+export function startWaves(
+  processes: readonly SandboxProcess[],
+  order: readonly (readonly string[])[] | undefined,
+): string[][] {
+  const names = processes.map((p) => p.name);
+  if (!order) return [names];
+  for (const name of order.flat())
+    if (!names.includes(name))
+      throw new Error(`startOrder names ${name}; the processes are ${names.join(", ")}.`);
+  const rest = names.filter((n) => !order.flat().includes(n));
+  return [...order.map((w) => [...w]), ...(rest.length > 0 ? [rest] : [])];
+}
+
+async function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+  if (signal?.aborted)
+    throw new StartInterrupted(`interrupted (${String(signal.reason)}) while starting`);
+}
+
 /** Resolves once the server answers PING to `auth`. */
 export function waitForPing(
   port: number,
@@ -447,7 +481,8 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   requireBinaries(grouped);
   const dir = path.resolve(options.dir);
   const basePort = options.basePort ?? DEFAULT_BASE_PORT;
-  const timeoutMs = options.readyTimeoutMs ?? 30_000;
+  // Long enough for nodes that find no sentinel to choose among themselves (start-redis.sh).
+  const timeoutMs = options.readyTimeoutMs ?? (SENTINEL_START_WAIT_SECONDS + 30) * 1000;
   const log = options.log ?? (() => undefined);
   const waitOptions = { signal: options.signal };
   claimDir(dir);
@@ -502,13 +537,17 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   };
 
   /** Waits until `p` answers PING; from then on the restart policy applies to it. */
-  const waitReady = async (p: SandboxProcess, auth: { username: string; password: string }) => {
+  const waitReady = async (
+    p: SandboxProcess,
+    auth: { username: string; password: string },
+    ready: (port: number, auth: { username: string; password: string }) => Promise<boolean>,
+  ) => {
     const failed = () => {
       const failure = supervisor.startFailure(p.name);
       return failure ? new Error(startFailureMessage(p, failure)) : undefined;
     };
     try {
-      await waitUntil(`${p.name} (port ${p.port})`, () => ping(p.port, auth), timeoutMs, {
+      await waitUntil(`${p.name} (port ${p.port})`, () => ready(p.port, auth), timeoutMs, {
         ...waitOptions,
         exited: supervisor.exited(p.name),
       });
@@ -552,6 +591,7 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
       ...process.env,
       DEFAULT_MASTER: `${ANNOUNCED_HOST} ${nodes[0].port}`,
       SENTINELS: sentinels.map((s) => `${ANNOUNCED_HOST}:${s.port}`).join(" "),
+      NODES: nodes.map((n) => `${ANNOUNCED_HOST}:${n.port}`).join(" "),
     };
 
     const restoring = options.restoreFrom !== undefined && cfg.redis.appendonly;
@@ -559,53 +599,62 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     const probe = credentials(cfg, secrets, "probe");
     const sentinelClient = credentials(cfg, secrets, "sentinel-client");
 
+    // Each process's start, by name. A group's processes start together (or in the waves of
+    // options.startOrder): a node chooses its role from the sentinels or the other nodes.
+    const launchers = new Map<string, () => void>();
+    const launchArgs = (node: SandboxProcess, extra: string[]) => [
+      path.join(node.confDir, "start-redis.sh"),
+      ...sandboxServerArgs(cfg, node, deviations),
+      ...extra,
+    ];
     for (const [i, node] of nodes.entries()) {
-      const serverArgs = sandboxServerArgs(cfg, node, deviations);
-      // As deployed: every node starts through start-redis.sh.
-      const launchArgs = (extra: string[]) => [
-        path.join(node.confDir, "start-redis.sh"),
-        ...serverArgs,
-        ...extra,
-      ];
-      const restoreHere = restoring && i === 0;
       const dirs = { CONF_DIR: node.confDir, DATA_DIR: node.dataDir };
-      supervisor.start({
-        name: node.name,
-        command: "sh",
-        args: launchArgs(restoreHere ? ["--appendonly", "no"] : []),
-        cwd: node.dataDir,
-        logFile: node.logFile,
-        env: grouped
-          ? { ...groupEnv, ...dirs, NODE_HOST: ANNOUNCED_HOST, NODE_PORT: String(node.port) }
-          : { ...process.env, ...dirs },
-      });
-      await waitReady(node, probe);
-      if (restoreHere) {
-        await enableAofAfterRestore(cfg, secrets, node, timeoutMs, waitOptions);
-        supervisor.updateSpec(node.name, { args: launchArgs([]) });
-      }
+      launchers.set(node.name, () =>
+        supervisor.start({
+          name: node.name,
+          command: "sh",
+          // As deployed: every node starts through start-redis.sh.
+          args: launchArgs(node, restoring && i === 0 ? ["--appendonly", "no"] : []),
+          cwd: node.dataDir,
+          logFile: node.logFile,
+          env: grouped
+            ? { ...groupEnv, ...dirs, NODE_HOST: ANNOUNCED_HOST, NODE_PORT: String(node.port) }
+            : { ...process.env, ...dirs },
+        }),
+      );
     }
-    for (const sentinel of sentinels) {
-      supervisor.start({
-        name: sentinel.name,
-        command: "sh",
-        args: [
-          path.join(sentinel.confDir, "start-sentinel.sh"),
-          "--port",
-          String(sentinel.port),
-          ...LOOPBACK_BIND,
-        ],
-        cwd: sentinel.dataDir,
-        logFile: sentinel.logFile,
-        env: {
-          ...groupEnv,
-          CONF_DIR: sentinel.confDir,
-          STATE_DIR: sentinel.dataDir,
-          NODE_HOST: ANNOUNCED_HOST,
-        },
-      });
+    for (const sentinel of sentinels)
+      launchers.set(sentinel.name, () =>
+        supervisor.start({
+          name: sentinel.name,
+          command: "sh",
+          args: [
+            path.join(sentinel.confDir, "start-sentinel.sh"),
+            "--port",
+            String(sentinel.port),
+            ...LOOPBACK_BIND,
+          ],
+          cwd: sentinel.dataDir,
+          logFile: sentinel.logFile,
+          env: {
+            ...groupEnv,
+            CONF_DIR: sentinel.confDir,
+            STATE_DIR: sentinel.dataDir,
+            NODE_HOST: ANNOUNCED_HOST,
+          },
+        }),
+      );
+    for (const [w, wave] of startWaves(all, options.startOrder).entries()) {
+      if (w > 0) await sleepUnlessAborted(options.startGapMs ?? 2000, options.signal);
+      for (const name of wave) launchers.get(name)!();
     }
-    for (const sentinel of sentinels) await waitReady(sentinel, sentinelClient);
+    // A node is up when it serves INFO as itself (a choosing node's stand-in does not).
+    await Promise.all(nodes.map((node) => waitReady(node, probe, servesReplication)));
+    if (restoring) {
+      await enableAofAfterRestore(cfg, secrets, nodes[0], timeoutMs, waitOptions);
+      supervisor.updateSpec(nodes[0].name, { args: launchArgs(nodes[0], []) });
+    }
+    await Promise.all(sentinels.map((sentinel) => waitReady(sentinel, sentinelClient, ping)));
     if (grouped) await waitForGroup(cfg, nodes, sentinels, secrets, timeoutMs, waitOptions);
 
     const endpoint = (p: SandboxProcess): Endpoint => ({ host: HOST, port: p.port });
@@ -656,7 +705,10 @@ export function readProcesses(dir: string): ProcessesFile {
   return content;
 }
 
-/** Ready means: the master has every replica attached and each sentinel sees all replicas and peers. */
+/**
+ * Ready means: every sentinel names the same master, which has every replica attached, and each
+ * sentinel sees all replicas and peers.
+ */
 async function waitForGroup(
   cfg: ResolvedConfig,
   nodes: readonly SandboxProcess[],
@@ -666,23 +718,34 @@ async function waitForGroup(
   options: WaitOptions,
 ): Promise<void> {
   const replicas = nodes.length - 1;
+  const name = cfg.sentinel.masterName;
   const logs = (ps: readonly SandboxProcess[]) => `(logs: ${ps.map((p) => p.logFile).join(", ")})`;
+  const sentinelClient = credentials(cfg, secrets, "sentinel-client");
   await waitUntil(
-    `replicas attached to the master ${logs(nodes)}`,
-    () =>
-      withClient(nodes[0].port, credentials(cfg, secrets, "admin"), async (c) => {
+    `replicas attached to the master the sentinels name ${logs(nodes)}`,
+    async () => {
+      const named = await Promise.all(
+        sentinels.map((s) =>
+          withClient(s.port, sentinelClient, async (c) =>
+            String(((await c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as string[])[1]),
+          ),
+        ),
+      );
+      const master = nodes.find((n) => String(n.port) === named[0]);
+      if (!master || named.some((port) => port !== named[0])) return false;
+      return withClient(master.port, credentials(cfg, secrets, "admin"), async (c) => {
         const info = parseInfo(await c.info("replication"));
-        return Number(info.connected_slaves ?? 0) >= replicas;
-      }),
+        return info.role === "master" && Number(info.connected_slaves ?? 0) >= replicas;
+      });
+    },
     timeoutMs,
     options,
   );
-  const name = cfg.sentinel.masterName;
   for (const sentinel of sentinels) {
     await waitUntil(
       `${sentinel.name} discovering the group ${logs([sentinel])}`,
       () =>
-        withClient(sentinel.port, credentials(cfg, secrets, "sentinel-client"), async (c) => {
+        withClient(sentinel.port, sentinelClient, async (c) => {
           const known = (await c.call("SENTINEL", "REPLICAS", name)) as unknown[];
           const peers = (await c.call("SENTINEL", "SENTINELS", name)) as unknown[];
           return known.length >= replicas && peers.length >= sentinels.length - 1;

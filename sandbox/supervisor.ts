@@ -216,7 +216,7 @@ export class Supervisor {
   /** Sends a signal (e.g. SIGKILL to simulate node loss); the restart policy applies. */
   signal(name: string, signal: NodeJS.Signals): void {
     const managed = this.get(name);
-    if (managed.alive) managed.child?.kill(signal);
+    if (managed.alive && managed.child) signalGroup(managed.child, signal);
   }
 
   /** Resolves when the named process's current child has exited. */
@@ -224,13 +224,22 @@ export class Supervisor {
     return this.get(name).exited;
   }
 
-  /** Stops a process without restarting it (an outage that lasts), until `resume`. */
-  async pause(name: string): Promise<void> {
+  /**
+   * Stops a process without restarting it (an outage that lasts), until `resume`: SIGKILL (a
+   * crash), or SIGTERM (a clean stop; SIGKILL after the stop timeout).
+   */
+  async pause(name: string, signal: "SIGKILL" | "SIGTERM" = "SIGKILL"): Promise<void> {
     const managed = this.get(name);
     managed.paused = true;
     clearTimeout(managed.restartTimer);
     managed.restartTimer = undefined;
-    if (managed.alive) managed.child?.kill("SIGKILL");
+    const child = managed.child;
+    if (managed.alive && child) {
+      signalGroup(child, signal);
+      const timer = setTimeout(() => signalGroup(child, "SIGKILL"), STOP_TIMEOUT_MS);
+      await managed.exited;
+      clearTimeout(timer);
+    }
     await managed.exited;
   }
 
@@ -249,11 +258,11 @@ export class Supervisor {
         m.restartTimer = undefined;
         const child = m.child;
         if (!child || !m.alive) return;
-        child.kill("SIGTERM");
+        signalGroup(child, "SIGTERM");
         // A start script that gets SIGTERM just before it execs Redis may lose it (the shell
         // defers its trap, exec replaces the shell): ask again each second, then kill.
         const again = setInterval(() => child.kill("SIGTERM"), STOP_RESEND_MS);
-        const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+        const timer = setTimeout(() => signalGroup(child, "SIGKILL"), STOP_TIMEOUT_MS);
         await m.exited;
         clearInterval(again);
         clearTimeout(timer);
@@ -293,6 +302,9 @@ export class Supervisor {
           cwd: spec.cwd,
           env: spec.env ?? process.env,
           stdio: ["ignore", out, out],
+          // Its own process group, signalled as a whole like a container: a start script's
+          // helpers (the stand-in server of a choosing node) go with it.
+          detached: true,
         });
       } finally {
         fs.closeSync(out);
@@ -337,5 +349,15 @@ export class Supervisor {
       managed.restartTimer = undefined;
       if (!this.stopping && !managed.paused) this.launch(managed);
     }, next.delayMs);
+  }
+}
+
+/** Sends `signal` to the process group `child` leads (see launch), or to the child alone. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  } catch {
+    child.kill(signal);
   }
 }

@@ -99,6 +99,7 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
       "users.acl",
     ]);
     assert.deepEqual(Object.keys(unwrap(sentinel.stringData)).sort(), [
+      "probe.pass",
       "sentinel-client.pass",
       "sentinel-secrets.conf",
     ]);

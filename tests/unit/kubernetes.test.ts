@@ -1,9 +1,13 @@
 import { strict as assert } from "node:assert";
-import { PRE_STOP_SECONDS, terminationGraceSeconds } from "../../render/sentinel";
+import {
+  PRE_STOP_SECONDS,
+  SENTINEL_START_WAIT_SECONDS,
+  terminationGraceSeconds,
+} from "../../render/sentinel";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { kubernetesObjects, renderArtifacts } from "../../render/artifacts";
-import { K8sObject, SENTINEL_MEMORY_MI } from "../../render/kubernetes";
+import { K8sObject, SENTINEL_MEMORY_MI, redisObjects } from "../../render/kubernetes";
 import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 import { checkInvariants, validateAgainstSchema } from "../helpers/k8s-schema";
 
@@ -194,15 +198,52 @@ describe("Kubernetes objects of a sentinel group: valid, consistent, and wired f
     assert.equal(sentinelPod.containers[0].lifecycle, undefined);
   });
 
-  it("sentinels keep their state in a writable in-memory volume and bind their pod IP", () => {
-    const pod = sts("lowcode-redis-sentinel").spec.template.spec;
+  it("sentinels keep their state on a persistent volume of sentinelStorageSize and bind their pod IP", () => {
+    const set = sts("lowcode-redis-sentinel");
+    const pod = set.spec.template.spec;
     assert.deepEqual(pod.containers[0].args, ["--bind", "127.0.0.1", "$(POD_IP)"]);
-    assert.ok(pod.volumes.some((v: Json) => v.name === "state" && v.emptyDir.medium === "Memory"));
+    // Not an emptyDir: the state must outlive the pod, or a whole-group restart forgets the master.
+    assert.ok(!pod.volumes.some((v: Json) => v.name === "state"));
+    assert.deepEqual(
+      set.spec.volumeClaimTemplates.map((c: Json) => [c.metadata.name, c.spec.resources.requests]),
+      [["state", { storage: "16Mi" }]],
+    );
     assert.ok(
       pod.containers[0].volumeMounts.some(
         (m: Json) => m.name === "state" && m.mountPath === "/state",
       ),
     );
+    const sized = redisObjects(
+      resolve({ ...PROD, sentinelStorageSize: "128Mi", storageClass: "fast" }, "prod"),
+      "lowcode-redis",
+    ).find((o) => o.kind === "StatefulSet" && o.metadata.name === "lowcode-redis-sentinel") as Json;
+    assert.deepEqual(sized.spec.volumeClaimTemplates[0].spec, {
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: "128Mi" } },
+      storageClassName: "fast",
+    });
+  });
+
+  it("every script gets NODES and SENTINELS in ordinal order; a sentinel waits for the nodes' choice under a startup probe", () => {
+    const env = (name: string) =>
+      Object.fromEntries(
+        sts(name).spec.template.spec.containers[0].env.map((e: Json) => [e.name, e.value]),
+      );
+    const nodes = [0, 1, 2]
+      .map((i) => `lowcode-redis-${i}.lowcode-redis-headless.lowcode.svc.cluster.local:6379`)
+      .join(" ");
+    for (const name of ["lowcode-redis", "lowcode-redis-sentinel"]) {
+      assert.equal(env(name).NODES, nodes);
+      assert.match(env(name).SENTINELS, /^lowcode-redis-sentinel-0\..*:26379 .*-1\..* .*-2\./);
+    }
+    const sentinel = sts("lowcode-redis-sentinel").spec.template.spec.containers[0];
+    const allowed = sentinel.startupProbe.periodSeconds * sentinel.startupProbe.failureThreshold;
+    assert.ok(allowed >= SENTINEL_START_WAIT_SECONDS, `${allowed} s`);
+    // The headless Service publishes pods before they are Ready: choosing nodes find each other.
+    const headless = objects.find(
+      (o) => o.kind === "Service" && o.metadata.name === "lowcode-redis-headless",
+    ) as Json;
+    assert.equal(headless.spec.publishNotReadyAddresses, true);
   });
 
   it("soft anti-affinity by default, spreading each set over nodes", () => {
