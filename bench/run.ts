@@ -6,15 +6,21 @@ import { ResolvedConfig } from "../config/resolve";
 import { loadStackConfig } from "../config/stack-file";
 import Redis from "ioredis";
 import { ioredisOptions } from "../render/client-options";
-import { rollingRestart, sandboxDrillTarget, startAcknowledgedWriter } from "../sandbox/drill";
-import { failoverDrill } from "../sandbox/failover";
+import {
+  restartGroup,
+  rollingRestart,
+  sandboxDrillTarget,
+  startAcknowledgedWriter,
+} from "../sandbox/drill";
+import { abortedFailover, failoverDrill } from "../sandbox/failover";
 import { startSandbox } from "../sandbox/sandbox";
 import { freeBasePort } from "../tests/helpers/ports";
 
 /**
  * `npm run bench`: the benchmarks of DESIGN §5. Prints a table and writes bench/results/latest.json.
- * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --only NAME
- * (program, throughput, failover, rolling).
+ * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --restarts N
+ * (whole-group restarts, default 3), --only NAME (program, throughput, failover, rolling,
+ * restart-all, second-failure).
  */
 
 const ROOT = path.resolve(__dirname, "..");
@@ -108,6 +114,74 @@ async function benchRollingRestart() {
     }
   }
   return modes;
+}
+
+/**
+ * Whole-group restart: one prod-stack group, a failover first (the master is no longer node 0),
+ * then every node and sentinel stopped at once and started again, `restarts` times, a client
+ * writing through the sentinels with WAIT 1.
+ */
+async function benchWholeRestart(restarts: number) {
+  const cfg = loadStackConfig("prod");
+  const dir = tmpDir("lowcode-bench-restart-");
+  const sandbox = await startSandbox(cfg, { dir, basePort: await freeBasePort(3) });
+  try {
+    await failoverDrill(sandbox, {
+      keyPrefix: "bench:restart",
+      writesBeforeKill: 50,
+      writesAfter: 50,
+    });
+    const runs = [];
+    for (let i = 0; i < restarts; i++) {
+      const r = await restartGroup(sandboxDrillTarget(sandbox), sandbox.connection, {
+        settleMs: cfg.sentinel.downAfterMs + 5000,
+      });
+      runs.push(r);
+      process.stderr.write(
+        `restart-all ${i + 1}/${restarts}: first write ${r.firstWriteMs} ms after every process ran, ` +
+          `master ${r.masterBefore} -> ${r.masterAfter}, epoch ${r.epochBefore} -> ${r.epochAfter}, lost ${r.lost}/${r.acknowledged}\n`,
+      );
+    }
+    return {
+      restarts,
+      firstWriteMs: runs.map((r) => r.firstWriteMs),
+      medianFirstWriteMs: median(runs.map((r) => r.firstWriteMs)),
+      masterChanges: runs.filter((r) => r.masterAfter !== r.masterBefore).length,
+      failovers: runs.filter((r) => r.epochAfter !== r.epochBefore).length,
+      acknowledgedWrites: runs.reduce((n, r) => n + r.acknowledged, 0),
+      lostAcknowledgedWrites: runs.reduce((n, r) => n + r.lost, 0),
+    };
+  } finally {
+    await sandbox.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Second failure: Sentinel does not try the same master again within 2 x failover-timeout of an
+ * attempt that aborted. Measured on an attempt that finds no replica to promote (the master is
+ * killed while every replica is frozen, then the replicas run again), with the default and with
+ * 60 s (the value before; Redis's own is 180 s).
+ */
+async function benchSecondFailure() {
+  const base = loadStackConfig("prod");
+  const results: Record<string, { abortMs: number; retryMs: number }> = {};
+  for (const failoverTimeoutMs of [base.sentinel.failoverTimeoutMs, 60_000]) {
+    const cfg = { ...base, sentinel: { ...base.sentinel, failoverTimeoutMs } };
+    const dir = tmpDir("lowcode-bench-second-");
+    const sandbox = await startSandbox(cfg, { dir, basePort: await freeBasePort(3) });
+    try {
+      const r = await abortedFailover(sandbox);
+      results[String(failoverTimeoutMs)] = { abortMs: r.abortMs, retryMs: r.retryMs };
+      process.stderr.write(
+        `aborted failover, failover-timeout ${failoverTimeoutMs} ms: aborted ${r.abortMs} ms after the kill, next attempt promoted ${r.retryMs} ms after the abort\n`,
+      );
+    } finally {
+      await sandbox.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return results;
 }
 
 interface Server {
@@ -283,6 +357,9 @@ async function main() {
   if (!only || only === "failover")
     report.failover = await benchFailover(option("failover-kills", 5));
   if (!only || only === "rolling") report.rollingRestart = await benchRollingRestart();
+  if (!only || only === "restart-all")
+    report.wholeRestart = await benchWholeRestart(option("restarts", 3));
+  if (!only || only === "second-failure") report.secondFailure = await benchSecondFailure();
 
   fs.mkdirSync(path.join(__dirname, "results"), { recursive: true });
   fs.writeFileSync(
@@ -319,6 +396,34 @@ function printTable(report: Record<string, any>) {
       "rolling restart",
       `lost acknowledged writes, ${label}`,
       `${r.lost} of ${r.acknowledged}`,
+    ]);
+  }
+  const w = report.wholeRestart;
+  if (w) {
+    rows.push([
+      "whole-group restart",
+      `median first acknowledged write after every process ran (${w.restarts} restarts)`,
+      `${w.medianFirstWriteMs} ms`,
+    ]);
+    rows.push([
+      "whole-group restart",
+      "master changes / failovers after the restart",
+      `${w.masterChanges} / ${w.failovers}`,
+    ]);
+    rows.push([
+      "whole-group restart",
+      "lost acknowledged writes",
+      `${w.lostAcknowledgedWrites} of ${w.acknowledgedWrites}`,
+    ]);
+  }
+  for (const [timeout, r] of Object.entries(report.secondFailure ?? {}) as [
+    string,
+    { abortMs: number; retryMs: number },
+  ][]) {
+    rows.push([
+      "second failure",
+      `aborted attempt -> next failover, failover-timeout ${timeout} ms`,
+      `${r.retryMs} ms`,
     ]);
   }
   const t = report.throughput;

@@ -127,3 +127,73 @@ export async function failoverDrill(
     client.disconnect();
   }
 }
+
+export interface AbortedFailover {
+  /** From the kill of the master to Sentinel giving up its first attempt (no replica to promote). */
+  readonly abortMs: number;
+  /** From that abort to the new master Sentinel named on its next attempt. */
+  readonly retryMs: number;
+  readonly newMasterPort: number;
+}
+
+/**
+ * A failover attempt that aborts, and Sentinel's next one: the master is killed (and stays down)
+ * while every replica is frozen (SIGSTOP), so the attempt finds no replica to promote
+ * (`-failover-abort-no-good-slave`); the replicas then run again and Sentinel retries after
+ * 2 x failover-timeout. The master is started again at the end; it rejoins as a replica.
+ */
+export async function abortedFailover(
+  sandbox: Sandbox,
+  options: { timeoutMs?: number } = {},
+): Promise<AbortedFailover> {
+  const connection = sandbox.connection;
+  const timeoutMs = options.timeoutMs ?? 4 * sandbox.config.sentinel.failoverTimeoutMs + 60_000;
+  const masterPort = await currentMasterPort(connection);
+  const master = sandbox.nodes.find((n) => n.port === masterPort)!;
+  const replicas = sandbox.nodes.filter((n) => n !== master);
+  const events: Array<{ channel: string; at: number; message: string }> = [];
+  const subscribers = connection.sentinels.map((s) => {
+    const sub = directClient(s.host, s.port, {
+      username: connection.sentinelUser?.username,
+      password: connection.sentinelUser?.password,
+    });
+    sub.on("error", () => undefined);
+    sub.on("message", (channel: string, message: string) =>
+      events.push({ channel, at: Date.now(), message }),
+    );
+    return sub;
+  });
+  const waitEvent = async (channel: string, after: number, within: number) => {
+    const deadline = Date.now() + within;
+    for (;;) {
+      const event = events.find((e) => e.channel === channel && e.at >= after);
+      if (event) return event;
+      if (Date.now() > deadline) throw new Error(`no ${channel} within ${within} ms`);
+      await sleep(50);
+    }
+  };
+  try {
+    for (const sub of subscribers) {
+      await sub.connect();
+      await sub.subscribe("-failover-abort-no-good-slave", "+switch-master");
+    }
+    const killedAt = Date.now();
+    for (const replica of replicas) sandbox.supervisor.signal(replica.name, "SIGSTOP");
+    await sandbox.supervisor.pause(master.name, "SIGKILL");
+    let abort;
+    try {
+      abort = await waitEvent("-failover-abort-no-good-slave", killedAt, timeoutMs);
+    } finally {
+      for (const replica of replicas) sandbox.supervisor.signal(replica.name, "SIGCONT");
+    }
+    const switched = await waitEvent("+switch-master", abort.at, timeoutMs);
+    return {
+      abortMs: abort.at - killedAt,
+      retryMs: switched.at - abort.at,
+      newMasterPort: Number(switched.message.split(" ")[4]),
+    };
+  } finally {
+    for (const sub of subscribers) sub.disconnect();
+    sandbox.supervisor.resume(master.name);
+  }
+}

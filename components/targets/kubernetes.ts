@@ -101,7 +101,14 @@ export function createKubernetesObjects(
         new k8s.apps.v1.StatefulSet(
           resourceName(object),
           withSecretDigest(object, data, digestKey) as unknown as k8s.apps.v1.StatefulSetArgs,
-          { ...opts, dependsOn: [...dependsOn, ...created] },
+          {
+            ...opts,
+            dependsOn: [...dependsOn, ...created],
+            // Kubernetes refuses to change the claim templates of a StatefulSet (a new volume size):
+            // it is deleted (its claims stay, with their data) and created again under its name.
+            replaceOnChanges: ["spec.volumeClaimTemplates"],
+            deleteBeforeReplace: true,
+          },
         );
         break;
       }

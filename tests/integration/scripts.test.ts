@@ -38,6 +38,195 @@ describe("rendered scripts: POSIX sh that busybox (alpine image) and dash both r
     }
   });
 
+  /**
+   * SIGTERM, again each second (Redis 7.0 refuses to stop while it writes its first AOF after a
+   * full sync: "Writing initial AOF, can't exit"), SIGKILL after 10 s.
+   */
+  async function stopCleanly(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    const again = setInterval(() => child.kill("SIGTERM"), 1000);
+    const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearInterval(again);
+    clearTimeout(kill);
+  }
+
+  /**
+   * Two plain servers, master and replica: the replica stops cleanly first, the master after one
+   * more write, so their last RDBs record two replication offsets, the master's the newer.
+   */
+  async function recordedRdbs(root: string): Promise<{ older: string; newer: string }> {
+    const [mPort, rPort] = [await freeBasePort(1), await freeBasePort(1)];
+    const dirs = ["m", "r"].map((d) => fs.mkdirSync(path.join(root, d), { recursive: true })!);
+    const servers = [
+      spawn("redis-server", ["--port", String(mPort), "--dir", dirs[0], "--save", "900 1"], {
+        stdio: "ignore",
+      }),
+      spawn(
+        "redis-server",
+        [
+          "--port",
+          String(rPort),
+          "--dir",
+          dirs[1],
+          "--save",
+          "900 1",
+          "--replicaof",
+          "127.0.0.1",
+          String(mPort),
+        ],
+        { stdio: "ignore" },
+      ),
+    ];
+    const [m, r] = [directClient(mPort), directClient(rPort)];
+    for (const c of [m, r]) c.on("error", () => undefined);
+    try {
+      await waitFor("both servers up", async () => {
+        for (const c of [m, r]) if (c.status === "wait" || c.status === "end") await c.connect();
+        return (await m.ping()) === "PONG" && (await r.ping()) === "PONG" ? true : undefined;
+      });
+      await waitFor(
+        "the replica linked",
+        async () => /master_link_status:up/.test(await r.info("replication")) || undefined,
+      );
+      await m.set("older", "1");
+      await waitFor(
+        "the replica caught up",
+        async () => (await r.get("older")) === "1" || undefined,
+      );
+      // SIGTERM: a clean stop, which writes the last RDB (save points are set).
+      await stopCleanly(servers[1]);
+      await m.set("newer", "1");
+      await stopCleanly(servers[0]);
+    } finally {
+      m.disconnect();
+      r.disconnect();
+      for (const s of servers) if (s.exitCode === null) s.kill("SIGKILL");
+    }
+    return { older: path.join(dirs[1], "dump.rdb"), newer: path.join(dirs[0], "dump.rdb") };
+  }
+
+  for (const [shell, ...shellArgs] of SHELLS) {
+    it(`${shell}: with no sentinel to ask, the nodes choose the one whose last RDB recorded the newest offset (not node 0)`, async () => {
+      const cfg = resolve(PROD, "prod");
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-choose-"));
+      const children: ChildProcess[] = [];
+      try {
+        const rdbs = await recordedRdbs(root);
+        const secrets = loadOrCreateSecrets(cfg, root);
+        const ports = [await freeBasePort(1), await freeBasePort(1), await freeBasePort(1)];
+        const noSentinel = await freeBasePort(1);
+        const nodes = ports.map((port, i) => {
+          const conf = path.join(root, `node-${i}`, "conf");
+          const data = path.join(root, `node-${i}`, "data");
+          fs.mkdirSync(conf, { recursive: true });
+          fs.mkdirSync(data, { recursive: true });
+          // Node 0 has no data; node 1 the replica's older RDB; node 2 the master's newer one.
+          if (i > 0)
+            fs.copyFileSync(i === 1 ? rdbs.older : rdbs.newer, path.join(data, "dump.rdb"));
+          const files = { ...nodePlainFiles(cfg), ...nodeSecretFiles(cfg, secrets) };
+          files["redis.conf"] = applyDeviations(files["redis.conf"], detectDeviations(cfg));
+          for (const [file, text] of Object.entries(files))
+            fs.writeFileSync(path.join(conf, file), text, { mode: 0o600 });
+          return { conf, data, port, log: path.join(root, `node-${i}.log`) };
+        });
+        for (const node of nodes) {
+          const args = redisServerArgs(cfg, {
+            redisConf: path.join(node.conf, "redis.conf"),
+            secretsConf: path.join(node.conf, "secrets.conf"),
+            usersAcl: path.join(node.conf, "users.acl"),
+            dataDir: node.data,
+          });
+          const extra = detectDeviations(cfg).flatMap((d) => d.args ?? []);
+          const out = fs.openSync(node.log, "w");
+          children.push(
+            spawn(
+              shell,
+              [
+                ...shellArgs,
+                path.join(node.conf, "start-redis.sh"),
+                ...args,
+                "--port",
+                String(node.port),
+                "--bind",
+                "127.0.0.1",
+                ...extra,
+              ],
+              {
+                env: {
+                  ...process.env,
+                  CONF_DIR: node.conf,
+                  DATA_DIR: node.data,
+                  NODE_HOST: "127.0.0.1",
+                  NODE_PORT: String(node.port),
+                  DEFAULT_MASTER: `127.0.0.1 ${ports[0]}`,
+                  SENTINELS: `127.0.0.1:${noSentinel}`,
+                  NODES: ports.map((p) => `127.0.0.1:${p}`).join(" "),
+                },
+                stdio: ["ignore", out, out],
+              },
+            ),
+          );
+          fs.closeSync(out);
+        }
+        const roles = async () =>
+          Promise.all(
+            nodes.map(async (node) => {
+              const c = directClient(node.port, credentials(cfg, secrets, "admin"));
+              c.on("error", () => undefined);
+              try {
+                await c.connect();
+                const info = await c.info("replication");
+                return `${/role:(\w+)/.exec(info)?.[1]} ${/master_port:(\d+)/.exec(info)?.[1] ?? ""}`.trim();
+              } finally {
+                c.disconnect();
+              }
+            }),
+          );
+        const logsOnFailure = (err: Error) => {
+          const tails = nodes.map(
+            (n, i) =>
+              `node-${i}: ${fs
+                .readFileSync(n.log, "utf8")
+                .split("\n")
+                .filter((l) => l.startsWith("start-redis"))
+                .join(" | ")}`,
+          );
+          throw new Error(`${err.message}\n${tails.join("\n")}`);
+        };
+        const seen = await waitFor(
+          "every node started in its chosen role",
+          async () => {
+            const r = await roles().catch(() => undefined);
+            return r && r.every((role) => role === "master" || role.startsWith("slave "))
+              ? r
+              : undefined;
+          },
+          30_000,
+        ).catch(logsOnFailure);
+        assert.deepEqual(seen, [`slave ${ports[2]}`, `slave ${ports[2]}`, "master"]);
+        const logs = nodes.map((n) => fs.readFileSync(n.log, "utf8"));
+        assert.match(logs[0], /recorded offset -1/);
+        // Whichever node chose first, it chose node 2 for its recorded offset; the others then
+        // follow a node that runs.
+        assert.match(
+          logs.join("\n"),
+          new RegExp(
+            `every node answered: 127\\.0\\.0\\.1:${ports[2]} has the newest data \\(offset [1-9]\\d*\\)`,
+          ),
+        );
+        // The stand-ins are gone: every port is the node itself (INFO answered above), and the
+        // stand-in directory was removed.
+        for (const node of nodes) assert.ok(!fs.existsSync(path.join(node.conf, "standin")));
+      } finally {
+        await Promise.all(children.map(stopCleanly));
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
+
   for (const [shell, ...shellArgs] of SHELLS) {
     it(`${shell}: start-redis.sh closes what was left open and Redis writes owner-only files`, async () => {
       const cfg = resolve(PROD_STANDALONE, "prod");

@@ -2,7 +2,12 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { failoverDrill, masterPortNamedBy } from "../../sandbox/failover";
+import {
+  abortedFailover,
+  currentMasterPort,
+  failoverDrill,
+  masterPortNamedBy,
+} from "../../sandbox/failover";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
 import { directClient } from "../helpers/platform";
@@ -82,5 +87,35 @@ describe("sentinel group: a second master loss right after a failover is handled
     }
     console.log(`      outages ${outages.join(" ms, ")} ms (down-after ${downAfterMs} ms)`);
     for (const outage of outages) assert.ok(outage < downAfterMs + 6000, `outage ${outage} ms`);
+  });
+});
+
+describe("sentinel group: a failover attempt that aborts is retried after 2 x failoverTimeoutMs (production default 10 s)", function () {
+  this.timeout(180_000);
+  let dir: string;
+  let sandbox: Sandbox | undefined;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-aborted-"));
+    sandbox = await startSandbox(resolve(PROD, "prod"), { dir, basePort: await freeBasePort(3) });
+  });
+
+  after(async () => {
+    await sandbox?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("master killed while every replica is frozen: the attempt aborts (no replica to promote); with the replicas back, the next attempt promotes one 2 x failover-timeout later, not 2 minutes", async () => {
+    const timeoutMs = sandbox!.config.sentinel.failoverTimeoutMs;
+    assert.equal(timeoutMs, 10_000, "the production default");
+    const result = await abortedFailover(sandbox!);
+    console.log(
+      `      aborted ${result.abortMs} ms after the kill; next attempt promoted ${result.retryMs} ms after the abort`,
+    );
+    assert.ok(result.retryMs >= 2 * timeoutMs - 2000, `retried after ${result.retryMs} ms`);
+    assert.ok(result.retryMs <= 2 * timeoutMs + 10_000, `retried after ${result.retryMs} ms`);
+    assert.equal(await currentMasterPort(sandbox!.connection), result.newMasterPort);
+    // The killed master rejoins as a replica of the new one.
+    await groupSettled(sandbox!);
   });
 });

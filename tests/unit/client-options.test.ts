@@ -50,7 +50,7 @@ describe("client settings of the connection contract and the ioredis options bui
       [{ sentinels: 5, quorum: 3, downAfterMs: 3000 }, 300, 2000],
       // …but no sentinel gets less than 200 ms, nor more than 500 ms.
       [{ downAfterMs: 1000, failoverTimeoutMs: 10000 }, 200, 2000],
-      [{ downAfterMs: 30000 }, 500, 2000],
+      [{ downAfterMs: 30000, failoverTimeoutMs: 60000 }, 500, 2000],
     ] as const) {
       const s = settings(values);
       assert.equal(s.sentinelCommandTimeoutMs, sentinelMs, JSON.stringify(values));
