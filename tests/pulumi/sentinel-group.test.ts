@@ -180,6 +180,13 @@ describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
       sentinel.envs.includes("SENTINELS=172.28.0.20:26379 172.28.0.21:26379 172.28.0.22:26379"),
     );
     assert.ok(sentinel.envs.includes("DEFAULT_MASTER=172.28.0.10 6379"));
+    // Every node and sentinel knows every node: choosing nodes ask each other, a sentinel
+    // without state asks them which one is master.
+    for (const c of containers)
+      assert.ok(
+        c.envs.includes("NODES=172.28.0.10:6379 172.28.0.11:6379 172.28.0.12:6379"),
+        c.name,
+      );
     assert.deepEqual(sentinel.ports[0], {
       internal: 26379,
       external: 26380,
