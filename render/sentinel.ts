@@ -126,24 +126,62 @@ function ownerOnlyPrologue(dirs: readonly string[]): string[] {
 const SCRIPT_ENV = [
   "# Environment: CONF_DIR (rendered files), DATA_DIR (data), NODE_HOST and NODE_PORT (this node's",
   '# stable address), DEFAULT_MASTER ("host port" of the initial master), SENTINELS ("host:port ..."',
-  '# of every sentinel), NODES ("host:port ..." of every Redis node, in ordinal order).',
+  '# of every sentinel), NODES ("host:port ..." of every Redis node, in ordinal order); optional',
+  "# SENTINEL_RECORD_WAIT_SECONDS and PEER_WAIT_SECONDS shorten the choosing waits (tests).",
 ];
 
 /**
- * How long a node that finds no sentinel, and holds the same data as another node, waits for a
- * sentinel's record before it breaks the tie by ordinal: after a clean stop every node holds the
- * same data, and only the sentinels remember which one was master.
+ * How long a node that finds no sentinel record, and holds the same data as another node, waits
+ * for one before it breaks the tie by ordinal: after a clean stop every node holds the same data,
+ * and only the sentinels remember which one was master.
  */
 export const SENTINEL_RECORD_WAIT_SECONDS = 30;
 
-/** How long a node that finds no sentinel waits for every other node to answer before it chooses. */
+/**
+ * How long a node that finds no sentinel record waits for every other node to answer before a
+ * majority of them may choose without the rest.
+ */
 export const PEER_WAIT_SECONDS = 60;
 
-/** How long a sentinel without state waits for a node to be master before it takes the initial one. */
+/**
+ * How long the startup probe of a sentinel without state allows it to wait for the nodes to
+ * choose a master (it never guesses one: see renderStartSentinelScript).
+ */
 export const SENTINEL_START_WAIT_SECONDS = PEER_WAIT_SECONDS + 30;
 
-/** Key of the stand-in server that holds a choosing node's recorded offset. */
-const RECORDED_OFFSET_KEY = "lowcode:recorded-offset";
+/** Key of the stand-in server that holds a choosing node's record of its data. */
+const RECORD_KEY = "lowcode:recorded-data";
+
+/**
+ * Shell function sentinel_record: "host port" of the master by the sentinels' record. A majority
+ * of the sentinels must answer, and the answer with the highest config epoch wins: a sentinel
+ * that was down during a failover, or restarted before the others, still names the old master,
+ * under an older epoch. Prints nothing when fewer than a majority answer.
+ */
+function sentinelRecordFunction(cfg: ResolvedConfig): string[] {
+  const user = userFor(cfg, "sentinel-client").username;
+  const value = (key: string) =>
+    `printf '%s\\n' "$_reply" | awk 'NR % 2 == 1 && $0 == "${key}" { getline; print; exit }'`;
+  return [
+    "sentinel_record() {",
+    '  REDISCLI_AUTH="$(cat "$CONF_DIR/sentinel-client.pass")"',
+    "  export REDISCLI_AUTH",
+    "  _all=0; _answered=0; _epoch=-1; _record=",
+    "  for address in $SENTINELS; do",
+    "    _all=$((_all + 1))",
+    `    _reply="$(timeout 3 redis-cli --no-auth-warning --raw --user ${user} -h "\${address%:*}" -p "\${address##*:}" sentinel master ${cfg.sentinel.masterName} 2>/dev/null | tr -d '\\r')"`,
+    `    _host="$(${value("ip")})"; _port="$(${value("port")})"; _e="$(${value("config-epoch")})"`,
+    "    case \"$_port:$_e\" in *[!0-9:]* | :* | *:) continue ;; esac",
+    '    [ -n "$_host" ] || continue',
+    "    _answered=$((_answered + 1))",
+    '    [ "$_e" -gt "$_epoch" ] && { _epoch=$_e; _record="$_host $_port"; }',
+    "  done",
+    "  unset REDISCLI_AUTH",
+    '  [ $((_answered * 2)) -gt "$_all" ] && echo "$_record"',
+    "  return 0",
+    "}",
+  ];
+}
 
 /**
  * Shell functions to ask the Redis nodes, as the probe user (PING and INFO only): peer_cli
@@ -154,7 +192,7 @@ function peerFunctions(cfg: ResolvedConfig): string[] {
   const probe = userFor(cfg, "probe").username;
   return [
     `peer_cli() { _a=$1; shift; REDISCLI_AUTH="$(cat "$CONF_DIR/probe.pass")" timeout 3 redis-cli --no-auth-warning --raw --user ${probe} -h "\${_a%:*}" -p "\${_a##*:}" "$@" 2>/dev/null | tr -d '\\r'; }`,
-    'field() { printf \'%s\\n\' "$1" | sed -n "s/^$2:\\\\(.*\\\\)$/\\\\1/p"; }',
+    "field() { printf '%s\\n' \"$1\" | sed -n \"s/^$2:\\\\(.*\\\\)$/\\\\1/p\"; }",
     "running_master() {",
     '  _info="$(peer_cli "$1" info replication)"',
     '  case "$(field "$_info" role)" in',
@@ -166,13 +204,14 @@ function peerFunctions(cfg: ResolvedConfig): string[] {
 }
 
 /**
- * The stand-in a choosing node runs on its port: the node's own arguments (port, bind, TLS…) with
- * an empty data directory and an ACL of its own, so the other nodes can read this node's recorded
- * offset as the probe user, and nothing else, while its data stays unloaded and untouched.
+ * The stand-in a choosing node runs on its port: the node's own arguments (port, bind, TLS…), but
+ * an empty data directory, no replication (a rewritten redis.conf may hold `replicaof`) and an
+ * ACL of its own. The probe user may read this node's record and nothing else — not even PING, so
+ * sentinels and health checks do not take the stand-in for the node; a one-time user writes it.
  */
 function standInFunctions(cfg: ResolvedConfig): string[] {
   const probe = userFor(cfg, "probe").username;
-  const readOnly = `resetkeys ~${RECORDED_OFFSET_KEY} resetchannels -@all`;
+  const readOnly = `resetkeys ~${RECORD_KEY} resetchannels -@all`;
   return [
     'standin_dir="$CONF_DIR/standin"',
     "standin_pid=",
@@ -183,15 +222,16 @@ function standInFunctions(cfg: ResolvedConfig): string[] {
     "  token=\"$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')\"",
     "  {",
     ...(probe === "default" ? [] : ['    echo "user default off"']),
-    `    echo "user ${probe} on #$(sha "$(cat "$CONF_DIR/probe.pass")") ${readOnly} +ping +get"`,
+    `    echo "user ${probe} on #$(sha "$(cat "$CONF_DIR/probe.pass")") ${readOnly} +get"`,
     `    echo "user standin on #$(sha "$token") ${readOnly} +set"`,
     '  } > "$standin_dir/users.acl"',
     '  redis-server "$@" --dir "$standin_dir" --dbfilename standin.rdb --appendonly no --save "" \\',
-    '    --aclfile "$standin_dir/users.acl" --min-replicas-to-write 0 --loglevel warning &',
+    '    --replicaof no one --aclfile "$standin_dir/users.acl" --min-replicas-to-write 0 \\',
+    "    --loglevel warning &",
     "  standin_pid=$!",
     "  i=0",
-    `  until [ "$(REDISCLI_AUTH="$token" timeout 3 redis-cli --no-auth-warning --user standin -h 127.0.0.1 -p "$NODE_PORT" set ${RECORDED_OFFSET_KEY} "$mine" 2>/dev/null)" = OK ]; do`,
-    '    i=$((i + 1)); [ "$i" -lt 50 ] || { echo "start-redis: the stand-in server did not start"; stop_standin; exit 1; }',
+    `  until [ "$(REDISCLI_AUTH="$token" timeout 3 redis-cli --no-auth-warning --user standin -h 127.0.0.1 -p "$NODE_PORT" set ${RECORD_KEY} "$mine" 2>/dev/null)" = OK ]; do`,
+    '    i=$((i + 1)); [ "$i" -lt 50 ] || { log "the stand-in server did not start"; stop_standin; exit 1; }',
     "    sleep 0.1",
     "  done",
     "}",
@@ -200,17 +240,54 @@ function standInFunctions(cfg: ResolvedConfig): string[] {
 }
 
 /**
+ * Shell functions for a node's record of its data, from its last RDB (Redis writes one on every
+ * clean stop; loading the AOF restores no replication state): `none` without any data file;
+ * `unknown` when the RDB cannot be read; else "<save time> <replication ID or -> <offset>".
+ * rank_records then ranks the records the nodes published: the newest RDB names the current
+ * replication history; a node of that history ranks by offset (2), any other node with data by
+ * its save time (1: it was left out of the current history), a node without data last (0).
+ */
+function recordFunctions(): string[] {
+  const aux = (key: string) =>
+    `printf '%s\\n' "$_check" | sed -n "s/.*AUX FIELD ${key} = '\\\\([^']*\\\\)'.*/\\\\1/p" | head -n 1`;
+  return [
+    "recorded() {",
+    '  if [ ! -s "$DATA_DIR/dump.rdb" ]; then',
+    '    if [ -z "$(ls -A "$DATA_DIR/appendonlydir" 2>/dev/null)" ]; then echo none; else echo "0 - 0"; fi',
+    "    return",
+    "  fi",
+    '  _check="$(timeout 300 redis-check-rdb "$DATA_DIR/dump.rdb" 2>/dev/null)" || { echo unknown; return; }',
+    `  _t="$(${aux("ctime")})"; _id="$(${aux("repl-id")})"; _o="$(${aux("repl-offset")})"`,
+    '  echo "${_t:-0} ${_id:--} ${_o:-0}"',
+    "}",
+    "# Input: lines \"host:port record\"; output: \"best ties rank\" (ties: records equal to the best).",
+    "rank_records() {",
+    "  awk '",
+    '    { node[NR] = $1; t[NR] = $2; id[NR] = $3; o[NR] = $4; if ($2 != "none" && $3 != "-" && $2 + 0 >= newest) { newest = $2 + 0; history = $3 } }',
+    "    END {",
+    "      br = -1; bv = -1",
+    "      for (i = 1; i <= NR; i++) {",
+    '        if (t[i] == "none") { r = 0; v = 0 } else if (id[i] == history) { r = 2; v = o[i] + 0 } else { r = 1; v = t[i] + 0 }',
+    "        if (r > br || (r == br && v > bv)) { br = r; bv = v; best = node[i]; n = 1 } else if (r == br && v == bv) n++",
+    "      }",
+    "      print best, n, br",
+    "    }'",
+    "}",
+  ];
+}
+
+/**
  * Starts a Redis node. A standalone server just starts, owner-only. A group's node starts in the
  * role the records give it:
- * - The sentinels name the master (their state survives their restarts): a replica follows it. A
- *   node the sentinels name itself starts as master, unless a running node holds newer data than
- *   it recorded — it was lost while the group ran on, its last second of writes may be missing —
- *   then it waits (not listening) until the sentinels fail over, and follows the new master.
- * - No sentinel answers (every record is gone, or the first start): the nodes choose. Each runs a
- *   stand-in server holding its recorded offset (the replication offset of its last RDB, written
- *   on every clean stop), and the node with the newest data becomes master; ties (a clean stop
- *   leaves every node with the same data) wait up to SENTINEL_RECORD_WAIT_SECONDS for a sentinel,
- *   then go to the lowest ordinal. A node that is already running decides for everyone.
+ * - The sentinels' record (a majority answering, the highest epoch): a replica follows the master
+ *   they name. A node they name itself starts as master, unless a running node holds newer data
+ *   than it recorded — it was lost while the group ran on, its last second of writes may be
+ *   missing — then it waits (not listening) until the sentinels fail over, and follows.
+ * - No record (the first start, or every sentinel's state lost): the nodes choose. Each runs a
+ *   stand-in holding its record, and the newest data wins (rank_records). Ties with data wait
+ *   SENTINEL_RECORD_WAIT_SECONDS for a record, then go to the lowest ordinal; without any data
+ *   (the first start) every node must answer; with nodes missing after PEER_WAIT_SECONDS a
+ *   majority chooses, and only a node with data. A node already running decides for everyone.
  */
 export function renderStartRedisScript(cfg: ResolvedConfig): string {
   if (cfg.topology !== "sentinel") {
@@ -229,56 +306,59 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     ...SCRIPT_ENV,
     "# Arguments: those of redis-server.",
     ...ownerOnlyPrologue(["CONF_DIR", "DATA_DIR"]),
-    ...askSentinelsFunction(cfg),
+    'log() { echo "start-redis: $*"; }',
+    ...sentinelRecordFunction(cfg),
     ...peerFunctions(cfg),
     ...standInFunctions(cfg),
-    'log() { echo "start-redis: $*"; }',
-    "# This node's data: -1 when it has none; else the replication offset its last RDB recorded",
-    "# (Redis writes one on every clean stop; loading the AOF restores none), 0 when it has none.",
-    "recorded_offset() {",
-    '  if [ ! -s "$DATA_DIR/dump.rdb" ] && [ -z "$(ls -A "$DATA_DIR/appendonlydir" 2>/dev/null)" ]; then echo -1; return; fi',
-    `  _o="$(timeout 60 redis-check-rdb "$DATA_DIR/dump.rdb" 2>/dev/null | sed -n "s/.*AUX FIELD repl-offset = '\\([0-9]*\\)'.*/\\1/p" | head -n 1)"`,
-    '  echo "${_o:-0}"',
-    "}",
+    ...recordFunctions(),
     'me="$NODE_HOST:$NODE_PORT"',
     "",
     // PID 1 of a container ignores a signal it has no handler for: stop at once on SIGTERM while
     // choosing or waiting (the sleeps are 1 s), instead of holding the pod for its grace period.
     "trap 'stop_standin; log \"stopped while waiting\"; exit 143' TERM INT",
-    'mine="$(recorded_offset)"',
+    'mine="$(recorded)"',
+    'case "$mine" in none) mine_offset=-1 ;; unknown) mine_offset=0 ;; *) mine_offset="${mine##* }" ;; esac',
     "chosen=",
-    'master="$(ask_sentinels)"',
+    'master="$(sentinel_record)"',
     'if [ -n "$master" ]; then',
     '  log "the sentinels name $master master"',
     "else",
-    '  log "no sentinel answered; choosing with the other nodes (recorded offset $mine)"',
+    '  log "no sentinel record; choosing with the other nodes (this node: $mine)"',
     '  start_standin "$@"',
     "  now=$(date +%s)",
-    `  record_by=$((now + ${SENTINEL_RECORD_WAIT_SECONDS})); peers_by=$((now + ${PEER_WAIT_SECONDS}))`,
+    `  record_by=$((now + \${SENTINEL_RECORD_WAIT_SECONDS:-${SENTINEL_RECORD_WAIT_SECONDS}})); peers_by=$((now + \${PEER_WAIT_SECONDS:-${PEER_WAIT_SECONDS}}))`,
+    "  total=0; for node in $NODES; do total=$((total + 1)); done",
     "  while :; do",
-    '    master="$(ask_sentinels)"',
+    '    master="$(sentinel_record)"',
     '    [ -n "$master" ] && { log "the sentinels name $master master"; break; }',
-    "    best=; best_offset=-2; ties=0; missing=; running=",
+    "    records=; missing=; running=; answered=0",
     "    for node in $NODES; do",
     '      if [ "$node" = "$me" ]; then',
-    "        offset=$mine",
+    "        record=$mine",
     "      else",
     '        running="$(running_master "$node")"',
-    '        [ -n "$running" ] && { log "$node runs; its master is $running"; break; }',
-    `        offset="$(peer_cli "$node" get ${RECORDED_OFFSET_KEY})"`,
-    '        case "$offset" in -1 | [0-9]*) ;; *) missing="$missing $node"; continue ;; esac',
+    '        [ -n "$running" ] && break',
+    `        record="$(peer_cli "$node" get ${RECORD_KEY})"`,
     "      fi",
-    '      if [ "$offset" -gt "$best_offset" ]; then best=$node; best_offset=$offset; ties=1',
-    '      elif [ "$offset" -eq "$best_offset" ]; then ties=$((ties + 1)); fi',
+    '      case "$record" in none | [0-9]*" "*" "[0-9]*) ;; *) missing="$missing $node"; continue ;; esac',
+    "      answered=$((answered + 1))",
+    '      records="$records$node $record',
+    '"',
     "    done",
-    '    [ -n "$running" ] && { master=$running; break; }',
+    '    [ -n "$running" ] && { master=$running; log "$node runs; its master is $master"; break; }',
+    '    [ -n "$records" ] || { sleep 1; continue; }',
+    '    read -r best ties rank <<EOF',
+    '$(printf \'%s\' "$records" | rank_records)',
+    "EOF",
     "    now=$(date +%s)",
     '    if [ -z "$missing" ]; then',
-    '      if [ "$ties" -eq 1 ] || [ "$best_offset" -lt 0 ] || [ "$now" -ge "$record_by" ]; then',
-    '        log "every node answered: $best has the newest data (offset $best_offset)"; break',
+    // Every node answered: the newest data, at once unless tied (then a record may still come).
+    '      if [ "$ties" -eq 1 ] || [ "$rank" -eq 0 ] || [ "$now" -ge "$record_by" ]; then',
+    '        log "every node answered; $best has the newest data"; break',
     "      fi",
-    '    elif [ "$now" -ge "$peers_by" ]; then',
-    `      log "no answer from$missing in ${PEER_WAIT_SECONDS}s; $best has the newest data of the others (offset $best_offset)"; break`,
+    // Nodes missing: only a majority may choose, and only a node with data.
+    '    elif [ "$now" -ge "$peers_by" ] && [ $((answered * 2)) -gt "$total" ] && [ "$rank" -gt 0 ]; then',
+    '      log "no answer from$missing in time; of the others, $best has the newest data"; break',
     "    fi",
     "    sleep 1",
     "  done",
@@ -293,12 +373,12 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     "  for node in $NODES; do",
     '    [ "$node" = "$me" ] && continue',
     '    offset="$(field "$(peer_cli "$node" info replication)" master_repl_offset)"',
-    '    [ -n "$offset" ] && [ "$offset" -gt "$mine" ] || continue',
+    '    [ -n "$offset" ] && [ "$offset" -gt "$mine_offset" ] || continue',
     "    # Offset 0: a node restarted from its AOF; newer than none when it holds keys.",
     '    { [ "$offset" -gt 0 ] || peer_cli "$node" info keyspace | grep -q "^db"; } && newer="$node"',
     "  done",
     '  if [ -n "$newer" ]; then',
-    '    log "$newer holds newer data (this node recorded offset $mine); waiting for the sentinels to fail over"',
+    '    log "$newer holds newer data (this node: $mine); waiting for the sentinels to fail over"',
     // The wait is bounded in seconds, whatever an unreachable sentinel costs a turn (3 s each).
     `    deadline=$(( $(date +%s) + ${masterWaitSeconds(cfg)} ))`,
     '    while [ "$master" = "$NODE_HOST $NODE_PORT" ]; do',
@@ -307,7 +387,7 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     "        break",
     "      fi",
     "      sleep 1",
-    '      master="$(ask_sentinels)"',
+    '      master="$(sentinel_record)"',
     '      [ -n "$master" ] || master="$NODE_HOST $NODE_PORT"',
     "    done",
     "  fi",
@@ -316,7 +396,8 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     "",
     'if [ "$master" = "$NODE_HOST $NODE_PORT" ]; then',
     '  log "starting as master"',
-    '  exec redis-server "$@" --replica-announce-ip "$NODE_HOST"',
+    // A redis.conf that Sentinel rewrote may hold a replicaof line.
+    '  exec redis-server "$@" --replica-announce-ip "$NODE_HOST" --replicaof no one',
     "fi",
     'log "starting as replica of $master"',
     '# shellcheck disable=SC2086 # "host port" splits into two arguments',
@@ -436,11 +517,13 @@ export function renderPreStopScript(cfg: ResolvedConfig): string {
 }
 
 /**
- * Starts a sentinel. On its first start it writes its state file: the `sentinel monitor` line for
- * the master the other sentinels know, or else the node that is master (waiting for the nodes to
- * choose one, up to SENTINEL_START_WAIT_SECONDS, then the initial master), then sentinel.conf and
- * the secrets. Later starts reuse the state file, which Sentinel keeps current: on Kubernetes it
- * lives on a persistent volume, so the sentinels remember the master across a whole-group restart.
+ * Starts a sentinel. On its first start (or with its state lost) it writes its state file: the
+ * `sentinel monitor` line for the master the other sentinels' record names (a majority of them,
+ * the highest epoch), or else for the node that is master — the nodes choose one by their data
+ * when no sentinel has a record. It never guesses (pod 0 could be the node with the oldest data):
+ * it waits, not listening, until a node is master. Later starts reuse the state file, which
+ * Sentinel keeps current, on a persistent volume: the sentinels remember the master across a
+ * whole-group restart.
  */
 export function renderStartSentinelScript(cfg: ResolvedConfig): string {
   return [
@@ -450,33 +533,27 @@ export function renderStartSentinelScript(cfg: ResolvedConfig): string {
     "# STATE_DIR holds the state file. Arguments: those of redis-sentinel.",
     ...ownerOnlyPrologue(["CONF_DIR", "STATE_DIR"]),
     'mkdir -p "$STATE_DIR"',
-    ...askSentinelsFunction(cfg),
+    ...sentinelRecordFunction(cfg),
     ...peerFunctions(cfg),
     "",
     "trap 'echo \"start-sentinel: stopped while waiting\"; exit 143' TERM INT",
     'state="$STATE_DIR/sentinel.conf"',
     'if [ ! -s "$state" ]; then',
-    // No state of its own: the master another sentinel knows, else the node that is master (the
-    // nodes choose it by their data when no sentinel knows one), never a guess while they choose.
-    '  master="$(ask_sentinels)"',
-    `  deadline=$(( $(date +%s) + ${SENTINEL_START_WAIT_SECONDS} ))`,
+    '  master="$(sentinel_record)"',
+    "  waited=0",
     '  while [ -z "$master" ]; do',
     "    replicas=-1",
     "    for node in $NODES; do",
     '      info="$(peer_cli "$node" info replication)"',
     '      [ "$(field "$info" role)" = master ] || continue',
-    "      # Two masters (one lost its group while down): the one its replicas follow.",
+    "      # Two masters (one lost its group while down): the one the replicas follow.",
     '      n="$(field "$info" connected_slaves)"',
     '      [ "${n:-0}" -gt "$replicas" ] && { replicas=${n:-0}; master="${node%:*} ${node##*:}"; }',
     "    done",
     '    [ -n "$master" ] && break',
-    '    if [ "$(date +%s)" -ge "$deadline" ]; then',
-    '      master="$DEFAULT_MASTER"',
-    `      echo "start-sentinel: no node is master after ${SENTINEL_START_WAIT_SECONDS}s; taking the initial master"`,
-    "      break",
-    "    fi",
-    "    sleep 1",
-    '    master="$(ask_sentinels)"',
+    '    [ $((waited % 30)) -eq 0 ] && echo "start-sentinel: no sentinel record and no node is master yet; waiting for the nodes to choose"',
+    "    sleep 1; waited=$((waited + 1))",
+    '    master="$(sentinel_record)"',
     "  done",
     '  echo "start-sentinel: monitoring $master"',
     "  {",

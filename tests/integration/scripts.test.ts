@@ -5,7 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { nodePlainFiles, nodeSecretFiles, sentinelPlainFiles } from "../../render/files";
 import { renderPrepareScript } from "../../render/kubernetes";
-import { redisServerArgs } from "../../render/redis-conf";
+import { SecretValues, redisServerArgs } from "../../render/redis-conf";
+import { ResolvedConfig } from "../../config/resolve";
 import { credentials } from "../../render/connection";
 import { applyDeviations, detectDeviations } from "../../sandbox/capabilities";
 import { loadOrCreateSecrets } from "../../sandbox/sandbox";
@@ -108,117 +109,164 @@ describe("rendered scripts: POSIX sh that busybox (alpine image) and dash both r
     return { older: path.join(dirs[1], "dump.rdb"), newer: path.join(dirs[0], "dump.rdb") };
   }
 
+  interface ChoosingNode {
+    readonly conf: string;
+    readonly data: string;
+    readonly port: number;
+    readonly log: string;
+  }
+
+  /**
+   * A group's nodes with the rendered files, each redis.conf ending with the `replicaof` line a
+   * Sentinel rewrite leaves behind, and the given RDB (or no data) in each data dir.
+   */
+  async function choosingNodes(
+    cfg: ResolvedConfig,
+    secrets: SecretValues,
+    root: string,
+    rdbs: ReadonlyArray<string | undefined>,
+  ): Promise<ChoosingNode[]> {
+    const stale = await freeBasePort(1);
+    const nodes: ChoosingNode[] = [];
+    for (const [i, rdb] of rdbs.entries()) {
+      const conf = path.join(root, `node-${i}`, "conf");
+      const data = path.join(root, `node-${i}`, "data");
+      fs.mkdirSync(conf, { recursive: true });
+      fs.mkdirSync(data, { recursive: true });
+      if (rdb) fs.copyFileSync(rdb, path.join(data, "dump.rdb"));
+      const files = { ...nodePlainFiles(cfg), ...nodeSecretFiles(cfg, secrets) };
+      files["redis.conf"] =
+        applyDeviations(files["redis.conf"], detectDeviations(cfg)) +
+        `replicaof 127.0.0.1 ${stale}\n`;
+      for (const [file, text] of Object.entries(files))
+        fs.writeFileSync(path.join(conf, file), text, { mode: 0o600 });
+      nodes.push({
+        conf,
+        data,
+        port: await freeBasePort(1),
+        log: path.join(root, `node-${i}.log`),
+      });
+    }
+    return nodes;
+  }
+
+  /** Starts start-redis.sh of `node` under `shell`, with no sentinel to answer. */
+  function launchNode(
+    cfg: ResolvedConfig,
+    node: ChoosingNode,
+    all: readonly ChoosingNode[],
+    shell: readonly string[],
+    env: Record<string, string>,
+  ): ChildProcess {
+    const args = redisServerArgs(cfg, {
+      redisConf: path.join(node.conf, "redis.conf"),
+      secretsConf: path.join(node.conf, "secrets.conf"),
+      usersAcl: path.join(node.conf, "users.acl"),
+      dataDir: node.data,
+    });
+    const extra = detectDeviations(cfg).flatMap((d) => d.args ?? []);
+    const out = fs.openSync(node.log, "a");
+    try {
+      return spawn(
+        shell[0],
+        [
+          ...shell.slice(1),
+          path.join(node.conf, "start-redis.sh"),
+          ...args,
+          "--port",
+          String(node.port),
+          "--bind",
+          "127.0.0.1",
+          ...extra,
+        ],
+        {
+          env: {
+            ...process.env,
+            CONF_DIR: node.conf,
+            DATA_DIR: node.data,
+            NODE_HOST: "127.0.0.1",
+            NODE_PORT: String(node.port),
+            DEFAULT_MASTER: `127.0.0.1 ${all[0].port}`,
+            SENTINELS: env.SENTINELS,
+            NODES: all.map((n) => `127.0.0.1:${n.port}`).join(" "),
+            ...env,
+          },
+          stdio: ["ignore", out, out],
+        },
+      );
+    } finally {
+      fs.closeSync(out);
+    }
+  }
+
+  /** Each node's role as it reports it ("master", "slave PORT"), or its error (a stand-in refuses INFO). */
+  async function rolesOf(
+    cfg: ResolvedConfig,
+    secrets: SecretValues,
+    nodes: readonly ChoosingNode[],
+  ) {
+    return Promise.all(
+      nodes.map(async (node) => {
+        const c = directClient(node.port, credentials(cfg, secrets, "admin"));
+        c.on("error", () => undefined);
+        try {
+          await c.connect();
+          const info = await c.info("replication");
+          return `${/role:(\w+)/.exec(info)?.[1]} ${/master_port:(\d+)/.exec(info)?.[1] ?? ""}`.trim();
+        } catch (err) {
+          return `error: ${(err as Error).message}`;
+        } finally {
+          c.disconnect();
+        }
+      }),
+    );
+  }
+
+  const startLines = (node: ChoosingNode) =>
+    fs
+      .readFileSync(node.log, "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("start-redis"));
+
   for (const [shell, ...shellArgs] of SHELLS) {
-    it(`${shell}: with no sentinel to ask, the nodes choose the one whose last RDB recorded the newest offset (not node 0)`, async () => {
+    it(`${shell}: with no sentinel record, the nodes choose the one whose last RDB recorded the newest offset (not node 0), whatever replicaof a rewritten redis.conf holds`, async () => {
       const cfg = resolve(PROD, "prod");
       const root = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-choose-"));
       const children: ChildProcess[] = [];
       try {
         const rdbs = await recordedRdbs(root);
         const secrets = loadOrCreateSecrets(cfg, root);
-        const ports = [await freeBasePort(1), await freeBasePort(1), await freeBasePort(1)];
-        const noSentinel = await freeBasePort(1);
-        const nodes = ports.map((port, i) => {
-          const conf = path.join(root, `node-${i}`, "conf");
-          const data = path.join(root, `node-${i}`, "data");
-          fs.mkdirSync(conf, { recursive: true });
-          fs.mkdirSync(data, { recursive: true });
-          // Node 0 has no data; node 1 the replica's older RDB; node 2 the master's newer one.
-          if (i > 0)
-            fs.copyFileSync(i === 1 ? rdbs.older : rdbs.newer, path.join(data, "dump.rdb"));
-          const files = { ...nodePlainFiles(cfg), ...nodeSecretFiles(cfg, secrets) };
-          files["redis.conf"] = applyDeviations(files["redis.conf"], detectDeviations(cfg));
-          for (const [file, text] of Object.entries(files))
-            fs.writeFileSync(path.join(conf, file), text, { mode: 0o600 });
-          return { conf, data, port, log: path.join(root, `node-${i}.log`) };
-        });
-        for (const node of nodes) {
-          const args = redisServerArgs(cfg, {
-            redisConf: path.join(node.conf, "redis.conf"),
-            secretsConf: path.join(node.conf, "secrets.conf"),
-            usersAcl: path.join(node.conf, "users.acl"),
-            dataDir: node.data,
-          });
-          const extra = detectDeviations(cfg).flatMap((d) => d.args ?? []);
-          const out = fs.openSync(node.log, "w");
-          children.push(
-            spawn(
-              shell,
-              [
-                ...shellArgs,
-                path.join(node.conf, "start-redis.sh"),
-                ...args,
-                "--port",
-                String(node.port),
-                "--bind",
-                "127.0.0.1",
-                ...extra,
-              ],
-              {
-                env: {
-                  ...process.env,
-                  CONF_DIR: node.conf,
-                  DATA_DIR: node.data,
-                  NODE_HOST: "127.0.0.1",
-                  NODE_PORT: String(node.port),
-                  DEFAULT_MASTER: `127.0.0.1 ${ports[0]}`,
-                  SENTINELS: `127.0.0.1:${noSentinel}`,
-                  NODES: ports.map((p) => `127.0.0.1:${p}`).join(" "),
-                },
-                stdio: ["ignore", out, out],
-              },
-            ),
-          );
-          fs.closeSync(out);
-        }
-        const roles = async () =>
-          Promise.all(
-            nodes.map(async (node) => {
-              const c = directClient(node.port, credentials(cfg, secrets, "admin"));
-              c.on("error", () => undefined);
-              try {
-                await c.connect();
-                const info = await c.info("replication");
-                return `${/role:(\w+)/.exec(info)?.[1]} ${/master_port:(\d+)/.exec(info)?.[1] ?? ""}`.trim();
-              } finally {
-                c.disconnect();
-              }
-            }),
-          );
-        const logsOnFailure = (err: Error) => {
-          const tails = nodes.map(
-            (n, i) =>
-              `node-${i}: ${fs
-                .readFileSync(n.log, "utf8")
-                .split("\n")
-                .filter((l) => l.startsWith("start-redis"))
-                .join(" | ")}`,
-          );
-          throw new Error(`${err.message}\n${tails.join("\n")}`);
-        };
+        // Node 0 has no data; node 1 the replica's older RDB; node 2 the master's newer one.
+        const nodes = await choosingNodes(cfg, secrets, root, [undefined, rdbs.older, rdbs.newer]);
+        const env = { SENTINELS: `127.0.0.1:${await freeBasePort(1)}` };
+        for (const node of nodes)
+          children.push(launchNode(cfg, node, nodes, [shell, ...shellArgs], env));
         const seen = await waitFor(
           "every node started in its chosen role",
           async () => {
-            const r = await roles().catch(() => undefined);
-            return r && r.every((role) => role === "master" || role.startsWith("slave "))
+            const r = await rolesOf(cfg, secrets, nodes);
+            return r.every((role) => role === "master" || role.startsWith("slave "))
               ? r
               : undefined;
           },
           30_000,
-        ).catch(logsOnFailure);
-        assert.deepEqual(seen, [`slave ${ports[2]}`, `slave ${ports[2]}`, "master"]);
-        const logs = nodes.map((n) => fs.readFileSync(n.log, "utf8"));
-        assert.match(logs[0], /recorded offset -1/);
-        // Whichever node chose first, it chose node 2 for its recorded offset; the others then
-        // follow a node that runs.
+        ).catch((err: Error) => {
+          throw new Error(
+            `${err.message}\n${nodes.map((n) => startLines(n).join(" | ")).join("\n")}`,
+          );
+        });
+        assert.deepEqual(seen, [`slave ${nodes[2].port}`, `slave ${nodes[2].port}`, "master"]);
         assert.match(
-          logs.join("\n"),
-          new RegExp(
-            `every node answered: 127\\.0\\.0\\.1:${ports[2]} has the newest data \\(offset [1-9]\\d*\\)`,
-          ),
+          startLines(nodes[0]).join("\n"),
+          /choosing with the other nodes \(this node: none\)/,
         );
-        // The stand-ins are gone: every port is the node itself (INFO answered above), and the
-        // stand-in directory was removed.
+        assert.match(startLines(nodes[2]).join("\n"), /\(this node: \d+ [0-9a-f]{40} [1-9]\d*\)/);
+        // Whichever node chose first, it chose node 2 for its record; the others then follow a
+        // node that runs.
+        assert.match(
+          nodes.flatMap(startLines).join("\n"),
+          new RegExp(`every node answered; 127\\.0\\.0\\.1:${nodes[2].port} has the newest data`),
+        );
         for (const node of nodes) assert.ok(!fs.existsSync(path.join(node.conf, "standin")));
       } finally {
         await Promise.all(children.map(stopCleanly));
@@ -226,6 +274,58 @@ describe("rendered scripts: POSIX sh that busybox (alpine image) and dash both r
       }
     });
   }
+
+  it("busybox: a node without data never chooses while the others are missing, and its stand-in answers nothing but its record; a majority with data chooses once PEER_WAIT_SECONDS is over", async () => {
+    const cfg = resolve(PROD, "prod");
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-majority-"));
+    const children: ChildProcess[] = [];
+    try {
+      const rdbs = await recordedRdbs(root);
+      const secrets = loadOrCreateSecrets(cfg, root);
+      const nodes = await choosingNodes(cfg, secrets, root, [undefined, rdbs.older, rdbs.newer]);
+      const env = { SENTINELS: `127.0.0.1:${await freeBasePort(1)}`, PEER_WAIT_SECONDS: "1" };
+      children.push(launchNode(cfg, nodes[0], nodes, ["busybox", "sh"], env));
+      const probe = directClient(nodes[0].port, credentials(cfg, secrets, "probe"));
+      probe.on("error", () => undefined);
+      try {
+        const record = await waitFor("the stand-in of node 0", async () => {
+          if (probe.status === "wait" || probe.status === "end") await probe.connect();
+          return (await probe.get("lowcode:recorded-data")) ?? undefined;
+        });
+        assert.equal(record, "none");
+        // Not even PING: sentinels and health checks must not take it for the node.
+        await assert.rejects(probe.ping(), /NOPERM/);
+        await assert.rejects(probe.info("replication"), /NOPERM/);
+      } finally {
+        probe.disconnect();
+      }
+      // Well past PEER_WAIT_SECONDS, alone and without data: still choosing.
+      await new Promise((r) => setTimeout(r, 4000));
+      // (the stand-in has no admin user: the node itself would answer)
+      assert.match((await rolesOf(cfg, secrets, nodes.slice(0, 1)))[0], /^error: /);
+      assert.doesNotMatch(startLines(nodes[0]).join("\n"), /starting as/);
+      // Node 1 (older data) comes: 2 of 3 answer, and only node 1 has data. Node 2 never comes.
+      children.push(launchNode(cfg, nodes[1], nodes, ["busybox", "sh"], env));
+      const seen = await waitFor(
+        "nodes 0 and 1 in their roles",
+        async () => {
+          const r = await rolesOf(cfg, secrets, nodes.slice(0, 2));
+          return r.every((role) => role === "master" || role.startsWith("slave ")) ? r : undefined;
+        },
+        30_000,
+      );
+      assert.deepEqual(seen, [`slave ${nodes[1].port}`, "master"]);
+      assert.match(
+        nodes.slice(0, 2).flatMap(startLines).join("\n"),
+        new RegExp(
+          `no answer from 127\\.0\\.0\\.1:${nodes[2].port} in time; of the others, 127\\.0\\.0\\.1:${nodes[1].port} has the newest data`,
+        ),
+      );
+    } finally {
+      await Promise.all(children.map(stopCleanly));
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 
   for (const [shell, ...shellArgs] of SHELLS) {
     it(`${shell}: start-redis.sh closes what was left open and Redis writes owner-only files`, async () => {

@@ -235,4 +235,37 @@ describe("sentinel group: a whole-group restart after a failover keeps the newes
       acknowledged.push(...keys);
     }
   });
+
+  it("a sentinel that missed a failover does not bring the old master back: it starts first with the old master, the record of the majority (higher epoch) wins, nothing is lost", async () => {
+    const connection = sandbox!.connection;
+    const oldPort = await currentMasterPort(connection);
+    const old = sandbox!.nodes.find((n) => n.port === oldPort)!;
+    // The old master and sentinel-0 go down together; the other two sentinels fail over.
+    await Promise.all([
+      sandbox!.supervisor.pause(old.name, "SIGKILL"),
+      sandbox!.supervisor.pause("sentinel-0", "SIGKILL"),
+    ]);
+    const others = { ...connection, sentinels: connection.sentinels.slice(1) };
+    const newPort = await waitFor(
+      "a failover by the two other sentinels",
+      async () => {
+        const port = await currentMasterPort(others).catch(() => undefined);
+        return port !== undefined && port !== oldPort ? port : undefined;
+      },
+      60_000,
+      200,
+    );
+    const keys = await acknowledgedWrites(others, "after-failover");
+    await sandbox!.stop();
+    sandbox = undefined;
+
+    // sentinel-0 still names the old master; it and the old master start 3 s before the rest.
+    await start({
+      startOrder: [["sentinel-0", old.name]],
+      startGapMs: 3000,
+    });
+    assert.equal(await currentMasterPort(sandbox!.connection), newPort);
+    assert.equal(await missingKeys(sandbox!.connection, [...acknowledged, ...keys]), 0);
+    acknowledged.push(...keys);
+  });
 });

@@ -8,7 +8,11 @@ import {
   requiredSecrets,
   sha256Hex,
 } from "../../render/redis-conf";
-import { nodeSecretFiles as secretFiles } from "../../render/files";
+import {
+  nodePlainFiles,
+  nodeSecretFiles as secretFiles,
+  sentinelPlainFiles,
+} from "../../render/files";
 import { renderSentinelConf } from "../../render/sentinel";
 import { applyDeviations } from "../../sandbox/capabilities";
 import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
@@ -272,6 +276,44 @@ describe("npm run render artifacts: secrets only as references", () => {
     assert.equal(
       Object.keys(renderArtifacts(resolve(DEV))).filter((f) => f.startsWith("manifests/")).length,
       0,
+    );
+  });
+});
+
+describe("start scripts of a sentinel group: the records a node or a sentinel trusts", () => {
+  const cfg = resolve(PROD, "prod");
+  const files = { ...nodePlainFiles(cfg), ...sentinelPlainFiles(cfg) };
+
+  it("a sentinel without state never monitors a guessed master: only a majority record or a node that is master", () => {
+    const script = files["start-sentinel.sh"];
+    assert.doesNotMatch(script, /DEFAULT_MASTER"?\s*$/m);
+    assert.doesNotMatch(script, /master="\$DEFAULT_MASTER"/);
+    assert.match(script, /master="\$\(sentinel_record\)"/);
+    assert.match(script, /\[ "\$\(field "\$info" role\)" = master \]/);
+  });
+
+  it("the sentinels' record needs a majority answering and takes the highest config epoch", () => {
+    for (const script of [files["start-redis.sh"], files["start-sentinel.sh"]]) {
+      assert.match(script, /sentinel master lowcode-master/);
+      assert.match(script, /\[ \$\(\(_answered \* 2\)\) -gt "\$_all" \] && echo "\$_record"/);
+      assert.match(
+        script,
+        /\[ "\$_e" -gt "\$_epoch" \] && \{ _epoch=\$_e; _record="\$_host \$_port"; \}/,
+      );
+    }
+  });
+
+  it("a node starting as master drops any replicaof a Sentinel rewrite left in redis.conf; its stand-in too", () => {
+    const script = files["start-redis.sh"];
+    assert.match(
+      script,
+      /exec redis-server "\$@" --replica-announce-ip "\$NODE_HOST" --replicaof no one\n/,
+    );
+    assert.match(script, /--replicaof no one --aclfile "\$standin_dir\/users.acl"/);
+    // The stand-in's probe user reads the record and nothing else (no PING, no INFO).
+    assert.match(
+      script,
+      /user probe on #\$\(sha .*\) resetkeys ~lowcode:recorded-data resetchannels -@all \+get"/,
     );
   });
 });
