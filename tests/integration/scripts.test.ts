@@ -275,17 +275,25 @@ describe("rendered scripts: POSIX sh that busybox (alpine image) and dash both r
     });
   }
 
-  it("busybox: a node without data never chooses while the others are missing, and its stand-in answers nothing but its record; a majority with data chooses once PEER_WAIT_SECONDS is over", async () => {
+  it("busybox: with a node missing, nodes choose only when a majority of all nodes answered with data; a node without data never does, and its stand-in answers nothing but its record", async () => {
     const cfg = resolve(PROD, "prod");
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-majority-"));
     const children: ChildProcess[] = [];
+    const launch = (node: ChoosingNode, all: ChoosingNode[], env: Record<string, string>) =>
+      children.push(launchNode(cfg, node, all, ["busybox", "sh"], env));
     try {
       const rdbs = await recordedRdbs(root);
       const secrets = loadOrCreateSecrets(cfg, root);
-      const nodes = await choosingNodes(cfg, secrets, root, [undefined, rdbs.older, rdbs.newer]);
       const env = { SENTINELS: `127.0.0.1:${await freeBasePort(1)}`, PEER_WAIT_SECONDS: "1" };
-      children.push(launchNode(cfg, nodes[0], nodes, ["busybox", "sh"], env));
-      const probe = directClient(nodes[0].port, credentials(cfg, secrets, "probe"));
+
+      // A group of 3: node 0 without data, node 1 with the older RDB; node 2 never comes.
+      const first = await choosingNodes(cfg, secrets, path.join(root, "a"), [
+        undefined,
+        rdbs.older,
+        undefined,
+      ]);
+      launch(first[0], first, env);
+      const probe = directClient(first[0].port, credentials(cfg, secrets, "probe"));
       probe.on("error", () => undefined);
       try {
         const record = await waitFor("the stand-in of node 0", async () => {
@@ -299,26 +307,36 @@ describe("rendered scripts: POSIX sh that busybox (alpine image) and dash both r
       } finally {
         probe.disconnect();
       }
-      // Well past PEER_WAIT_SECONDS, alone and without data: still choosing.
+      launch(first[1], first, env);
+      // Well past PEER_WAIT_SECONDS: 2 of 3 answer but only 1 with data, so both keep choosing
+      // (the stand-ins have no admin user: a node itself would answer).
       await new Promise((r) => setTimeout(r, 4000));
-      // (the stand-in has no admin user: the node itself would answer)
-      assert.match((await rolesOf(cfg, secrets, nodes.slice(0, 1)))[0], /^error: /);
-      assert.doesNotMatch(startLines(nodes[0]).join("\n"), /starting as/);
-      // Node 1 (older data) comes: 2 of 3 answer, and only node 1 has data. Node 2 never comes.
-      children.push(launchNode(cfg, nodes[1], nodes, ["busybox", "sh"], env));
+      for (const role of await rolesOf(cfg, secrets, first.slice(0, 2)))
+        assert.match(role, /^error: /);
+      assert.doesNotMatch(first.slice(0, 2).flatMap(startLines).join("\n"), /starting as/);
+      await Promise.all(children.splice(0).map(stopCleanly));
+
+      // Another group of 3: nodes 0 and 1 with data (older, newer); node 2 never comes.
+      const second = await choosingNodes(cfg, secrets, path.join(root, "b"), [
+        rdbs.older,
+        rdbs.newer,
+        undefined,
+      ]);
+      launch(second[0], second, env);
+      launch(second[1], second, env);
       const seen = await waitFor(
         "nodes 0 and 1 in their roles",
         async () => {
-          const r = await rolesOf(cfg, secrets, nodes.slice(0, 2));
+          const r = await rolesOf(cfg, secrets, second.slice(0, 2));
           return r.every((role) => role === "master" || role.startsWith("slave ")) ? r : undefined;
         },
         30_000,
       );
-      assert.deepEqual(seen, [`slave ${nodes[1].port}`, "master"]);
+      assert.deepEqual(seen, [`slave ${second[1].port}`, "master"]);
       assert.match(
-        nodes.slice(0, 2).flatMap(startLines).join("\n"),
+        second.slice(0, 2).flatMap(startLines).join("\n"),
         new RegExp(
-          `no answer from 127\\.0\\.0\\.1:${nodes[2].port} in time; of the others, 127\\.0\\.0\\.1:${nodes[1].port} has the newest data`,
+          `no answer from 127\\.0\\.0\\.1:${second[2].port} in time; of the others, 127\\.0\\.0\\.1:${second[1].port} has the newest data`,
         ),
       );
     } finally {

@@ -268,4 +268,21 @@ describe("sentinel group: a whole-group restart after a failover keeps the newes
     assert.equal(await missingKeys(sandbox!.connection, [...acknowledged, ...keys]), 0);
     acknowledged.push(...keys);
   });
+
+  it("the master the sentinels remember lost its volume: it does not serve its empty data set; the sentinels fail over to a node with data, nothing is lost", async () => {
+    const connection = sandbox!.connection;
+    const keys = await acknowledgedWrites(connection, "before-volume-loss");
+    const masterPort = await currentMasterPort(connection);
+    const master = sandbox!.nodes.find((n) => n.port === masterPort)!;
+    await sandbox!.stop();
+    sandbox = undefined;
+    fs.rmSync(master.dataDir, { recursive: true, force: true });
+    fs.mkdirSync(master.dataDir, { mode: 0o700 });
+
+    await start();
+    const now = await currentMasterPort(sandbox!.connection);
+    assert.notEqual(now, masterPort, "the node with the empty volume serves as master");
+    assert.equal(await missingKeys(sandbox!.connection, [...acknowledged, ...keys]), 0);
+    acknowledged.push(...keys);
+  });
 });
