@@ -223,10 +223,11 @@ describe("sentinel group: a whole-group restart after a failover keeps the newes
       );
       const now = await currentMasterPort(sandbox!.connection);
       assert.notEqual(now, down.port, `${sentinelState}: the node that missed the write is master`);
+      // Without any record the nodes choose by their records: the master's offset may lead the
+      // replica's by a replication PING (chosen at once), or equal it (a tie: they wait up to
+      // SENTINEL_RECORD_WAIT_SECONDS for a record, then take the lower ordinal). Either holds the write.
       if (sentinelState === "kept") assert.equal(now, master);
-      // Without any record, every node tied at the newest data waits for a sentinel that knows
-      // one, then takes the lowest ordinal of them.
-      else assert.ok(startedMs >= SENTINEL_RECORD_WAIT_SECONDS * 1000, `${startedMs} ms`);
+      else assert.ok(startedMs < (SENTINEL_RECORD_WAIT_SECONDS + 30) * 1000, `${startedMs} ms`);
       assert.equal(
         await missingKeys(sandbox!.connection, [...acknowledged, ...keys]),
         0,
