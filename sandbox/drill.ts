@@ -226,8 +226,14 @@ export function startAcknowledgedWriter(client: Redis, prefix: string) {
     acknowledged,
     acknowledgedAt,
     longestPauseMs: () => longestPauseMs,
-    /** Stops writing; resolves with how many acknowledged writes are missing now. */
-    stop: async (): Promise<number> => {
+    /**
+     * Stops writing once one more write is acknowledged (bounded by `settleMs`), so that an outage
+     * at the very end is measured too; resolves with how many acknowledged writes are missing now.
+     */
+    stop: async (settleMs = 30_000): Promise<number> => {
+      const count = acknowledged.length;
+      const deadline = Date.now() + settleMs;
+      while (running && acknowledged.length === count && Date.now() < deadline) await sleep(20);
       running = false;
       await done;
       if (acknowledged.length === 0) return 0;
