@@ -14,11 +14,13 @@ import {
 export const SENTINEL_PORT = 26379;
 
 /**
- * How long a restarting node that the sentinels still name as master waits for them to fail over
- * before it starts as master anyway (a group that cannot fail over must still come back).
+ * How long a restarting node that the sentinels still name as master, while a replica holds newer
+ * data, waits for them to fail over before it starts as master anyway (a group that cannot fail
+ * over must still come back): down-after, then one attempt that may abort (a split vote, no
+ * promotable replica yet) and its retry 2 x failover-timeout later, and 10 s to spare.
  */
 export function masterWaitSeconds(cfg: ResolvedConfig): number {
-  return Math.ceil((2 * cfg.sentinel.downAfterMs) / 1000) + 10;
+  return Math.ceil((cfg.sentinel.downAfterMs + 2 * cfg.sentinel.failoverTimeoutMs) / 1000) + 10;
 }
 
 /**

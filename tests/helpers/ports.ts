@@ -8,7 +8,11 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 
-let next = 20000 + Math.floor(Math.random() * 4000) * 5;
+// Below the kernel's ephemeral range (32768 and up on Linux), sentinel ports (base + 20000)
+// included: an outgoing connection never takes a port a test is about to listen on.
+const FIRST = 10000;
+const LAST = 12700;
+let next = FIRST + Math.floor(Math.random() * 500) * 5;
 
 /**
  * A base port whose `count` ports, and the sentinel ports 20000 above them, are all free on
@@ -18,7 +22,7 @@ export async function freeBasePort(count = 6): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = next;
     next += count + 5;
-    if (next > 45000) next = 20000;
+    if (next > LAST) next = FIRST;
     const ports = Array.from({ length: count }, (_, i) => [base + i, base + i + 20000]).flat();
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
   }
