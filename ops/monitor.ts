@@ -1,6 +1,6 @@
 import Redis from "ioredis";
 import { ConnectionInfo } from "../render/connection";
-import { directClient, parseInfo } from "../sandbox/clients";
+import { parseInfo, sentinelClient } from "../sandbox/clients";
 import { ioredisOptions } from "../render/client-options";
 
 export interface SlowEntry {
@@ -295,13 +295,15 @@ async function askSentinel(
   port: number,
 ): Promise<SentinelReplies> {
   const sentinel = `${host}:${port}`;
-  const client = directClient(host, port, {
-    username: connection.sentinelUser?.username,
-    password: connection.sentinelUser?.password,
-    connectTimeout: connection.client.connectTimeoutMs,
-    commandTimeout:
-      connection.client.sentinelCommandTimeoutMs ?? connection.client.commandTimeoutMs,
-  });
+  const client = sentinelClient(
+    connection,
+    { host, port },
+    {
+      connectTimeout: connection.client.connectTimeoutMs,
+      commandTimeout:
+        connection.client.sentinelCommandTimeoutMs ?? connection.client.commandTimeoutMs,
+    },
+  );
   try {
     await client.connect();
     const master = (await client.call("SENTINEL", "MASTER", connection.masterName)) as unknown[];

@@ -85,13 +85,11 @@ export function renderSentinelClientPassword(cfg: ResolvedConfig, secrets: Secre
 }
 
 /**
- * Shell function shared by the start and pre-stop scripts: the master the first answering sentinel
- * names, asked as `role` with its password file from CONF_DIR.
+ * Shell function of the pre-stop hook: the master the first answering sentinel names, asked as the
+ * failover user (the start scripts need a majority: sentinelRecordFunction).
  */
-function askSentinelsFunction(
-  cfg: ResolvedConfig,
-  role: "sentinel-client" | "failover" = "sentinel-client",
-): string[] {
+function askSentinelsFunction(cfg: ResolvedConfig): string[] {
+  const role = "failover";
   const user = userFor(cfg, role).username;
   return [
     '# Prints "host port" of the master as the first answering sentinel knows it, or nothing.',
@@ -458,7 +456,7 @@ export function renderPreStopScript(cfg: ResolvedConfig): string {
     ...header(cfg, "pre-stop.sh").slice(0, 2),
     ...SCRIPT_ENV,
     "set -u",
-    ...askSentinelsFunction(cfg, "failover"),
+    ...askSentinelsFunction(cfg),
     "",
     `deadline=$(( $(date +%s) + ${PRE_STOP_SECONDS} ))`,
     "left() { echo $(( deadline - $(date +%s) )); }",

@@ -1,4 +1,5 @@
 import Redis, { RedisOptions } from "ioredis";
+import { ConnectionInfo } from "../render/connection";
 
 /**
  * A client of exactly one server that sends nothing by itself: no AUTH unless credentials are
@@ -20,6 +21,19 @@ export function directClient(host: string, port: number, extra: RedisOptions = {
   // Failures surface as rejected commands; the event would otherwise be unhandled.
   client.on("error", () => undefined);
   return client;
+}
+
+/** A direct client of one sentinel of `connection`, as its sentinel user (the contract's). */
+export function sentinelClient(
+  connection: ConnectionInfo,
+  sentinel: { readonly host: string; readonly port: number },
+  extra: RedisOptions = {},
+): Redis {
+  return directClient(sentinel.host, sentinel.port, {
+    username: connection.sentinelUser?.username,
+    password: connection.sentinelUser?.password,
+    ...extra,
+  });
 }
 
 /** INFO text as field -> value. */

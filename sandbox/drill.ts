@@ -7,7 +7,7 @@ import { currentMasterPort } from "./failover";
 import { ConnectionInfo } from "../render/connection";
 import IORedis from "ioredis";
 import { ioredisOptions } from "../render/client-options";
-import { directClient } from "./clients";
+import { sentinelClient } from "./clients";
 import { Sandbox, isAlive, readProcesses } from "./sandbox";
 
 /** A Redis node of a running group, as a drill sees it. */
@@ -262,10 +262,7 @@ export interface GroupRestart {
 export async function masterEpoch(connection: ConnectionInfo): Promise<number> {
   let epoch = -1;
   for (const s of connection.sentinels) {
-    const client = directClient(s.host, s.port, {
-      username: connection.sentinelUser?.username,
-      password: connection.sentinelUser?.password,
-    });
+    const client = sentinelClient(connection, s);
     try {
       await client.connect();
       const fields = (await client.call("SENTINEL", "MASTER", connection.masterName)) as string[];

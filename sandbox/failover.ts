@@ -1,7 +1,7 @@
 import Redis from "ioredis";
 import { ioredisOptions } from "../render/client-options";
 import { ConnectionInfo } from "../render/connection";
-import { directClient } from "./clients";
+import { sentinelClient } from "./clients";
 import { Sandbox } from "./sandbox";
 
 /** The port of the node one sentinel names master. */
@@ -9,10 +9,7 @@ export async function masterPortNamedBy(
   connection: ConnectionInfo,
   sentinel: { readonly host: string; readonly port: number },
 ): Promise<number> {
-  const client = directClient(sentinel.host, sentinel.port, {
-    username: connection.sentinelUser?.username,
-    password: connection.sentinelUser?.password,
-  });
+  const client = sentinelClient(connection, sentinel);
   try {
     await client.connect();
     const [, port] = (await client.call(
@@ -153,11 +150,7 @@ export async function abortedFailover(
   const replicas = sandbox.nodes.filter((n) => n !== master);
   const events: Array<{ channel: string; at: number; message: string }> = [];
   const subscribers = connection.sentinels.map((s) => {
-    const sub = directClient(s.host, s.port, {
-      username: connection.sentinelUser?.username,
-      password: connection.sentinelUser?.password,
-    });
-    sub.on("error", () => undefined);
+    const sub = sentinelClient(connection, s);
     sub.on("message", (channel: string, message: string) =>
       events.push({ channel, at: Date.now(), message }),
     );
