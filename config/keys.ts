@@ -1,71 +1,14 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { BindAddress, bindConflict, parseBindAddress } from "./addresses";
-import { exactQuantity, parseMemory, wholeQuantity } from "./units";
+import { exactQuantity, wholeQuantity } from "./units";
+import { BACKUP_KEYS } from "./backup";
+import { KeySpec, MI, TI, bool, checked, int, memory, oneOf, quantity } from "./schemas";
+
+export type { DeclaredType, KeySpec } from "./schemas";
 
 /** The Pulumi config namespace of every key (`lowcode-redis:<key>`). */
 export const NAMESPACE = "lowcode-redis";
-
-/** Raw value types the Pulumi project file can declare. */
-export type DeclaredType = "string" | "integer" | "boolean" | "array";
-
-export interface KeySpec {
-  /** Type declared in Pulumi.yaml. */
-  readonly type: DeclaredType;
-  /** One line for Pulumi.yaml and the README. */
-  readonly description: string;
-  /** Default declared in Pulumi.yaml; `undefined` for secrets (generated when unset). */
-  readonly default: unknown;
-  /** Validates one value; its messages say what is allowed. */
-  readonly schema: z.ZodType;
-  /** Set with `pulumi config set --secret`; never echoed in errors. */
-  readonly secret?: boolean;
-}
-
-const int = (min: number, max: number) =>
-  z
-    .number({ error: `must be a whole number from ${min} to ${max}` })
-    .int({ error: `must be a whole number from ${min} to ${max}` })
-    .min(min, { error: `must be a whole number from ${min} to ${max}` })
-    .max(max, { error: `must be a whole number from ${min} to ${max}` });
-
-const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: `must be one of ${values.join(", ")}` });
-
-const bool = z.boolean({ error: "must be true or false" });
-
-const memory = (what: string) =>
-  z
-    .string({ error: `must be a ${what} such as "384mb"` })
-    .refine((v) => parseMemory(v) !== undefined, {
-      error: `must be a ${what}: a whole number with a unit b, kb, mb or gb (e.g. "384mb")`,
-    });
-
-/** A string schema whose `check` returns what is wrong (the message), or undefined. */
-const checked = (typeError: string, check: (v: string) => string | undefined) =>
-  z.string({ error: typeError }).superRefine((v, ctx) => {
-    const problem = check(v);
-    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
-  });
-
-const MI = 1024n ** 2n;
-const TI = 1024n ** 4n;
-
-/**
- * A Kubernetes quantity of whole `unit`s (bytes, or millicores with perUnit 1000) from `min` to
- * `max`: the cluster would otherwise round it, or refuse it at deploy time.
- */
-const quantity = (
-  example: string,
-  range: { min: bigint; max: bigint; perUnit?: bigint; allowed: string },
-) =>
-  checked(`must be a Kubernetes quantity such as "${example}"`, (v) => {
-    if (exactQuantity(v) === undefined)
-      return `must be a Kubernetes quantity such as "${example}" (binary suffixes Ki, Mi, Gi, Ti or decimal m, k, M, G, T)`;
-    const whole = wholeQuantity(v, range.perUnit);
-    if (whole === undefined || whole < range.min || whole > range.max) return range.allowed;
-    return undefined;
-  });
 
 const MEMORY_LIMIT_FORMAT =
   'must be "" (derived from maxmemory) or a Kubernetes quantity such as "768Mi"';
@@ -506,6 +449,7 @@ export const KEYS = {
     schema: password,
     secret: true,
   },
+  ...BACKUP_KEYS,
 } satisfies Record<string, KeySpec>;
 
 export type KeyName = keyof typeof KEYS;

@@ -1,4 +1,5 @@
 import { parseBindAddress } from "./addresses";
+import { BACKUP_KEYS, BackupConfig, resolveBackup } from "./backup";
 import { KEYS, KEY_NAMES, KeyName, KeySpec, NAMESPACE, SECRET_KEYS } from "./keys";
 import { PROFILES, Profile, ProfileSettings } from "./profiles";
 import { malformedKeyProblem, meantKey, nearOurNamespace, parseConfigKey } from "./raw-config";
@@ -28,7 +29,14 @@ export interface RawConfig {
 
 export type DatabasePurpose =
   "sessions" | "flowCache" | "components" | "collaboration" | "rateLimiting" | "queryCache";
-export type SecretName = "defaultPassword" | "appPassword" | "adminPassword";
+export type SecretName =
+  | "defaultPassword"
+  | "appPassword"
+  | "adminPassword"
+  | "backupS3AccessKeyId"
+  | "backupS3SecretAccessKey";
+/** The password keys, each used by one profile. */
+const PASSWORD_KEYS = ["defaultPassword", "appPassword", "adminPassword"] as const;
 
 /** Plain data every renderer, component and the sandbox work from. Holds no secret values. */
 export interface ResolvedConfig {
@@ -93,6 +101,8 @@ export interface ResolvedConfig {
     readonly minReplicasToWrite: number;
     readonly minReplicasMaxLag: number;
   };
+  /** Scheduled backups, off-site copies and the restore of a new deployment (config/backup.ts). */
+  readonly backup: BackupConfig;
   /** Secrets set in the stack config; the others are generated. */
   readonly suppliedSecrets: readonly SecretName[];
   /** Settings that are valid but deserve a look (printed by the commands, logged by `pulumi up`). */
@@ -454,7 +464,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       ),
     );
   }
-  for (const key of SECRET_KEYS) {
+  for (const key of PASSWORD_KEYS) {
     if (ownValue(raw.values, key) === undefined) continue;
     const usedBy = key === "defaultPassword" ? "dev" : "production";
     if (usedBy !== profile) {
@@ -528,6 +538,16 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       ),
     );
   }
+  const supplied = new Set(SECRET_KEYS.filter((k) => ownValue(raw.values, k) !== undefined));
+  const backup = resolveBackup(
+    Object.fromEntries(Object.keys(BACKUP_KEYS).map((k) => [k, v[k]])) as Parameters<
+      typeof resolveBackup
+    >[0],
+    { target: v.target, maxmemoryBytes, maxmemory: v.maxmemory, supplied },
+    invalid,
+  );
+  problems.push(...backup.problems);
+  warnings.push(...backup.warnings);
   if (problems.length > 0) throw new ConfigError(problems);
 
   if (sentinelTopology) {
@@ -604,9 +624,8 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       minReplicasToWrite,
       minReplicasMaxLag: v.minReplicasMaxLag,
     },
-    suppliedSecrets: SECRET_KEYS.filter(
-      (k) => ownValue(raw.values, k) !== undefined,
-    ) as SecretName[],
+    backup: backup.backup,
+    suppliedSecrets: SECRET_KEYS.filter((k) => supplied.has(k)) as SecretName[],
     warnings,
   };
 }

@@ -1,0 +1,390 @@
+import { CronExpressionParser } from "cron-parser";
+import { z } from "zod";
+import { KeySpec, MI, TI, bool, checked, int, quantity } from "./schemas";
+import { toMebibytes, wholeQuantity } from "./units";
+
+/**
+ * The keys of the BackupCronJob component and of restores, and what they resolve to. Schedules are
+ * in UTC on every target: the Kubernetes CronJob sets `timeZone: Etc/UTC`, the Docker scheduler
+ * and the sandbox run in UTC.
+ */
+
+/** Backups may not run more often than this: each one streams the whole dataset from the master. */
+export const MIN_BACKUP_INTERVAL_MINUTES = 5;
+
+const CRON_FIELDS = ["minute", "hour", "day of month", "month", "day of week"] as const;
+/** One list item of a field: `*`, a value or a range, each optionally with a step. */
+const CRON_ITEM = /^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[1-9][0-9]*)?$/;
+const CRON_NAMES: Partial<Record<(typeof CRON_FIELDS)[number], RegExp>> = {
+  month: /^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)$/i,
+  "day of week": /^(sun|mon|tue|wed|thu|fri|sat)$/i,
+};
+const CRON_RANGES: Record<(typeof CRON_FIELDS)[number], [number, number]> = {
+  minute: [0, 59],
+  hour: [0, 23],
+  "day of month": [1, 31],
+  month: [1, 12],
+  // 0-6: 7 for Sunday is not understood by every scheduler of the targets.
+  "day of week": [0, 6],
+};
+const SCHEDULE_ALLOWED = `must be a cron expression of five fields (minute hour day-of-month month day-of-week, in UTC) made of numbers, * , - and /, with three-letter month and weekday names, e.g. "0 2 * * *"; no seconds field, @-macros, L, W, # or ?, which the targets' schedulers do not all understand`;
+
+/** Where a five-field expression uses syntax outside the part every scheduler shares, or undefined. */
+function cronSyntaxProblem(expression: string): string | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 5) return `${SCHEDULE_ALLOWED} (it has ${fields.length} fields)`;
+  for (const [i, field] of fields.entries()) {
+    const name = CRON_FIELDS[i];
+    for (const item of field.split(",")) {
+      if (!CRON_ITEM.test(item)) return `${SCHEDULE_ALLOWED} (${name} field "${field}")`;
+      const values = item.replace(/\/.*$/, "").split("-");
+      for (const value of values) {
+        if (value === "*") continue;
+        if (/^[0-9]+$/.test(value)) {
+          const [min, max] = CRON_RANGES[name];
+          if (Number(value) < min || Number(value) > max)
+            return `${SCHEDULE_ALLOWED} (${name} ${value} is outside ${min}-${max})`;
+        } else if (!CRON_NAMES[name]?.test(value)) {
+          return `${SCHEDULE_ALLOWED} (${name} field "${field}")`;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Fixed start of the search for the shortest interval, so the answer is the same every day (a leap year). */
+const INTERVAL_SEARCH_FROM = new Date("2024-01-01T00:00:00Z");
+const INTERVAL_SEARCH_RUNS = 20000;
+const INTERVAL_SEARCH_UNTIL = new Date("2028-01-01T00:00:00Z");
+
+/** The two closest runs of a valid expression (from 2024 to 2028, at most 20000 runs), in ms apart. */
+export function shortestInterval(expression: string): { ms: number; first: Date; second: Date } {
+  const runs = CronExpressionParser.parse(expression, {
+    tz: "UTC",
+    currentDate: new Date(INTERVAL_SEARCH_FROM.getTime() - 1),
+    endDate: INTERVAL_SEARCH_UNTIL,
+  });
+  let previous: Date | undefined;
+  let best = { ms: Infinity, first: INTERVAL_SEARCH_FROM, second: INTERVAL_SEARCH_FROM };
+  for (let i = 0; i < INTERVAL_SEARCH_RUNS && runs.hasNext(); i++) {
+    const next = runs.next().toDate();
+    if (previous && next.getTime() - previous.getTime() < best.ms)
+      best = { ms: next.getTime() - previous.getTime(), first: previous, second: next };
+    previous = next;
+  }
+  return best;
+}
+
+const utcMinute = (d: Date) => d.toISOString().slice(0, 16).replace("T", " ");
+
+/** Why a backup schedule is refused, or undefined. */
+export function scheduleProblem(expression: string): string | undefined {
+  const syntax = cronSyntaxProblem(expression);
+  if (syntax) return syntax;
+  try {
+    CronExpressionParser.parse(expression, { tz: "UTC" });
+  } catch (err) {
+    return `${SCHEDULE_ALLOWED} (${(err as Error).message})`;
+  }
+  const closest = shortestInterval(expression);
+  if (closest.ms < MIN_BACKUP_INTERVAL_MINUTES * 60_000)
+    return `must run at most every ${MIN_BACKUP_INTERVAL_MINUTES} minutes (each backup streams the whole dataset from the master); it runs ${closest.ms / 60_000} minute(s) apart, e.g. at ${utcMinute(closest.first)} and ${utcMinute(closest.second)} UTC`;
+  return undefined;
+}
+
+/** The next `count` runs of a schedule after `from`, in UTC: what the sandbox's scheduler follows. */
+export function nextRuns(expression: string, from: Date, count: number): Date[] {
+  const runs = CronExpressionParser.parse(expression, { tz: "UTC", currentDate: from });
+  return Array.from({ length: count }, () => runs.next().toDate());
+}
+
+const S3_BUCKET = /^(?=.{3,63}$)[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
+const S3_BUCKET_ALLOWED =
+  '"" (no off-site copy) or an S3 bucket name: 3 to 63 lowercase letters, digits, "." and "-", starting and ending with a letter or digit';
+const S3_PREFIX = /^([A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]+$/;
+const S3_PREFIX_ALLOWED =
+  '"" (the bucket\'s top) or "/"-separated path segments of letters, digits, ".", "_" and "-", without a leading or trailing "/", "." or ".." segments, at most 200 characters';
+const BACKUP_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.rdb$/;
+const RESTORE_ALLOWED =
+  '"" (no restore), a backup file name in the backup storage such as "prod-20260101T020000Z.rdb", or "s3://<backupS3Bucket>/<key>.rdb" when off-site copies are configured';
+const HOST_DIR_ALLOWED =
+  '"" (a Docker named volume) or an absolute host path of letters, digits, ".", "_", "-" and "/", without "." or ".." segments, not "/"';
+
+const s3Key = z
+  .string({ error: "must be a string" })
+  .min(1, { error: "must not be empty" })
+  .max(256, { error: "must be at most 256 characters" })
+  .regex(/^[!-~]+$/, { error: "may hold printable ASCII only, without blanks" });
+
+const dotSegments = (path: string) => path.split("/").some((s) => s === "." || s === "..");
+
+export const BACKUP_KEYS = {
+  backupEnabled: {
+    type: "boolean",
+    description: "Scheduled, verified backups of the master's data (BackupCronJob).",
+    default: true,
+    schema: bool,
+  },
+  backupSchedule: {
+    type: "string",
+    description: `When backups run: a five-field cron expression in UTC, at most every ${MIN_BACKUP_INTERVAL_MINUTES} minutes.`,
+    default: "0 2 * * *",
+    schema: checked(SCHEDULE_ALLOWED, scheduleProblem),
+  },
+  backupRetention: {
+    type: "integer",
+    description: "How many backups to keep, locally and off-site (the oldest are pruned).",
+    default: 7,
+    schema: int(1, 365),
+  },
+  backupStorageSize: {
+    type: "string",
+    description:
+      'Size of the backup volume (Kubernetes PersistentVolumeClaim); "" = (backupRetention + 1) x maxmemory.',
+    default: "",
+    schema: z.union([
+      z.literal(""),
+      quantity("4Gi", {
+        min: MI,
+        max: 64n * TI,
+        allowed: 'must be "" (derived) or whole bytes from 1Mi to 64Ti, such as "4Gi"',
+      }),
+    ]),
+  },
+  backupHostDir: {
+    type: "string",
+    description:
+      'Docker: a host folder for the backups instead of a named volume; "" = named volume.',
+    default: "",
+    schema: checked(HOST_DIR_ALLOWED, (v) =>
+      v === "" || (/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(v) && !dotSegments(v.slice(1)))
+        ? undefined
+        : HOST_DIR_ALLOWED,
+    ),
+  },
+  backupS3Endpoint: {
+    type: "string",
+    description:
+      'Off-site copies: the S3-compatible endpoint URL; "" = Amazon S3 of backupS3Region.',
+    default: "",
+    schema: checked('must be "" or an http(s) URL', (v) => {
+      if (v === "") return undefined;
+      let url: URL;
+      try {
+        url = new URL(v);
+      } catch {
+        return 'must be "" (Amazon S3) or an http:// or https:// URL such as "https://s3.example.com"';
+      }
+      if (url.protocol !== "https:" && url.protocol !== "http:")
+        return 'must be "" (Amazon S3) or an http:// or https:// URL such as "https://s3.example.com"';
+      if (url.username || url.password)
+        return "must not hold credentials: set backupS3AccessKeyId and backupS3SecretAccessKey with --secret";
+      if (url.search || url.hash || (url.pathname !== "/" && url.pathname !== ""))
+        return "must be the endpoint only (scheme, host, port), without a path, query or fragment: the bucket is backupS3Bucket and the path backupS3Prefix";
+      return undefined;
+    }),
+  },
+  backupS3Bucket: {
+    type: "string",
+    description: 'Off-site copies: the bucket; "" = no off-site copy.',
+    default: "",
+    schema: checked(`must be ${S3_BUCKET_ALLOWED}`, (v) =>
+      v === "" || S3_BUCKET.test(v) ? undefined : `must be ${S3_BUCKET_ALLOWED}`,
+    ),
+  },
+  backupS3Prefix: {
+    type: "string",
+    description: 'Off-site copies: the folder in the bucket; "" = the bucket\'s top.',
+    default: "",
+    schema: checked(`must be ${S3_PREFIX_ALLOWED}`, (v) =>
+      v === "" || (v.length <= 200 && S3_PREFIX.test(v) && !dotSegments(v))
+        ? undefined
+        : `must be ${S3_PREFIX_ALLOWED}`,
+    ),
+  },
+  backupS3Region: {
+    type: "string",
+    description: "Off-site copies: the S3 region.",
+    default: "us-east-1",
+    schema: checked('must be a region name such as "us-east-1"', (v) =>
+      /^[a-z0-9][a-z0-9-]{0,40}$/.test(v) ? undefined : 'must be a region name such as "us-east-1"',
+    ),
+  },
+  backupS3AccessKeyId: {
+    type: "string",
+    description: "Off-site copies: the access key ID (--secret).",
+    default: undefined,
+    schema: s3Key,
+    secret: true,
+  },
+  backupS3SecretAccessKey: {
+    type: "string",
+    description: "Off-site copies: the secret access key (--secret).",
+    default: undefined,
+    schema: s3Key,
+    secret: true,
+  },
+  restoreFrom: {
+    type: "string",
+    description:
+      'Seed a new deployment\'s first node from a backup (only when its data is empty): a file in the backup storage or "s3://<bucket>/<key>"; "" = none.',
+    default: "",
+    schema: checked(`must be ${RESTORE_ALLOWED}`, (v) => {
+      if (v === "" || BACKUP_FILE.test(v)) return undefined;
+      const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(v);
+      if (
+        s3 &&
+        S3_BUCKET.test(s3[1]) &&
+        S3_PREFIX.test(s3[2]) &&
+        !dotSegments(s3[2]) &&
+        s3[2].endsWith(".rdb")
+      )
+        return undefined;
+      return `must be ${RESTORE_ALLOWED}`;
+    }),
+  },
+} satisfies Record<string, KeySpec>;
+
+export interface OffsiteConfig {
+  /** "" = Amazon S3. */
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly region: string;
+}
+
+export type RestoreSource =
+  | { readonly kind: "local"; readonly file: string }
+  | { readonly kind: "s3"; readonly bucket: string; readonly key: string; readonly file: string };
+
+/** What the BackupCronJob component and restores work from. */
+export interface BackupConfig {
+  readonly enabled: boolean;
+  readonly schedule: string;
+  readonly retention: number;
+  readonly storageSize: string;
+  /** Docker: "" = named volume. */
+  readonly hostDir: string;
+  /** Set when backupS3Bucket is. */
+  readonly offsite?: OffsiteConfig;
+  readonly restore?: RestoreSource;
+}
+
+type BackupValues = { readonly [K in keyof typeof BACKUP_KEYS]: unknown };
+
+/**
+ * Cross-key rules of the backup keys, once each has passed its schema. `supplied` names the secret
+ * keys set in the stack config.
+ */
+export function resolveBackup(
+  values: BackupValues,
+  context: {
+    readonly target: "docker" | "kubernetes";
+    readonly maxmemoryBytes: number;
+    readonly maxmemory: string;
+    readonly supplied: ReadonlySet<string>;
+  },
+  invalid: (key: string, value: unknown, allowed: string) => string,
+): { backup: BackupConfig; problems: string[]; warnings: string[] } {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const v = values as Record<keyof typeof BACKUP_KEYS, never>;
+  const enabled = v.backupEnabled as boolean;
+  const bucket = v.backupS3Bucket as string;
+  const retention = v.backupRetention as number;
+  const storageSize =
+    v.backupStorageSize === ""
+      ? toMebibytes((retention + 1) * context.maxmemoryBytes)
+      : (v.backupStorageSize as string);
+
+  if (bucket !== "") {
+    for (const key of ["backupS3AccessKeyId", "backupS3SecretAccessKey"])
+      if (!context.supplied.has(key))
+        problems.push(
+          `Missing lowcode-redis:${key}: off-site copies to bucket "${bucket}" need it; set it with "pulumi config set --secret lowcode-redis:${key} <value>".`,
+        );
+  } else {
+    for (const key of ["backupS3AccessKeyId", "backupS3SecretAccessKey"])
+      if (context.supplied.has(key))
+        problems.push(
+          `Invalid lowcode-redis:${key} (secret value not shown): used only for off-site copies, and lowcode-redis:backupS3Bucket is "".`,
+        );
+  }
+  if (v.backupHostDir !== "" && context.target !== "docker")
+    problems.push(
+      invalid(
+        "backupHostDir",
+        v.backupHostDir,
+        `is for the Docker target only; this stack's target is ${context.target} (the backups go to a PersistentVolumeClaim of backupStorageSize)`,
+      ),
+    );
+  if (context.target === "kubernetes") {
+    const bytes = Number(wholeQuantity(storageSize)!);
+    if (bytes < 2 * context.maxmemoryBytes)
+      problems.push(
+        invalid(
+          "backupStorageSize",
+          storageSize,
+          `must be at least twice lowcode-redis:maxmemory "${context.maxmemory}" (${toMebibytes(2 * context.maxmemoryBytes)}): a new backup is written beside the last one before the oldest is pruned`,
+        ),
+      );
+    else if (
+      enabled &&
+      v.backupStorageSize !== "" &&
+      bytes < (retention + 1) * context.maxmemoryBytes
+    )
+      warnings.push(
+        `lowcode-redis:backupStorageSize "${storageSize}" holds fewer than backupRetention + 1 (${retention + 1}) backups of a full maxmemory "${context.maxmemory}" dataset; RDB files are compressed and usually smaller, but a backup that does not fit fails.`,
+      );
+  }
+
+  let restore: RestoreSource | undefined;
+  const restoreFrom = v.restoreFrom as string;
+  if (restoreFrom.startsWith("s3://")) {
+    const [, restoreBucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(restoreFrom)!;
+    if (bucket === "" || restoreBucket !== bucket)
+      problems.push(
+        invalid(
+          "restoreFrom",
+          restoreFrom,
+          bucket === ""
+            ? 'names an off-site backup, but lowcode-redis:backupS3Bucket is "" (no off-site storage is configured)'
+            : `must name an object of lowcode-redis:backupS3Bucket "${bucket}"`,
+        ),
+      );
+    restore = { kind: "s3", bucket: restoreBucket, key, file: key.slice(key.lastIndexOf("/") + 1) };
+  } else if (restoreFrom !== "") {
+    if (!enabled && context.target === "kubernetes")
+      problems.push(
+        invalid(
+          "restoreFrom",
+          restoreFrom,
+          "names a file of the backup volume, which exists only while lowcode-redis:backupEnabled is true",
+        ),
+      );
+    restore = { kind: "local", file: restoreFrom };
+  }
+
+  return {
+    backup: {
+      enabled,
+      schedule: (v.backupSchedule as string).trim().split(/\s+/).join(" "),
+      retention,
+      storageSize,
+      hostDir: v.backupHostDir as string,
+      offsite:
+        bucket === ""
+          ? undefined
+          : {
+              endpoint: v.backupS3Endpoint as string,
+              bucket,
+              prefix: v.backupS3Prefix as string,
+              region: v.backupS3Region as string,
+            },
+      restore,
+    },
+    problems,
+    warnings,
+  };
+}
