@@ -14,6 +14,7 @@ import { SecretValues, configFile, need, sha256Hex, userFor } from "./redis-conf
  * | probe | nodes | PING, INFO (a replica is ready when its link is up) | everything else: its password sits in a file beside the probe script |
  * | failover | nodes (group) | what the pre-stop hook needs on its own node: INFO, CLIENT PAUSE/UNPAUSE (writes wait while the sentinels promote a replica that has them all) | keys, channels, everything else |
  * | replication | nodes (group) | PSYNC, REPLCONF, PING: what a replica sends | reading or writing keys, channels |
+ * | backup | nodes | what `redis-cli --rdb` sends: REPLCONF, SYNC (a snapshot of the dataset, streamed to the backup script) | reading or writing keys, channels, every other command |
  * | sentinel | nodes (group) | what Sentinel sends to monitor and reconfigure a node (Redis Sentinel docs), its hello channel | data, other channels, other CONFIG subcommands |
  * | sentinel-client | sentinels | master lookups, PING, event subscriptions | SENTINEL FAILOVER/SET/MONITOR/REMOVE/RESET, PUBLISH (a hello published to a sentinel is believed) |
  * | failover | sentinels | SENTINEL FAILOVER, the master lookup and SENTINEL REPLICAS (is a replica promotable?): the pre-stop hook of the master's pod | other SENTINEL subcommands |
@@ -107,6 +108,8 @@ export function nodeAclRules(cfg: ResolvedConfig) {
     probe: "resetchannels -@all +ping +info",
     failover: "resetchannels -@all +ping +info +client|pause +client|unpause",
     replication: "resetchannels -@all +psync +replconf +ping",
+    // Exactly what `redis-cli --rdb` sends: REPLCONF capa eof, REPLCONF rdb-only 1, SYNC.
+    backup: "resetchannels -@all +replconf +sync",
     sentinel: [
       "resetchannels",
       `&${SENTINEL_HELLO_CHANNEL}`,
@@ -155,6 +158,7 @@ export function renderUsersAcl(
     ...(cfg.topology === "sentinel"
       ? [rule("replication"), rule("sentinel"), rule("failover")]
       : []),
+    ...(cfg.backup.enabled ? [rule("backup")] : []),
   ]);
 }
 

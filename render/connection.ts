@@ -110,6 +110,8 @@ export interface ConnectionParts {
   readonly redis: readonly Endpoint[];
   readonly sentinels?: readonly Endpoint[];
   readonly deviations?: readonly string[];
+  /** When backups are enabled: `sh <script>` takes one backup into `dir`. */
+  readonly backup?: { readonly script: string; readonly dir: string };
 }
 
 /** Renamed commands as clients must call them ("" = disabled). */
@@ -150,6 +152,7 @@ export function buildConnection(
     users: { app: credentials(cfg, secrets, "app"), admin: credentials(cfg, secrets, "admin") },
     renamedCommands: renamedCommands(cfg, secrets),
     databases: { ...cfg.databaseIndex },
+    ...(parts.backup ? { backup: { ...parts.backup } } : {}),
     deviations: [...(parts.deviations ?? [])],
     client: clientSettings(cfg),
   };

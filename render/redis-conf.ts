@@ -60,7 +60,8 @@ export type Role =
   | "sentinel"
   | "sentinel-client"
   | "sentinel-peer"
-  | "failover";
+  | "failover"
+  | "backup";
 
 const ROLE_SECRETS: Readonly<Record<Role, SecretKey>> = {
   app: "appPassword",
@@ -71,6 +72,7 @@ const ROLE_SECRETS: Readonly<Record<Role, SecretKey>> = {
   "sentinel-client": "sentinelClientPassword",
   "sentinel-peer": "sentinelPeerPassword",
   failover: "failoverPassword",
+  backup: "backupPassword",
 };
 
 /** Secret values the secret-bearing files are made of. Only those `requiredSecrets` names are read. */
@@ -94,12 +96,20 @@ export interface SecretValues {
    * sentinels to fail over as `failover` (a user on both, with that and nothing more).
    */
   readonly failoverPassword?: string;
+  /** Backups, production: the backup script streams an RDB as `backup` (REPLCONF and SYNC only). */
+  readonly backupPassword?: string;
+  /** Off-site copies: set with `pulumi config set --secret`, never generated. */
+  readonly backupS3AccessKeyId?: string;
+  readonly backupS3SecretAccessKey?: string;
 }
 export type SecretKey = keyof SecretValues;
 
 /** The secrets a stack needs: dev has one password; production has ACL users and a renamed CONFIG. */
 export function requiredSecrets(cfg: ResolvedConfig): SecretKey[] {
-  if (!cfg.security.aclUsers) return ["defaultPassword"];
+  const offsite: SecretKey[] = cfg.backup.offsite
+    ? ["backupS3AccessKeyId", "backupS3SecretAccessKey"]
+    : [];
+  if (!cfg.security.aclUsers) return ["defaultPassword", ...offsite];
   const group: SecretKey[] =
     cfg.topology === "sentinel"
       ? [
@@ -110,7 +120,16 @@ export function requiredSecrets(cfg: ResolvedConfig): SecretKey[] {
           "failoverPassword",
         ]
       : [];
-  return ["appPassword", "adminPassword", "probePassword", "configCommand", ...group];
+  const backup: SecretKey[] = cfg.backup.enabled ? ["backupPassword"] : [];
+  return [
+    "appPassword",
+    "adminPassword",
+    "probePassword",
+    "configCommand",
+    ...group,
+    ...backup,
+    ...offsite,
+  ];
 }
 
 /** Which user and password each role connects with. In dev every role is the `default` user. */

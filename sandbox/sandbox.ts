@@ -15,6 +15,7 @@ import {
 } from "../render/files";
 import { SecretValues, ServerLayout, redisServerArgs, requiredSecrets } from "../render/redis-conf";
 import { SENTINEL_START_WAIT_SECONDS } from "../render/sentinel";
+import { BackupScheduler, backupPaths, prepareBackup, restoreNode } from "./backup";
 import { Deviation, applyDeviations, detectDeviations, requireBinaries } from "./capabilities";
 import { Logger, StartFailure, Supervisor, describeExit, lastMeaningfulLine } from "./supervisor";
 
@@ -23,7 +24,10 @@ export interface SandboxOptions {
   readonly dir: string;
   /** Port of the first Redis node (the next nodes follow); sentinels start at basePort + 20000. Default 7001. */
   readonly basePort?: number;
-  /** An RDB file to seed the data with, as a deployed restore does. */
+  /**
+   * A backup (an RDB with its `.sha256` beside it) to seed node 0's empty data dir with, through
+   * the rendered restore.sh, as a deployment's restore step does; instead of the config's restoreFrom.
+   */
   readonly restoreFrom?: string;
   readonly log?: Logger;
   /** How long the topology may take to be ready. Default 30 s. */
@@ -123,6 +127,10 @@ export function loadOrCreateSecrets(cfg: ResolvedConfig, dir: string): SecretVal
     : {};
   for (const key of requiredSecrets(cfg)) {
     if (secrets[key]) continue;
+    if (key === "backupS3AccessKeyId" || key === "backupS3SecretAccessKey")
+      throw new Error(
+        `lowcode-redis:${key} is needed for the off-site copies to bucket "${cfg.backup.offsite?.bucket}": the sandbox cannot generate it; put it into ${file} as "${key}" (0600).`,
+      );
     secrets[key] =
       key === "configCommand"
         ? `CONFIG_${randomBytes(10).toString("hex").toUpperCase()}`
@@ -414,42 +422,6 @@ function lastLogLine(file: string): string {
   }
 }
 
-/**
- * With appendonly yes Redis ignores dump.rdb when no AOF exists. A restore therefore clears the
- * AOF, seeds dump.rdb, starts with AOF off so the RDB loads, then turns AOF on at run time: Redis
- * writes a fresh AOF from memory before the next restart needs it.
- */
-function seedRestore(node: SandboxProcess, file: string): void {
-  if (!fs.existsSync(file)) throw new Error(`--restore-from ${file}: no such file`);
-  fs.rmSync(path.join(node.dataDir, "appendonlydir"), { recursive: true, force: true });
-  fs.copyFileSync(file, path.join(node.dataDir, "dump.rdb"));
-}
-
-async function enableAofAfterRestore(
-  cfg: ResolvedConfig,
-  secrets: SecretValues,
-  node: SandboxProcess,
-  timeoutMs: number,
-  options: WaitOptions,
-): Promise<void> {
-  await withClient(node.port, credentials(cfg, secrets, "admin"), async (admin) => {
-    await admin.call(secrets.configCommand ?? "CONFIG", "SET", "appendonly", "yes");
-    await waitUntil(
-      `${node.name}: AOF rewrite after restore`,
-      async () => {
-        const info = parseInfo(await admin.info("persistence"));
-        return (
-          info.aof_enabled === "1" &&
-          info.aof_rewrite_in_progress === "0" &&
-          info.aof_rewrite_scheduled === "0"
-        );
-      },
-      timeoutMs,
-      options,
-    );
-  });
-}
-
 /** Each node's role as it reports it now (INFO replication), in the order of `nodes`. */
 async function currentRoles(
   nodes: readonly SandboxProcess[],
@@ -530,7 +502,9 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
       }
     },
   });
+  let scheduler: BackupScheduler | undefined;
   const cleanUp = async () => {
+    await scheduler?.stop();
     await supervisor.stopAll();
     fs.rmSync(processesFile, { force: true });
     releaseDir(dir);
@@ -594,8 +568,14 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
       NODES: nodes.map((n) => `${ANNOUNCED_HOST}:${n.port}`).join(" "),
     };
 
-    const restoring = options.restoreFrom !== undefined && cfg.redis.appendonly;
-    if (options.restoreFrom) seedRestore(nodes[0], options.restoreFrom);
+    const nodeList = grouped ? groupEnv.NODES : `${HOST}:${nodes[0].port}`;
+    const backupEntry = prepareBackup(cfg, dir, secrets, {
+      nodes: nodeList,
+      sentinels: grouped ? groupEnv.SENTINELS : "",
+    });
+    // As a deployment's restore step: node 0's data is seeded before it starts, only when empty.
+    if (options.restoreFrom !== undefined || cfg.backup.restore !== undefined)
+      log(await restoreNode(cfg, dir, nodes[0].dataDir, options.restoreFrom));
     const probe = credentials(cfg, secrets, "probe");
     const sentinelClient = credentials(cfg, secrets, "sentinel-client");
 
@@ -607,14 +587,14 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
       ...sandboxServerArgs(cfg, node, deviations),
       ...extra,
     ];
-    for (const [i, node] of nodes.entries()) {
+    for (const node of nodes) {
       const dirs = { CONF_DIR: node.confDir, DATA_DIR: node.dataDir };
       launchers.set(node.name, () =>
         supervisor.start({
           name: node.name,
           command: "sh",
           // As deployed: every node starts through start-redis.sh.
-          args: launchArgs(node, restoring && i === 0 ? ["--appendonly", "no"] : []),
+          args: launchArgs(node, []),
           cwd: node.dataDir,
           logFile: node.logFile,
           env: grouped
@@ -650,10 +630,6 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     }
     // A node is up when it serves INFO as itself (a choosing node's stand-in does not).
     await Promise.all(nodes.map((node) => waitReady(node, probe, servesReplication)));
-    if (restoring) {
-      await enableAofAfterRestore(cfg, secrets, nodes[0], timeoutMs, waitOptions);
-      supervisor.updateSpec(nodes[0].name, { args: launchArgs(nodes[0], []) });
-    }
     await Promise.all(sentinels.map((sentinel) => waitReady(sentinel, sentinelClient, ping)));
     if (grouped) await waitForGroup(cfg, nodes, sentinels, secrets, timeoutMs, waitOptions);
 
@@ -662,6 +638,7 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
       redis: nodes.map(endpoint),
       sentinels: sentinels.map(endpoint),
       deviations: deviations.map((d) => `${d.setting}: ${d.reason}`),
+      backup: cfg.backup.enabled ? backupEntry : undefined,
     });
     // The roles as the nodes report them when the file is written, not as planned: with state
     // kept in DIR from an earlier run the group may have another master. Clients ask the
@@ -669,6 +646,15 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     const roles = await currentRoles(nodes, credentials(cfg, secrets, "admin"));
     connection = { ...built, redis: built.redis.map((r, i) => ({ ...r, role: roles[i] })) };
     writeFile(connectionFile, JSON.stringify(connection, null, 2) + "\n", 0o600);
+    if (cfg.backup.enabled) {
+      scheduler = new BackupScheduler(
+        cfg.backup.schedule,
+        backupEntry.script,
+        backupPaths(dir).logFile,
+        log,
+      );
+      scheduler.start();
+    }
   } catch (err) {
     await cleanUp();
     // One line: the cause, and the log of the process that failed where one did.

@@ -220,6 +220,9 @@ const SECRETS: Required<SecretValues> = {
   sentinelClientPassword: "sentinel-client-password-0123456789",
   sentinelPeerPassword: "sentinel-peer-password-0123456789",
   failoverPassword: "failover-password-0123456789",
+  backupPassword: "backup-password-0123456789",
+  backupS3AccessKeyId: "AKIAEXAMPLE0123456789",
+  backupS3SecretAccessKey: "s3-secret-0123456789",
 };
 
 function renderAll(cfg: ResolvedConfig): Record<string, string> {
