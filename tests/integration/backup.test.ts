@@ -1,0 +1,315 @@
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import Redis from "ioredis";
+import { Sandbox, startSandbox } from "../../sandbox/sandbox";
+import { directClient } from "../../sandbox/clients";
+import { PROD, resolve } from "../helpers/config";
+import { SeededKey, assertSameData, readKeys, seedPlatformData } from "../helpers/dataset";
+import { platformClient } from "../helpers/platform";
+import { freeBasePort } from "../helpers/ports";
+import {
+  BARE_ENV,
+  backupListing,
+  copyConfDir,
+  nextSecond,
+  rdbLooksOk,
+  readStatus,
+  runBackupScript,
+  setEnvLine,
+  sha256File,
+} from "../helpers/backup";
+
+describe("backup.sh and restore.sh on the production sandbox (sentinel group)", function () {
+  this.timeout(240_000);
+  const cfg = resolve(PROD, "prod");
+  const dirs: string[] = [];
+  const tmp = (prefix = "lowcode-backup-") => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
+  let source: Sandbox;
+  let keys: SeededKey[];
+  let expected0: Awaited<ReturnType<typeof readKeys>>;
+  let readAt: number;
+  let backupFile: string;
+  let backupSum: string;
+
+  before(async () => {
+    source = await startSandbox(cfg, { dir: tmp(), basePort: await freeBasePort(3) });
+    keys = await seedPlatformData(source.connection);
+  });
+  after(async () => {
+    await source?.stop();
+    dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+  });
+
+  it("takes a verified backup while a writer runs: `sh <backup.script>`, no arguments, no environment", async () => {
+    const { script, dir } = source.connection.backup!;
+    const writer = platformClient(source.connection, "app", cfg.databaseIndex.flowCache);
+    await writer.connect();
+    let writing = true;
+    let written = 0;
+    const load = (async () => {
+      while (writing) {
+        await writer.set(`flow:result:load-${written}`, "x".repeat(512), "EX", 3600);
+        written++;
+      }
+    })();
+    try {
+      // Wait until the writer is under way, then back up while it writes.
+      while (written < 200) await new Promise((r) => setImmediate(r));
+      readAt = Date.now();
+      expected0 = await readKeys(source.connection, keys);
+      const run = await runBackupScript(script);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^prod backup ok: /m);
+    } finally {
+      writing = false;
+      await load;
+      writer.disconnect();
+    }
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith(".rdb"));
+    assert.equal(files.length, 1);
+    assert.match(files[0], /^prod-\d{8}T\d{6}Z\.rdb$/);
+    backupFile = path.join(dir, files[0]);
+    backupSum = sha256File(backupFile);
+    assert.ok(rdbLooksOk(backupFile), "redis-check-rdb accepts the backup");
+    assert.equal(
+      fs.readFileSync(`${backupFile}.sha256`, "utf8"),
+      `${backupSum}  ${files[0]}\n`,
+      "the .sha256 names the file in sha256sum -c format",
+    );
+    execFileSync("sha256sum", ["-c", `${files[0]}.sha256`], { cwd: dir });
+    const status = readStatus(dir);
+    assert.equal(status.result, "ok");
+    assert.equal(status.last_good_file, files[0]);
+    assert.equal(Number(status.size), fs.statSync(backupFile).size);
+    assert.ok(written > 200, "the writer went on during the backup");
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.startsWith(".")),
+      [],
+      "no partial file is left",
+    );
+    for (const f of fs.readdirSync(dir))
+      assert.equal(fs.statSync(path.join(dir, f)).mode & 0o077, 0, `${f} is owner-only`);
+  });
+
+  it("restores it into a fresh production group: every key of the six databases with its value and TTL, on every node; the backup is unchanged; a restart keeps the data", async () => {
+    assert.ok(backupFile, "needs the backup of the test before");
+    const dir = tmp();
+    const basePort = await freeBasePort(3);
+    let restored = await startSandbox(cfg, { dir, basePort, restoreFrom: backupFile });
+    try {
+      assertSameData(expected0, await readKeys(restored.connection, keys), Date.now() - readAt);
+      // Replicas resynced from the seeded master: each node holds every key.
+      const expected = keys.length;
+      const admin = restored.connection.users.admin;
+      for (const node of restored.nodes) {
+        const client = directClient("127.0.0.1", node.port, { ...admin });
+        try {
+          await client.connect();
+          let held = 0;
+          for (const db of new Set(keys.map((k) => k.db))) {
+            await client.select(db);
+            const want = keys.filter((k) => k.db === db).map((k) => k.key);
+            held += (await client.exists(...want)) as number;
+          }
+          assert.equal(held, expected, `${node.name} holds every restored key`);
+        } finally {
+          client.disconnect();
+        }
+      }
+      assert.equal(sha256File(backupFile), backupSum, "the backup file is unchanged");
+      assert.ok(fs.existsSync(path.join(restored.nodes[0].dataDir, "appendonlydir")));
+
+      // Stopped and started again on the same dir, without a restore: AOF on, data kept.
+      await restored.stop();
+      restored = await startSandbox(cfg, { dir, basePort });
+      assertSameData(expected0, await readKeys(restored.connection, keys), Date.now() - readAt);
+    } finally {
+      await restored.stop();
+    }
+  });
+
+  it("seeds only an empty data dir, and refuses a backup whose checksum does not match, without touching it", async () => {
+    assert.ok(backupFile);
+    const { confDir } = { confDir: path.dirname(source.connection.backup!.script) };
+    const restore = path.join(confDir, "restore.sh");
+    const copy = path.join(tmp(), path.basename(backupFile));
+    fs.copyFileSync(backupFile, copy);
+    fs.writeFileSync(`${copy}.sha256`, `${"0".repeat(64)}  ${path.basename(copy)}\n`);
+    const empty = tmp();
+    const bad = await runBackupScript(restore, {
+      env: { ...BARE_ENV, DATA_DIR: empty, RESTORE_SOURCE: copy },
+    });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /does not match its checksum/);
+    assert.deepEqual(fs.readdirSync(empty), [], "nothing written");
+    assert.equal(sha256File(copy), backupSum);
+
+    fs.copyFileSync(`${backupFile}.sha256`, `${copy}.sha256`);
+    const holding = tmp();
+    fs.writeFileSync(path.join(holding, "dump.rdb"), "existing");
+    const skipped = await runBackupScript(restore, {
+      env: { ...BARE_ENV, DATA_DIR: holding, RESTORE_SOURCE: copy },
+    });
+    assert.equal(skipped.code, 0, skipped.stderr);
+    assert.match(skipped.stdout, /holds data already; nothing restored/);
+    assert.equal(fs.readFileSync(path.join(holding, "dump.rdb"), "utf8"), "existing");
+
+    const missing = await runBackupScript(restore, {
+      env: { ...BARE_ENV, DATA_DIR: tmp(), RESTORE_SOURCE: `${copy}.gone` },
+    });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /no backup/);
+  });
+
+  describe("failures: exit non-zero with one line, every earlier backup intact, the last good one still recorded", () => {
+    let confDir: string;
+    let backupDir: string;
+    let earlier: Record<string, string>;
+
+    before(() => {
+      confDir = path.dirname(source.connection.backup!.script);
+      backupDir = source.connection.backup!.dir;
+      earlier = backupListing(backupDir);
+      assert.ok(Object.keys(earlier).length >= 2, "needs the backup of the first test");
+    });
+
+    const expectFailure = async (
+      run: Promise<{ code: number; stdout: string; stderr: string }>,
+      reason: RegExp,
+    ) => {
+      const result = await run;
+      assert.notEqual(result.code, 0, result.stdout);
+      const lines = result.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, `one line: ${result.stderr}`);
+      assert.match(lines[0], /^prod backup failed: /);
+      assert.match(lines[0], reason);
+      assert.deepEqual(backupListing(backupDir), earlier, "earlier backups unchanged");
+      assert.deepEqual(
+        fs.readdirSync(backupDir).filter((f) => f.startsWith(".")),
+        [],
+        "no partial file left",
+      );
+      const status = readStatus(backupDir);
+      assert.equal(status.result, "failed");
+      assert.ok(status.last_good_file && earlier[status.last_good_file], "last good backup kept");
+    };
+
+    it("master unreachable (no sentinel answers)", async () => {
+      const conf = copyConfDir(confDir, tmp());
+      setEnvLine(conf, "SENTINELS", "127.0.0.1:1 127.0.0.1:2");
+      await expectFailure(runBackupScript(path.join(conf, "backup.sh")), /no master found/);
+    });
+
+    it("wrong password", async () => {
+      const conf = copyConfDir(confDir, tmp());
+      fs.writeFileSync(path.join(conf, "backup.pass"), "not-the-password-0123456789");
+      await expectFailure(runBackupScript(path.join(conf, "backup.sh")), /WRONGPASS|AUTH/i);
+    });
+
+    it("unwritable target", async () => {
+      const conf = copyConfDir(confDir, tmp());
+      const locked = tmp();
+      setEnvLine(conf, "BACKUP_DIR", backupDir);
+      if (process.getuid?.() === 0) {
+        // root writes anywhere: run as nobody, whose backup dir (root's, 0700) is not writable.
+        for (const f of fs.readdirSync(conf)) fs.chownSync(path.join(conf, f), 65534, 65534);
+        fs.chownSync(conf, 65534, 65534);
+        fs.chmodSync(path.dirname(conf), 0o755);
+        const run = runBackupScript(path.join(conf, "backup.sh"), {
+          shell: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh"],
+        });
+        const result = await run;
+        assert.notEqual(result.code, 0);
+        assert.match(result.stderr, /is not writable|Permission denied/);
+        assert.deepEqual(backupListing(backupDir), earlier);
+      } else {
+        fs.chmodSync(locked, 0o500);
+        setEnvLine(conf, "BACKUP_DIR", locked);
+        const result = await runBackupScript(path.join(conf, "backup.sh"));
+        assert.notEqual(result.code, 0);
+        assert.match(result.stderr, /is not writable/);
+      }
+    });
+
+    it("disk full (a file size limit below the RDB's size)", async () => {
+      await expectFailure(
+        runBackupScript(source.connection.backup!.script, {
+          shell: ["sh", "-c", 'ulimit -f 4; exec sh "$0"'],
+        }),
+        /redis-cli --rdb|wrote nothing|checksum|move/,
+      );
+    });
+
+    it("corrupt RDB (a transfer cut short is refused by redis-check-rdb)", async () => {
+      // A redis-cli that delivers the first 100 bytes of a real RDB and reports success.
+      const bin = tmp();
+      const realCli = execFileSync("sh", ["-c", "command -v redis-cli"], {
+        encoding: "utf8",
+      }).trim();
+      const sample = Object.keys(earlier).find((f) => f.endsWith(".rdb"))!;
+      fs.writeFileSync(
+        path.join(bin, "redis-cli"),
+        [
+          "#!/bin/sh",
+          'for a in "$@"; do if [ "$prev" = --rdb ]; then head -c 100 ' +
+            `'${path.join(backupDir, sample)}' > "$a"; exit 0; fi; prev=$a; done`,
+          `exec '${realCli}' "$@"`,
+        ].join("\n"),
+        { mode: 0o755 },
+      );
+      await expectFailure(
+        runBackupScript(source.connection.backup!.script, {
+          env: { PATH: `${bin}:${BARE_ENV.PATH}` },
+        }),
+        /redis-check-rdb refused/,
+      );
+    });
+
+    it("runs the same under busybox sh and dash, and retention keeps the newest", async () => {
+      for (const shell of [["busybox", "sh"], ["dash"]]) {
+        await nextSecond();
+        const run = await runBackupScript(source.connection.backup!.script, { shell });
+        assert.equal(run.code, 0, `${shell.join(" ")}: ${run.stderr}`);
+      }
+      const listing = Object.keys(backupListing(backupDir)).filter((f) => f.endsWith(".rdb"));
+      assert.equal(listing.length, Object.keys(earlier).length / 2 + 2);
+      earlier = backupListing(backupDir);
+    });
+  });
+
+  it("the backup user may stream an RDB and nothing else: GET, SET, KEYS, CONFIG (renamed or not), SELECT, INFO, SUBSCRIBE are refused", async () => {
+    const master = source.connection.redis.find((r) => r.role === "master")!;
+    const password = source.secrets.backupPassword!;
+    const client: Redis = directClient("127.0.0.1", master.port, {
+      username: "backup",
+      password,
+    });
+    try {
+      await client.connect();
+      const refused = async (args: string[], error = /NOPERM/) => {
+        await assert.rejects(client.call(args[0], ...args.slice(1)), error, args.join(" "));
+      };
+      await refused(["GET", keys[0].key]);
+      await refused(["SET", "backup:probe", "x"]);
+      await refused(["KEYS", "*"]);
+      // CONFIG is renamed in production: by its own name it does not exist.
+      await refused(["CONFIG", "GET", "dir"], /unknown command/);
+      await refused([source.secrets.configCommand!, "GET", "dir"]);
+      await refused(["SELECT", "1"]);
+      await refused(["INFO"]);
+      await refused(["SCAN", "0"]);
+      await refused(["DUMP", keys[0].key]);
+      await refused(["PSYNC", "?", "-1"]);
+      await refused(["SUBSCRIBE", "flow:1:cursors"]);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
