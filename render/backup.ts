@@ -169,6 +169,10 @@ export function renderBackupScript(cfg: ResolvedConfig): string {
 function rcloneEnv(cfg: ResolvedConfig): string[] {
   const o = cfg.backup.offsite!;
   return [
+    // No config file: the remote comes from these variables. rclone cannot use the AWS SDK's
+    // custom CA variable (it fails on any S3 remote while it is set): its own --ca-cert would.
+    "export RCLONE_CONFIG=/dev/null",
+    "unset AWS_CA_BUNDLE",
     "export RCLONE_CONFIG_OFFSITE_TYPE=s3",
     `export RCLONE_CONFIG_OFFSITE_PROVIDER=${o.endpoint === "" ? "AWS" : "Other"}`,
     ...(o.endpoint === "" ? [] : [`export RCLONE_CONFIG_OFFSITE_ENDPOINT=${q(o.endpoint)}`]),

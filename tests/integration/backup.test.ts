@@ -1,12 +1,15 @@
 import { strict as assert } from "node:assert";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import Redis from "ioredis";
+import S3rver from "s3rver";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { directClient } from "../../sandbox/clients";
-import { PROD, resolve } from "../helpers/config";
+import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
+import { renderOffsiteScript } from "../../render/backup";
 import { SeededKey, assertSameData, readKeys, seedPlatformData } from "../helpers/dataset";
 import { platformClient } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
@@ -311,5 +314,172 @@ describe("backup.sh and restore.sh on the production sandbox (sentinel group)", 
     } finally {
       client.disconnect();
     }
+  });
+});
+
+describe("off-site copies with rclone to an S3-compatible server on loopback (s3rver)", function () {
+  this.timeout(240_000);
+  const BUCKET = "lowcode-backups";
+  const dirs: string[] = [];
+  const tmp = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-offsite-"));
+    dirs.push(dir);
+    return dir;
+  };
+  let server: S3rver;
+  let endpoint: string;
+  let remoteDir: string;
+  let sandbox: Sandbox | undefined;
+  const offsiteConfig = (extra: Record<string, unknown> = {}) =>
+    resolve(
+      {
+        ...PROD_STANDALONE,
+        backupS3Endpoint: endpoint,
+        backupS3Bucket: BUCKET,
+        backupS3Prefix: "redis/test",
+        backupRetention: 2,
+        backupS3AccessKeyId: { secure: "x" },
+        backupS3SecretAccessKey: { secure: "x" },
+        ...extra,
+      },
+      "offsite",
+      ["backupS3AccessKeyId", "backupS3SecretAccessKey"],
+    );
+  /** A sandbox dir whose secrets.json holds the S3 keys, as `pulumi config set --secret` would. */
+  const dirWithKeys = (accessKeyId = "S3RVER") => {
+    const dir = tmp();
+    fs.writeFileSync(
+      path.join(dir, "secrets.json"),
+      JSON.stringify({ backupS3AccessKeyId: accessKeyId, backupS3SecretAccessKey: "S3RVER" }),
+      { mode: 0o600 },
+    );
+    return dir;
+  };
+  /** rclone with the server as remote `t:`, for the test's own view of the bucket. */
+  const rclone = (args: string[]) => {
+    const env: NodeJS.ProcessEnv = {
+      ...BARE_ENV,
+      RCLONE_CONFIG: "/dev/null",
+      RCLONE_CONFIG_T_TYPE: "s3",
+      RCLONE_CONFIG_T_PROVIDER: "Other",
+      RCLONE_CONFIG_T_ENDPOINT: endpoint,
+      RCLONE_CONFIG_T_ACCESS_KEY_ID: "S3RVER",
+      RCLONE_CONFIG_T_SECRET_ACCESS_KEY: "S3RVER",
+    };
+    // Asynchronously: the server answers from this same process.
+    return new Promise<Buffer>((resolve, reject) =>
+      execFile(
+        "rclone",
+        args,
+        { env, maxBuffer: 64 * 1024 ** 2, encoding: "buffer" },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`rclone ${args.join(" ")}: ${stderr.toString()}`)) : resolve(stdout),
+      ),
+    );
+  };
+  /** The objects under the bucket's prefix, by name. */
+  const remote = async () =>
+    (await rclone(["lsf", "--files-only", `t:${BUCKET}/redis/test`]))
+      .toString()
+      .split("\n")
+      .filter((f) => /\.rdb(\.sha256)?$/.test(f))
+      .sort();
+
+  before(async () => {
+    remoteDir = tmp();
+    const port = await freeBasePort(1);
+    server = new S3rver({
+      port,
+      address: "127.0.0.1",
+      silent: true,
+      directory: remoteDir,
+      configureBuckets: [{ name: BUCKET, configs: [] }],
+    });
+    await server.run();
+    endpoint = `http://127.0.0.1:${port}`;
+  });
+  afterEach(async () => {
+    await sandbox?.stop();
+    sandbox = undefined;
+  });
+  after(async () => {
+    await server?.close();
+    dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+  });
+
+  it("uploads each good backup and its checksum, prunes to the newest N there as locally, and restores a new deployment from s3://", async () => {
+    const cfg = offsiteConfig();
+    sandbox = await startSandbox(cfg, { dir: dirWithKeys(), basePort: await freeBasePort(1) });
+    const keys = await seedPlatformData(sandbox.connection, 2);
+    const { script, dir } = sandbox.connection.backup!;
+    const taken: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await nextSecond();
+      const run = await runBackupScript(script);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /off-site copy ok/);
+      taken.push(readStatus(dir).last_good_file);
+    }
+    const newest = taken.slice(1).sort();
+    const expected = newest.flatMap((f) => [f, `${f}.sha256`]).sort();
+    assert.deepEqual(
+      Object.keys(backupListing(dir)),
+      expected,
+      "locally: the newest 2 with checksums",
+    );
+    assert.deepEqual(await remote(), expected, "off-site: the same");
+    for (const f of newest)
+      assert.equal(
+        createHash("sha256")
+          .update(await rclone(["cat", `t:${BUCKET}/redis/test/${f}`]))
+          .digest("hex"),
+        sha256File(path.join(dir, f)),
+        `${f} arrived whole`,
+      );
+    const seeded = await readKeys(sandbox.connection, keys);
+    const readAt = Date.now();
+    await sandbox.stop();
+
+    // A new deployment of the same stack restored from the newest off-site copy.
+    const latest = newest[newest.length - 1];
+    const restoreCfg = offsiteConfig({ restoreFrom: `s3://${BUCKET}/redis/test/${latest}` });
+    sandbox = await startSandbox(restoreCfg, {
+      dir: dirWithKeys(),
+      basePort: await freeBasePort(1),
+    });
+    assertSameData(seeded, await readKeys(sandbox.connection, keys), Date.now() - readAt + 1000);
+  });
+
+  it("a refused key or an unreachable endpoint: exit non-zero, one line, the local backup kept", async () => {
+    const cfg = offsiteConfig();
+    sandbox = await startSandbox(cfg, {
+      dir: dirWithKeys("NOT-A-KEY"),
+      basePort: await freeBasePort(1),
+    });
+    const { script, dir } = sandbox.connection.backup!;
+    const uploadedBefore = await remote();
+    const refused = await runBackupScript(script);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr.trim(), /^offsite off-site copy to offsite:lowcode-backups\/redis\/test failed: /);
+    assert.equal(refused.stderr.trim().split("\n").length, 1, refused.stderr);
+    const local = Object.keys(backupListing(dir));
+    assert.equal(local.length, 2, "the new local backup and its checksum are kept");
+    assert.deepEqual(await remote(), uploadedBefore, "nothing changed off-site");
+    const status = readStatus(dir);
+    assert.equal(status.result, "failed");
+    assert.match(status.message, /off-site copy failed; the local backup .* is kept/);
+
+    // The same stack with an endpoint where nothing listens.
+    const closed = `http://127.0.0.1:${await freeBasePort(1)}`;
+    const conf = path.dirname(script);
+    fs.writeFileSync(
+      path.join(conf, "offsite.sh"),
+      renderOffsiteScript(offsiteConfig({ backupS3Endpoint: closed })),
+    );
+    await nextSecond();
+    const unreachable = await runBackupScript(script);
+    assert.notEqual(unreachable.code, 0);
+    assert.match(unreachable.stderr, /connection refused/);
+    assert.equal(Object.keys(backupListing(dir)).length, 4, "both local backups kept");
   });
 });
