@@ -1,7 +1,14 @@
 import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { RedisInstance, SentinelGroup, SuppliedSecrets } from "./components";
+import {
+  BackupCronJob,
+  RedisInstance,
+  SentinelGroup,
+  SuppliedSecrets,
+  allSecrets,
+} from "./components";
+import { SecretValues } from "./render/redis-conf";
 import { NAMESPACE } from "./config/keys";
 import { ResolvedConfig } from "./config/resolve";
 import { ConnectionInfo } from "./render/connection";
@@ -16,9 +23,7 @@ export interface StackOutputs {
 export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): StackOutputs {
   for (const warning of cfg.warnings) void pulumi.log.warn(warning);
 
-  if (cfg.target === "docker") {
-    return { connection: createRedis(cfg, secrets, { network: dockerNetwork(cfg) }).connection };
-  }
+  if (cfg.target === "docker") return deploy(cfg, secrets, { network: dockerNetwork(cfg) });
 
   const dependsOn: pulumi.Resource[] = [];
   if (cfg.kubernetes.createNamespace) {
@@ -29,7 +34,33 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
       ),
     );
   }
-  return { connection: createRedis(cfg, secrets, { dependsOn }).connection };
+  return deploy(cfg, secrets, { dependsOn });
+}
+
+/**
+ * The Redis component and its backups. The backups are built first, so that the first node can
+ * wait for their restore step; they get the Redis component's secrets once it has made them.
+ */
+function deploy(
+  cfg: ResolvedConfig,
+  secrets: SuppliedSecrets,
+  placement: { network?: pulumi.Input<string>; dependsOn?: pulumi.Resource[] },
+): StackOutputs {
+  if (!cfg.backup.enabled && !cfg.backup.restore)
+    return { connection: createRedis(cfg, secrets, placement).connection };
+  let handOver!: (values: pulumi.Output<SecretValues>) => void;
+  const groupSecrets = pulumi.output(
+    new Promise<pulumi.Output<SecretValues>>((resolve) => (handOver = resolve)),
+  );
+  const backup = new BackupCronJob(`${DEPLOYMENT_NAME}-backup`, {
+    config: cfg,
+    redisName: DEPLOYMENT_NAME,
+    secrets: groupSecrets.apply((values) => values),
+    ...placement,
+  });
+  const redis = createRedis(cfg, secrets, { ...placement, restoreFirst: backup.restoreStep });
+  handOver(allSecrets(redis.secrets));
+  return { connection: redis.connection };
 }
 
 /**
@@ -63,7 +94,11 @@ export function dockerNetwork(cfg: ResolvedConfig): pulumi.Output<string> {
 function createRedis(
   cfg: ResolvedConfig,
   secrets: SuppliedSecrets,
-  placement: { network?: pulumi.Input<string>; dependsOn?: pulumi.Resource[] },
+  placement: {
+    network?: pulumi.Input<string>;
+    dependsOn?: pulumi.Resource[];
+    restoreFirst?: pulumi.Input<pulumi.Resource>[];
+  },
 ): RedisInstance | SentinelGroup {
   const args = { config: cfg, secrets, ...placement };
   return cfg.topology === "sentinel"

@@ -17,6 +17,8 @@ export interface RedisInstanceArgs {
   readonly network?: pulumi.Input<string>;
   /** Kubernetes: resources to create first (the Namespace). Default none. */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** The restore step the first node waits for (BackupCronJob.restoreStep). Default none. */
+  readonly restoreFirst?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -77,6 +79,7 @@ export class RedisInstance extends pulumi.ComponentResource {
         publish: { internal: cfg.port, external: cfg.hostPort },
         healthcheck: DOCKER_LAYOUT.probeScript,
         memoryMb: redisMemoryMb(cfg),
+        after: args.restoreFirst,
       },
       this,
     );
@@ -88,7 +91,14 @@ export class RedisInstance extends pulumi.ComponentResource {
   private createKubernetes(name: string, cfg: ResolvedConfig, args: RedisInstanceArgs) {
     const names = objectNames(name);
     const files = allSecrets(this.secrets).apply((values) => nodeSecretFiles(cfg, values));
-    createKubernetesObjects(name, cfg, { [names.secret]: files }, this, args.dependsOn);
+    createKubernetesObjects(
+      name,
+      cfg,
+      { [names.secret]: files },
+      this,
+      args.dependsOn,
+      args.restoreFirst,
+    );
     const host = serviceHost(cfg, names.clientService);
     const internal: Endpoint = { host, port: cfg.port };
     return { internal, external: internal };

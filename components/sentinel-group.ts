@@ -28,6 +28,8 @@ export interface SentinelGroupArgs {
   readonly network?: pulumi.Input<string>;
   /** Kubernetes: resources to create first (the Namespace). Default none. */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** The restore step the first node waits for (BackupCronJob.restoreStep). Default none. */
+  readonly restoreFirst?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** Fixed address of sentinel `index` on the Docker network: .20, .21, … of the subnet. */
@@ -115,6 +117,7 @@ export class SentinelGroup extends pulumi.ComponentResource {
           publish: { internal: cfg.port, external: cfg.hostPort + i },
           healthcheck: LAYOUT.probeScript,
           memoryMb: redisMemoryMb(cfg),
+          after: i === 0 ? args.restoreFirst : undefined,
         },
         this,
       );
@@ -158,6 +161,7 @@ export class SentinelGroup extends pulumi.ComponentResource {
       },
       this,
       args.dependsOn,
+      args.restoreFirst,
     );
     const redis = Array.from({ length: cfg.sentinel.nodes }, (_, i) => ({
       host: podHost(cfg, n.statefulSet, n.headlessService, i),

@@ -353,6 +353,14 @@ export function resolveBackup(
             : `must name an object of lowcode-redis:backupS3Bucket "${bucket}"`,
         ),
       );
+    if (context.target === "docker")
+      problems.push(
+        invalid(
+          "restoreFrom",
+          restoreFrom,
+          "on the Docker target must be a file of the backup volume (or backupHostDir): copy the off-site backup and its .sha256 there first (README: restore runbook), then name the file",
+        ),
+      );
     restore = { kind: "s3", bucket: restoreBucket, key, file: key.slice(key.lastIndexOf("/") + 1) };
   } else if (restoreFrom !== "") {
     if (!enabled && context.target === "kubernetes")

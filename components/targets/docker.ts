@@ -20,6 +20,8 @@ export interface DockerProcessSpec {
   readonly healthcheck: string;
   /** Memory limit in MiB (the provider's "MB"); every container of the deployment has one. */
   readonly memoryMb: number;
+  /** What must be done first: the restore step that seeds the first node's volume. */
+  readonly after?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -78,7 +80,7 @@ export function createDockerProcess(
       logDriver: "json-file",
       logOpts: { "max-size": "10m", "max-file": "3" },
     },
-    { parent },
+    { parent, dependsOn: [volume, ...(spec.after ?? [])] },
   );
 }
 

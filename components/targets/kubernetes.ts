@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ResolvedConfig } from "../../config/resolve";
 import { Files } from "../../render/files";
-import { K8sObject, redisObjects } from "../../render/kubernetes";
+import { K8sObject, objectNames, redisObjects } from "../../render/kubernetes";
 
 /** Secret data of the Secrets of `redisObjects`, by object name. */
 export type SecretData = Record<string, pulumi.Output<Files>>;
@@ -60,6 +60,8 @@ export function createKubernetesObjects(
   secretData: SecretData,
   parent: pulumi.Resource,
   dependsOn: pulumi.Input<pulumi.Resource>[] = [],
+  /** What the Redis nodes' StatefulSet waits for: the restore Job that seeds the first node. */
+  nodesAfter: pulumi.Input<pulumi.Resource>[] = [],
 ): void {
   const created: pulumi.Resource[] = [];
   const digestKey = new random.RandomPassword(
@@ -103,7 +105,11 @@ export function createKubernetesObjects(
           withSecretDigest(object, data, digestKey) as unknown as k8s.apps.v1.StatefulSetArgs,
           {
             ...opts,
-            dependsOn: [...dependsOn, ...created],
+            dependsOn: [
+              ...dependsOn,
+              ...created,
+              ...(object.metadata.name === objectNames(name).statefulSet ? nodesAfter : []),
+            ],
             // Kubernetes refuses to change the claim templates of a StatefulSet (a new volume size):
             // it is deleted (its claims stay, with their data) and created again under its name.
             replaceOnChanges: ["spec.volumeClaimTemplates"],

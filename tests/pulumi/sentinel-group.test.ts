@@ -23,7 +23,7 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
 
   it("creates two StatefulSets, their Secrets, ConfigMaps, Services and PDBs under the SentinelGroup", () => {
     const kubernetes = recorder.resources
-      .filter((r) => r.type.startsWith("kubernetes:"))
+      .filter((r) => r.type.startsWith("kubernetes:") && !r.name.startsWith("lowcode-redis-backup"))
       .map((r) => `${r.type} ${r.name}`)
       .sort();
     assert.deepEqual(kubernetes, [
@@ -40,8 +40,17 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
       "kubernetes:policy/v1:PodDisruptionBudget lowcode-redis-poddisruptionbudget",
       "kubernetes:policy/v1:PodDisruptionBudget lowcode-redis-sentinel-poddisruptionbudget",
     ]);
-    for (const r of recorder.resources.filter((r) => r.name.startsWith("lowcode-redis-"))) {
-      assert.equal(r.parentType, "lowcode:redis:SentinelGroup", `${r.type} ${r.name}`);
+    for (const r of recorder.resources.filter(
+      (r) => r.name.startsWith("lowcode-redis-") && !r.type.startsWith("lowcode:"),
+    )) {
+      assert.equal(
+        r.parentType,
+        // The backup user's password belongs to the Redis component, with the others.
+        r.name.startsWith("lowcode-redis-backup") && !r.type.startsWith("random:")
+          ? "lowcode:redis:BackupCronJob"
+          : "lowcode:redis:SentinelGroup",
+        `${r.type} ${r.name}`,
+      );
     }
   });
 
@@ -53,6 +62,7 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
     assert.deepEqual(generated, [
       "lowcode-redis-admin-password",
       "lowcode-redis-app-password",
+      "lowcode-redis-backup-password",
       "lowcode-redis-failover-password",
       "lowcode-redis-probe-password",
       "lowcode-redis-replication-password",
@@ -156,6 +166,7 @@ describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
   it("runs 3 Redis and 3 sentinel containers on lowcode-network at fixed addresses", () => {
     const containers = recorder
       .ofType("docker:index/container:Container")
+      .filter((r) => !r.name.startsWith("lowcode-redis-backup"))
       .map((r) => unwrap(r.inputs) as Json);
     assert.deepEqual(containers.map((c) => [c.name, c.networksAdvanced[0].ipv4Address]).sort(), [
       ["lowcode-redis-0", "172.28.0.10"],
@@ -199,7 +210,8 @@ describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
   });
 
   it("gives each container a data volume and uploads the secret files as secrets", () => {
-    assert.equal(recorder.ofType("docker:index/volume:Volume").length, 6);
+    // Six data volumes and the backup volume.
+    assert.equal(recorder.ofType("docker:index/volume:Volume").length, 7);
     for (const r of recorder.ofType("docker:index/container:Container")) {
       assert.ok(containsSecret(r.inputs.uploads), `${r.name} uploads`);
       assert.ok(
@@ -286,6 +298,7 @@ describe("Pulumi program: a SentinelGroup on Docker: memory limits and the platf
       "lowcode-redis-0": 961,
       "lowcode-redis-1": 961,
       "lowcode-redis-2": 961,
+      "lowcode-redis-backup": 256,
       "lowcode-redis-sentinel-0": SENTINEL_MEMORY_MI.limit,
       "lowcode-redis-sentinel-1": SENTINEL_MEMORY_MI.limit,
       "lowcode-redis-sentinel-2": SENTINEL_MEMORY_MI.limit,

@@ -38,10 +38,14 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
   it("creates exactly the network, the component and its children, with names derived from the component name", () => {
     const created = recorder.resources.map((r) => `${r.type} ${r.name}`).sort();
     assert.deepEqual(created, [
+      "docker:index/container:Container lowcode-redis-backup",
       "docker:index/container:Container lowcode-redis-container",
       "docker:index/network:Network lowcode-network",
+      "docker:index/remoteImage:RemoteImage lowcode-redis-backup-image",
       "docker:index/remoteImage:RemoteImage lowcode-redis-image",
+      "docker:index/volume:Volume lowcode-redis-backup-volume",
       "docker:index/volume:Volume lowcode-redis-data",
+      "lowcode:redis:BackupCronJob lowcode-redis-backup",
       "lowcode:redis:RedisInstance lowcode-redis",
       "random:index/randomPassword:RandomPassword lowcode-redis-default-password",
     ]);
@@ -49,7 +53,17 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
 
   it("parents every child to the RedisInstance", () => {
     for (const r of recorder.resources.filter((r) => r.name.startsWith("lowcode-redis-"))) {
-      assert.equal(r.parentType, "lowcode:redis:RedisInstance", `${r.type} ${r.name}`);
+      assert.equal(
+        r.parentType,
+        r.name.startsWith("lowcode-redis-backup-") && !r.type.startsWith("random:")
+          ? "lowcode:redis:BackupCronJob"
+          : r.name === "lowcode-redis-backup"
+            ? r.type.startsWith("lowcode:")
+              ? undefined
+              : "lowcode:redis:BackupCronJob"
+            : "lowcode:redis:RedisInstance",
+        `${r.type} ${r.name}`,
+      );
     }
   });
 
@@ -191,13 +205,19 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
     const created = recorder.resources.map((r) => `${r.type} ${r.name}`).sort();
     assert.deepEqual(created, [
       "kubernetes:apps/v1:StatefulSet lowcode-redis-statefulset",
+      "kubernetes:batch/v1:CronJob lowcode-redis-backup-cronjob",
+      "kubernetes:core/v1:ConfigMap lowcode-redis-backup-config",
       "kubernetes:core/v1:ConfigMap lowcode-redis-config-configmap",
       "kubernetes:core/v1:Namespace lowcode-namespace",
+      "kubernetes:core/v1:PersistentVolumeClaim lowcode-redis-backup-claim",
       "kubernetes:core/v1:Secret lowcode-redis-auth-secret",
+      "kubernetes:core/v1:Secret lowcode-redis-backup-auth",
       "kubernetes:core/v1:Service lowcode-redis-headless-service",
       "kubernetes:core/v1:Service lowcode-redis-service",
+      "lowcode:redis:BackupCronJob lowcode-redis-backup",
       "lowcode:redis:RedisInstance lowcode-redis",
       "random:index/randomPassword:RandomPassword lowcode-redis-admin-password",
+      "random:index/randomPassword:RandomPassword lowcode-redis-backup-password",
       "random:index/randomPassword:RandomPassword lowcode-redis-probe-password",
       "random:index/randomPassword:RandomPassword lowcode-redis-rollout-key",
       "random:index/randomString:RandomString lowcode-redis-config-command",
@@ -271,7 +291,17 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
 
   it("parents the instance's objects to it and puts them in the namespace", () => {
     for (const r of recorder.resources.filter((r) => r.name.startsWith("lowcode-redis-"))) {
-      assert.equal(r.parentType, "lowcode:redis:RedisInstance", `${r.type} ${r.name}`);
+      assert.equal(
+        r.parentType,
+        r.name.startsWith("lowcode-redis-backup-") && !r.type.startsWith("random:")
+          ? "lowcode:redis:BackupCronJob"
+          : r.name === "lowcode-redis-backup"
+            ? r.type.startsWith("lowcode:")
+              ? undefined
+              : "lowcode:redis:BackupCronJob"
+            : "lowcode:redis:RedisInstance",
+        `${r.type} ${r.name}`,
+      );
       if (r.type.startsWith("kubernetes:"))
         assert.equal((r.inputs.metadata as Json).namespace, "lowcode");
     }
