@@ -2,7 +2,16 @@ import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedConfig } from "../config/resolve";
-import { BackupSite, backupPlainFiles, backupSecretFiles, renderCrontab } from "../render/backup";
+import {
+  BackupSite,
+  DOCKER_BACKUP,
+  DOCKER_BACKUP_COMMAND,
+  backupPlainFiles,
+  backupSecretFiles,
+  renderCrontab,
+} from "../render/backup";
+
+export { DOCKER_BACKUP };
 import { Files } from "../render/files";
 import { K8sObject } from "../render/kubernetes";
 import {
@@ -32,14 +41,6 @@ export interface BackupCronJobArgs {
   /** Kubernetes: resources to create first (the Namespace). Default none. */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
-
-/** Docker: where the backup containers find the scripts, and the backup volume. */
-export const DOCKER_BACKUP = {
-  confDir: "/backup-conf",
-  // The Redis image's /data belongs to its redis user: a new volume mounted there does too.
-  backupDir: "/data",
-  crontabs: "/backup-conf/crontabs",
-} as const;
 
 /**
  * Scheduled, verified backups of a Redis deployment, off-site copies when configured, and the
@@ -227,10 +228,7 @@ export class BackupCronJob extends pulumi.ComponentResource {
       scheduler(
         `${name}`,
         image,
-        crontab(
-          `sh ${DOCKER_BACKUP.confDir}/backup.sh >> ${DOCKER_BACKUP.backupDir}/backup.log 2>&1`,
-          "redis",
-        ),
+        crontab(DOCKER_BACKUP_COMMAND, "redis"),
         ["SETUID", "SETGID"],
         false,
       );

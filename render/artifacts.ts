@@ -7,8 +7,23 @@ import {
   sentinelPlainFiles,
   sentinelSecretFiles,
 } from "./files";
+import {
+  BackupSite,
+  DOCKER_BACKUP,
+  DOCKER_BACKUP_COMMAND,
+  backupPlainFiles,
+  backupSecretFiles,
+  renderCrontab,
+} from "./backup";
 import { K8sObject, namespaceSpec, objectNames, redisObjects } from "./kubernetes";
+import {
+  backupAndRestoreObjects,
+  backupObjectNames,
+  kubernetesBackupSite,
+} from "./kubernetes-backup";
+import { SENTINEL_PORT } from "./sentinel";
 import { DEPLOYMENT_NAME } from "./names";
+
 import {
   DOCKER_LAYOUT,
   LAYOUT,
@@ -31,8 +46,30 @@ const hashReference = (reference: string) =>
 export function kubernetesObjects(cfg: ResolvedConfig): K8sObject[] {
   return [
     ...(cfg.kubernetes.createNamespace ? [namespaceSpec(cfg)] : []),
+    // The restore Job runs before the StatefulSet that adopts the claim it seeds.
+    ...backupAndRestoreObjects(cfg, DEPLOYMENT_NAME),
     ...redisObjects(cfg, DEPLOYMENT_NAME),
   ];
+}
+
+/** backup.env of a target, as its component renders it. */
+function backupSite(cfg: ResolvedConfig): BackupSite {
+  if (cfg.target === "kubernetes") return kubernetesBackupSite(cfg, DEPLOYMENT_NAME);
+  return {
+    backupDir: DOCKER_BACKUP.backupDir,
+    nodes: Array.from(
+      { length: cfg.sentinel.nodes },
+      (_, i) => `${dockerNodeAddress(cfg, i)}:${cfg.port}`,
+    ).join(" "),
+    sentinels:
+      cfg.topology === "sentinel"
+        ? Array.from(
+            { length: cfg.sentinel.sentinels },
+            (_, i) => `${dockerNodeAddress(cfg, 10 + i)}:${SENTINEL_PORT}`,
+          ).join(" ")
+        : "",
+    offsiteStep: "separate",
+  };
 }
 
 function manifestFileName(index: number, object: K8sObject): string {
@@ -67,11 +104,20 @@ export function renderArtifacts(cfg: ResolvedConfig): Files {
     ...(grouped ? under("sentinel", sentinelPlainFiles(cfg)) : {}),
     ...(grouped ? under("secrets/sentinel", sentinelSecrets) : {}),
   };
+  const backups = cfg.backup.enabled || cfg.backup.restore !== undefined;
+  const backupSecrets = backups ? backupSecretFiles(cfg, refs) : {};
+  if (backups) {
+    Object.assign(files, under("backup", backupPlainFiles(cfg, backupSite(cfg))));
+    Object.assign(files, under("secrets/backup", backupSecrets));
+    if (cfg.target === "docker" && cfg.backup.enabled)
+      files["backup/crontab"] = renderCrontab(cfg, DOCKER_BACKUP_COMMAND);
+  }
   if (cfg.target === "kubernetes") {
     const names = objectNames(DEPLOYMENT_NAME);
     const secretData: Record<string, Files> = {
       [names.secret]: nodeSecrets,
       [names.sentinelSecret]: sentinelSecrets,
+      [backupObjectNames(DEPLOYMENT_NAME).secret]: backupSecrets,
     };
     kubernetesObjects(cfg).forEach((object, index) => {
       const withData =

@@ -291,6 +291,17 @@ export function renderRestoreScript(cfg: ResolvedConfig): string {
   ].join("\n");
 }
 
+/** Docker: where the backup container has the scripts, the backups, and busybox crond's crontabs. */
+export const DOCKER_BACKUP = {
+  confDir: "/backup-conf",
+  // The Redis image's /data belongs to its redis user: a new volume mounted there does too.
+  backupDir: "/data",
+  crontabs: "/backup-conf/crontabs",
+} as const;
+
+/** Docker: the crontab line's command, as the redis user; its output goes to a log beside the backups. */
+export const DOCKER_BACKUP_COMMAND = `sh ${DOCKER_BACKUP.confDir}/backup.sh >> ${DOCKER_BACKUP.backupDir}/backup.log 2>&1`;
+
 /** The busybox crontab of Docker's backup scheduler: the backup runs as the redis user. */
 export function renderCrontab(cfg: ResolvedConfig, command: string): string {
   return [...header(cfg, "crontab"), `${cfg.backup.schedule} ${command}`, ""].join("\n");

@@ -62,6 +62,38 @@ export function checkInvariants(objects: K8sObject[]): void {
       assert.equal(headless.spec.clusterIP, "None", `${w.spec.serviceName} must be headless`);
     }
   }
+  // Job pods (the backup CronJob, the restore Job): every mount has a volume, every volume's
+  // ConfigMap, Secret and claim is an object of the set.
+  const jobPods = [
+    ...byKind("CronJob").map((c) => [c.metadata.name, c.spec.jobTemplate.spec.template.spec]),
+    ...byKind("Job").map((j) => [j.metadata.name, j.spec.template.spec]),
+  ] as [string, Json][];
+  for (const [name, pod] of jobPods) {
+    const volumes = new Set((pod.volumes ?? []).map((v: Json) => v.name));
+    for (const c of [...(pod.initContainers ?? []), ...pod.containers])
+      for (const m of c.volumeMounts ?? [])
+        assert.ok(volumes.has(m.name), `${name}/${c.name}: mount ${m.name} has no volume`);
+    for (const v of pod.volumes ?? []) {
+      const sources = v.projected ? v.projected.sources : [v];
+      for (const source of sources) {
+        if (source.configMap)
+          assert.ok(
+            names("ConfigMap").has(source.configMap.name),
+            `${name}: ConfigMap ${source.configMap.name} is not in the set`,
+          );
+        if (source.secret)
+          assert.ok(
+            names("Secret").has(source.secret.name ?? source.secret.secretName),
+            `${name}: Secret ${source.secret.name ?? source.secret.secretName} is not in the set`,
+          );
+      }
+      if (v.persistentVolumeClaim)
+        assert.ok(
+          names("PersistentVolumeClaim").has(v.persistentVolumeClaim.claimName),
+          `${name}: claim ${v.persistentVolumeClaim.claimName} is not in the set`,
+        );
+    }
+  }
   for (const s of byKind("Service")) {
     const targets = workloads.filter((w) =>
       matches(s.spec.selector, w.spec.template.metadata.labels),

@@ -373,7 +373,9 @@ describe("off-site copies with rclone to an S3-compatible server on loopback (s3
         args,
         { env, maxBuffer: 64 * 1024 ** 2, encoding: "buffer" },
         (err, stdout, stderr) =>
-          err ? reject(new Error(`rclone ${args.join(" ")}: ${stderr.toString()}`)) : resolve(stdout),
+          err
+            ? reject(new Error(`rclone ${args.join(" ")}: ${stderr.toString()}`))
+            : resolve(stdout),
       ),
     );
   };
@@ -460,7 +462,10 @@ describe("off-site copies with rclone to an S3-compatible server on loopback (s3
     const uploadedBefore = await remote();
     const refused = await runBackupScript(script);
     assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr.trim(), /^offsite off-site copy to offsite:lowcode-backups\/redis\/test failed: /);
+    assert.match(
+      refused.stderr.trim(),
+      /^offsite off-site copy to offsite:lowcode-backups\/redis\/test failed: /,
+    );
     assert.equal(refused.stderr.trim().split("\n").length, 1, refused.stderr);
     const local = Object.keys(backupListing(dir));
     assert.equal(local.length, 2, "the new local backup and its checksum are kept");

@@ -26,14 +26,55 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
         createNamespace: false,
       },
     ],
+    [
+      "production group restoring a local backup",
+      { ...PROD, restoreFrom: "prod-20260101T020000Z.rdb" },
+    ],
+    [
+      "production standalone, off-site copies, restoring from S3, backups of a storage class",
+      {
+        ...PROD_STANDALONE,
+        storageClass: "fast-ssd",
+        backupS3Bucket: "lowcode-backups",
+        backupS3AccessKeyId: { secure: "x" },
+        backupS3SecretAccessKey: { secure: "y" },
+        restoreFrom: "s3://lowcode-backups/prod-20260101T020000Z.rdb",
+      },
+    ],
+    ["production group without backups", { ...PROD, backupEnabled: false }],
   ];
   for (const [what, values] of variants) {
     it(`${what}: every object validates and the invariants hold`, () => {
-      const objects = kubernetesObjects(resolve(values));
+      const objects = kubernetesObjects(
+        resolve(
+          values,
+          "test",
+          ["backupS3AccessKeyId", "backupS3SecretAccessKey"].filter((k) => k in values),
+        ),
+      );
       for (const object of objects) validateAgainstSchema(object);
       checkInvariants(objects);
     });
   }
+
+  it("the invariants catch a backup pod's mount without a volume and a restore Job's missing claim", () => {
+    const objects = structuredClone(
+      kubernetesObjects(resolve({ ...PROD, restoreFrom: "prod-20260101T020000Z.rdb" })),
+    ) as Json[];
+    const cron = objects.find((o) => o.kind === "CronJob")!;
+    cron.spec.jobTemplate.spec.template.spec.volumes.pop();
+    assert.throws(() => checkInvariants(objects as K8sObject[]), /mount backups has no volume/);
+    const fresh = structuredClone(
+      kubernetesObjects(resolve({ ...PROD, restoreFrom: "prod-20260101T020000Z.rdb" })),
+    ) as Json[];
+    const without = fresh.filter(
+      (o) => !(o.kind === "PersistentVolumeClaim" && o.metadata.name === "data-lowcode-redis-0"),
+    );
+    assert.throws(
+      () => checkInvariants(without as K8sObject[]),
+      /claim data-lowcode-redis-0 is not in the set/,
+    );
+  });
 
   it("the schema check catches a wrong type", () => {
     const [sts] = kubernetesObjects(resolve(PROD_STANDALONE)).filter(

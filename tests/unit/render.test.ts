@@ -22,6 +22,7 @@ const SECRETS = {
   appPassword: "app-password-0123456789",
   adminPassword: "admin-password-0123456789",
   probePassword: "probe-password-0123456789",
+  backupPassword: "backup-password-0123456789",
   configCommand: "CONFIG_ABCDEF0123456789",
 };
 
@@ -139,6 +140,13 @@ describe("redis.conf rendering: platform settings and each profile's security", 
       "adminPassword",
       "probePassword",
       "configCommand",
+      "backupPassword",
+    ]);
+    assert.deepEqual(requiredSecrets(resolve({ ...PROD_STANDALONE, backupEnabled: false })), [
+      "appPassword",
+      "adminPassword",
+      "probePassword",
+      "configCommand",
     ]);
     assert.deepEqual(requiredSecrets(resolve(PROD)).slice(4), [
       "replicationPassword",
@@ -146,6 +154,7 @@ describe("redis.conf rendering: platform settings and each profile's security", 
       "sentinelClientPassword",
       "sentinelPeerPassword",
       "failoverPassword",
+      "backupPassword",
     ]);
   });
 
@@ -267,11 +276,15 @@ describe("npm run render artifacts: secrets only as references", () => {
     );
     assert.deepEqual(k8s, [
       "manifests/00-namespace-lowcode.yaml",
-      "manifests/01-secret-lowcode-redis-auth.yaml",
-      "manifests/02-configmap-lowcode-redis-config.yaml",
-      "manifests/03-service-lowcode-redis-headless.yaml",
-      "manifests/04-service-lowcode-redis.yaml",
-      "manifests/05-statefulset-lowcode-redis.yaml",
+      "manifests/01-persistentvolumeclaim-lowcode-redis-backups.yaml",
+      "manifests/02-configmap-lowcode-redis-backup-config.yaml",
+      "manifests/03-secret-lowcode-redis-backup-auth.yaml",
+      "manifests/04-cronjob-lowcode-redis-backup.yaml",
+      "manifests/05-secret-lowcode-redis-auth.yaml",
+      "manifests/06-configmap-lowcode-redis-config.yaml",
+      "manifests/07-service-lowcode-redis-headless.yaml",
+      "manifests/08-service-lowcode-redis.yaml",
+      "manifests/09-statefulset-lowcode-redis.yaml",
     ]);
     assert.equal(
       Object.keys(renderArtifacts(resolve(DEV))).filter((f) => f.startsWith("manifests/")).length,
