@@ -37,6 +37,10 @@ function cronSyntaxProblem(expression: string): string | undefined {
     const name = CRON_FIELDS[i];
     for (const item of field.split(",")) {
       if (!CRON_ITEM.test(item)) return `${SCHEDULE_ALLOWED} (${name} field "${field}")`;
+      // busybox crond (the Docker target's scheduler) counts */N in this field from day 0: write
+      // the range out, as every scheduler counts it from its first day.
+      if (name === "day of month" && item.startsWith("*/"))
+        return `${SCHEDULE_ALLOWED}; write "${item}" in the day-of-month field as "1-31${item.slice(1)}" (busybox crond, the Docker scheduler, counts */N there from day 0, the others from day 1)`;
       const values = item.replace(/\/.*$/, "").split("-");
       for (const value of values) {
         if (value === "*") continue;
@@ -53,30 +57,56 @@ function cronSyntaxProblem(expression: string): string | undefined {
   return undefined;
 }
 
-/** Fixed start of the search for the shortest interval, so the answer is the same every day (a leap year). */
-const INTERVAL_SEARCH_FROM = new Date("2024-01-01T00:00:00Z");
-const INTERVAL_SEARCH_RUNS = 20000;
-const INTERVAL_SEARCH_UNTIL = new Date("2028-01-01T00:00:00Z");
-
-/** The two closest runs of a valid expression (from 2024 to 2028, at most 20000 runs), in ms apart. */
-export function shortestInterval(expression: string): { ms: number; first: Date; second: Date } {
-  const runs = CronExpressionParser.parse(expression, {
-    tz: "UTC",
-    currentDate: new Date(INTERVAL_SEARCH_FROM.getTime() - 1),
-    endDate: INTERVAL_SEARCH_UNTIL,
-  });
-  let previous: Date | undefined;
-  let best = { ms: Infinity, first: INTERVAL_SEARCH_FROM, second: INTERVAL_SEARCH_FROM };
-  for (let i = 0; i < INTERVAL_SEARCH_RUNS && runs.hasNext(); i++) {
-    const next = runs.next().toDate();
-    if (previous && next.getTime() - previous.getTime() < best.ms)
-      best = { ms: next.getTime() - previous.getTime(), first: previous, second: next };
-    previous = next;
+/**
+ * The shortest time between two runs of a valid expression, in minutes, and where it falls. The
+ * library parses the fields; the runs of a day are every allowed hour x every allowed minute, so
+ * two runs are closest within an hour (adjacent minutes), across an hour (the last minute of an
+ * hour, the first of the next allowed one), or across midnight (the day's last run and the next
+ * day's first): only that last case depends on the days, and only when it is the closest do
+ * consecutive days have to be looked up (four years of runs at midnight, from a leap year).
+ */
+export function shortestInterval(expression: string): { minutes: number; where: string } {
+  const fields = CronExpressionParser.parse(expression, { tz: "UTC" }).fields;
+  const minutes = [...fields.minute.values] as number[];
+  const hours = [...fields.hour.values] as number[];
+  const two = (n: number) => String(n).padStart(2, "0");
+  let best = { minutes: Infinity, where: "" };
+  for (let i = 1; i < minutes.length; i++)
+    if (minutes[i] - minutes[i - 1] < best.minutes)
+      best = {
+        minutes: minutes[i] - minutes[i - 1],
+        where: `at minutes ${minutes[i - 1]} and ${minutes[i]} of an hour`,
+      };
+  const first = minutes[0];
+  const last = minutes[minutes.length - 1];
+  const nextHour = hours.find((h) => hours.includes(h + 1));
+  if (nextHour !== undefined && 60 - last + first < best.minutes)
+    best = {
+      minutes: 60 - last + first,
+      where: `at ${two(nextHour)}:${two(last)} and ${two(nextHour + 1)}:${two(first)}`,
+    };
+  const dayEnd = hours[hours.length - 1] * 60 + last;
+  const dayStart = hours[0] * 60 + first;
+  if (1440 - dayEnd + dayStart < best.minutes) {
+    const days = CronExpressionParser.parse(
+      `0 0 ${expression.trim().split(/\s+/).slice(2).join(" ")}`,
+      { tz: "UTC", currentDate: new Date("2023-12-31T23:59:00Z"), endDate: new Date("2028-01-01T00:00:00Z") },
+    );
+    let previous: number | undefined;
+    while (days.hasNext()) {
+      const day = days.next().toDate().getTime();
+      if (previous !== undefined && day - previous === 86_400_000) {
+        best = {
+          minutes: 1440 - dayEnd + dayStart,
+          where: `at ${two(hours[hours.length - 1])}:${two(last)} and ${two(hours[0])}:${two(first)} the next day, e.g. ${new Date(previous).toISOString().slice(0, 10)}`,
+        };
+        break;
+      }
+      previous = day;
+    }
   }
   return best;
 }
-
-const utcMinute = (d: Date) => d.toISOString().slice(0, 16).replace("T", " ");
 
 /** Why a backup schedule is refused, or undefined. */
 export function scheduleProblem(expression: string): string | undefined {
@@ -88,8 +118,8 @@ export function scheduleProblem(expression: string): string | undefined {
     return `${SCHEDULE_ALLOWED} (${(err as Error).message})`;
   }
   const closest = shortestInterval(expression);
-  if (closest.ms < MIN_BACKUP_INTERVAL_MINUTES * 60_000)
-    return `must run at most every ${MIN_BACKUP_INTERVAL_MINUTES} minutes (each backup streams the whole dataset from the master); it runs ${closest.ms / 60_000} minute(s) apart, e.g. at ${utcMinute(closest.first)} and ${utcMinute(closest.second)} UTC`;
+  if (closest.minutes < MIN_BACKUP_INTERVAL_MINUTES)
+    return `must run at most every ${MIN_BACKUP_INTERVAL_MINUTES} minutes (each backup streams the whole dataset from the master); it runs ${closest.minutes} minute(s) apart, ${closest.where} (UTC)`;
   return undefined;
 }
 
@@ -109,7 +139,7 @@ const BACKUP_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.rdb$/;
 const RESTORE_ALLOWED =
   '"" (no restore), a backup file name in the backup storage such as "prod-20260101T020000Z.rdb", or "s3://<backupS3Bucket>/<key>.rdb" when off-site copies are configured';
 const HOST_DIR_ALLOWED =
-  '"" (a Docker named volume) or an absolute host path of letters, digits, ".", "_", "-" and "/", without "." or ".." segments, not "/"';
+  'must be "" (a Docker named volume) or an absolute host path of letters, digits, ".", "_", "-" and "/", without "." or ".." segments, not "/"';
 
 const s3Key = z
   .string({ error: "must be a string" })
