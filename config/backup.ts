@@ -90,7 +90,11 @@ export function shortestInterval(expression: string): { minutes: number; where: 
   if (1440 - dayEnd + dayStart < best.minutes) {
     const days = CronExpressionParser.parse(
       `0 0 ${expression.trim().split(/\s+/).slice(2).join(" ")}`,
-      { tz: "UTC", currentDate: new Date("2023-12-31T23:59:00Z"), endDate: new Date("2028-01-01T00:00:00Z") },
+      {
+        tz: "UTC",
+        currentDate: new Date("2023-12-31T23:59:00Z"),
+        endDate: new Date("2028-01-01T00:00:00Z"),
+      },
     );
     let previous: number | undefined;
     while (days.hasNext()) {

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { CronExpressionParser } from "cron-parser";
 import fc from "fast-check";
-import { scheduleProblem, shortestInterval } from "../../config/backup";
+import { shortestInterval } from "../../config/backup";
 import { ConfigError } from "../../config/resolve";
 import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 import { grammarSchedules } from "../helpers/cron";
