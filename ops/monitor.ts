@@ -1,3 +1,6 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { BACKUP_STATUS_FILE } from "../render/backup";
 import Redis from "ioredis";
 import { ConnectionInfo } from "../render/connection";
 import { parseInfo, sentinelClient } from "../sandbox/clients";
@@ -84,6 +87,49 @@ export interface MonitorReport {
   /** Most called commands: calls and mean microseconds per call. */
   readonly commands: Array<{ command: string; calls: number; usecPerCall: number }>;
   readonly slowlog: SlowEntry[];
+  /** When backups are enabled: the age of the latest good backup and the last run (backup.status). */
+  readonly backup?: BackupView;
+}
+
+export interface BackupView {
+  readonly dir: string;
+  /** The latest good backup: its file, size and age. */
+  readonly lastGood?: { readonly file: string; readonly size: number; readonly ageSeconds: number };
+  /** The last run, good or not. */
+  readonly lastRun?: {
+    readonly result: string;
+    readonly ageSeconds: number;
+    readonly message: string;
+  };
+  /** Why the status could not be read (no backup yet, or the dir is not on this machine). */
+  readonly unreadable?: string;
+}
+
+/** What backup.status (key=value lines written by backup.sh) says, `nowMs` being the time now. */
+export function backupView(dir: string, status: string | Error, nowMs: number): BackupView {
+  if (status instanceof Error) return { dir, unreadable: status.message };
+  const v = Object.fromEntries(
+    status
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+  const age = (epoch: string | undefined) => Math.max(0, Math.round(nowMs / 1000 - Number(epoch)));
+  return {
+    dir,
+    ...(v.last_good_file
+      ? {
+          lastGood: {
+            file: v.last_good_file,
+            size: Number(v.last_good_size ?? 0),
+            ageSeconds: age(v.last_good_time),
+          },
+        }
+      : {}),
+    ...(v.result
+      ? { lastRun: { result: v.result, ageSeconds: age(v.time), message: v.message ?? "" } }
+      : {}),
+  };
 }
 
 const num = (v: string | undefined) => (v === undefined ? 0 : Number(v));
@@ -165,6 +211,7 @@ export function buildReport(
   connection: ConnectionInfo,
   sentinels: readonly SentinelReplies[] = [],
   topCommands = 8,
+  backup?: BackupView,
 ): MonitorReport {
   const info = parseInfo(infoText);
   const hits = num(info.keyspace_hits);
@@ -222,10 +269,31 @@ export function buildReport(
       micros: Number(e[2]),
       command: (e[3] as string[]).join(" ").slice(0, 80),
     })),
+    ...(backup ? { backup } : {}),
   };
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+
+/** An age as the largest whole unit: "42 s", "17 min", "5.2 h", "3.1 d". */
+export function age(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86_400).toFixed(1)} d`;
+}
+
+function formatBackup(b: BackupView): string[] {
+  if (b.unreadable !== undefined) return [`backups in ${b.dir}: no status (${b.unreadable})`];
+  const good = b.lastGood
+    ? `latest good backup ${age(b.lastGood.ageSeconds)} old: ${b.lastGood.file} (${mb(b.lastGood.size)})`
+    : "no good backup yet";
+  const run =
+    b.lastRun && b.lastRun.result !== "ok"
+      ? `; LAST RUN ${b.lastRun.result.toUpperCase()} ${age(b.lastRun.ageSeconds)} ago: ${b.lastRun.message}`
+      : "";
+  return [`backups in ${b.dir}: ${good}${run}`];
+}
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 function formatSentinel(v: SentinelView): string {
@@ -284,6 +352,7 @@ export function formatReport(r: MonitorReport): string {
     ...(r.slowlog.length
       ? r.slowlog.map((s) => `  #${s.id} ${s.micros} us  ${s.command}`)
       : ["  (empty)"]),
+    ...(r.backup ? formatBackup(r.backup) : []),
   ];
   return lines.join("\n") + "\n";
 }
@@ -316,6 +385,22 @@ async function askSentinel(
   }
 }
 
+/** The backup status of the connection's backup dir, when backups are enabled and the dir is here. */
+function readBackupStatus(connection: ConnectionInfo): BackupView | undefined {
+  if (!connection.backup) return undefined;
+  const file = path.join(connection.backup.dir, BACKUP_STATUS_FILE);
+  let status: string | Error;
+  try {
+    status = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    status = new Error(
+      code === "ENOENT" ? `no ${BACKUP_STATUS_FILE}: no backup has run yet` : `${file}: ${code}`,
+    );
+  }
+  return backupView(connection.backup.dir, status, Date.now());
+}
+
 /**
  * Collects one report from the master, as the admin user (through the sentinels for a group), and
  * for a group each sentinel's view, as the sentinel-client user.
@@ -331,7 +416,14 @@ export async function collectReport(connection: ConnectionInfo): Promise<Monitor
     await admin.connect();
     const info = await admin.info("everything");
     const slowlog = (await admin.call("SLOWLOG", "GET", "10")) as unknown[];
-    return buildReport(info, slowlog, connection, sentinels);
+    return buildReport(
+      info,
+      slowlog,
+      connection,
+      sentinels,
+      undefined,
+      readBackupStatus(connection),
+    );
   } finally {
     admin.disconnect();
   }

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import Redis from "ioredis";
 import S3rver from "s3rver";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
+import { collectReport, formatReport } from "../../ops/monitor";
 import { directClient } from "../../sandbox/clients";
 import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 import { renderOffsiteScript } from "../../render/backup";
@@ -99,6 +100,17 @@ describe("backup.sh and restore.sh on the production sandbox (sentinel group)", 
     );
     for (const f of fs.readdirSync(dir))
       assert.equal(fs.statSync(path.join(dir, f)).mode & 0o077, 0, `${f} is owner-only`);
+  });
+
+  it("the monitor shows the latest good backup and its age", async () => {
+    const report = formatReport(await collectReport(source.connection));
+    assert.match(
+      report,
+      new RegExp(
+        `^backups in ${source.connection.backup!.dir}: latest good backup \\d+ s old: ${path.basename(backupFile)} `,
+        "m",
+      ),
+    );
   });
 
   it("restores it into a fresh production group: every key of the six databases with its value and TTL, on every node; the backup is unchanged; a restart keeps the data", async () => {

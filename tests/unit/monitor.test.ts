@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { PLATFORM_DATABASES } from "../helpers/config";
 import { SENTINEL_ACL_RULES } from "../../render/acl";
 import {
+  backupView,
   SentinelReplies,
   buildReport,
   formatReport,
@@ -242,5 +243,61 @@ describe("monitor report of a sentinel group: the master, each sentinel's view, 
   it("shows no group lines for a standalone server", () => {
     const text = formatReport(buildReport(INFO, [], CONNECTION));
     assert.doesNotMatch(text, /^(master|sentinels|replicas)/m);
+  });
+});
+
+describe("monitor: the age of the latest good backup, from backup.status", () => {
+  const now = Date.UTC(2026, 10, 26, 12, 0, 0);
+  const epoch = (ms: number) => String(Math.round(ms / 1000));
+
+  it("a good last run: the latest backup's age, file and size", () => {
+    const view = backupView(
+      "/b",
+      [
+        "result=ok",
+        `time=${epoch(now - 3 * 3600_000)}`,
+        "file=prod-20260126T090000Z.rdb",
+        "size=1048576",
+        "message=from localhost:7001",
+        `last_good_time=${epoch(now - 3 * 3600_000)}`,
+        "last_good_file=prod-20260126T090000Z.rdb",
+        "last_good_size=1048576",
+      ].join("\n"),
+      now,
+    );
+    assert.deepEqual(view.lastGood, {
+      file: "prod-20260126T090000Z.rdb",
+      size: 1048576,
+      ageSeconds: 10800,
+    });
+    assert.match(
+      formatReport({ ...buildReport("", [], CONNECTION), backup: view }),
+      /^backups in \/b: latest good backup 3\.0 h old: prod-20260126T090000Z\.rdb \(1\.0 MB\)$/m,
+    );
+  });
+
+  it("a failed last run is shown beside the last good backup; no status says why", () => {
+    const view = backupView(
+      "/b",
+      [
+        "result=failed",
+        `time=${epoch(now - 300_000)}`,
+        "message=no master found (asked: a:1 b:2)",
+        `last_good_time=${epoch(now - 2 * 86_400_000)}`,
+        "last_good_file=prod-20260124T120000Z.rdb",
+        "last_good_size=10",
+      ].join("\n"),
+      now,
+    );
+    const text = formatReport({ ...buildReport("", [], CONNECTION), backup: view });
+    assert.match(
+      text,
+      /latest good backup 2\.0 d old: prod-20260124T120000Z\.rdb .*; LAST RUN FAILED 5 min ago: no master found/,
+    );
+    const none = backupView("/b", new Error("no backup.status: no backup has run yet"), now);
+    assert.match(
+      formatReport({ ...buildReport("", [], CONNECTION), backup: none }),
+      /^backups in \/b: no status \(no backup\.status: no backup has run yet\)$/m,
+    );
   });
 });
