@@ -14,13 +14,14 @@ import {
 } from "../sandbox/drill";
 import { abortedFailover, failoverDrill } from "../sandbox/failover";
 import { startSandbox } from "../sandbox/sandbox";
+import { benchBackupRestore } from "./backup";
 import { freeBasePort } from "../tests/helpers/ports";
 
 /**
  * `npm run bench`: the benchmarks of DESIGN §5. Prints a table and writes bench/results/latest.json.
  * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --restarts N
- * (whole-group restarts, default 3), --only NAME (program, throughput, failover, rolling,
- * restart-all, second-failure).
+ * (whole-group restarts, default 3), --backup-runs N (default 3), --only NAME (program, throughput,
+ * failover, rolling, restart-all, second-failure, backup).
  */
 
 const ROOT = path.resolve(__dirname, "..");
@@ -360,6 +361,11 @@ async function main() {
   if (!only || only === "restart-all")
     report.wholeRestart = await benchWholeRestart(option("restarts", 3));
   if (!only || only === "second-failure") report.secondFailure = await benchSecondFailure();
+  if (!only || only === "backup")
+    report.backupRestore = await benchBackupRestore(
+      loadStackConfig("bench", path.join(ROOT, "tests", "fixtures", "prod-standalone.yaml")),
+      option("backup-runs", 3),
+    );
 
   fs.mkdirSync(path.join(__dirname, "results"), { recursive: true });
   fs.writeFileSync(
@@ -424,6 +430,21 @@ function printTable(report: Record<string, any>) {
       "second failure",
       `aborted attempt -> next failover, failover-timeout ${timeout} ms`,
       `${r.retryMs} ms`,
+    ]);
+  }
+  const b = report.backupRestore;
+  if (b) {
+    const mb = (b.datasetBytes / 1024 ** 2).toFixed(0);
+    const med = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
+    rows.push([
+      "backup",
+      `sh backup.sh / bare redis-cli --rdb, ${mb} MB RDB, ${b.keys} keys (medians of ${b.runs})`,
+      `${b.backupRatio} (${med(b.backupMs)} / ${med(b.bareRdbMs)} ms)`,
+    ]);
+    rows.push([
+      "restore",
+      "restored sandbox / plain redis-server load, AOF off (start to every key readable)",
+      `${b.restoreRatio} (${med(b.restoreMs)} / ${med(b.plainLoadMs)} ms)`,
     ]);
   }
   const t = report.throughput;

@@ -48,6 +48,13 @@ export function renderBackupEnv(cfg: ResolvedConfig, site: BackupSite): string {
   ].join("\n");
 }
 
+/**
+ * SHA-256 of stdin as hex: openssl's where the image has it (it uses the CPU's SHA instructions),
+ * else sha256sum (busybox's or coreutils'); the same digest either way.
+ */
+const SHA256_FUNCTION =
+  'sha256_of() { if command -v openssl > /dev/null 2>&1; then openssl dgst -sha256 -r | cut -d " " -f 1; else sha256sum | cut -d " " -f 1; fi; }';
+
 /** Lines every script starts with: its directory, its settings, owner-only files. */
 function prologue(cfg: ResolvedConfig, file: string, what: string): string[] {
   return [
@@ -116,10 +123,11 @@ export function renderBackupScript(cfg: ResolvedConfig): string {
     `STACK=${q(cfg.stack)}`,
     `RETENTION=${b.retention}`,
     'partial=""',
-    'cleanup() { [ -n "$partial" ] && rm -f "$partial" "$partial.log" "$partial.sha256"; partial=""; }',
+    'cleanup() { [ -n "$partial" ] && rm -f "$partial" "$partial.log" "$partial.sha256" "$partial.sum"; partial=""; }',
     "trap 'fail \"stopped by a signal\"' INT TERM",
     ...statusFunctions(cfg),
     ...findMasterFunction(cfg),
+    SHA256_FUNCTION,
     "",
     '[ -d "$BACKUP_DIR" ] || fail "backup directory $BACKUP_DIR does not exist"',
     'probe="$BACKUP_DIR/.write-test.$$"',
@@ -138,16 +146,19 @@ export function renderBackupScript(cfg: ResolvedConfig): string {
     '  -h "$host" -p "$port" --rdb "$partial" > "$partial.log" 2>&1 ||',
     '  fail "redis-cli --rdb from $host:$port: $(grep -vE "^(sending|SYNC sent)" "$partial.log" | tail -n 1)"',
     '[ -s "$partial" ] || fail "redis-cli --rdb from $host:$port wrote nothing"',
+    "# The checksum and the check read the file side by side.",
+    '(sha256_of < "$partial" > "$partial.sum") &',
+    "summing=$!",
     'check="$(redis-check-rdb "$partial" 2>&1)" && printf "%s\\n" "$check" | grep -q "RDB looks OK" ||',
-    '  fail "redis-check-rdb refused the RDB from $host:$port: $(printf "%s\\n" "$check" | grep -v "^\\[info\\]" | tail -n 1)"',
-    'sum="$(sha256sum < "$partial" | cut -d " " -f 1)"',
+    '  { wait "$summing"; fail "redis-check-rdb refused the RDB from $host:$port: $(printf "%s\\n" "$check" | grep -v "^\\[info\\]" | tail -n 1)"; }',
+    'wait "$summing" && sum="$(cat "$partial.sum")" && [ -n "$sum" ] || fail "cannot compute the checksum of $name"',
     'size="$(wc -c < "$partial" | tr -d " ")"',
     'printf "%s  %s\\n" "$sum" "$name" > "$partial.sha256" || fail "cannot write the checksum of $name"',
     "sync",
     "# The checksum first: a visible backup always has one.",
     'mv -f "$partial.sha256" "$BACKUP_DIR/$name.sha256" && mv -f "$partial" "$BACKUP_DIR/$name" ||',
     '  fail "cannot move $name into $BACKUP_DIR"',
-    'rm -f "$partial.log"; partial=""',
+    'rm -f "$partial.log" "$partial.sum"; partial=""',
     "sync",
     "# Retention: the newest RETENTION backups stay.",
     `ls -1 "$BACKUP_DIR" | grep -E '${BACKUP_NAME_PATTERN(cfg.stack)}' | sort -r | tail -n +$((RETENTION + 1)) |`,
@@ -260,6 +271,7 @@ export function renderRestoreScript(cfg: ResolvedConfig): string {
   return [
     ...prologue(cfg, "restore.sh", "Seeds an empty data directory from a verified backup."),
     'fail() { echo "restore failed: $*" >&2; rm -rf "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp"; exit 1; }',
+    SHA256_FUNCTION,
     ': "${DATA_DIR:?}" "${RESTORE_SOURCE:?}"',
     'if [ -e "$DATA_DIR/dump.rdb" ] || [ -e "$DATA_DIR/appendonlydir" ]; then',
     '  echo "restore: $DATA_DIR holds data already; nothing restored from ${RESTORE_SOURCE##*/}"',
@@ -268,24 +280,26 @@ export function renderRestoreScript(cfg: ResolvedConfig): string {
     '[ -f "$RESTORE_SOURCE" ] || fail "no backup $RESTORE_SOURCE"',
     '[ -f "$RESTORE_SOURCE.sha256" ] || fail "no checksum $RESTORE_SOURCE.sha256 beside the backup"',
     'expected="$(cut -d " " -f 1 < "$RESTORE_SOURCE.sha256")"',
-    '[ "$(sha256sum < "$RESTORE_SOURCE" | cut -d " " -f 1)" = "$expected" ] || fail "$RESTORE_SOURCE does not match its checksum"',
     'rm -rf "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp"',
+    "# The source is only read. Its copy, which Redis loads, must match the checksum before any use:",
+    "# it is then the file redis-check-rdb accepted when the backup was taken, and Redis checks the",
+    "# RDB's own CRC64 as it loads.",
     'cp "$RESTORE_SOURCE" "$DATA_DIR/.restore.tmp" || fail "cannot copy $RESTORE_SOURCE into $DATA_DIR"',
-    "# The copy is what Redis loads: check it, not only the source.",
-    '[ "$(sha256sum < "$DATA_DIR/.restore.tmp" | cut -d " " -f 1)" = "$expected" ] || fail "the copy in $DATA_DIR does not match the checksum"',
-    'redis-check-rdb "$DATA_DIR/.restore.tmp" 2>&1 | grep -q "RDB looks OK" || fail "redis-check-rdb refused $RESTORE_SOURCE"',
+    '[ "$(sha256_of < "$DATA_DIR/.restore.tmp")" = "$expected" ] || fail "$RESTORE_SOURCE does not match its checksum"',
+    'sync "$DATA_DIR/.restore.tmp"',
     ...(cfg.redis.appendonly
       ? [
           'mkdir "$DATA_DIR/.appendonlydir.tmp" &&',
-          '  cp "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp/appendonly.aof.1.base.rdb" &&',
+          "  # One file, two names: Redis replaces both by new files, never writes into them.",
+          '  ln "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp/appendonly.aof.1.base.rdb" &&',
           '  printf "file appendonly.aof.1.base.rdb seq 1 type b\\n" > "$DATA_DIR/.appendonlydir.tmp/appendonly.aof.manifest" &&',
-          "  sync &&",
+          '  sync "$DATA_DIR/.appendonlydir.tmp/appendonly.aof.manifest" "$DATA_DIR/.appendonlydir.tmp" &&',
           "  # The commit point: the AOF directory appears whole.",
           '  mv "$DATA_DIR/.appendonlydir.tmp" "$DATA_DIR/appendonlydir" || fail "cannot write the AOF in $DATA_DIR"',
         ]
       : []),
     'mv "$DATA_DIR/.restore.tmp" "$DATA_DIR/dump.rdb" || fail "cannot write $DATA_DIR/dump.rdb"',
-    "sync",
+    'sync "$DATA_DIR"',
     'echo "restore: $DATA_DIR seeded from ${RESTORE_SOURCE##*/} ($(wc -c < "$DATA_DIR/dump.rdb" | tr -d " ") bytes, sha256 $expected)"',
     "",
   ].join("\n");

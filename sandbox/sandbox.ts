@@ -549,6 +549,25 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     // A connection.json left from an earlier run must not pass for this one's.
     fs.rmSync(connectionFile, { force: true });
     secrets = loadOrCreateSecrets(cfg, dir);
+    // What the start scripts get from Kubernetes or Docker: stable addresses of the group.
+    const groupEnv = {
+      ...process.env,
+      DEFAULT_MASTER: `${ANNOUNCED_HOST} ${nodes[0].port}`,
+      SENTINELS: sentinels.map((s) => `${ANNOUNCED_HOST}:${s.port}`).join(" "),
+      NODES: nodes.map((n) => `${ANNOUNCED_HOST}:${n.port}`).join(" "),
+    };
+    const backupEntry = prepareBackup(cfg, dir, secrets, {
+      nodes: grouped ? groupEnv.NODES : `${HOST}:${nodes[0].port}`,
+      sentinels: grouped ? groupEnv.SENTINELS : "",
+    });
+    // As a deployment's restore step: node 0's data is seeded before it starts, only when empty;
+    // the seed runs while the rest is prepared.
+    let restoring: Promise<string> | undefined;
+    if (options.restoreFrom !== undefined || cfg.backup.restore !== undefined) {
+      ownerOnlyDir(path.join(dir, nodes[0].name));
+      ownerOnlyDir(nodes[0].dataDir);
+      restoring = restoreNode(cfg, dir, nodes[0].dataDir, options.restoreFrom);
+    }
     const deviations = detectDeviations(cfg);
 
     const nodeFiles = nodePlainFiles(cfg);
@@ -560,22 +579,7 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
         ...sentinelPlainFiles(cfg),
         ...sentinelSecretFiles(cfg, secrets),
       });
-    // What the start scripts get from Kubernetes or Docker: stable addresses of the group.
-    const groupEnv = {
-      ...process.env,
-      DEFAULT_MASTER: `${ANNOUNCED_HOST} ${nodes[0].port}`,
-      SENTINELS: sentinels.map((s) => `${ANNOUNCED_HOST}:${s.port}`).join(" "),
-      NODES: nodes.map((n) => `${ANNOUNCED_HOST}:${n.port}`).join(" "),
-    };
-
-    const nodeList = grouped ? groupEnv.NODES : `${HOST}:${nodes[0].port}`;
-    const backupEntry = prepareBackup(cfg, dir, secrets, {
-      nodes: nodeList,
-      sentinels: grouped ? groupEnv.SENTINELS : "",
-    });
-    // As a deployment's restore step: node 0's data is seeded before it starts, only when empty.
-    if (options.restoreFrom !== undefined || cfg.backup.restore !== undefined)
-      log(await restoreNode(cfg, dir, nodes[0].dataDir, options.restoreFrom));
+    if (restoring) log(await restoring);
     const probe = credentials(cfg, secrets, "probe");
     const sentinelClient = credentials(cfg, secrets, "sentinel-client");
 
