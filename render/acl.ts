@@ -14,7 +14,7 @@ import { SecretValues, configFile, need, sha256Hex, userFor } from "./redis-conf
  * | probe | nodes | PING, INFO (a replica is ready when its link is up) | everything else: its password sits in a file beside the probe script |
  * | failover | nodes (group) | what the pre-stop hook needs on its own node: INFO, CLIENT PAUSE/UNPAUSE (writes wait while the sentinels promote a replica that has them all) | keys, channels, everything else |
  * | replication | nodes (group) | PSYNC, REPLCONF, PING: what a replica sends | reading or writing keys, channels |
- * | backup | nodes | what `redis-cli --rdb` sends: REPLCONF, SYNC (a snapshot of the dataset, streamed to the backup script) | reading or writing keys, channels, every other command |
+ * | backup | nodes | what `redis-cli --rdb` sends: REPLCONF CAPA and RDB-ONLY, SYNC (a snapshot of the dataset, streamed to the backup script) | keys, channels, every other command; REPLCONF LISTENING-PORT/IP-ADDRESS/ACK (a replica that announces an address is one the sentinels connect to, with their password, and may promote; ACK would count for min-replicas-to-write and WAIT) |
  * | sentinel | nodes (group) | what Sentinel sends to monitor and reconfigure a node (Redis Sentinel docs), its hello channel | data, other channels, other CONFIG subcommands |
  * | sentinel-client | sentinels | master lookups, PING, event subscriptions | SENTINEL FAILOVER/SET/MONITOR/REMOVE/RESET, PUBLISH (a hello published to a sentinel is believed) |
  * | failover | sentinels | SENTINEL FAILOVER, the master lookup and SENTINEL REPLICAS (is a replica promotable?): the pre-stop hook of the master's pod | other SENTINEL subcommands |
@@ -108,8 +108,11 @@ export function nodeAclRules(cfg: ResolvedConfig) {
     probe: "resetchannels -@all +ping +info",
     failover: "resetchannels -@all +ping +info +client|pause +client|unpause",
     replication: "resetchannels -@all +psync +replconf +ping",
-    // Exactly what `redis-cli --rdb` sends: REPLCONF capa eof, REPLCONF rdb-only 1, SYNC.
-    backup: "resetchannels -@all +replconf +sync",
+    // Exactly what `redis-cli --rdb` sends: REPLCONF capa eof, REPLCONF rdb-only 1, SYNC. REPLCONF
+    // only with those first arguments: a replica that announces an address (listening-port,
+    // ip-address) is one the sentinels connect to with their password, and promote; one that sends
+    // ACK counts for min-replicas-to-write and WAIT without holding the writes.
+    backup: "resetchannels -@all +replconf|capa +replconf|rdb-only +sync",
     sentinel: [
       "resetchannels",
       `&${SENTINEL_HELLO_CHANNEL}`,

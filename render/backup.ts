@@ -13,6 +13,9 @@ import { SecretValues, header, need, userFor } from "./redis-conf";
 export const BACKUP_NAME_PATTERN = (stack: string) =>
   `^${stack.replace(/\./g, "\\.")}-[0-9]{8}T[0-9]{6}Z\\.rdb$`;
 
+/** A seeded node's mark, in its data dir until its start script has chosen its role once. */
+export const RESTORED_MARKER = "restored-from";
+
 /** The status file a backup run leaves in the backup directory (key=value lines). */
 export const BACKUP_STATUS_FILE = "backup.status";
 
@@ -84,8 +87,10 @@ function statusFunctions(cfg: ResolvedConfig): string[] {
     "fail() {",
     '  _msg="$(printf "%s" "$*" | tr "\\n" " ")"',
     `  echo "${cfg.stack} backup failed: $_msg" >&2`,
-    '  write_status failed "" "" "$_msg"',
+    "  # The partial file first: on a full disk the status needs its room.",
     "  cleanup",
+    '  write_status failed "" "" "$_msg"',
+    "  unlock",
     "  exit 1",
     "}",
   ];
@@ -122,8 +127,11 @@ export function renderBackupScript(cfg: ResolvedConfig): string {
     '. "$HERE/backup.env"',
     `STACK=${q(cfg.stack)}`,
     `RETENTION=${b.retention}`,
-    'partial=""',
-    'cleanup() { [ -n "$partial" ] && rm -f "$partial" "$partial.log" "$partial.sha256" "$partial.sum"; partial=""; }',
+    'partial=""; cli=""; locked=""',
+    'LOCK="$BACKUP_DIR/.backup.lock"',
+    "# A partial file goes with its run; the lock goes last.",
+    'cleanup() { [ -n "$cli" ] && kill "$cli" 2> /dev/null; cli=""; [ -n "$partial" ] && rm -f "$partial" "$partial.log" "$partial.sha256" "$partial.sum"; partial=""; }',
+    'unlock() { [ -n "$locked" ] && rm -rf "$LOCK"; locked=""; }',
     "trap 'fail \"stopped by a signal\"' INT TERM",
     ...statusFunctions(cfg),
     ...findMasterFunction(cfg),
@@ -133,8 +141,21 @@ export function renderBackupScript(cfg: ResolvedConfig): string {
     'probe="$BACKUP_DIR/.write-test.$$"',
     '( : > "$probe" ) 2>/dev/null || fail "backup directory $BACKUP_DIR is not writable"',
     'rm -f "$probe"',
-    "# Partial files of a run that was killed (older than the longest run) go.",
-    `find "$BACKUP_DIR" -maxdepth 1 -name '.*.partial*' -mmin +${Math.ceil(BACKUP_STREAM_TIMEOUT_SECONDS / 60) + 5} -exec rm -f {} + 2>/dev/null`,
+    "# One run at a time: a lock directory holding the run's host and pid. A lock older than the",
+    "# longest run, or whose process is gone on this host, was left by a run that was killed.",
+    `stale=${Math.ceil(BACKUP_STREAM_TIMEOUT_SECONDS / 60) + 5}`,
+    'if ! mkdir "$LOCK" 2> /dev/null; then',
+    '  holder="$(cat "$LOCK/owner" 2> /dev/null)"',
+    '  if [ -n "$(find "$LOCK" -maxdepth 0 -mmin +"$stale" 2> /dev/null)" ] ||',
+    '    { [ "${holder% *}" = "$(hostname)" ] && ! kill -0 "${holder#* }" 2> /dev/null; }; then',
+    '    rm -rf "$LOCK"; mkdir "$LOCK" 2> /dev/null || fail "another backup took the lock $LOCK"',
+    "  else",
+    '    fail "another backup is running (${holder:-unknown}; lock $LOCK)"',
+    "  fi",
+    "fi",
+    'locked=1; echo "$(hostname) $$" > "$LOCK/owner"',
+    "# Holding the lock, every partial file is a killed run's.",
+    'rm -f "$BACKUP_DIR"/.*.partial "$BACKUP_DIR"/.*.partial.* "$STATUS".tmp.*',
     "",
     'master="$(find_master)"',
     '[ -n "$master" ] || fail "no master found (asked: ${SENTINELS:-$NODES})"',
@@ -142,9 +163,12 @@ export function renderBackupScript(cfg: ResolvedConfig): string {
     'name="$STACK-$(date -u +%Y%m%dT%H%M%SZ).rdb"',
     '[ -e "$BACKUP_DIR/$name" ] && fail "$name exists already (one backup per second)"',
     'partial="$BACKUP_DIR/.$name.$$.partial"',
+    "# In the background, so that a signal stops the run at once (sh runs a trap between commands).",
     `REDISCLI_AUTH="$(cat "$HERE/backup.pass")" timeout ${BACKUP_STREAM_TIMEOUT_SECONDS} redis-cli --no-auth-warning --user ${user} \\`,
-    '  -h "$host" -p "$port" --rdb "$partial" > "$partial.log" 2>&1 ||',
-    '  fail "redis-cli --rdb from $host:$port: $(grep -vE "^(sending|SYNC sent)" "$partial.log" | tail -n 1)"',
+    '  -h "$host" -p "$port" --rdb "$partial" > "$partial.log" 2>&1 &',
+    "cli=$!",
+    'wait "$cli" || { cli=""; fail "redis-cli --rdb from $host:$port: $(grep -vE "^(sending|SYNC sent)" "$partial.log" | tail -n 1)"; }',
+    'cli=""',
     '[ -s "$partial" ] || fail "redis-cli --rdb from $host:$port wrote nothing"',
     "# The checksum and the check read the file side by side.",
     '(sha256_of < "$partial" > "$partial.sum") &',
@@ -160,10 +184,15 @@ export function renderBackupScript(cfg: ResolvedConfig): string {
     '  fail "cannot move $name into $BACKUP_DIR"',
     'rm -f "$partial.log" "$partial.sum"; partial=""',
     "sync",
-    "# Retention: the newest RETENTION backups stay.",
-    `ls -1 "$BACKUP_DIR" | grep -E '${BACKUP_NAME_PATTERN(cfg.stack)}' | sort -r | tail -n +$((RETENTION + 1)) |`,
-    '  while read -r old; do rm -f "$BACKUP_DIR/$old" "$BACKUP_DIR/$old.sha256"; done',
+    "# Retention: this backup and the newest RETENTION - 1 older ones stay. Names dated later than",
+    "# this one (a clock set back, files copied in) are neither counted nor removed; nor is anything",
+    "# but a regular file.",
+    `ls -1 "$BACKUP_DIR" | grep -E '${BACKUP_NAME_PATTERN(cfg.stack)}' | awk -v this="$name" '$0 < this' | sort -r |`,
+    '  tail -n +"$RETENTION" | while read -r old; do',
+    '    [ -f "$BACKUP_DIR/$old" ] && rm -f "$BACKUP_DIR/$old" "$BACKUP_DIR/$old.sha256"',
+    "  done",
     'write_status ok "$name" "$size" "from $host:$port"',
+    "unlock",
     'echo "$STACK backup ok: $BACKUP_DIR/$name ($size bytes, sha256 $sum) from $host:$port in $(($(date +%s) - started)) s"',
     ...(b.offsite
       ? [
@@ -287,6 +316,13 @@ export function renderRestoreScript(cfg: ResolvedConfig): string {
     'cp "$RESTORE_SOURCE" "$DATA_DIR/.restore.tmp" || fail "cannot copy $RESTORE_SOURCE into $DATA_DIR"',
     '[ "$(sha256_of < "$DATA_DIR/.restore.tmp")" = "$expected" ] || fail "$RESTORE_SOURCE does not match its checksum"',
     'sync "$DATA_DIR/.restore.tmp"',
+    ...(cfg.topology === "sentinel"
+      ? [
+          "# The node's start script counts a seeded node as one without data whenever a record or",
+          "# another node holds data: a node seeded again after its volume was lost never wins over them.",
+          `printf "%s\\n" "\${RESTORE_SOURCE##*/}" > "$DATA_DIR/${RESTORED_MARKER}" || fail "cannot write $DATA_DIR/${RESTORED_MARKER}"`,
+        ]
+      : []),
     ...(cfg.redis.appendonly
       ? [
           'mkdir "$DATA_DIR/.appendonlydir.tmp" &&',

@@ -1,4 +1,5 @@
 import { ResolvedConfig } from "../config/resolve";
+import { RESTORED_MARKER } from "./backup";
 import { sentinelUserLines } from "./acl";
 import {
   SecretValues,
@@ -324,6 +325,9 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     // choosing or waiting (the sleeps are 1 s), instead of holding the pod for its grace period.
     "trap 'stop_standin; log \"stopped while waiting\"; exit 143' TERM INT",
     'mine="$(recorded)"',
+    // A node seeded from a backup (restore.sh) holds old data: it ranks as a node without data,
+    // and its seed serves only when no record and no node holds data (a new deployment).
+    `if [ -e "$DATA_DIR/${RESTORED_MARKER}" ]; then log "seeded from $(cat "$DATA_DIR/${RESTORED_MARKER}"): counts as no data"; mine=none; fi`,
     'case "$mine" in none) mine_offset=-1 ;; unknown) mine_offset=0 ;; *) mine_offset="${mine##* }" ;; esac',
     "chosen=",
     "# The sentinels' record, unless it names this node while this node has no data to serve (its",
@@ -409,6 +413,7 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     "  fi",
     "fi",
     "trap - TERM INT",
+    `rm -f "$DATA_DIR/${RESTORED_MARKER}"`,
     "",
     'if [ "$master" = "$NODE_HOST $NODE_PORT" ]; then',
     '  log "starting as master"',

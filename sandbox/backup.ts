@@ -117,10 +117,12 @@ export class BackupScheduler {
     private readonly script: string,
     private readonly logFile: string,
     private readonly log: (line: string) => void,
+    /** The clock, in ms since the epoch (tests move it). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** When the next run is due. */
-  next(now = new Date()): Date {
+  next(now = new Date(this.now())): Date {
     return nextRuns(this.schedule, now, 1)[0];
   }
 
@@ -128,10 +130,10 @@ export class BackupScheduler {
     if (this.stopped) return;
     const due = this.next();
     // setTimeout holds at most ~24.8 days; a later run is re-armed on the way.
-    const delay = Math.min(due.getTime() - Date.now(), 2 ** 31 - 1);
+    const delay = Math.min(due.getTime() - this.now(), 2 ** 31 - 1);
     this.timer = setTimeout(
       () => {
-        if (Date.now() >= due.getTime()) this.fire(due);
+        if (this.now() >= due.getTime()) this.fire(due);
         this.start();
       },
       Math.max(0, delay),

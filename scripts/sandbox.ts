@@ -44,6 +44,10 @@ runCommand(async () => {
   );
   log(`connection details (with passwords): ${sandbox.connectionFile}`);
   log(`processes and their pids: ${sandbox.processesFile}`);
+  if (c.backup)
+    log(
+      `backups: "${cfg.backup.schedule}" (UTC) into ${c.backup.dir}, keeping ${cfg.backup.retention}; one now: sh ${c.backup.script}`,
+    );
   for (const deviation of c.deviations) log(`deviation: ${deviation}`);
 
   await new Promise<void>((resolve) => {

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -150,6 +150,38 @@ describe("backup.sh and restore.sh on the production sandbox (sentinel group)", 
     }
   });
 
+  it("a node seeded again after its volume was lost does not win over the group's newer data", async () => {
+    assert.ok(backupFile);
+    const dir = tmp();
+    const basePort = await freeBasePort(3);
+    let group = await startSandbox(cfg, { dir, basePort, restoreFrom: backupFile });
+    try {
+      assert.ok(
+        !fs.existsSync(path.join(group.nodes[0].dataDir, "restored-from")),
+        "the mark is gone once the node has started",
+      );
+      const app = platformClient(group.connection, "app", 0);
+      await app.connect();
+      await app.set("newer:data", "written after the restore");
+      await app.call("WAIT", "2", "5000");
+      app.disconnect();
+      // The whole group stops; node 0 (the master the sentinels remember) loses its volume, and
+      // the restore seeds it again from the old backup.
+      await group.stop();
+      fs.rmSync(group.nodes[0].dataDir, { recursive: true, force: true });
+      group = await startSandbox(cfg, { dir, basePort, restoreFrom: backupFile });
+      const check = platformClient(group.connection, "app", 0);
+      try {
+        await check.connect();
+        assert.equal(await check.get("newer:data"), "written after the restore");
+      } finally {
+        check.disconnect();
+      }
+    } finally {
+      await group.stop();
+    }
+  });
+
   it("seeds only an empty data dir, and refuses a backup whose checksum does not match, without touching it", async () => {
     assert.ok(backupFile);
     const { confDir } = { confDir: path.dirname(source.connection.backup!.script) };
@@ -287,6 +319,54 @@ describe("backup.sh and restore.sh on the production sandbox (sentinel group)", 
       );
     });
 
+    it("one run at a time: a live run's lock refuses a second; a dead run's lock is taken over", async () => {
+      const lock = path.join(backupDir, ".backup.lock");
+      const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
+      try {
+        fs.mkdirSync(lock);
+        fs.writeFileSync(path.join(lock, "owner"), `${os.hostname()} ${sleeper.pid}\n`);
+        const busy = await runBackupScript(source.connection.backup!.script);
+        assert.notEqual(busy.code, 0);
+        assert.match(busy.stderr, /another backup is running \(\S+ \d+; lock /);
+        assert.ok(fs.existsSync(lock), "the other run's lock stays");
+        assert.deepEqual(backupListing(backupDir), earlier);
+      } finally {
+        sleeper.kill("SIGKILL");
+        await new Promise((r) => sleeper.once("exit", r));
+      }
+      // Its process is gone now: the next run takes the lock over, and removes the lock when done.
+      await nextSecond();
+      const run = await runBackupScript(source.connection.backup!.script);
+      assert.equal(run.code, 0, run.stderr);
+      assert.ok(!fs.existsSync(lock));
+      earlier = backupListing(backupDir);
+    });
+
+    it("retention neither counts nor removes backups dated later than the new one, and keeps the new one", async () => {
+      const future = Array.from({ length: 7 }, (_, i) => `prod-2099010${i + 1}T000000Z.rdb`);
+      for (const f of future) {
+        fs.writeFileSync(path.join(backupDir, f), "future");
+        fs.writeFileSync(path.join(backupDir, `${f}.sha256`), "future");
+      }
+      fs.mkdirSync(path.join(backupDir, "prod-20000101T000000Z.rdb"));
+      try {
+        await nextSecond();
+        const run = await runBackupScript(source.connection.backup!.script);
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.stderr, "", "nothing to complain about");
+        const name = readStatus(backupDir).last_good_file;
+        assert.ok(fs.existsSync(path.join(backupDir, name)), "the new backup is kept");
+        for (const f of future) assert.ok(fs.existsSync(path.join(backupDir, f)), f);
+      } finally {
+        for (const f of future) {
+          fs.rmSync(path.join(backupDir, f));
+          fs.rmSync(path.join(backupDir, `${f}.sha256`));
+        }
+        fs.rmdirSync(path.join(backupDir, "prod-20000101T000000Z.rdb"));
+      }
+      earlier = backupListing(backupDir);
+    });
+
     it("runs the same under busybox sh and dash, and retention keeps the newest", async () => {
       for (const shell of [["busybox", "sh"], ["dash"]]) {
         await nextSecond();
@@ -322,6 +402,14 @@ describe("backup.sh and restore.sh on the production sandbox (sentinel group)", 
       await refused(["SCAN", "0"]);
       await refused(["DUMP", keys[0].key]);
       await refused(["PSYNC", "?", "-1"]);
+      // Only the REPLCONF that redis-cli --rdb sends: no announced address (the sentinels would
+      // connect to it with their password, and could promote it), no ACK (it would count for
+      // min-replicas-to-write and WAIT without holding the writes).
+      await refused(["REPLCONF", "listening-port", "7999"]);
+      await refused(["REPLCONF", "ip-address", "10.0.0.66"]);
+      await refused(["REPLCONF", "ACK", "1000000000"]);
+      await refused(["REPLCONF", "GETACK", "*"]);
+      assert.equal(await client.call("REPLCONF", "capa", "eof"), "OK");
       await refused(["SUBSCRIBE", "flow:1:cursors"]);
     } finally {
       client.disconnect();

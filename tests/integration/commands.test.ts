@@ -98,6 +98,7 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
         const output = sandbox.output;
 
         assert.deepEqual(Object.keys(connection).sort(), [
+          "backup",
           "client",
           "databases",
           "deviations",
@@ -112,6 +113,12 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
         ]);
         assert.equal(connection.topology, "standalone");
         assert.deepEqual(connection.redis, [{ host: "127.0.0.1", port: basePort, role: "master" }]);
+        // Backups are on in both stacks: the contract names the script and where it writes.
+        assert.deepEqual(connection.backup, {
+          script: path.join(dir, "backup", "conf", "backup.sh"),
+          dir: path.join(dir, "backups"),
+        });
+        assert.match(output(), /backups: "0 2 \* \* \*" \(UTC\) into /);
         assert.equal((fs.statSync(file).mode & 0o777).toString(8), "600");
         await exercisePlatform(connection);
         assert.equal(redisProcessesOn([basePort]).length, 1, "one redis-server runs");

@@ -268,6 +268,40 @@ describe("Docker's backup container: busybox crond as root runs the rendered cro
 });
 
 describe("the sandbox's scheduler", () => {
+  it("runs the script when the schedule is due, and logs its last line", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-scheduler-"));
+    try {
+      const script = path.join(dir, "job.sh");
+      fs.writeFileSync(script, `date +%s >> ${dir}/ran\necho job done\n`);
+      // A clock 100 ms before a minute starts: "* * * * *" is due in 100 ms.
+      const offset = Math.ceil(Date.now() / 60_000) * 60_000 + 60_000 - 100 - Date.now();
+      const lines: string[] = [];
+      const scheduler = new BackupScheduler(
+        "* * * * *",
+        script,
+        path.join(dir, "job.log"),
+        (l) => lines.push(l),
+        () => Date.now() + offset,
+      );
+      scheduler.start();
+      try {
+        await waitFor(
+          "the run",
+          () => (fs.existsSync(path.join(dir, "ran")) ? true : undefined),
+          5000,
+        );
+        await waitFor("its log line", () => (lines.length > 0 ? true : undefined), 5000);
+      } finally {
+        await scheduler.stop();
+      }
+      assert.equal(fs.readFileSync(path.join(dir, "ran"), "utf8").trim().split("\n").length, 1);
+      assert.match(lines[0], /^backup due at \d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z: job done$/);
+      assert.equal(fs.readFileSync(path.join(dir, "job.log"), "utf8"), "job done\n");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("arms the next run of the schedule in UTC", () => {
     const scheduler = new BackupScheduler("30 4 * * mon-fri", "/dev/null", "/dev/null", () => {});
     assert.equal(
