@@ -261,14 +261,16 @@ describe("backup.sh and restore.sh on the production sandbox (sentinel group)", 
     });
 
     it("unwritable target", async () => {
-      const conf = copyConfDir(confDir, tmp());
+      // The copy in a folder of its own that others may enter (never chmod a shared /tmp).
+      const base = tmp();
+      const conf = copyConfDir(confDir, path.join(base, "conf"));
       const locked = tmp();
       setEnvLine(conf, "BACKUP_DIR", backupDir);
       if (process.getuid?.() === 0) {
         // root writes anywhere: run as nobody, whose backup dir (root's, 0700) is not writable.
         for (const f of fs.readdirSync(conf)) fs.chownSync(path.join(conf, f), 65534, 65534);
         fs.chownSync(conf, 65534, 65534);
-        fs.chmodSync(path.dirname(conf), 0o755);
+        fs.chmodSync(base, 0o755);
         const run = runBackupScript(path.join(conf, "backup.sh"), {
           shell: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh"],
         });
