@@ -183,9 +183,11 @@ describe("config property: every key refuses malformed values, naming the key an
               p.startsWith(`Invalid lowcode-redis:${key} (secret value not shown): `),
             );
             assert.equal(mine.length, 1, `${key}=<hidden>: ${found.join(" | ")}`);
+            // Without the key's own name: "3" is in backupS3AccessKeyId.
+            const shownText = found.map((p) => p.replaceAll(`lowcode-redis:${key}`, ""));
             if (typeof value === "string" && value.length >= 6)
-              assert.ok(!found.some((p) => p.includes(value)), "a password was shown");
-            assert.ok(!found.some((p) => p.includes(JSON.stringify(value))));
+              assert.ok(!shownText.some((p) => p.includes(value)), "a password was shown");
+            assert.ok(!shownText.some((p) => p.includes(JSON.stringify(value))));
           }),
           { numRuns: INVALID_RUNS },
         );
