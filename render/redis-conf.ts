@@ -235,14 +235,20 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
  * refuses writes unless enough replicas are attached and current (see README, write safety).
  */
 function replicationLines(cfg: ResolvedConfig): string[] {
-  if (cfg.topology !== "sentinel") return [];
+  // A backup streams the RDB as a replica does (redis-cli --rdb): from memory, without the
+  // 5 s Redis waits by default for more replicas to share the fork.
+  const streaming = [
+    "# Full syncs and backups stream the snapshot without touching disk, at once",
+    "repl-diskless-sync yes",
+    "repl-diskless-sync-delay 0",
+  ];
+  if (cfg.topology !== "sentinel") return cfg.backup.enabled ? streaming : [];
   const b = cfg.redis.replicationBuffers;
   return [
+    ...streaming,
     "# Replication (the role is chosen at start: see start-redis.sh)",
     "replica-read-only yes",
     "replica-serve-stale-data yes",
-    "repl-diskless-sync yes",
-    "repl-diskless-sync-delay 0",
     `min-replicas-to-write ${cfg.sentinel.minReplicasToWrite}`,
     `min-replicas-max-lag ${cfg.sentinel.minReplicasMaxLag}`,
     // Sized with the memory limit, which holds them (config/resolve.ts, ReplicationBuffers).
