@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -94,6 +94,12 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv): Promise
   });
 }
 
+/**
+ * Each timing starts with the disk quiet: a stopped sandbox's shutdown save, or an earlier run's
+ * files, must not be flushed inside the next run's fsyncs.
+ */
+const settle = () => spawnSync("sync");
+
 export async function benchBackupRestore(cfg: ResolvedConfig, runs: number) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-bench-backup-"));
   const source = await startSandbox(cfg, {
@@ -114,6 +120,7 @@ export async function benchBackupRestore(cfg: ResolvedConfig, runs: number) {
     const bareEnv = { ...process.env, REDISCLI_AUTH: source.secrets.backupPassword! };
     for (let i = 0; i < runs; i++) {
       const bare = path.join(root, `bare-${i}.rdb`);
+      settle();
       bareMs.push(
         await timed(
           "redis-cli",
@@ -122,6 +129,7 @@ export async function benchBackupRestore(cfg: ResolvedConfig, runs: number) {
         ),
       );
       fs.rmSync(bare);
+      settle();
       const start = performance.now();
       const run = await runScript(script, [], { PATH: process.env.PATH });
       if (run.code !== 0) throw new Error(`backup.sh: ${run.stderr}`);
@@ -141,6 +149,7 @@ export async function benchBackupRestore(cfg: ResolvedConfig, runs: number) {
 
   for (let i = 0; i < runs; i++) {
     // A new production deployment restored from the backup: start to every key readable.
+    settle();
     const start = performance.now();
     const restored = await startSandbox(cfg, {
       dir: path.join(root, `restored-${i}`),
@@ -158,6 +167,7 @@ export async function benchBackupRestore(cfg: ResolvedConfig, runs: number) {
     fs.mkdirSync(plainDir);
     fs.copyFileSync(backupFile, path.join(plainDir, "dump.rdb"));
     const port = await freeBasePort(1);
+    settle();
     const plainStart = performance.now();
     const plain = spawn(
       "redis-server",
