@@ -118,7 +118,12 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
           script: path.join(dir, "backup", "conf", "backup.sh"),
           dir: path.join(dir, "backups"),
         });
-        assert.match(output(), /backups: "0 2 \* \* \*" \(UTC\) into /);
+        // Logged once connection.json is written.
+        await waitFor(
+          "the sandbox's backup line",
+          () => (/backups: "0 2 \* \* \*" \(UTC\) into /.test(output()) ? true : undefined),
+          10_000,
+        );
         assert.equal((fs.statSync(file).mode & 0o777).toString(8), "600");
         await exercisePlatform(connection);
         assert.equal(redisProcessesOn([basePort]).length, 1, "one redis-server runs");
