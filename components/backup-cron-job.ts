@@ -3,15 +3,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedConfig } from "../config/resolve";
 import {
-  BackupSite,
   DOCKER_BACKUP,
   DOCKER_BACKUP_COMMAND,
   backupPlainFiles,
   backupSecretFiles,
   renderCrontab,
 } from "../render/backup";
-
-export { DOCKER_BACKUP };
+import { backupSite } from "../render/artifacts";
 import { Files } from "../render/files";
 import { K8sObject } from "../render/kubernetes";
 import {
@@ -19,9 +17,7 @@ import {
   backupAndRestoreObjects,
   backupObjectNames,
 } from "../render/kubernetes-backup";
-import { SecretValues, dockerNodeAddress } from "../render/redis-conf";
-import { SENTINEL_PORT } from "../render/sentinel";
-import { dockerSentinelAddress } from "./sentinel-group";
+import { SecretValues } from "../render/redis-conf";
 import { createImage } from "./targets/docker";
 import { resourceName } from "./targets/kubernetes";
 
@@ -134,9 +130,8 @@ export class BackupCronJob extends pulumi.ComponentResource {
           throw new Error(`no resource type for ${object.kind}`);
       }
     };
-    // Scripts first, whatever the order of the lists.
-    const order = ["PersistentVolumeClaim", "ConfigMap", "Secret", "CronJob", "Job"];
-    for (const kind of order) objects.filter((o) => o.kind === kind).forEach(create);
+    // In apply order: each object waits for those before it (the scripts before the jobs).
+    objects.forEach(create);
     return { restoreStep: restoreJob ? [restoreJob] : [], storage: n.claim };
   }
 
@@ -151,21 +146,7 @@ export class BackupCronJob extends pulumi.ComponentResource {
     // The Redis components' pinned image: the same redis-cli and redis-check-rdb as the servers.
     const image = createImage(name, cfg, this).imageId;
     const grouped = cfg.topology === "sentinel";
-    const site: BackupSite = {
-      backupDir: DOCKER_BACKUP.backupDir,
-      nodes: Array.from(
-        { length: cfg.sentinel.nodes },
-        (_, i) => `${dockerNodeAddress(cfg, i)}:${cfg.port}`,
-      ).join(" "),
-      sentinels: grouped
-        ? Array.from(
-            { length: cfg.sentinel.sentinels },
-            (_, i) => `${dockerSentinelAddress(cfg, i)}:${SENTINEL_PORT}`,
-          ).join(" ")
-        : "",
-      offsiteStep: "separate",
-    };
-    const plain = backupPlainFiles(cfg, site);
+    const plain = backupPlainFiles(cfg, backupSite(cfg));
     const uploads = secretFiles.apply((secrets) =>
       Object.entries({ ...plain, ...secrets }).map(([file, content]) => ({
         file: `${DOCKER_BACKUP.confDir}/${file}`,

@@ -11,6 +11,7 @@ import { SENTINEL_MEMORY_MI, objectNames, podHost } from "../render/kubernetes";
 import {
   DOCKER_LAYOUT as LAYOUT,
   dockerNodeAddress,
+  dockerSentinelAddress,
   nodeBindArgs,
   redisServerArgs,
 } from "../render/redis-conf";
@@ -30,11 +31,6 @@ export interface SentinelGroupArgs {
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
   /** The restore step the first node waits for (BackupCronJob.restoreStep). Default none. */
   readonly restoreFirst?: pulumi.Input<pulumi.Resource>[];
-}
-
-/** Fixed address of sentinel `index` on the Docker network: .20, .21, … of the subnet. */
-export function dockerSentinelAddress(cfg: ResolvedConfig, index: number): string {
-  return dockerNodeAddress(cfg, 10 + index);
 }
 
 /**

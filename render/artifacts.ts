@@ -29,6 +29,7 @@ import {
   LAYOUT,
   SecretValues,
   dockerNodeAddress,
+  dockerSentinelAddress,
   redisServerArgs,
   requiredSecrets,
 } from "./redis-conf";
@@ -52,8 +53,8 @@ export function kubernetesObjects(cfg: ResolvedConfig): K8sObject[] {
   ];
 }
 
-/** backup.env of a target, as its component renders it. */
-function backupSite(cfg: ResolvedConfig): BackupSite {
+/** What backup.env says on the stack's target: the BackupCronJob component renders the same. */
+export function backupSite(cfg: ResolvedConfig): BackupSite {
   if (cfg.target === "kubernetes") return kubernetesBackupSite(cfg, DEPLOYMENT_NAME);
   return {
     backupDir: DOCKER_BACKUP.backupDir,
@@ -65,7 +66,7 @@ function backupSite(cfg: ResolvedConfig): BackupSite {
       cfg.topology === "sentinel"
         ? Array.from(
             { length: cfg.sentinel.sentinels },
-            (_, i) => `${dockerNodeAddress(cfg, 10 + i)}:${SENTINEL_PORT}`,
+            (_, i) => `${dockerSentinelAddress(cfg, i)}:${SENTINEL_PORT}`,
           ).join(" ")
         : "",
     offsiteStep: "separate",

@@ -366,6 +366,11 @@ export function dockerNodeAddress(cfg: ResolvedConfig, index: number): string {
   return `${a}.${b}.${c}.${10 + index}`;
 }
 
+/** Fixed address of sentinel `index` on the Docker network: .20, .21, … of the subnet. */
+export function dockerSentinelAddress(cfg: ResolvedConfig, index: number): string {
+  return dockerNodeAddress(cfg, 10 + index);
+}
+
 /**
  * Arguments of `redis-server`: the rendered file, the secret files, and the node's own address
  * where the profile binds it. The same list for Docker, Kubernetes and the sandbox.

@@ -43,14 +43,22 @@ export function prepareBackup(
   return { script: path.join(paths.confDir, "backup.sh"), dir: paths.backupDir };
 }
 
-/** Runs a rendered script with sh; resolves with its exit code and output. */
+/**
+ * Runs a rendered script with sh (or `shell`, e.g. ["busybox", "sh"]); resolves with its exit
+ * code and output.
+ */
 export function runScript(
   script: string,
   args: readonly string[] = [],
   env: NodeJS.ProcessEnv = process.env,
+  shell: readonly string[] = ["sh"],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, ...shellArgs] = shell;
   return new Promise((resolve, reject) => {
-    const child = spawn("sh", [script, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, [...shellArgs, script, ...args], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { runScript } from "../../sandbox/backup";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -15,19 +16,7 @@ export function runBackupScript(
   script: string,
   options: { env?: NodeJS.ProcessEnv; shell?: string[]; args?: string[] } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [shell, ...shellArgs] = options.shell ?? ["sh"];
-  return new Promise((resolve, reject) => {
-    const child = spawn(shell, [...shellArgs, script, ...(options.args ?? [])], {
-      env: options.env ?? BARE_ENV,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+  return runScript(script, options.args, options.env ?? BARE_ENV, options.shell);
 }
 
 /** The backups in a directory and each file's checksum, by name (status and partial files aside). */

@@ -18,6 +18,18 @@ export interface Recorded {
   parentType?: string;
 }
 
+/**
+ * The component type a resource of the stack is parented to: none for the components themselves,
+ * the BackupCronJob for its objects, `redis` (the RedisInstance or SentinelGroup) for the rest,
+ * the backup user's password included (it is one of the Redis component's secrets).
+ */
+export function expectedParent(r: Recorded, redis: string): string | undefined {
+  if (r.type.startsWith("lowcode:")) return undefined;
+  if (r.name.startsWith("lowcode-redis-backup") && !r.type.startsWith("random:"))
+    return "lowcode:redis:BackupCronJob";
+  return redis;
+}
+
 export function isWrappedSecret(value: unknown): boolean {
   return (
     typeof value === "object" &&

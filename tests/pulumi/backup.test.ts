@@ -1,12 +1,17 @@
 import { strict as assert } from "node:assert";
-import { DOCKER_BACKUP } from "../../components/backup-cron-job";
 import { loadStackConfig } from "../../config/stack-file";
-import { backupPlainFiles } from "../../render/backup";
+import { DOCKER_BACKUP, backupPlainFiles } from "../../render/backup";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "../../render/kubernetes";
 import { RCLONE_IMAGE, kubernetesBackupSite } from "../../render/kubernetes-backup";
 import { DEV, PROD, resolve } from "../helpers/config";
 import { validateAgainstSchema } from "../helpers/k8s-schema";
-import { Json, MockRecorder, containsSecret, unwrap } from "../helpers/pulumi-mocks";
+import {
+  Json,
+  MockRecorder,
+  containsSecret,
+  isWrappedSecret,
+  unwrap,
+} from "../helpers/pulumi-mocks";
 
 const recorder = new MockRecorder();
 const S3 = {
@@ -24,9 +29,7 @@ const S3_VALUES = {
 
 /** Every plain string of a value (secrets left out). */
 const plainText = (value: unknown): string =>
-  JSON.stringify(value, (_k, v: unknown) =>
-    typeof v === "object" && v !== null && "4dabf18193072939515e22adb298388d" in v ? "(secret)" : v,
-  );
+  JSON.stringify(value, (_k, v: unknown) => (isWrappedSecret(v) ? "(secret)" : v));
 
 describe("Pulumi program: BackupCronJob on Kubernetes (prod stack)", () => {
   const cfg = loadStackConfig("prod");

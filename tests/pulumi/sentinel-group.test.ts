@@ -8,6 +8,7 @@ import {
   Json,
   MockRecorder,
   containsSecret,
+  expectedParent,
   isWrappedSecret,
   promiseOf,
   unwrap,
@@ -45,10 +46,7 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
     )) {
       assert.equal(
         r.parentType,
-        // The backup user's password belongs to the Redis component, with the others.
-        r.name.startsWith("lowcode-redis-backup") && !r.type.startsWith("random:")
-          ? "lowcode:redis:BackupCronJob"
-          : "lowcode:redis:SentinelGroup",
+        expectedParent(r, "lowcode:redis:SentinelGroup"),
         `${r.type} ${r.name}`,
       );
     }

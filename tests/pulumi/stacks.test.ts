@@ -9,6 +9,7 @@ import {
   Json,
   MockRecorder,
   containsSecret,
+  expectedParent,
   isWrappedSecret,
   outcomeOf,
   promiseOf,
@@ -55,13 +56,7 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
     for (const r of recorder.resources.filter((r) => r.name.startsWith("lowcode-redis-"))) {
       assert.equal(
         r.parentType,
-        r.name.startsWith("lowcode-redis-backup-") && !r.type.startsWith("random:")
-          ? "lowcode:redis:BackupCronJob"
-          : r.name === "lowcode-redis-backup"
-            ? r.type.startsWith("lowcode:")
-              ? undefined
-              : "lowcode:redis:BackupCronJob"
-            : "lowcode:redis:RedisInstance",
+        expectedParent(r, "lowcode:redis:RedisInstance"),
         `${r.type} ${r.name}`,
       );
     }
@@ -293,13 +288,7 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
     for (const r of recorder.resources.filter((r) => r.name.startsWith("lowcode-redis-"))) {
       assert.equal(
         r.parentType,
-        r.name.startsWith("lowcode-redis-backup-") && !r.type.startsWith("random:")
-          ? "lowcode:redis:BackupCronJob"
-          : r.name === "lowcode-redis-backup"
-            ? r.type.startsWith("lowcode:")
-              ? undefined
-              : "lowcode:redis:BackupCronJob"
-            : "lowcode:redis:RedisInstance",
+        expectedParent(r, "lowcode:redis:RedisInstance"),
         `${r.type} ${r.name}`,
       );
       if (r.type.startsWith("kubernetes:"))
