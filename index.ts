@@ -6,3 +6,8 @@ const outputs = deployStack(config, secrets);
 
 /** DESIGN §3 connection contract; secret (it carries passwords). */
 export const connection = outputs.connection;
+
+/** Redis Commander's URL, when enabled. */
+export const commanderUrl = outputs.commanderUrl;
+/** Redis Commander's sign-in (username and password); secret. */
+export const commanderLogin = outputs.commanderLogin;

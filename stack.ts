@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
   BackupCronJob,
+  CommanderUI,
   RedisInstance,
   SentinelGroup,
   SuppliedSecrets,
@@ -17,6 +18,10 @@ import { DEPLOYMENT_NAME } from "./render/names";
 
 export interface StackOutputs {
   readonly connection: pulumi.Output<ConnectionInfo>;
+  /** Where Redis Commander is reached, when enabled. */
+  readonly commanderUrl?: pulumi.Output<string>;
+  /** Commander's sign-in; secret. */
+  readonly commanderLogin?: pulumi.Output<{ username: string; password: string }>;
 }
 
 /** Builds the whole resource graph of one stack from its validated config. */
@@ -37,17 +42,46 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
   return deploy(cfg, secrets, { dependsOn });
 }
 
-/**
- * The Redis component and its backups. The backups are built first, so that the first node can
- * wait for their restore step; they get the Redis component's secrets once it has made them.
- */
+/** The Redis component with its backups, then Commander beside it. */
 function deploy(
   cfg: ResolvedConfig,
   secrets: SuppliedSecrets,
   placement: { network?: pulumi.Input<string>; dependsOn?: pulumi.Resource[] },
 ): StackOutputs {
-  if (!cfg.backup.enabled && !cfg.backup.restore)
-    return { connection: createRedis(cfg, secrets, placement).connection };
+  const redis = deployRedis(cfg, secrets, placement);
+  if (!cfg.commander.enabled && !cfg.commander.insight.enabled)
+    return { connection: redis.connection };
+  const ui = new CommanderUI(`${DEPLOYMENT_NAME}-commander`, {
+    config: cfg,
+    redisName: DEPLOYMENT_NAME,
+    redisSecrets: allSecrets(redis.secrets),
+    password: secrets.commanderPassword,
+    network: placement.network,
+    dependsOn: [...(placement.dependsOn ?? []), redis],
+  });
+  if (!cfg.commander.enabled) return { connection: redis.connection };
+  return {
+    // The contract's `commander` entry: the URL and the sign-in.
+    connection: pulumi.secret(
+      pulumi
+        .all([redis.connection, ui.url, ui.login])
+        .apply(([connection, url, login]) => ({ ...connection, commander: { url, ...login } })),
+    ),
+    commanderUrl: ui.url,
+    commanderLogin: ui.login,
+  };
+}
+
+/**
+ * The Redis component and its backups. The backups are built first, so that the first node can
+ * wait for their restore step; they get the Redis component's secrets once it has made them.
+ */
+function deployRedis(
+  cfg: ResolvedConfig,
+  secrets: SuppliedSecrets,
+  placement: { network?: pulumi.Input<string>; dependsOn?: pulumi.Resource[] },
+): RedisInstance | SentinelGroup {
+  if (!cfg.backup.enabled && !cfg.backup.restore) return createRedis(cfg, secrets, placement);
   let handOver!: (values: pulumi.Output<SecretValues>) => void;
   const groupSecrets = pulumi.output(
     new Promise<pulumi.Output<SecretValues>>((resolve) => (handOver = resolve)),
@@ -60,7 +94,7 @@ function deploy(
   });
   const redis = createRedis(cfg, secrets, { ...placement, restoreFirst: backup.restoreStep });
   handOver(allSecrets(redis.secrets));
-  return { connection: redis.connection };
+  return redis;
 }
 
 /**

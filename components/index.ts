@@ -1,4 +1,5 @@
 export * from "./backup-cron-job";
+export * from "./commander-ui";
 export * from "./redis-instance";
 export * from "./secrets";
 export * from "./sentinel-group";

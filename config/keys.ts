@@ -3,7 +3,8 @@ import { z } from "zod";
 import { BindAddress, bindConflict, parseBindAddress } from "./addresses";
 import { exactQuantity, wholeQuantity } from "./units";
 import { BACKUP_KEYS } from "./backup";
-import { KeySpec, MI, TI, bool, checked, int, memory, oneOf, quantity } from "./schemas";
+import { COMMANDER_KEYS } from "./commander";
+import { KeySpec, MI, TI, bool, checked, int, memory, oneOf, password, quantity } from "./schemas";
 
 export type { DeclaredType, KeySpec } from "./schemas";
 
@@ -92,14 +93,6 @@ const MASTER_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const MASTER_NAME_ALLOWED =
   "must start with a letter and hold letters, digits, '_', '.', '-' (at most 64)";
 
-/** Printable ASCII without blanks or quotes, so a password is safe in every config file. */
-const password = z
-  .string({ error: "must be a string" })
-  .min(16, { error: "must be at least 16 characters" })
-  .max(512, { error: "must be at most 512 characters" })
-  .regex(/^[!#-&(-[\]-~]+$/, {
-    error: "may hold printable ASCII only, without blanks, quotes or backslashes",
-  });
 
 const database = (index: number, purpose: string): KeySpec => ({
   type: "integer",
@@ -450,6 +443,7 @@ export const KEYS = {
     secret: true,
   },
   ...BACKUP_KEYS,
+  ...COMMANDER_KEYS,
 } satisfies Record<string, KeySpec>;
 
 export type KeyName = keyof typeof KEYS;

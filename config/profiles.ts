@@ -16,6 +16,8 @@ export interface ProfileSettings {
   readonly renameDangerousCommands: boolean;
   /** min-replicas-to-write of a sentinel group when the stack config leaves it at -1. */
   readonly minReplicasToWrite: number;
+  /** Redis Commander only reads (its read-only mode and a read-only Redis user). */
+  readonly commanderReadOnly: boolean;
 }
 
 export const PROFILES: Readonly<Record<Profile, ProfileSettings>> = {
@@ -26,6 +28,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileSettings>> = {
     aclUsers: false,
     renameDangerousCommands: false,
     minReplicasToWrite: 0,
+    commanderReadOnly: false,
   },
   production: {
     bind: ["127.0.0.1"],
@@ -34,5 +37,6 @@ export const PROFILES: Readonly<Record<Profile, ProfileSettings>> = {
     aclUsers: true,
     renameDangerousCommands: true,
     minReplicasToWrite: 1,
+    commanderReadOnly: true,
   },
 };

@@ -1,5 +1,6 @@
 import { parseBindAddress } from "./addresses";
 import { BACKUP_KEYS, BackupConfig, resolveBackup } from "./backup";
+import { COMMANDER_KEYS, CommanderConfig, resolveCommander } from "./commander";
 import { KEYS, KEY_NAMES, KeyName, KeySpec, NAMESPACE, SECRET_KEYS } from "./keys";
 import { PROFILES, Profile, ProfileSettings } from "./profiles";
 import { malformedKeyProblem, meantKey, nearOurNamespace, parseConfigKey } from "./raw-config";
@@ -34,7 +35,8 @@ export type SecretName =
   | "appPassword"
   | "adminPassword"
   | "backupS3AccessKeyId"
-  | "backupS3SecretAccessKey";
+  | "backupS3SecretAccessKey"
+  | "commanderPassword";
 /** The password keys, each used by one profile. */
 const PASSWORD_KEYS = ["defaultPassword", "appPassword", "adminPassword"] as const;
 
@@ -103,6 +105,8 @@ export interface ResolvedConfig {
   };
   /** Scheduled backups, off-site copies and the restore of a new deployment (config/backup.ts). */
   readonly backup: BackupConfig;
+  /** Redis Commander and RedisInsight (config/commander.ts). */
+  readonly commander: CommanderConfig;
   /** Secrets set in the stack config; the others are generated. */
   readonly suppliedSecrets: readonly SecretName[];
   /** Settings that are valid but deserve a look (printed by the commands, logged by `pulumi up`). */
@@ -548,6 +552,27 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   );
   problems.push(...backup.problems);
   warnings.push(...backup.warnings);
+  const published = new Map<number, string>();
+  if (v.target === "docker") {
+    for (let i = 0; i < nodes; i++) published.set((v.hostPort as number) + i, `Redis node ${i} (hostPort + ${i})`);
+    if (sentinelTopology)
+      for (let i = 0; i < sentinels; i++) published.set(26379 + i, `sentinel ${i}`);
+  }
+  const commander = resolveCommander(
+    Object.fromEntries(Object.keys(COMMANDER_KEYS).map((k) => [k, v[k]])) as Parameters<
+      typeof resolveCommander
+    >[0],
+    {
+      target: v.target,
+      profile,
+      profileReadOnly: security.commanderReadOnly,
+      publishedPorts: published,
+      supplied,
+    },
+    invalid,
+  );
+  problems.push(...commander.problems);
+  warnings.push(...commander.warnings);
   if (problems.length > 0) throw new ConfigError(problems);
 
   if (sentinelTopology) {
@@ -625,6 +650,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       minReplicasMaxLag: v.minReplicasMaxLag,
     },
     backup: backup.backup,
+    commander: commander.commander,
     suppliedSecrets: SECRET_KEYS.filter((k) => supplied.has(k)) as SecretName[],
     warnings,
   };

@@ -61,3 +61,12 @@ export const quantity = (
     if (whole === undefined || whole < range.min || whole > range.max) return range.allowed;
     return undefined;
   });
+
+/** Printable ASCII without blanks or quotes, so a password is safe in every config file. */
+export const password = z
+  .string({ error: "must be a string" })
+  .min(16, { error: "must be at least 16 characters" })
+  .max(512, { error: "must be at most 512 characters" })
+  .regex(/^[!#-&(-[\]-~]+$/, {
+    error: "may hold printable ASCII only, without blanks, quotes or backslashes",
+  });

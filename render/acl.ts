@@ -19,7 +19,8 @@ import { SecretValues, configFile, need, sha256Hex, userFor } from "./redis-conf
  * | sentinel-client | sentinels | master lookups, PING, event subscriptions | SENTINEL FAILOVER/SET/MONITOR/REMOVE/RESET, PUBLISH (a hello published to a sentinel is believed) |
  * | failover | sentinels | SENTINEL FAILOVER, the master lookup and SENTINEL REPLICAS (is a replica promotable?): the pre-stop hook of the master's pod | other SENTINEL subcommands |
  * | sentinel-peer | sentinels | what one sentinel sends another: PING, CLIENT SETNAME, hello PUBLISH, SENTINEL IS-MASTER-DOWN-BY-ADDR | everything else: its password is in every sentinel's state file |
- * | default | both | nothing (off) | |
+ * | commander | nodes, both profiles | Redis Commander: with `commanderReadOnly` (production's default) the read commands (`@read`: GET, SCAN, TYPE, TTL, HGETALL, MEMORY USAGE…), INFO (ioredis's ready check confirms it reached the master after a failover; Commander's server page), SELECT and the connection commands it sends (CLIENT SETNAME, COMMAND); otherwise also `@write` | `@dangerous` but INFO (KEYS, FLUSH*, CONFIG, MONITOR, CLIENT LIST/KILL, DEBUG, SHUTDOWN, ACL…); any write when read-only; scripting (EVAL runs writes), pub/sub (no channel granted), transactions when read-only |
+ * | default | both | nothing (off) | dev: the password of requirepass, every command |
  */
 
 /** Keyspace and keyevent notifications: sessions expire through `__keyevent@<db>__:expired`. */
@@ -125,6 +126,46 @@ export function nodeAclRules(cfg: ResolvedConfig) {
 
 export type NodeUser = keyof ReturnType<typeof nodeAclRules>;
 
+/** The Commander user's name on the Redis nodes, on both profiles. */
+export const COMMANDER_REDIS_USER = "commander";
+
+/**
+ * What Redis Commander may run. `@dangerous` goes, INFO comes back alone: ioredis's ready check
+ * reads the role from it, so a connection that reached a demoted master after a failover is
+ * dropped and retried through the sentinels. Commander's own start-up probes (MODULE LIST, INFO
+ * cluster) fail quietly.
+ */
+export function commanderAclRules(cfg: ResolvedConfig): string {
+  return [
+    "~*",
+    "resetchannels",
+    "-@all",
+    "+@read",
+    ...(cfg.commander.readOnly ? [] : ["+@write", "+multi", "+exec", "+discard"]),
+    "-@dangerous",
+    "+info",
+    "+select",
+    "+ping",
+    "+echo",
+    "+hello",
+    "+quit",
+    "+reset",
+    "+command",
+    "+client|setname",
+    "+client|getname",
+    "+client|id",
+  ].join(" ");
+}
+
+/** The `user commander …` line: in users.acl (production) or secrets.conf (dev). */
+export function commanderUserLine(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+  hash: (password: string) => string,
+): string {
+  return `user ${COMMANDER_REDIS_USER} on #${hash(need(secrets, "commanderRedisPassword"))} ${commanderAclRules(cfg)}`;
+}
+
 /** The rules of each user on the sentinels. */
 export const SENTINEL_ACL_RULES = {
   "sentinel-client": [
@@ -162,6 +203,7 @@ export function renderUsersAcl(
       ? [rule("replication"), rule("sentinel"), rule("failover")]
       : []),
     ...(cfg.backup.enabled ? [rule("backup")] : []),
+    ...(cfg.commander.enabled ? [commanderUserLine(cfg, secrets, hash)] : []),
   ]);
 }
 

@@ -112,6 +112,8 @@ export interface ConnectionParts {
   readonly deviations?: readonly string[];
   /** When backups are enabled: `sh <script>` takes one backup into `dir`. */
   readonly backup?: { readonly script: string; readonly dir: string };
+  /** When Commander is enabled: its URL and sign-in. */
+  readonly commander?: ConnectionInfo["commander"];
 }
 
 /** Renamed commands as clients must call them ("" = disabled). */
@@ -152,6 +154,7 @@ export function buildConnection(
     users: { app: credentials(cfg, secrets, "app"), admin: credentials(cfg, secrets, "admin") },
     renamedCommands: renamedCommands(cfg, secrets),
     databases: { ...cfg.databaseIndex },
+    ...(parts.commander ? { commander: { ...parts.commander } } : {}),
     ...(parts.backup ? { backup: { ...parts.backup } } : {}),
     deviations: [...(parts.deviations ?? [])],
     client: clientSettings(cfg),

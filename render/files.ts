@@ -46,7 +46,7 @@ export function nodeSecretFiles(
   hash: PasswordHash = sha256Hex,
 ): Files {
   return {
-    "secrets.conf": renderSecretsConf(cfg, secrets),
+    "secrets.conf": renderSecretsConf(cfg, secrets, hash),
     ...(cfg.security.aclUsers ? { "users.acl": renderUsersAcl(cfg, secrets, hash) } : {}),
     "probe.pass": renderProbePassword(cfg, secrets),
     // A starting node asks the sentinels which node is master.

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { ResolvedConfig } from "../config/resolve";
+import { commanderUserLine } from "./acl";
 
 /** Where the rendered files live in a container or pod (the sandbox mirrors it under its dir). */
 export interface ContainerLayout {
@@ -98,6 +99,8 @@ export interface SecretValues {
   readonly failoverPassword?: string;
   /** Backups, production: the backup script streams an RDB as `backup` (REPLCONF and SYNC only). */
   readonly backupPassword?: string;
+  /** Redis Commander connects as the `commander` user, on both profiles. */
+  readonly commanderRedisPassword?: string;
   /** Off-site copies: set with `pulumi config set --secret`, never generated. */
   readonly backupS3AccessKeyId?: string;
   readonly backupS3SecretAccessKey?: string;
@@ -109,7 +112,8 @@ export function requiredSecrets(cfg: ResolvedConfig): SecretKey[] {
   const offsite: SecretKey[] = cfg.backup.offsite
     ? ["backupS3AccessKeyId", "backupS3SecretAccessKey"]
     : [];
-  if (!cfg.security.aclUsers) return ["defaultPassword", ...offsite];
+  const commander: SecretKey[] = cfg.commander.enabled ? ["commanderRedisPassword"] : [];
+  if (!cfg.security.aclUsers) return ["defaultPassword", ...commander, ...offsite];
   const group: SecretKey[] =
     cfg.topology === "sentinel"
       ? [
@@ -128,6 +132,7 @@ export function requiredSecrets(cfg: ResolvedConfig): SecretKey[] {
     "configCommand",
     ...group,
     ...backup,
+    ...commander,
     ...offsite,
   ];
 }
@@ -270,12 +275,18 @@ export function need(secrets: SecretValues, key: SecretKey): string {
 }
 
 /** secrets.conf: dev's requirepass, production's CONFIG rename. Mounted from a Secret. */
-export function renderSecretsConf(cfg: ResolvedConfig, secrets: SecretValues): string {
+export function renderSecretsConf(
+  cfg: ResolvedConfig,
+  secrets: SecretValues,
+  hash: (password: string) => string = sha256Hex,
+): string {
   const lines = header(cfg, "secrets.conf");
   if (cfg.security.aclUsers) {
     lines.push(`rename-command CONFIG ${need(secrets, "configCommand")}`);
   } else {
     lines.push(`requirepass ${quote(need(secrets, "defaultPassword"))}`);
+    // Without an ACL file, the users besides default are declared here.
+    if (cfg.commander.enabled) lines.push(commanderUserLine(cfg, secrets, hash));
   }
   if (cfg.topology === "sentinel") {
     // Every node may become a replica after a failover, so every node has the master credentials.

@@ -16,6 +16,16 @@ import {
 import { SecretValues, ServerLayout, redisServerArgs, requiredSecrets } from "../render/redis-conf";
 import { SENTINEL_START_WAIT_SECONDS } from "../render/sentinel";
 import { BackupScheduler, backupPaths, prepareBackup, restoreNode } from "./backup";
+import { CommanderSecrets } from "../render/commander";
+import {
+  COMMANDER_SECRET_KEYS,
+  commanderHealthy,
+  commanderHome,
+  commanderPaths,
+  generateCommanderSecret,
+  prepareCommander,
+  sandboxCommanderPort,
+} from "./commander";
 import { Deviation, applyDeviations, detectDeviations, requireBinaries } from "./capabilities";
 import { Logger, StartFailure, Supervisor, describeExit, lastMeaningfulLine } from "./supervisor";
 
@@ -100,6 +110,8 @@ export interface Sandbox {
   readonly supervisor: Supervisor;
   readonly connectionFile: string;
   readonly processesFile: string;
+  /** When Commander is enabled: its port and its own secrets (the sign-in password among them). */
+  readonly commander?: { readonly port: number; readonly secrets: CommanderSecrets };
   /** Stops every process the sandbox started, then removes processes.json and the lock. */
   stop(): Promise<void>;
 }
@@ -125,6 +137,9 @@ export function loadOrCreateSecrets(cfg: ResolvedConfig, dir: string): SecretVal
   const secrets: Record<string, string> = fs.existsSync(file)
     ? JSON.parse(fs.readFileSync(file, "utf8"))
     : {};
+  if (cfg.commander.enabled)
+    for (const [part, key] of Object.entries(COMMANDER_SECRET_KEYS))
+      secrets[key] ||= generateCommanderSecret(part as keyof CommanderSecrets);
   for (const key of requiredSecrets(cfg)) {
     if (secrets[key]) continue;
     if (key === "backupS3AccessKeyId" || key === "backupS3SecretAccessKey")
@@ -466,6 +481,10 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     processAt(dir, "sentinel", i, basePort + SENTINEL_PORT_OFFSET + i),
   );
   const all = [...nodes, ...sentinels];
+  const commanderPort = cfg.commander.enabled
+    ? sandboxCommanderPort(cfg, basePort, DEFAULT_BASE_PORT)
+    : undefined;
+  let commanderSecrets: CommanderSecrets | undefined;
   const processesFile = path.join(dir, PROCESSES_FILE);
   const pids = new Map<string, number>();
   const writeProcesses = () => {
@@ -544,6 +563,13 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   const connectionFile = path.join(dir, "connection.json");
   try {
     await checkPorts(all);
+    if (commanderPort !== undefined) {
+      const host = await portTakenOn(commanderPort);
+      if (host)
+        throw new Error(
+          `Port ${commanderPort} (Redis Commander) is already in use on ${host}: stop what listens there, or choose another --base-port (Commander listens on commanderPort shifted as far as the base port is from ${DEFAULT_BASE_PORT}).`,
+        );
+    }
     ownerOnlyDir(dir);
     ownerOnlyDir(path.join(dir, "logs"));
     // A connection.json left from an earlier run must not pass for this one's.
@@ -637,12 +663,62 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     await Promise.all(sentinels.map((sentinel) => waitReady(sentinel, sentinelClient, ping)));
     if (grouped) await waitForGroup(cfg, nodes, sentinels, secrets, timeoutMs, waitOptions);
 
+    let commanderEntry: ConnectionInfo["commander"];
+    if (commanderPort !== undefined) {
+      const stored = secrets as Record<string, string>;
+      commanderSecrets = {
+        password: stored[COMMANDER_SECRET_KEYS.password],
+        sessionSecret: stored[COMMANDER_SECRET_KEYS.sessionSecret],
+        salt: stored[COMMANDER_SECRET_KEYS.salt],
+      };
+      // The same renderer as the container's, with the sandbox's addresses.
+      const { confDir, launcher } = prepareCommander(cfg, dir, secrets, commanderSecrets, {
+        listen: { address: HOST, port: commanderPort },
+        redis: { host: HOST, port: nodes[0].port },
+        sentinels: sentinels.map((s) => ({ host: HOST, port: s.port })),
+      });
+      const logFile = commanderPaths(dir).logFile;
+      supervisor.start({
+        name: "commander",
+        command: process.execPath,
+        args: [launcher],
+        cwd: confDir,
+        logFile,
+        env: {
+          ...process.env,
+          // As in the image.
+          NODE_ENV: "production",
+          COMMANDER_CONF_DIR: confDir,
+          COMMANDER_HOME: commanderHome(),
+        },
+      });
+      const port = commanderPort;
+      await waitReady(
+        {
+          name: "commander",
+          kind: "redis",
+          port,
+          confDir,
+          dataDir: confDir,
+          logFile,
+        },
+        { username: "", password: "" },
+        () => commanderHealthy(port),
+      );
+      commanderEntry = {
+        url: `http://${HOST}:${port}`,
+        username: cfg.commander.username,
+        password: commanderSecrets.password,
+      };
+    }
+
     const endpoint = (p: SandboxProcess): Endpoint => ({ host: HOST, port: p.port });
     const built = buildConnection(cfg, secrets, {
       redis: nodes.map(endpoint),
       sentinels: sentinels.map(endpoint),
       deviations: deviations.map((d) => `${d.setting}: ${d.reason}`),
       backup: cfg.backup.enabled ? backupEntry : undefined,
+      commander: commanderEntry,
     });
     // The roles as the nodes report them when the file is written, not as planned: with state
     // kept in DIR from an earlier run the group may have another master. Clients ask the
@@ -675,6 +751,10 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     supervisor,
     connectionFile,
     processesFile,
+    commander:
+      commanderPort !== undefined && commanderSecrets
+        ? { port: commanderPort, secrets: commanderSecrets }
+        : undefined,
     stop: cleanUp,
   };
 }

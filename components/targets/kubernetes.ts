@@ -24,7 +24,7 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
  * Secret into the pod once, so a changed password reaches Redis only through new pods: the digest
  * rolls them. Keyed with a generated key, it reveals nothing of the passwords it covers.
  */
-function withSecretDigest(
+export function withSecretDigest(
   object: K8sObject,
   data: pulumi.Output<Files>,
   key: pulumi.Output<string>,

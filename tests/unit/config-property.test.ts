@@ -216,6 +216,7 @@ const SECRETS: Required<SecretValues> = {
   appPassword: "app-password-0123456789",
   adminPassword: "admin-password-0123456789",
   probePassword: "probe-password-0123456789",
+  commanderRedisPassword: "commander-password-0123456789",
   configCommand: "CONFIG_ABCDEFGHIJ0123456789",
   replicationPassword: "replication-password-0123456789",
   sentinelNodePassword: "sentinel-node-password-0123456789",

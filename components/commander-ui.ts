@@ -1,0 +1,277 @@
+import * as docker from "@pulumi/docker";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { ResolvedConfig } from "../config/resolve";
+import {
+  COMMANDER_CONTAINER_PORT,
+  COMMANDER_IMAGE,
+  COMMANDER_LAYOUT,
+  COMMANDER_FILES,
+  COMMANDER_UID,
+  INSIGHT_CONTAINER_PORT,
+  INSIGHT_IMAGE,
+  INSIGHT_UID,
+  commanderObjectNames,
+  commanderObjects,
+  commanderPasswordHash,
+  commanderPlainFiles,
+  commanderSecretFiles,
+  commanderSite,
+  commanderUrl,
+} from "../render/commander";
+import { Files } from "../render/files";
+import { K8sObject } from "../render/kubernetes";
+import { SecretValues } from "../render/redis-conf";
+import { resourceName, withSecretDigest } from "./targets/kubernetes";
+
+export interface CommanderUIArgs {
+  /** The validated stack config: `commander.*` (port, user, read-only, Ingress, RedisInsight). */
+  readonly config: ResolvedConfig;
+  /** Name of the RedisInstance or SentinelGroup Commander shows. */
+  readonly redisName: string;
+  /**
+   * The deployment's secrets, as one secret Output: the `commander` user's password and, in a
+   * group, the sentinel lookup's.
+   */
+  readonly redisSecrets: pulumi.Input<SecretValues>;
+  /** The sign-in password (`commanderPassword`, set with --secret). Default: generated. */
+  readonly password?: pulumi.Input<string>;
+  /** Docker: network of the Redis containers. Required on the docker target. */
+  readonly network?: pulumi.Input<string>;
+  /** What to create first (the Redis component). Default none. */
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * Redis Commander for the platform's databases, and RedisInsight when `insightEnabled`, on both
+ * targets. Commander signs in every user (it gets only a bcrypt hash of the password, with a salt
+ * generated once so the hash, and the container, stay the same across updates), signs its
+ * sessions with a generated key, and reaches Redis as the `commander` ACL user, read-only where
+ * `commanderReadOnly` says so.
+ * - Docker: containers on the deployment's network, published on 127.0.0.1 only.
+ * - Kubernetes: a Deployment, a ClusterIP Service, an Ingress when `commanderIngressHost` is set.
+ */
+export class CommanderUI extends pulumi.ComponentResource {
+  /** Where Commander is reached: http://127.0.0.1:<commanderPort>, the Ingress, or the Service. */
+  public readonly url: pulumi.Output<string>;
+  /** The sign-in; secret. */
+  public readonly login: pulumi.Output<{ username: string; password: string }>;
+
+  constructor(name: string, args: CommanderUIArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("lowcode:redis:CommanderUI", name, {}, opts);
+    const cfg = args.config;
+    if (!cfg.commander.enabled && !cfg.commander.insight.enabled)
+      throw new Error(`CommanderUI ${name}: commanderEnabled and insightEnabled are both false`);
+    if (cfg.target === "docker" && args.network === undefined)
+      throw new Error(`CommanderUI ${name}: args.network is required on the docker target`);
+
+    const password = pulumi.secret(
+      args.password ??
+        new random.RandomPassword(`${name}-password`, { length: 24, special: false }, { parent: this })
+          .result,
+    );
+    const sessionSecret = new random.RandomPassword(
+      `${name}-session-secret`,
+      { length: 48, special: false },
+      { parent: this },
+    ).result;
+    // bcrypt's alphabet; generated once, so the hash changes only with the password.
+    const salt = new random.RandomString(
+      `${name}-salt`,
+      { length: 22, special: true, overrideSpecial: "./" },
+      { parent: this },
+    ).result;
+    const secretFiles = pulumi
+      .secret(
+        pulumi.all([pulumi.output(args.redisSecrets), password, salt, sessionSecret]),
+      )
+      .apply(([values, p, s, session]) =>
+        commanderSecretFiles(cfg, values as SecretValues, {
+          passwordHash: commanderPasswordHash(p, s),
+          sessionSecret: session,
+        }),
+      );
+
+    if (cfg.target === "kubernetes") this.createKubernetes(name, cfg, args, secretFiles);
+    else {
+      if (cfg.commander.enabled) this.createDocker(name, cfg, args, secretFiles);
+      if (cfg.commander.insight.enabled) this.createDockerInsight(name, cfg, args);
+    }
+
+    this.url = pulumi.output(commanderUrl(cfg, args.redisName));
+    this.login = pulumi.secret(
+      password.apply((p) => ({ username: cfg.commander.username, password: p })),
+    );
+    this.registerOutputs({ url: this.url, login: this.login });
+  }
+
+  /** Kubernetes: Commander's objects (and RedisInsight's); the Secret gets its data as a secret Output. */
+  private createKubernetes(
+    name: string,
+    cfg: ResolvedConfig,
+    args: CommanderUIArgs,
+    secretFiles: pulumi.Output<Files>,
+  ) {
+    const dependsOn = [...(args.dependsOn ?? [])];
+    const created: pulumi.Resource[] = [];
+    const digestKey = new random.RandomPassword(
+      `${name}-rollout-key`,
+      { length: 32, special: false },
+      { parent: this },
+    ).result;
+    const create = (object: K8sObject) => {
+      const opts = { parent: this, dependsOn: [...dependsOn] };
+      const objectArgs = object as unknown as Record<string, unknown>;
+      const rname = `${name}-${resourceName(object)}`;
+      switch (object.kind) {
+        case "ConfigMap":
+          created.push(new k8s.core.v1.ConfigMap(rname, objectArgs, opts));
+          break;
+        case "Secret":
+          created.push(new k8s.core.v1.Secret(rname, { ...objectArgs, stringData: secretFiles }, opts));
+          break;
+        case "Deployment":
+          // The launcher reads the Secret at start: a changed password rolls the pod.
+          new k8s.apps.v1.Deployment(
+            rname,
+            (object.metadata.name === commanderObjectNames(args.redisName).deployment
+              ? withSecretDigest(object, secretFiles, digestKey)
+              : object) as unknown as k8s.apps.v1.DeploymentArgs,
+            { ...opts, dependsOn: [...dependsOn, ...created] },
+          );
+          break;
+        case "Service":
+          new k8s.core.v1.Service(rname, objectArgs, opts);
+          break;
+        case "Ingress":
+          new k8s.networking.v1.Ingress(rname, objectArgs, opts);
+          break;
+        default:
+          throw new Error(`no resource type for ${object.kind}`);
+      }
+    };
+    commanderObjects(cfg, args.redisName).forEach(create);
+  }
+
+  /**
+   * Docker: the image's app as its own user, every capability dropped, a read-only root; the files
+   * go to a volume (Docker copies files into a read-only container only onto a volume).
+   */
+  private createDocker(
+    name: string,
+    cfg: ResolvedConfig,
+    args: CommanderUIArgs,
+    secretFiles: pulumi.Output<Files>,
+  ) {
+    const image = new docker.RemoteImage(
+      `${name}-image`,
+      { name: COMMANDER_IMAGE, keepLocally: true },
+      { parent: this },
+    );
+    const conf = new docker.Volume(`${name}-conf`, { name: `${name}-conf` }, { parent: this });
+    const plain = commanderPlainFiles(cfg, commanderSite(cfg, args.redisName));
+    const uid = String(COMMANDER_UID);
+    new docker.Container(
+      `${name}-container`,
+      {
+        name,
+        image: image.imageId,
+        user: `${uid}:${uid}`,
+        entrypoints: ["/usr/bin/dumb-init", "--"],
+        command: ["node", `${COMMANDER_LAYOUT.confDir}/${COMMANDER_FILES.launcher}`],
+        uploads: secretFiles.apply((secrets) =>
+          Object.entries({ ...plain, ...secrets }).map(([file, content]) => ({
+            file: `${COMMANDER_LAYOUT.confDir}/${file}`,
+            content,
+            owner: uid,
+            group: uid,
+            permissions: "0400",
+          })),
+        ),
+        volumes: [{ volumeName: conf.name, containerPath: COMMANDER_LAYOUT.confDir }],
+        networksAdvanced: [{ name: args.network! }],
+        ports: [
+          {
+            internal: COMMANDER_CONTAINER_PORT,
+            external: cfg.commander.port,
+            ip: "127.0.0.1",
+            protocol: "tcp",
+          },
+        ],
+        readOnly: true,
+        tmpfs: { "/tmp": "rw,size=16m" },
+        restart: "unless-stopped",
+        // The image's check: GET /healthcheck, served without signing in.
+        healthcheck: {
+          tests: ["CMD", "node", `${COMMANDER_LAYOUT.home}/bin/healthcheck.js`],
+          interval: "30s",
+          timeout: "5s",
+          retries: 3,
+          startPeriod: "20s",
+        },
+        memory: 256,
+        capabilities: { drops: ["ALL"] },
+        securityOpts: ["no-new-privileges:true"],
+        logDriver: "json-file",
+        logOpts: { "max-size": "10m", "max-file": "3" },
+      },
+      { parent: this, dependsOn: [conf, ...(args.dependsOn ?? [])] },
+    );
+  }
+
+  /** Docker: RedisInsight on 127.0.0.1:`insightPort`, its connections kept in a volume. */
+  private createDockerInsight(name: string, cfg: ResolvedConfig, args: CommanderUIArgs) {
+    const image = new docker.RemoteImage(
+      `${name}-insight-image`,
+      { name: INSIGHT_IMAGE, keepLocally: true },
+      { parent: this },
+    );
+    const data = new docker.Volume(
+      `${name}-insight-data`,
+      { name: `${name}-insight-data` },
+      { parent: this },
+    );
+    const uid = String(INSIGHT_UID);
+    new docker.Container(
+      `${name}-insight`,
+      {
+        name: `${args.redisName}-insight`,
+        image: image.imageId,
+        user: `${uid}:${uid}`,
+        envs: ["RI_APP_HOST=0.0.0.0", `RI_APP_PORT=${INSIGHT_CONTAINER_PORT}`],
+        volumes: [{ volumeName: data.name, containerPath: "/data" }],
+        networksAdvanced: [{ name: args.network! }],
+        ports: [
+          {
+            internal: INSIGHT_CONTAINER_PORT,
+            external: cfg.commander.insight.port,
+            ip: "127.0.0.1",
+            protocol: "tcp",
+          },
+        ],
+        readOnly: true,
+        tmpfs: { "/tmp": "rw,size=16m" },
+        restart: "unless-stopped",
+        healthcheck: {
+          tests: [
+            "CMD",
+            "node",
+            "-e",
+            `require("http").get("http://127.0.0.1:${INSIGHT_CONTAINER_PORT}/api/health", (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on("error", () => process.exit(1))`,
+          ],
+          interval: "30s",
+          timeout: "5s",
+          retries: 3,
+          startPeriod: "60s",
+        },
+        memory: 512,
+        capabilities: { drops: ["ALL"] },
+        securityOpts: ["no-new-privileges:true"],
+        logDriver: "json-file",
+        logOpts: { "max-size": "10m", "max-file": "3" },
+      },
+      { parent: this, dependsOn: [data] },
+    );
+  }
+}

@@ -1,0 +1,180 @@
+import { KeySpec, bool, checked, int, password } from "./schemas";
+
+/**
+ * The keys of the CommanderUI component (Redis Commander, and RedisInsight on request), and what
+ * they resolve to.
+ */
+
+const USER_ALLOWED =
+  'must be 1 to 64 letters, digits, ".", "_" or "-" (the login name of Commander\'s sign-in page)';
+/** A host name an Ingress accepts: dot-separated DNS-1123 labels, not an IP address, no wildcard. */
+const INGRESS_HOST =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$/;
+const INGRESS_HOST_ALLOWED =
+  '"" (no Ingress) or a fully qualified host name of lowercase DNS labels such as "redis-commander.example.com" (no IP address, no wildcard)';
+const SECRET_NAME =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const TLS_SECRET_ALLOWED =
+  '"" (plain HTTP behind the Ingress) or the name of a kubernetes.io/tls Secret in the namespace: lowercase letters, digits, "-" and ".", at most 253';
+
+export const COMMANDER_KEYS = {
+  commanderEnabled: {
+    type: "boolean",
+    description: "Redis Commander, the web UI for the platform's databases (CommanderUI).",
+    default: true,
+    schema: bool,
+  },
+  commanderPort: {
+    type: "integer",
+    description: "Docker: the port Redis Commander is published on, on 127.0.0.1 of the host.",
+    default: 8081,
+    schema: int(1024, 65535),
+  },
+  commanderUser: {
+    type: "string",
+    description: "The login name of Redis Commander's sign-in page.",
+    default: "admin",
+    schema: checked(USER_ALLOWED, (v) =>
+      /^[A-Za-z0-9._-]{1,64}$/.test(v) ? undefined : USER_ALLOWED,
+    ),
+  },
+  commanderPassword: {
+    type: "string",
+    description:
+      "The password of Redis Commander's sign-in page (--secret); generated when unset. Commander gets only its bcrypt hash.",
+    default: undefined,
+    schema: password,
+    secret: true,
+  },
+  commanderReadOnly: {
+    type: "boolean",
+    description:
+      "Commander and its Redis user may only read; unset = profile default (dev false, production true).",
+    default: undefined,
+    schema: bool,
+  },
+  commanderIngressHost: {
+    type: "string",
+    description: 'Kubernetes: the host name of an Ingress to Commander; "" = no Ingress.',
+    default: "",
+    schema: checked(`must be ${INGRESS_HOST_ALLOWED}`, (v) =>
+      v === "" || INGRESS_HOST.test(v) ? undefined : `must be ${INGRESS_HOST_ALLOWED}`,
+    ),
+  },
+  commanderIngressTlsSecret: {
+    type: "string",
+    description:
+      'Kubernetes: the TLS Secret of the Ingress (commanderIngressHost); "" = no TLS section.',
+    default: "",
+    schema: checked(`must be ${TLS_SECRET_ALLOWED}`, (v) =>
+      v === "" || SECRET_NAME.test(v) ? undefined : `must be ${TLS_SECRET_ALLOWED}`,
+    ),
+  },
+  insightEnabled: {
+    type: "boolean",
+    description:
+      "RedisInsight beside Commander (it has no sign-in page: 127.0.0.1 on Docker, ClusterIP on Kubernetes).",
+    default: false,
+    schema: bool,
+  },
+  insightPort: {
+    type: "integer",
+    description: "Docker: the port RedisInsight is published on, on 127.0.0.1 of the host.",
+    default: 8082,
+    schema: int(1024, 65535),
+  },
+} satisfies Record<string, KeySpec>;
+
+/** What the CommanderUI component works from. */
+export interface CommanderConfig {
+  readonly enabled: boolean;
+  /** Docker: host port on 127.0.0.1. The sandbox shifts it as far as --base-port shifts the nodes. */
+  readonly port: number;
+  readonly username: string;
+  /** Commander's read-only mode and a read-only Redis user. */
+  readonly readOnly: boolean;
+  /** Kubernetes: an Ingress to the Service. */
+  readonly ingress?: { readonly host: string; readonly tlsSecret: string };
+  readonly insight: { readonly enabled: boolean; readonly port: number };
+}
+
+type CommanderValues = { readonly [K in keyof typeof COMMANDER_KEYS]: unknown };
+
+/** Cross-key rules of the Commander keys, once each has passed its schema. */
+export function resolveCommander(
+  values: CommanderValues,
+  context: {
+    readonly target: "docker" | "kubernetes";
+    readonly profileReadOnly: boolean;
+    readonly profile: string;
+    /** Docker: host ports the Redis nodes and sentinels are published on. */
+    readonly publishedPorts: ReadonlyMap<number, string>;
+    readonly supplied: ReadonlySet<string>;
+  },
+  invalid: (key: string, value: unknown, allowed: string) => string,
+): { commander: CommanderConfig; problems: string[]; warnings: string[] } {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const v = values as Record<keyof typeof COMMANDER_KEYS, never>;
+  const enabled = v.commanderEnabled as boolean;
+  const insight = { enabled: v.insightEnabled as boolean, port: v.insightPort as number };
+  const readOnly =
+    v.commanderReadOnly === undefined ? context.profileReadOnly : (v.commanderReadOnly as boolean);
+  const host = v.commanderIngressHost as string;
+  const tlsSecret = v.commanderIngressTlsSecret as string;
+
+  if (!enabled && context.supplied.has("commanderPassword"))
+    problems.push(
+      "Invalid lowcode-redis:commanderPassword (secret value not shown): used only by Redis Commander, and lowcode-redis:commanderEnabled is false.",
+    );
+  if (context.target !== "kubernetes") {
+    for (const [key, value] of [
+      ["commanderIngressHost", host],
+      ["commanderIngressTlsSecret", tlsSecret],
+    ] as const)
+      if (value !== "")
+        problems.push(
+          invalid(
+            key,
+            value,
+            `is for the Kubernetes target only; this stack's target is ${context.target} (Commander is published on 127.0.0.1:commanderPort)`,
+          ),
+        );
+  } else if (tlsSecret !== "" && host === "") {
+    problems.push(
+      invalid(
+        "commanderIngressTlsSecret",
+        tlsSecret,
+        'needs lowcode-redis:commanderIngressHost: without a host there is no Ingress to secure (set the host, or leave this "")',
+      ),
+    );
+  }
+  if (context.target === "docker") {
+    // Each published port once: Commander, RedisInsight, the nodes and the sentinels.
+    const taken = new Map(context.publishedPorts);
+    const claim = (key: string, port: number, what: string) => {
+      const holder = taken.get(port);
+      if (holder) problems.push(invalid(key, port, `is already published for ${holder}`));
+      else taken.set(port, what);
+    };
+    if (enabled) claim("commanderPort", v.commanderPort as number, "Redis Commander");
+    if (insight.enabled) claim("insightPort", insight.port, "RedisInsight");
+  }
+  if (enabled && !readOnly && context.profile === "production")
+    warnings.push(
+      "lowcode-redis:commanderReadOnly is false on the production profile: whoever signs in to Redis Commander can change and delete the platform's data.",
+    );
+  return {
+    commander: {
+      enabled,
+      port: v.commanderPort as number,
+      username: v.commanderUser as string,
+      readOnly,
+      ingress: enabled && host !== "" ? { host, tlsSecret } : undefined,
+      insight,
+    },
+    problems,
+    warnings,
+  };
+}
+
