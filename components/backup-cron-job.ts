@@ -174,6 +174,13 @@ export class BackupCronJob extends pulumi.ComponentResource {
       group: "0",
       permissions: "0600",
     });
+    // Docker copies files into a container with a read-only root only onto a volume: each container
+    // gets one for its uploaded scripts and crontab.
+    const confVolume = (resource: string) => ({
+      volumeName: new docker.Volume(`${resource}-conf`, { name: `${resource}-conf` }, { parent: this })
+        .name,
+      containerPath: DOCKER_BACKUP.confDir,
+    });
     // busybox crond runs a job as the user its crontab is named after, and so must itself be root:
     // it keeps only the capabilities to switch users; the job runs as the image's user with none.
     const scheduler = (
@@ -193,7 +200,7 @@ export class BackupCronJob extends pulumi.ComponentResource {
           command: ["-f", "-l", "8", "-L", "/dev/stderr", "-c", DOCKER_BACKUP.crontabs],
           uploads: uploads.apply((files) => [...files, tab]),
           networksAdvanced: [{ name: args.network! }],
-          volumes: [{ ...storage, readOnly }],
+          volumes: [{ ...storage, readOnly }, confVolume(resource)],
           readOnly: true,
           tmpfs: { "/tmp": "rw,size=16m", "/var/run": "rw,size=1m" },
           restart: "unless-stopped",
@@ -246,6 +253,7 @@ export class BackupCronJob extends pulumi.ComponentResource {
             { ...storage, readOnly: true },
             // The first node's data volume, by the name its container mounts.
             { volumeName: `${firstNode}-data`, containerPath: "/seed" },
+            confVolume(`${name}-restore`),
           ],
           mustRun: false,
           attach: true,

@@ -123,7 +123,17 @@ export class CommanderUI extends pulumi.ComponentResource {
     const create = (object: K8sObject) => {
       const opts = { parent: this, dependsOn: [...dependsOn] };
       const objectArgs = object as unknown as Record<string, unknown>;
-      const rname = `${name}-${resourceName(object)}`;
+      const n = commanderObjectNames(args.redisName);
+      const suffix: Record<string, string> = {
+        [`ConfigMap/${n.configMap}`]: "config",
+        [`Secret/${n.secret}`]: "auth",
+        [`Deployment/${n.deployment}`]: "deployment",
+        [`Service/${n.service}`]: "service",
+        [`Ingress/${n.ingress}`]: "ingress",
+        [`Deployment/${n.insightDeployment}`]: "insight-deployment",
+        [`Service/${n.insightService}`]: "insight-service",
+      };
+      const rname = `${name}-${suffix[`${object.kind}/${object.metadata.name}`] ?? resourceName(object)}`;
       switch (object.kind) {
         case "ConfigMap":
           created.push(new k8s.core.v1.ConfigMap(rname, objectArgs, opts));

@@ -2,12 +2,13 @@ import { KEYS, KEY_NAMES, KeySpec } from "../../config/keys";
 import { stringify } from "yaml";
 
 // Writes Pulumi.yaml's config declaration from config/keys.ts (tests/unit/pulumi-yaml.test.ts keeps them in step).
-// Secret keys are not declared: Pulumi requires a value for a declared key without a default, and a
-// password has none (it is generated when unset).
+// Keys without a fixed default are not declared: Pulumi requires a value for a declared key without
+// a default, and a password has none (it is generated when unset), nor has a key whose default
+// depends on the profile (commanderReadOnly).
 const config: Record<string, unknown> = {};
 for (const k of KEY_NAMES) {
   const s: KeySpec = KEYS[k];
-  if (s.secret) continue;
+  if (s.secret || s.default === undefined) continue;
   const e: Record<string, unknown> = { type: s.type, description: s.description };
   if (s.type === "array") e.items = { type: "string" };
   if (s.default !== undefined) e.default = s.default;

@@ -20,11 +20,14 @@ export interface Recorded {
 
 /**
  * The component type a resource of the stack is parented to: none for the components themselves,
- * the BackupCronJob for its objects, `redis` (the RedisInstance or SentinelGroup) for the rest,
- * the backup user's password included (it is one of the Redis component's secrets).
+ * the BackupCronJob and the CommanderUI for their objects and own secrets, `redis` (the
+ * RedisInstance or SentinelGroup) for the rest, the backup and commander users' passwords included
+ * (they are the Redis component's secrets).
  */
 export function expectedParent(r: Recorded, redis: string): string | undefined {
   if (r.type.startsWith("lowcode:")) return undefined;
+  if (r.name.startsWith("lowcode-redis-commander") && r.name !== "lowcode-redis-commander-redis-password")
+    return "lowcode:redis:CommanderUI";
   if (r.name.startsWith("lowcode-redis-backup") && !r.type.startsWith("random:"))
     return "lowcode:redis:BackupCronJob";
   return redis;
@@ -81,7 +84,10 @@ export class MockRecorder {
           if (args.type === "random:index/randomPassword:RandomPassword")
             state.result = `generated-${args.name}-0123456789`;
           if (args.type === "random:index/randomString:RandomString")
-            state.result = "ABCDEF0123456789XYZW";
+            // As long as asked; the same characters as before for the 20 of the CONFIG name.
+            state.result = "ABCDEF0123456789XYZW"
+              .padEnd(Number(args.inputs.length ?? 20), "Q")
+              .slice(0, Number(args.inputs.length ?? 20));
           if (args.type === "docker:index/remoteImage:RemoteImage")
             state.imageId = `sha256:mock-${args.inputs.name}`;
           return { id: `${args.name}-id`, state };

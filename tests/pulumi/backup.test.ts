@@ -225,7 +225,11 @@ describe("Pulumi program: BackupCronJob on Docker (dev stack)", () => {
     assert.equal(c.memory, 256);
     assert.deepEqual(c.volumes, [
       { volumeName: "lowcode-redis-backup-volume", containerPath: "/data", readOnly: false },
+      // Docker copies the uploads into a read-only container only onto a volume.
+      { volumeName: "lowcode-redis-backup-conf", containerPath: "/backup-conf" },
     ]);
+    for (const upload of c.uploads as { file: string }[])
+      assert.ok(upload.file.startsWith("/backup-conf/"), `${upload.file} is outside the volume`);
     assert.deepEqual(c.networksAdvanced, [{ name: "lowcode-network" }]);
     const crontab = c.uploads.find((u: Json) => u.file === `${DOCKER_BACKUP.crontabs}/redis`);
     assert.ok(crontab, "a crontab for the image's redis user");
@@ -253,8 +257,16 @@ describe("Pulumi program: BackupCronJob on Docker (dev stack)", () => {
     ) as Json;
     assert.deepEqual(c.volumes, [
       { hostPath: "/srv/redis-backups", containerPath: "/data", readOnly: false },
+      { volumeName: "lowcode-redis-backup-conf", containerPath: "/backup-conf" },
     ]);
-    assert.equal(recorder.ofType("docker:index/volume:Volume").length, 1, "only the data volume");
+    assert.deepEqual(
+      recorder
+        .ofType("docker:index/volume:Volume")
+        .map((v) => v.name)
+        .filter((n) => !n.endsWith("-conf")),
+      ["lowcode-redis-data"],
+      "no backup volume: only the data volume (and each container's files)",
+    );
     const seed = unwrap(
       recorder.find("docker:index/container:Container", "lowcode-redis-backup-restore").inputs,
     ) as Json;
@@ -267,6 +279,7 @@ describe("Pulumi program: BackupCronJob on Docker (dev stack)", () => {
     assert.deepEqual(seed.volumes, [
       { hostPath: "/srv/redis-backups", containerPath: "/data", readOnly: true },
       { volumeName: "lowcode-redis-data", containerPath: "/seed" },
+      { volumeName: "lowcode-redis-backup-restore-conf", containerPath: "/backup-conf" },
     ]);
     assert.equal(seed.mustRun, false);
     assert.equal(seed.attach, true);

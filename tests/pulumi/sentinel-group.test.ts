@@ -24,7 +24,12 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
 
   it("creates two StatefulSets, their Secrets, ConfigMaps, Services and PDBs under the SentinelGroup", () => {
     const kubernetes = recorder.resources
-      .filter((r) => r.type.startsWith("kubernetes:") && !r.name.startsWith("lowcode-redis-backup"))
+      .filter(
+        (r) =>
+          r.type.startsWith("kubernetes:") &&
+          !r.name.startsWith("lowcode-redis-backup") &&
+          !r.name.startsWith("lowcode-redis-commander"),
+      )
       .map((r) => `${r.type} ${r.name}`)
       .sort();
     assert.deepEqual(kubernetes, [
@@ -61,6 +66,11 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
       "lowcode-redis-admin-password",
       "lowcode-redis-app-password",
       "lowcode-redis-backup-password",
+      // Commander's Redis user is the group's; the sign-in and session key are Commander's own.
+      "lowcode-redis-commander-password",
+      "lowcode-redis-commander-redis-password",
+      "lowcode-redis-commander-rollout-key",
+      "lowcode-redis-commander-session-secret",
       "lowcode-redis-failover-password",
       "lowcode-redis-probe-password",
       "lowcode-redis-replication-password",
@@ -164,7 +174,11 @@ describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
   it("runs 3 Redis and 3 sentinel containers on lowcode-network at fixed addresses", () => {
     const containers = recorder
       .ofType("docker:index/container:Container")
-      .filter((r) => !r.name.startsWith("lowcode-redis-backup"))
+      .filter(
+        (r) =>
+          !r.name.startsWith("lowcode-redis-backup") &&
+          !r.name.startsWith("lowcode-redis-commander"),
+      )
       .map((r) => unwrap(r.inputs) as Json);
     assert.deepEqual(containers.map((c) => [c.name, c.networksAdvanced[0].ipv4Address]).sort(), [
       ["lowcode-redis-0", "172.28.0.10"],
@@ -208,8 +222,8 @@ describe("Pulumi program: a SentinelGroup on Docker (dev profile)", () => {
   });
 
   it("gives each container a data volume and uploads the secret files as secrets", () => {
-    // Six data volumes and the backup volume.
-    assert.equal(recorder.ofType("docker:index/volume:Volume").length, 7);
+    // Six data volumes, the backup volume, the backup container's and Commander's files.
+    assert.equal(recorder.ofType("docker:index/volume:Volume").length, 9);
     for (const r of recorder.ofType("docker:index/container:Container")) {
       assert.ok(containsSecret(r.inputs.uploads), `${r.name} uploads`);
       assert.ok(
@@ -297,6 +311,7 @@ describe("Pulumi program: a SentinelGroup on Docker: memory limits and the platf
       "lowcode-redis-1": 961,
       "lowcode-redis-2": 961,
       "lowcode-redis-backup": 256,
+      "lowcode-redis-commander": 256,
       "lowcode-redis-sentinel-0": SENTINEL_MEMORY_MI.limit,
       "lowcode-redis-sentinel-1": SENTINEL_MEMORY_MI.limit,
       "lowcode-redis-sentinel-2": SENTINEL_MEMORY_MI.limit,

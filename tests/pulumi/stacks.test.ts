@@ -40,15 +40,24 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
     const created = recorder.resources.map((r) => `${r.type} ${r.name}`).sort();
     assert.deepEqual(created, [
       "docker:index/container:Container lowcode-redis-backup",
+      "docker:index/container:Container lowcode-redis-commander-container",
       "docker:index/container:Container lowcode-redis-container",
       "docker:index/network:Network lowcode-network",
       "docker:index/remoteImage:RemoteImage lowcode-redis-backup-image",
+      "docker:index/remoteImage:RemoteImage lowcode-redis-commander-image",
       "docker:index/remoteImage:RemoteImage lowcode-redis-image",
+      "docker:index/volume:Volume lowcode-redis-backup-conf",
       "docker:index/volume:Volume lowcode-redis-backup-volume",
+      "docker:index/volume:Volume lowcode-redis-commander-conf",
       "docker:index/volume:Volume lowcode-redis-data",
       "lowcode:redis:BackupCronJob lowcode-redis-backup",
+      "lowcode:redis:CommanderUI lowcode-redis-commander",
       "lowcode:redis:RedisInstance lowcode-redis",
+      "random:index/randomPassword:RandomPassword lowcode-redis-commander-password",
+      "random:index/randomPassword:RandomPassword lowcode-redis-commander-redis-password",
+      "random:index/randomPassword:RandomPassword lowcode-redis-commander-session-secret",
       "random:index/randomPassword:RandomPassword lowcode-redis-default-password",
+      "random:index/randomString:RandomString lowcode-redis-commander-salt",
     ]);
   });
 
@@ -175,6 +184,11 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
       },
       renamedCommands: {},
       databases: PLATFORM_DATABASES,
+      commander: {
+        url: "http://127.0.0.1:8081",
+        username: "admin",
+        password: "generated-lowcode-redis-commander-password-0123456789",
+      },
       deviations: [],
       // Bounded waits for every client (render/connection.ts explains each value).
       client: {
@@ -199,22 +213,32 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
   it("creates the namespace, secrets, ConfigMap, Services and StatefulSet with derived names", () => {
     const created = recorder.resources.map((r) => `${r.type} ${r.name}`).sort();
     assert.deepEqual(created, [
+      "kubernetes:apps/v1:Deployment lowcode-redis-commander-deployment",
       "kubernetes:apps/v1:StatefulSet lowcode-redis-statefulset",
       "kubernetes:batch/v1:CronJob lowcode-redis-backup-cronjob",
       "kubernetes:core/v1:ConfigMap lowcode-redis-backup-config",
+      "kubernetes:core/v1:ConfigMap lowcode-redis-commander-config",
       "kubernetes:core/v1:ConfigMap lowcode-redis-config-configmap",
       "kubernetes:core/v1:Namespace lowcode-namespace",
       "kubernetes:core/v1:PersistentVolumeClaim lowcode-redis-backup-claim",
       "kubernetes:core/v1:Secret lowcode-redis-auth-secret",
       "kubernetes:core/v1:Secret lowcode-redis-backup-auth",
+      "kubernetes:core/v1:Secret lowcode-redis-commander-auth",
+      "kubernetes:core/v1:Service lowcode-redis-commander-service",
       "kubernetes:core/v1:Service lowcode-redis-headless-service",
       "kubernetes:core/v1:Service lowcode-redis-service",
       "lowcode:redis:BackupCronJob lowcode-redis-backup",
+      "lowcode:redis:CommanderUI lowcode-redis-commander",
       "lowcode:redis:RedisInstance lowcode-redis",
       "random:index/randomPassword:RandomPassword lowcode-redis-admin-password",
       "random:index/randomPassword:RandomPassword lowcode-redis-backup-password",
+      "random:index/randomPassword:RandomPassword lowcode-redis-commander-password",
+      "random:index/randomPassword:RandomPassword lowcode-redis-commander-redis-password",
+      "random:index/randomPassword:RandomPassword lowcode-redis-commander-rollout-key",
+      "random:index/randomPassword:RandomPassword lowcode-redis-commander-session-secret",
       "random:index/randomPassword:RandomPassword lowcode-redis-probe-password",
       "random:index/randomPassword:RandomPassword lowcode-redis-rollout-key",
+      "random:index/randomString:RandomString lowcode-redis-commander-salt",
       "random:index/randomString:RandomString lowcode-redis-config-command",
     ]);
   });

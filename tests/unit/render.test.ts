@@ -1,5 +1,10 @@
 import { strict as assert } from "node:assert";
-import { SENTINEL_ACL_RULES, nodeAclRules, renderUsersAcl } from "../../render/acl";
+import {
+  SENTINEL_ACL_RULES,
+  commanderAclRules,
+  nodeAclRules,
+  renderUsersAcl,
+} from "../../render/acl";
 import { renderArtifacts } from "../../render/artifacts";
 import {
   LAYOUT,
@@ -23,6 +28,7 @@ const SECRETS = {
   adminPassword: "admin-password-0123456789",
   probePassword: "probe-password-0123456789",
   backupPassword: "backup-password-0123456789",
+  commanderRedisPassword: "commander-password-0123456789",
   configCommand: "CONFIG_ABCDEF0123456789",
 };
 
@@ -76,8 +82,13 @@ describe("redis.conf rendering: platform settings and each profile's security", 
         ["secrets.conf"].split("\n")
         .filter((l) => !l.startsWith("#") && l)
         .join("\n"),
-      `requirepass "${SECRETS.defaultPassword}"`,
+      [
+        `requirepass "${SECRETS.defaultPassword}"`,
+        // Commander's own user: without an ACL file, declared beside requirepass.
+        `user commander on #${sha256Hex(SECRETS.commanderRedisPassword)} ${commanderAclRules(cfg)}`,
+      ].join("\n"),
     );
+    assert.doesNotMatch(secretFiles(cfg, SECRETS)["secrets.conf"], /commander-password/);
   });
 
   it("production: specific bind, protected mode, FLUSHALL/FLUSHDB disabled, CONFIG renamed only in the secret file", () => {
@@ -134,20 +145,27 @@ describe("redis.conf rendering: platform settings and each profile's security", 
   });
 
   it("needs one password in dev; ACL users and a CONFIG name in production; group credentials in a group", () => {
-    assert.deepEqual(requiredSecrets(resolve(DEV)), ["defaultPassword"]);
+    assert.deepEqual(requiredSecrets(resolve(DEV)), ["defaultPassword", "commanderRedisPassword"]);
+    assert.deepEqual(requiredSecrets(resolve({ ...DEV, commanderEnabled: false })), [
+      "defaultPassword",
+    ]);
     assert.deepEqual(requiredSecrets(resolve(PROD_STANDALONE)), [
       "appPassword",
       "adminPassword",
       "probePassword",
       "configCommand",
       "backupPassword",
+      "commanderRedisPassword",
     ]);
-    assert.deepEqual(requiredSecrets(resolve({ ...PROD_STANDALONE, backupEnabled: false })), [
+    assert.deepEqual(
+      requiredSecrets(resolve({ ...PROD_STANDALONE, backupEnabled: false, commanderEnabled: false })),
+      [
       "appPassword",
       "adminPassword",
       "probePassword",
       "configCommand",
-    ]);
+      ],
+    );
     assert.deepEqual(requiredSecrets(resolve(PROD)).slice(4), [
       "replicationPassword",
       "sentinelNodePassword",
@@ -155,6 +173,7 @@ describe("redis.conf rendering: platform settings and each profile's security", 
       "sentinelPeerPassword",
       "failoverPassword",
       "backupPassword",
+      "commanderRedisPassword",
     ]);
   });
 
