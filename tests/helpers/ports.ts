@@ -23,7 +23,11 @@ export async function freeBasePort(count = 6): Promise<number> {
     const base = next;
     next += count + 5;
     if (next > LAST) next = FIRST;
-    const ports = Array.from({ length: count }, (_, i) => [base + i, base + i + 20000]).flat();
+    // And Commander's: commanderPort (8081) shifted as far as the base is from 7001.
+    const ports = [
+      ...Array.from({ length: count }, (_, i) => [base + i, base + i + 20000]).flat(),
+      base + 1080,
+    ];
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
   }
   throw new Error("no free port range on 127.0.0.1");
