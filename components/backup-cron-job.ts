@@ -177,8 +177,11 @@ export class BackupCronJob extends pulumi.ComponentResource {
     // Docker copies files into a container with a read-only root only onto a volume: each container
     // gets one for its uploaded scripts and crontab.
     const confVolume = (resource: string) => ({
-      volumeName: new docker.Volume(`${resource}-conf`, { name: `${resource}-conf` }, { parent: this })
-        .name,
+      volumeName: new docker.Volume(
+        `${resource}-conf`,
+        { name: `${resource}-conf` },
+        { parent: this },
+      ).name,
       containerPath: DOCKER_BACKUP.confDir,
     });
     // busybox crond runs a job as the user its crontab is named after, and so must itself be root:

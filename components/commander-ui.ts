@@ -68,8 +68,11 @@ export class CommanderUI extends pulumi.ComponentResource {
 
     const password = pulumi.secret(
       args.password ??
-        new random.RandomPassword(`${name}-password`, { length: 24, special: false }, { parent: this })
-          .result,
+        new random.RandomPassword(
+          `${name}-password`,
+          { length: 24, special: false },
+          { parent: this },
+        ).result,
     );
     const sessionSecret = new random.RandomPassword(
       `${name}-session-secret`,
@@ -83,9 +86,7 @@ export class CommanderUI extends pulumi.ComponentResource {
       { parent: this },
     ).result;
     const secretFiles = pulumi
-      .secret(
-        pulumi.all([pulumi.output(args.redisSecrets), password, salt, sessionSecret]),
-      )
+      .secret(pulumi.all([pulumi.output(args.redisSecrets), password, salt, sessionSecret]))
       .apply(([values, p, s, session]) =>
         commanderSecretFiles(cfg, values as SecretValues, {
           passwordHash: commanderPasswordHash(p, s),
@@ -139,7 +140,9 @@ export class CommanderUI extends pulumi.ComponentResource {
           created.push(new k8s.core.v1.ConfigMap(rname, objectArgs, opts));
           break;
         case "Secret":
-          created.push(new k8s.core.v1.Secret(rname, { ...objectArgs, stringData: secretFiles }, opts));
+          created.push(
+            new k8s.core.v1.Secret(rname, { ...objectArgs, stringData: secretFiles }, opts),
+          );
           break;
         case "Deployment":
           // The launcher reads the Secret at start: a changed password rolls the pod.

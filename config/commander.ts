@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { KeySpec, bool, checked, int, password } from "./schemas";
 
 /**
@@ -58,7 +59,9 @@ export const COMMANDER_KEYS = {
     description: 'Kubernetes: the host name of an Ingress to Commander; "" = no Ingress.',
     default: "",
     schema: checked(`must be ${INGRESS_HOST_ALLOWED}`, (v) =>
-      v === "" || INGRESS_HOST.test(v) ? undefined : `must be ${INGRESS_HOST_ALLOWED}`,
+      v === "" || (INGRESS_HOST.test(v) && isIP(v) === 0)
+        ? undefined
+        : `must be ${INGRESS_HOST_ALLOWED}`,
     ),
   },
   commanderIngressTlsSecret: {
@@ -177,4 +180,3 @@ export function resolveCommander(
     warnings,
   };
 }
-

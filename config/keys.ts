@@ -93,7 +93,6 @@ const MASTER_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const MASTER_NAME_ALLOWED =
   "must start with a letter and hold letters, digits, '_', '.', '-' (at most 64)";
 
-
 const database = (index: number, purpose: string): KeySpec => ({
   type: "integer",
   description: `Logical database for ${purpose}.`,

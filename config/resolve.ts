@@ -554,7 +554,8 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   warnings.push(...backup.warnings);
   const published = new Map<number, string>();
   if (v.target === "docker") {
-    for (let i = 0; i < nodes; i++) published.set((v.hostPort as number) + i, `Redis node ${i} (hostPort + ${i})`);
+    for (let i = 0; i < nodes; i++)
+      published.set((v.hostPort as number) + i, `Redis node ${i} (hostPort + ${i})`);
     if (sentinelTopology)
       for (let i = 0; i < sentinels; i++) published.set(26379 + i, `sentinel ${i}`);
   }

@@ -17,6 +17,13 @@ import {
 } from "./backup";
 import { K8sObject, namespaceSpec, objectNames, redisObjects } from "./kubernetes";
 import {
+  commanderObjectNames,
+  commanderObjects,
+  commanderPlainFiles,
+  commanderSecretFiles,
+  commanderSite,
+} from "./commander";
+import {
   backupAndRestoreObjects,
   backupObjectNames,
   kubernetesBackupSite,
@@ -50,6 +57,7 @@ export function kubernetesObjects(cfg: ResolvedConfig): K8sObject[] {
     // The restore Job runs before the StatefulSet that adopts the claim it seeds.
     ...backupAndRestoreObjects(cfg, DEPLOYMENT_NAME),
     ...redisObjects(cfg, DEPLOYMENT_NAME),
+    ...commanderObjects(cfg, DEPLOYMENT_NAME),
   ];
 }
 
@@ -113,12 +121,26 @@ export function renderArtifacts(cfg: ResolvedConfig): Files {
     if (cfg.target === "docker" && cfg.backup.enabled)
       files["backup/crontab"] = renderCrontab(cfg, DOCKER_BACKUP_COMMAND);
   }
+  const commanderSecrets = cfg.commander.enabled
+    ? commanderSecretFiles(cfg, refs, {
+        passwordHash: "{{bcrypt:commanderPassword}}",
+        sessionSecret: "{{secret:commanderSessionSecret}}",
+      })
+    : {};
+  if (cfg.commander.enabled) {
+    Object.assign(
+      files,
+      under("commander", commanderPlainFiles(cfg, commanderSite(cfg, DEPLOYMENT_NAME))),
+    );
+    Object.assign(files, under("secrets/commander", commanderSecrets));
+  }
   if (cfg.target === "kubernetes") {
     const names = objectNames(DEPLOYMENT_NAME);
     const secretData: Record<string, Files> = {
       [names.secret]: nodeSecrets,
       [names.sentinelSecret]: sentinelSecrets,
       [backupObjectNames(DEPLOYMENT_NAME).secret]: backupSecrets,
+      [commanderObjectNames(DEPLOYMENT_NAME).secret]: commanderSecrets,
     };
     kubernetesObjects(cfg).forEach((object, index) => {
       const withData =

@@ -12,7 +12,13 @@ import {
   selector,
   serviceHost,
 } from "./kubernetes";
-import { SecretValues, dockerNodeAddress, dockerSentinelAddress, need, sha256Hex } from "./redis-conf";
+import {
+  SecretValues,
+  dockerNodeAddress,
+  dockerSentinelAddress,
+  need,
+  sha256Hex,
+} from "./redis-conf";
 import { SENTINEL_PORT } from "./sentinel";
 
 /**
@@ -384,7 +390,10 @@ function commanderOnlyObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
                 ports: [{ name: "http", containerPort: COMMANDER_CONTAINER_PORT, protocol: "TCP" }],
                 // The page a load balancer may fetch without signing in.
                 readinessProbe: httpProbe("/healthcheck", "http", 10),
-                livenessProbe: { ...httpProbe("/healthcheck", "http", 20), initialDelaySeconds: 10 },
+                livenessProbe: {
+                  ...httpProbe("/healthcheck", "http", 20),
+                  initialDelaySeconds: 10,
+                },
                 resources: {
                   requests: { cpu: "50m", memory: "128Mi" },
                   limits: { memory: "256Mi" },
@@ -419,7 +428,9 @@ function commanderOnlyObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
       kind: "Ingress",
       metadata: meta(cfg, n.ingress, name, COMPONENT),
       spec: {
-        ...(ingress.tlsSecret ? { tls: [{ hosts: [ingress.host], secretName: ingress.tlsSecret }] } : {}),
+        ...(ingress.tlsSecret
+          ? { tls: [{ hosts: [ingress.host], secretName: ingress.tlsSecret }] }
+          : {}),
         rules: [
           {
             host: ingress.host,

@@ -60,8 +60,7 @@ export async function keyDetails(
   conId: string,
   key: string,
 ): Promise<Reply> {
-  return request(
-    `${base}/apiv2/key/${encodeURIComponent(conId)}/${encodeURIComponent(key)}`,
-    { token },
-  );
+  return request(`${base}/apiv2/key/${encodeURIComponent(conId)}/${encodeURIComponent(key)}`, {
+    token,
+  });
 }

@@ -26,7 +26,10 @@ export interface Recorded {
  */
 export function expectedParent(r: Recorded, redis: string): string | undefined {
   if (r.type.startsWith("lowcode:")) return undefined;
-  if (r.name.startsWith("lowcode-redis-commander") && r.name !== "lowcode-redis-commander-redis-password")
+  if (
+    r.name.startsWith("lowcode-redis-commander") &&
+    r.name !== "lowcode-redis-commander-redis-password"
+  )
     return "lowcode:redis:CommanderUI";
   if (r.name.startsWith("lowcode-redis-backup") && !r.type.startsWith("random:"))
     return "lowcode:redis:BackupCronJob";

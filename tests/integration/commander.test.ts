@@ -108,7 +108,11 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
   });
 
   it("after sign-in lists the six databases by purpose and shows a key written through ioredis", async () => {
-    const token = (await signIn(base, connection.commander!.username, connection.commander!.password))!;
+    const token = (await signIn(
+      base,
+      connection.commander!.username,
+      connection.commander!.password,
+    ))!;
     assert.ok(token, "signed in");
     const list = await connections(base, token);
     assert.deepEqual(
@@ -129,7 +133,11 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
   });
 
   it("dev is read-write: a key saved through Commander reaches Redis", async () => {
-    const token = (await signIn(base, connection.commander!.username, connection.commander!.password))!;
+    const token = (await signIn(
+      base,
+      connection.commander!.username,
+      connection.commander!.password,
+    ))!;
     const [sessions] = await connections(base, token);
     const saved = await request(
       `${base}/apiv2/key/${encodeURIComponent(sessions.conId)}/ui:commander-saved`,
@@ -145,7 +153,11 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
   });
 
   it("no reply after sign-in carries a Redis password or the password hash", async () => {
-    const token = (await signIn(base, connection.commander!.username, connection.commander!.password))!;
+    const token = (await signIn(
+      base,
+      connection.commander!.username,
+      connection.commander!.password,
+    ))!;
     const [sessions] = await connections(base, token);
     const confDir = commanderPaths(dir).confDir;
     const hidden = [
@@ -186,7 +198,11 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
         ["EVAL", "return 1", "0"],
         ["PUBLISH", "flow:1:cursors", "x"],
       ])
-        await assert.rejects(commander.call(command[0], ...command.slice(1)), /NOPERM/, command.join(" "));
+        await assert.rejects(
+          commander.call(command[0], ...command.slice(1)),
+          /NOPERM/,
+          command.join(" "),
+        );
       assert.match(await commander.info("server"), /redis_version/);
     } finally {
       commander.disconnect();
@@ -202,7 +218,8 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
     ] as const) {
       const copy = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-commander-conf-"));
       try {
-        for (const f of fs.readdirSync(confDir)) fs.copyFileSync(path.join(confDir, f), path.join(copy, f));
+        for (const f of fs.readdirSync(confDir))
+          fs.copyFileSync(path.join(confDir, f), path.join(copy, f));
         fs.writeFileSync(path.join(copy, file), content);
         const run = spawnSync(process.execPath, [path.join(copy, COMMANDER_FILES.launcher)], {
           env: { ...process.env, COMMANDER_CONF_DIR: copy, COMMANDER_HOME: commanderHome() },
@@ -276,7 +293,10 @@ describe("Redis Commander, prod sandbox: read-only, and it follows the master ac
         }),
       ];
       for (const reply of await Promise.all(attempts)) assert.equal(reply.status, 403, reply.body);
-      const exec = await request(`${base}/apiv2/exec/${c}`, { token, form: { cmd: "set session:readonly after" } });
+      const exec = await request(`${base}/apiv2/exec/${c}`, {
+        token,
+        form: { cmd: "set session:readonly after" },
+      });
       assert.match(exec.body, /not read-only/);
       assert.equal(await app.get("session:readonly"), "before");
       assert.equal(await app.exists("session:imported", "session:renamed"), 0);

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
 import { compareSync } from "bcryptjs";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "../../config/stack-file";
@@ -12,13 +13,7 @@ import {
 import { CONTAINER_SECURITY_CONTEXT } from "../../render/kubernetes";
 import { DEV, PROD, resolve } from "../helpers/config";
 import { checkInvariants, validateAgainstSchema } from "../helpers/k8s-schema";
-import {
-  Json,
-  MockRecorder,
-  isWrappedSecret,
-  promiseOf,
-  unwrap,
-} from "../helpers/pulumi-mocks";
+import { Json, MockRecorder, isWrappedSecret, promiseOf, unwrap } from "../helpers/pulumi-mocks";
 import { deployStack } from "../../stack";
 
 const recorder = new MockRecorder();
@@ -37,10 +32,18 @@ describe("Pulumi program: CommanderUI on Docker (dev stack)", () => {
   });
 
   it("pins the image of the redis-commander release the sandbox and the tests run", () => {
-    const pkg = require("redis-commander/package.json") as { version: string };
+    const pkg = JSON.parse(
+      fs.readFileSync(require.resolve("redis-commander/package.json"), "utf8"),
+    ) as { version: string; dependencies: Record<string, string> };
+    // And package.json pins that release.
+    const own = JSON.parse(fs.readFileSync(`${__dirname}/../../package.json`, "utf8"));
+    assert.equal(own.dependencies["redis-commander"], COMMANDER_VERSION);
     assert.equal(pkg.version, COMMANDER_VERSION);
     assert.ok(COMMANDER_IMAGE.endsWith(`:${COMMANDER_VERSION}`));
-    const image = recorder.find("docker:index/remoteImage:RemoteImage", "lowcode-redis-commander-image");
+    const image = recorder.find(
+      "docker:index/remoteImage:RemoteImage",
+      "lowcode-redis-commander-image",
+    );
     assert.equal(image.inputs.name, COMMANDER_IMAGE);
   });
 
@@ -50,7 +53,9 @@ describe("Pulumi program: CommanderUI on Docker (dev stack)", () => {
     ) as Json;
     assert.equal(c.name, "lowcode-redis-commander");
     assert.equal(c.user, "10000:10000");
-    assert.deepEqual(c.ports, [{ internal: 8081, external: 8081, ip: "127.0.0.1", protocol: "tcp" }]);
+    assert.deepEqual(c.ports, [
+      { internal: 8081, external: 8081, ip: "127.0.0.1", protocol: "tcp" },
+    ]);
     assert.deepEqual(c.networksAdvanced, [{ name: "lowcode-network" }]);
     assert.equal(c.readOnly, true);
     assert.deepEqual(c.capabilities, { drops: ["ALL"] });
@@ -69,9 +74,16 @@ describe("Pulumi program: CommanderUI on Docker (dev stack)", () => {
   });
 
   it("uploads a bcrypt hash of the password, never the password; the uploads are secret", () => {
-    const r = recorder.find("docker:index/container:Container", "lowcode-redis-commander-container");
+    const r = recorder.find(
+      "docker:index/container:Container",
+      "lowcode-redis-commander-container",
+    );
     assert.ok(isWrappedSecret(r.inputs.uploads), "the uploads reach the engine as a secret");
-    const uploads = unwrap(r.inputs.uploads) as { file: string; content: string; permissions: string }[];
+    const uploads = unwrap(r.inputs.uploads) as {
+      file: string;
+      content: string;
+      permissions: string;
+    }[];
     const password = generated("lowcode-redis-commander-password");
     const all = JSON.stringify(uploads);
     assert.ok(!all.includes(password), "the sign-in password is uploaded");
@@ -79,7 +91,9 @@ describe("Pulumi program: CommanderUI on Docker (dev stack)", () => {
     assert.match(hash, /^\$2b\$12\$[./A-Za-z0-9]{53}$/);
     assert.ok(compareSync(password, hash), "the hash is of the sign-in password");
     for (const u of uploads) assert.equal(u.permissions, "0400", u.file);
-    const settings = JSON.parse(uploads.find((u) => u.file.endsWith(COMMANDER_FILES.settings))!.content);
+    const settings = JSON.parse(
+      uploads.find((u) => u.file.endsWith(COMMANDER_FILES.settings))!.content,
+    );
     assert.equal(settings.server.httpAuth.username, "admin");
     assert.equal(settings.redis.readOnly, false, "dev: read-write");
     assert.deepEqual(
@@ -104,7 +118,10 @@ describe("Pulumi program: CommanderUI on Docker (dev stack)", () => {
     ];
     for (const r of recorder.resources)
       for (const p of passwords)
-        assert.ok(!plainText(r.inputs).includes(p), `${r.type} ${r.name} carries a password in clear`);
+        assert.ok(
+          !plainText(r.inputs).includes(p),
+          `${r.type} ${r.name} carries a password in clear`,
+        );
   });
 
   it("the stack outputs the URL and the sign-in, as secrets where they carry the password", async () => {
@@ -123,7 +140,12 @@ describe("Pulumi program: CommanderUI on Docker with a supplied password and Red
   before(async () => {
     await recorder.deploy(
       resolve(
-        { ...DEV, insightEnabled: true, commanderPort: 9081, commanderPassword: { secure: "v1:x" } },
+        {
+          ...DEV,
+          insightEnabled: true,
+          commanderPort: 9081,
+          commanderPassword: { secure: "v1:x" },
+        },
         "dev",
         ["commanderPassword"],
       ),
@@ -155,7 +177,9 @@ describe("Pulumi program: CommanderUI on Docker with a supplied password and Red
     );
     assert.equal(image.inputs.name, INSIGHT_IMAGE);
     assert.match(INSIGHT_IMAGE, /:\d+\.\d+\.\d+$/);
-    assert.deepEqual(c.ports, [{ internal: 5540, external: 8082, ip: "127.0.0.1", protocol: "tcp" }]);
+    assert.deepEqual(c.ports, [
+      { internal: 5540, external: 8082, ip: "127.0.0.1", protocol: "tcp" },
+    ]);
     assert.equal(c.readOnly, true);
     assert.deepEqual(c.capabilities, { drops: ["ALL"] });
     assert.deepEqual(c.securityOpts, ["no-new-privileges:true"]);
@@ -190,13 +214,17 @@ describe("Pulumi program: CommanderUI on Kubernetes (prod stack)", () => {
 
   const objects = () =>
     recorder.resources
-      .filter((r) => r.type.startsWith("kubernetes:") && r.name.startsWith("lowcode-redis-commander"))
+      .filter(
+        (r) => r.type.startsWith("kubernetes:") && r.name.startsWith("lowcode-redis-commander"),
+      )
       .map((r) => unwrap(r.inputs) as Json);
   const ofKind = (kind: string, name: string) =>
     objects().find((o) => o.kind === kind && o.metadata.name === name)!;
 
   it("a Deployment, ConfigMap, Secret, ClusterIP Services and an Ingress, valid objects of their kinds", () => {
-    const kinds = objects().map((o) => `${o.kind} ${o.metadata.name}`).sort();
+    const kinds = objects()
+      .map((o) => `${o.kind} ${o.metadata.name}`)
+      .sort();
     assert.deepEqual(kinds, [
       "ConfigMap lowcode-redis-commander-config",
       "Deployment lowcode-redis-commander",
@@ -227,7 +255,11 @@ describe("Pulumi program: CommanderUI on Kubernetes (prod stack)", () => {
     assert.equal(pod.metadata.labels[REDIS_CLIENT_LABEL], "true");
     assert.equal(pod.metadata.labels["app.kubernetes.io/component"], "commander");
     const insight = ofKind("Deployment", "lowcode-redis-insight").spec.template;
-    assert.equal(insight.metadata.labels[REDIS_CLIENT_LABEL], undefined, "RedisInsight holds no credential");
+    assert.equal(
+      insight.metadata.labels[REDIS_CLIENT_LABEL],
+      undefined,
+      "RedisInsight holds no credential",
+    );
     assert.equal(insight.spec.containers[0].image, INSIGHT_IMAGE);
     assert.deepEqual(insight.spec.containers[0].securityContext, CONTAINER_SECURITY_CONTEXT);
     const settings = JSON.parse(
@@ -239,7 +271,10 @@ describe("Pulumi program: CommanderUI on Kubernetes (prod stack)", () => {
       assert.equal(c.sentinelName, "lowcode-master");
       assert.equal(c.sentinelUsername, "sentinel-client");
       assert.equal(c.sentinels.length, 3);
-      assert.match(c.sentinels[0].host, /^lowcode-redis-sentinel-0\.lowcode-redis-sentinel-headless\.lowcode\.svc\./);
+      assert.match(
+        c.sentinels[0].host,
+        /^lowcode-redis-sentinel-0\.lowcode-redis-sentinel-headless\.lowcode\.svc\./,
+      );
     }
   });
 
@@ -263,14 +298,23 @@ describe("Pulumi program: CommanderUI on Kubernetes (prod stack)", () => {
     const password = generated("lowcode-redis-commander-password");
     assert.ok(compareSync(password, data[COMMANDER_FILES.passwordHash]));
     assert.ok(!JSON.stringify(data).includes(password));
-    assert.equal(data[COMMANDER_FILES.redisPassword], generated("lowcode-redis-commander-redis-password"));
-    assert.equal(data[COMMANDER_FILES.sentinelPassword], generated("lowcode-redis-sentinel-client-password"));
+    assert.equal(
+      data[COMMANDER_FILES.redisPassword],
+      generated("lowcode-redis-commander-redis-password"),
+    );
+    assert.equal(
+      data[COMMANDER_FILES.sentinelPassword],
+      generated("lowcode-redis-sentinel-client-password"),
+    );
     for (const x of recorder.resources)
       for (const p of [
         password,
         generated("lowcode-redis-commander-redis-password"),
         generated("lowcode-redis-commander-session-secret"),
       ])
-        assert.ok(!plainText(x.inputs).includes(p), `${x.type} ${x.name} carries a password in clear`);
+        assert.ok(
+          !plainText(x.inputs).includes(p),
+          `${x.type} ${x.name} carries a password in clear`,
+        );
   });
 });

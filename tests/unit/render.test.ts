@@ -158,13 +158,10 @@ describe("redis.conf rendering: platform settings and each profile's security", 
       "commanderRedisPassword",
     ]);
     assert.deepEqual(
-      requiredSecrets(resolve({ ...PROD_STANDALONE, backupEnabled: false, commanderEnabled: false })),
-      [
-      "appPassword",
-      "adminPassword",
-      "probePassword",
-      "configCommand",
-      ],
+      requiredSecrets(
+        resolve({ ...PROD_STANDALONE, backupEnabled: false, commanderEnabled: false }),
+      ),
+      ["appPassword", "adminPassword", "probePassword", "configCommand"],
     );
     assert.deepEqual(requiredSecrets(resolve(PROD)).slice(4), [
       "replicationPassword",
