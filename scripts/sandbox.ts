@@ -48,6 +48,10 @@ runCommand(async () => {
     log(
       `backups: "${cfg.backup.schedule}" (UTC) into ${c.backup.dir}, keeping ${cfg.backup.retention}; one now: sh ${c.backup.script}`,
     );
+  if (c.commander)
+    log(
+      `Redis Commander${cfg.commander.readOnly ? " (read-only)" : ""}: ${c.commander.url} — sign in as "${c.commander.username}"; the password: node -p 'require(${JSON.stringify(sandbox.connectionFile)}).commander.password'`,
+    );
   for (const deviation of c.deviations) log(`deviation: ${deviation}`);
 
   await new Promise<void>((resolve) => {
