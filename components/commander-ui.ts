@@ -204,17 +204,7 @@ export class CommanderUI extends pulumi.ComponentResource {
         ),
         volumes: [{ volumeName: conf.name, containerPath: COMMANDER_LAYOUT.confDir }],
         networksAdvanced: [{ name: args.network! }],
-        ports: [
-          {
-            internal: COMMANDER_CONTAINER_PORT,
-            external: cfg.commander.port,
-            ip: "127.0.0.1",
-            protocol: "tcp",
-          },
-        ],
-        readOnly: true,
-        tmpfs: { "/tmp": "rw,size=16m" },
-        restart: "unless-stopped",
+        ...hardenedUiContainer(COMMANDER_CONTAINER_PORT, cfg.commander.port, 256),
         // The image's check: GET /healthcheck, served without signing in.
         healthcheck: {
           tests: ["CMD", "node", `${COMMANDER_LAYOUT.home}/bin/healthcheck.js`],
@@ -223,11 +213,6 @@ export class CommanderUI extends pulumi.ComponentResource {
           retries: 3,
           startPeriod: "20s",
         },
-        memory: 256,
-        capabilities: { drops: ["ALL"] },
-        securityOpts: ["no-new-privileges:true"],
-        logDriver: "json-file",
-        logOpts: { "max-size": "10m", "max-file": "3" },
       },
       { parent: this, dependsOn: [conf, ...(args.dependsOn ?? [])] },
     );
@@ -255,17 +240,7 @@ export class CommanderUI extends pulumi.ComponentResource {
         envs: ["RI_APP_HOST=0.0.0.0", `RI_APP_PORT=${INSIGHT_CONTAINER_PORT}`],
         volumes: [{ volumeName: data.name, containerPath: "/data" }],
         networksAdvanced: [{ name: args.network! }],
-        ports: [
-          {
-            internal: INSIGHT_CONTAINER_PORT,
-            external: cfg.commander.insight.port,
-            ip: "127.0.0.1",
-            protocol: "tcp",
-          },
-        ],
-        readOnly: true,
-        tmpfs: { "/tmp": "rw,size=16m" },
-        restart: "unless-stopped",
+        ...hardenedUiContainer(INSIGHT_CONTAINER_PORT, cfg.commander.insight.port, 512),
         healthcheck: {
           tests: [
             "CMD",
@@ -278,13 +253,26 @@ export class CommanderUI extends pulumi.ComponentResource {
           retries: 3,
           startPeriod: "60s",
         },
-        memory: 512,
-        capabilities: { drops: ["ALL"] },
-        securityOpts: ["no-new-privileges:true"],
-        logDriver: "json-file",
-        logOpts: { "max-size": "10m", "max-file": "3" },
       },
       { parent: this, dependsOn: [data] },
     );
   }
+}
+
+/**
+ * What Commander's and RedisInsight's containers share: published on 127.0.0.1 only, a read-only
+ * root with a small /tmp, every capability dropped, no-new-privileges, a memory limit, bounded logs.
+ */
+function hardenedUiContainer(internal: number, external: number, memoryMb: number) {
+  return {
+    ports: [{ internal, external, ip: "127.0.0.1", protocol: "tcp" }],
+    readOnly: true,
+    tmpfs: { "/tmp": "rw,size=16m" },
+    restart: "unless-stopped",
+    memory: memoryMb,
+    capabilities: { drops: ["ALL"] },
+    securityOpts: ["no-new-privileges:true"],
+    logDriver: "json-file",
+    logOpts: { "max-size": "10m", "max-file": "3" },
+  };
 }

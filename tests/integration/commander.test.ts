@@ -53,6 +53,17 @@ async function startWith(cfg: ResolvedConfig, prefix: string) {
   return { dir, sandbox };
 }
 
+/** Signs in with the sign-in of connection.json; the session token (Commander's live 60 s). */
+async function signInAs(connection: ConnectionInfo): Promise<string> {
+  const { url, username, password } = connection.commander!;
+  return (await signIn(url, username, password))!;
+}
+
+/** A file of the sandbox's Commander conf dir, trimmed. */
+function commanderFile(dir: string, name: string): string {
+  return fs.readFileSync(path.join(commanderPaths(dir).confDir, name), "utf8").trim();
+}
+
 function asUser(port: number, user: { username: string; password: string }, db = 0): Redis {
   const client = directClient(port, { ...user, db });
   client.on("error", () => undefined);
@@ -64,6 +75,7 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
   let sandbox: Sandbox | undefined;
   let connection: ConnectionInfo;
   let base: string;
+  const login = () => signInAs(connection);
 
   before(async () => {
     ({ dir, sandbox } = await startWith(resolve(DEV, "dev"), "lowcode-redis-commander-dev-"));
@@ -108,11 +120,7 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
   });
 
   it("after sign-in lists the six databases by purpose and shows a key written through ioredis", async () => {
-    const token = (await signIn(
-      base,
-      connection.commander!.username,
-      connection.commander!.password,
-    ))!;
+    const token = await login();
     assert.ok(token, "signed in");
     const list = await connections(base, token);
     assert.deepEqual(
@@ -133,11 +141,7 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
   });
 
   it("dev is read-write: a key saved through Commander reaches Redis", async () => {
-    const token = (await signIn(
-      base,
-      connection.commander!.username,
-      connection.commander!.password,
-    ))!;
+    const token = await login();
     const [sessions] = await connections(base, token);
     const saved = await request(
       `${base}/apiv2/key/${encodeURIComponent(sessions.conId)}/ui:commander-saved`,
@@ -153,17 +157,12 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
   });
 
   it("no reply after sign-in carries a Redis password or the password hash", async () => {
-    const token = (await signIn(
-      base,
-      connection.commander!.username,
-      connection.commander!.password,
-    ))!;
+    const token = await login();
     const [sessions] = await connections(base, token);
-    const confDir = commanderPaths(dir).confDir;
     const hidden = [
-      fs.readFileSync(path.join(confDir, COMMANDER_FILES.redisPassword), "utf8").trim(),
-      fs.readFileSync(path.join(confDir, COMMANDER_FILES.passwordHash), "utf8").trim(),
-      fs.readFileSync(path.join(confDir, COMMANDER_FILES.sessionSecret), "utf8").trim(),
+      commanderFile(dir, COMMANDER_FILES.redisPassword),
+      commanderFile(dir, COMMANDER_FILES.passwordHash),
+      commanderFile(dir, COMMANDER_FILES.sessionSecret),
       connection.commander!.password,
     ];
     for (const p of [
@@ -182,9 +181,7 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
   });
 
   it("the commander user has no @dangerous command, even in dev (KEYS, FLUSHALL, CONFIG, CLIENT LIST, DEBUG)", async () => {
-    const password = fs
-      .readFileSync(path.join(commanderPaths(dir).confDir, COMMANDER_FILES.redisPassword), "utf8")
-      .trim();
+    const password = commanderFile(dir, COMMANDER_FILES.redisPassword);
     const commander = asUser(connection.redis[0].port, { username: "commander", password });
     try {
       for (const command of [
@@ -242,8 +239,7 @@ describe("Redis Commander, prod sandbox: read-only, and it follows the master ac
   let base: string;
   let sessionsId: string;
   // Commander's session tokens live 60 s: each step signs in anew.
-  const login = async () =>
-    (await signIn(base, connection.commander!.username, connection.commander!.password))!;
+  const login = () => signInAs(connection);
 
   before(async () => {
     ({ dir, sandbox } = await startWith(resolve(PROD, "prod"), "lowcode-redis-commander-prod-"));
@@ -306,9 +302,7 @@ describe("Redis Commander, prod sandbox: read-only, and it follows the master ac
   });
 
   it("bypassing Commander, the commander user may read and inspect only: no write, no @dangerous but INFO", async () => {
-    const password = fs
-      .readFileSync(path.join(commanderPaths(dir).confDir, COMMANDER_FILES.redisPassword), "utf8")
-      .trim();
+    const password = commanderFile(dir, COMMANDER_FILES.redisPassword);
     const port = await currentMasterPort(connection);
     const admin = asUser(port, connection.users.admin);
     const commander = asUser(port, { username: "commander", password });
