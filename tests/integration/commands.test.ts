@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { commanderHealthy } from "../../sandbox/commander";
 import { readProcesses } from "../../sandbox/sandbox";
 import { exercisePlatform } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
@@ -100,6 +101,7 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
         assert.deepEqual(Object.keys(connection).sort(), [
           "backup",
           "client",
+          "commander",
           "databases",
           "deviations",
           "masterName",
@@ -125,6 +127,18 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
           10_000,
         );
         assert.equal((fs.statSync(file).mode & 0o777).toString(8), "600");
+        // Commander: commanderPort shifted with the base port; its address logged, never the password.
+        const commanderPort = basePort + 1080;
+        assert.equal(connection.commander?.url, `http://127.0.0.1:${commanderPort}`);
+        assert.ok(await commanderHealthy(commanderPort));
+        assert.match(
+          output(),
+          new RegExp(`Redis Commander.*http://127\\.0\\.0\\.1:${commanderPort}`),
+        );
+        assert.ok(
+          !output().includes(connection.commander!.password),
+          "the output shows the password",
+        );
         await exercisePlatform(connection);
         assert.equal(redisProcessesOn([basePort]).length, 1, "one redis-server runs");
 
@@ -171,6 +185,7 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
         child.kill("SIGTERM");
         assert.equal(await exited, 0, output());
         assert.deepEqual(redisProcessesOn([basePort]), [], "no process is left behind");
+        assert.equal(await commanderHealthy(commanderPort), false, "Commander stopped too");
         assert.deepEqual(
           fs.readdirSync(dir).filter((f) => f === "processes.json" || f === "sandbox.pid"),
           [],

@@ -194,6 +194,8 @@ describe("Kubernetes objects of a sentinel group: valid, consistent, and wired f
       .map((o) => o.metadata.name)
       .sort();
     assert.deepEqual(services, [
+      // Commander's web page, not a way to Redis.
+      "lowcode-redis-commander",
       "lowcode-redis-headless",
       "lowcode-redis-sentinel",
       "lowcode-redis-sentinel-headless",

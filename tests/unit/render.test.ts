@@ -301,6 +301,10 @@ describe("npm run render artifacts: secrets only as references", () => {
       "manifests/07-service-lowcode-redis-headless.yaml",
       "manifests/08-service-lowcode-redis.yaml",
       "manifests/09-statefulset-lowcode-redis.yaml",
+      "manifests/10-configmap-lowcode-redis-commander-config.yaml",
+      "manifests/11-secret-lowcode-redis-commander-auth.yaml",
+      "manifests/12-deployment-lowcode-redis-commander.yaml",
+      "manifests/13-service-lowcode-redis-commander.yaml",
     ]);
     assert.equal(
       Object.keys(renderArtifacts(resolve(DEV))).filter((f) => f.startsWith("manifests/")).length,
