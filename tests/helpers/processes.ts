@@ -1,4 +1,4 @@
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConnectionInfo } from "../../render/connection";
@@ -74,4 +74,9 @@ export async function runSandboxCommand(args: string[], dir: string, timeoutMs: 
     started.kill();
     throw new Error(`${(err as Error).message}\n${output}`);
   }
+}
+
+/** SIGKILL to a Redis Commander a sandbox in `dir` started (left behind when the sandbox was killed). */
+export function killCommanderIn(dir: string): void {
+  spawnSync("pkill", ["-KILL", "-f", `${dir}/commander/start-commander.js`]);
 }

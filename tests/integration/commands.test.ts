@@ -7,7 +7,12 @@ import { commanderHealthy } from "../../sandbox/commander";
 import { readProcesses } from "../../sandbox/sandbox";
 import { exercisePlatform } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
-import { killRedisOn, redisProcessesOn, runSandboxCommand } from "../helpers/processes";
+import {
+  killCommanderIn,
+  killRedisOn,
+  redisProcessesOn,
+  runSandboxCommand,
+} from "../helpers/processes";
 import { waitFor } from "../helpers/wait";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -195,6 +200,7 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
       } finally {
         sandbox?.kill();
         killRedisOn([basePort]);
+        killCommanderIn(dir);
         fs.rmSync(dir, { recursive: true, force: true });
       }
     });
@@ -283,6 +289,7 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
     } finally {
       sandbox?.kill();
       killRedisOn(ports);
+      killCommanderIn(dir);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
