@@ -157,7 +157,7 @@ export function commanderAclRules(cfg: ResolvedConfig): string {
   ].join(" ");
 }
 
-/** The `user commander …` line: in users.acl (production) or secrets.conf (dev). */
+/** The `user commander …` line of users.acl. */
 export function commanderUserLine(
   cfg: ResolvedConfig,
   secrets: SecretValues,
@@ -184,12 +184,20 @@ export const SENTINEL_ACL_RULES = {
   ].join(" "),
 } as const;
 
-/** users.acl for production: `default` off, then each user with a SHA-256 password hash. */
+/**
+ * users.acl, each user with a SHA-256 password hash. Production: `default` off, then its users.
+ * Dev: `default` as `requirepass` makes it (every command, the same password), and Commander's user.
+ */
 export function renderUsersAcl(
   cfg: ResolvedConfig,
   secrets: SecretValues,
   hash: (password: string) => string = sha256Hex,
 ): string {
+  if (!cfg.security.aclUsers)
+    return configFile("users.acl", [
+      `user default on #${hash(need(secrets, "defaultPassword"))} ~* &* +@all`,
+      ...(cfg.commander.enabled ? [commanderUserLine(cfg, secrets, hash)] : []),
+    ]);
   const rules = nodeAclRules(cfg);
   const rule = (user: NodeUser) =>
     `user ${user} on #${hash(need(secrets, userFor(cfg, user).secret))} ${rules[user]}`;

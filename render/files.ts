@@ -9,6 +9,7 @@ import {
   need,
   sha256Hex,
   userFor,
+  usesAclFile,
 } from "./redis-conf";
 import {
   renderSentinelClientPassword,
@@ -46,8 +47,8 @@ export function nodeSecretFiles(
   hash: PasswordHash = sha256Hex,
 ): Files {
   return {
-    "secrets.conf": renderSecretsConf(cfg, secrets, hash),
-    ...(cfg.security.aclUsers ? { "users.acl": renderUsersAcl(cfg, secrets, hash) } : {}),
+    "secrets.conf": renderSecretsConf(cfg, secrets),
+    ...(usesAclFile(cfg) ? { "users.acl": renderUsersAcl(cfg, secrets, hash) } : {}),
     "probe.pass": renderProbePassword(cfg, secrets),
     // A starting node asks the sentinels which node is master.
     ...(grouped(cfg)

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { ResolvedConfig } from "../config/resolve";
-import { commanderUserLine } from "./acl";
 
 /** Where the rendered files live in a container or pod (the sandbox mirrors it under its dir). */
 export interface ContainerLayout {
@@ -135,6 +134,16 @@ export function requiredSecrets(cfg: ResolvedConfig): SecretKey[] {
     ...commander,
     ...offsite,
   ];
+}
+
+/**
+ * Whether the nodes load users.acl: production's users, or dev's `default` beside Commander's
+ * user. Users are never declared in a config file: CONFIG REWRITE (Sentinel's, after a failover)
+ * copies such users into redis.conf, and Redis refuses to start on a user declared twice, or on
+ * users in a config file beside an ACL file (the stand-in of start-redis.sh has one).
+ */
+export function usesAclFile(cfg: ResolvedConfig): boolean {
+  return cfg.security.aclUsers || cfg.commander.enabled;
 }
 
 /** Which user and password each role connects with. In dev every role is the `default` user. */
@@ -275,18 +284,12 @@ export function need(secrets: SecretValues, key: SecretKey): string {
 }
 
 /** secrets.conf: dev's requirepass, production's CONFIG rename. Mounted from a Secret. */
-export function renderSecretsConf(
-  cfg: ResolvedConfig,
-  secrets: SecretValues,
-  hash: (password: string) => string = sha256Hex,
-): string {
+export function renderSecretsConf(cfg: ResolvedConfig, secrets: SecretValues): string {
   const lines = header(cfg, "secrets.conf");
   if (cfg.security.aclUsers) {
     lines.push(`rename-command CONFIG ${need(secrets, "configCommand")}`);
   } else {
     lines.push(`requirepass ${quote(need(secrets, "defaultPassword"))}`);
-    // Without an ACL file, the users besides default are declared here.
-    if (cfg.commander.enabled) lines.push(commanderUserLine(cfg, secrets, hash));
   }
   if (cfg.topology === "sentinel") {
     // Every node may become a replica after a failover, so every node has the master credentials.
@@ -392,7 +395,7 @@ export function redisServerArgs(
   nodeAddress?: string,
 ): string[] {
   const args = [layout.redisConf, "--dir", layout.dataDir, "--include", layout.secretsConf];
-  if (cfg.security.aclUsers) args.push("--aclfile", layout.usersAcl);
+  if (usesAclFile(cfg)) args.push("--aclfile", layout.usersAcl);
   if (nodeAddress) args.push(...nodeBindArgs(cfg, nodeAddress));
   return args;
 }

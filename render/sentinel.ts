@@ -230,10 +230,6 @@ function standInFunctions(cfg: ResolvedConfig): string[] {
     `    echo "user ${probe} on #$(sha "$(cat "$CONF_DIR/probe.pass")") ${readOnly} +get"`,
     `    echo "user standin on #$(sha "$token") ${readOnly} +set"`,
     '  } > "$standin_dir/users.acl"',
-    // Its users come from that file alone: the node's included secret settings (dev declares
-    // users there, which Redis refuses beside an ACL file) stay out.
-    "  skip=0",
-    '  for arg do shift; if [ "$skip" = 1 ]; then skip=0; elif [ "$arg" = --include ]; then skip=1; else set -- "$@" "$arg"; fi; done',
     '  redis-server "$@" --dir "$standin_dir" --dbfilename standin.rdb --appendonly no --save "" \\',
     '    --replicaof no one --aclfile "$standin_dir/users.acl" --min-replicas-to-write 0 \\',
     "    --loglevel warning &",

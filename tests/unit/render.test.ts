@@ -82,13 +82,30 @@ describe("redis.conf rendering: platform settings and each profile's security", 
         ["secrets.conf"].split("\n")
         .filter((l) => !l.startsWith("#") && l)
         .join("\n"),
-      [
-        `requirepass "${SECRETS.defaultPassword}"`,
-        // Commander's own user: without an ACL file, declared beside requirepass.
-        `user commander on #${sha256Hex(SECRETS.commanderRedisPassword)} ${commanderAclRules(cfg)}`,
-      ].join("\n"),
+      `requirepass "${SECRETS.defaultPassword}"`,
     );
-    assert.doesNotMatch(secretFiles(cfg, SECRETS)["secrets.conf"], /commander-password/);
+  });
+
+  it("dev with Commander: users.acl holds default as requirepass makes it and Commander's user, never a user in a config file", () => {
+    const cfg = resolve(DEV);
+    const files = secretFiles(cfg, SECRETS);
+    assert.deepEqual(
+      files["users.acl"].split("\n").filter((l) => !l.startsWith("#") && l),
+      [
+        `user default on #${sha256Hex(SECRETS.defaultPassword)} ~* &* +@all`,
+        `user commander on #${sha256Hex(SECRETS.commanderRedisPassword)} ${commanderAclRules(cfg)}`,
+      ],
+    );
+    assert.doesNotMatch(files["users.acl"], /dev-password|commander-password/);
+    // CONFIG REWRITE copies users declared in a config file into redis.conf, where a second
+    // declaration stops Redis: users live in the ACL file only.
+    for (const conf of [files["secrets.conf"], renderRedisConf(cfg)])
+      assert.doesNotMatch(conf, /^user /m);
+    assert.deepEqual(redisServerArgs(cfg, LAYOUT).slice(-2), ["--aclfile", "/conf/users.acl"]);
+    // Without Commander, dev is requirepass alone.
+    const bare = resolve({ ...DEV, commanderEnabled: false });
+    assert.equal(secretFiles(bare, SECRETS)["users.acl"], undefined);
+    assert.ok(!redisServerArgs(bare, LAYOUT).includes("--aclfile"));
   });
 
   it("production: specific bind, protected mode, FLUSHALL/FLUSHDB disabled, CONFIG renamed only in the secret file", () => {
@@ -175,13 +192,10 @@ describe("redis.conf rendering: platform settings and each profile's security", 
   });
 
   it("redis-server arguments: secret files by path, the node address added in production", () => {
-    assert.deepEqual(redisServerArgs(resolve(DEV), LAYOUT, "10.0.0.5"), [
-      "/conf/redis.conf",
-      "--dir",
-      "/data",
-      "--include",
-      "/conf/secrets.conf",
-    ]);
+    assert.deepEqual(
+      redisServerArgs(resolve({ ...DEV, commanderEnabled: false }), LAYOUT, "10.0.0.5"),
+      ["/conf/redis.conf", "--dir", "/data", "--include", "/conf/secrets.conf"],
+    );
     assert.deepEqual(redisServerArgs(resolve(PROD_STANDALONE), LAYOUT, "$(POD_IP)"), [
       "/conf/redis.conf",
       "--dir",
