@@ -118,6 +118,9 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
       "/data",
       "--include",
       "/data/secrets.conf",
+      // default and Commander's user.
+      "--aclfile",
+      "/data/users.acl",
     ]);
     assert.deepEqual(c.envs, ["CONF_DIR=/data", "DATA_DIR=/data"]);
     assert.equal(c.memory, 768);
@@ -137,6 +140,7 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
       "/data/redis.conf",
       "/data/secrets.conf",
       "/data/start-redis.sh",
+      "/data/users.acl",
     ]);
     assert.match(
       byFile.get("/data/secrets.conf")!.content,
