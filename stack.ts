@@ -59,7 +59,7 @@ function deploy(
     network: placement.network,
     dependsOn: [...(placement.dependsOn ?? []), redis],
   });
-  if (!cfg.commander.enabled) return { connection: redis.connection };
+  if (!ui.url || !ui.login) return { connection: redis.connection };
   return {
     // The contract's `commander` entry: the URL and the sign-in.
     connection: pulumi.secret(

@@ -15,6 +15,7 @@ import {
   commanderObjectNames,
   commanderObjects,
   commanderPasswordHash,
+  insightObjects,
   commanderPlainFiles,
   commanderSecretFiles,
   commanderSite,
@@ -53,10 +54,13 @@ export interface CommanderUIArgs {
  * - Kubernetes: a Deployment, a ClusterIP Service, an Ingress when `commanderIngressHost` is set.
  */
 export class CommanderUI extends pulumi.ComponentResource {
-  /** Where Commander is reached: http://127.0.0.1:<commanderPort>, the Ingress, or the Service. */
-  public readonly url: pulumi.Output<string>;
-  /** The sign-in; secret. */
-  public readonly login: pulumi.Output<{ username: string; password: string }>;
+  /**
+   * Where Commander is reached: http://127.0.0.1:<commanderPort>, the Ingress, or the Service;
+   * undefined when only RedisInsight runs.
+   */
+  public readonly url?: pulumi.Output<string>;
+  /** The sign-in; secret. Undefined when only RedisInsight runs. */
+  public readonly login?: pulumi.Output<{ username: string; password: string }>;
 
   constructor(name: string, args: CommanderUIArgs, opts?: pulumi.ComponentResourceOptions) {
     super("lowcode:redis:CommanderUI", name, {}, opts);
@@ -66,26 +70,51 @@ export class CommanderUI extends pulumi.ComponentResource {
     if (cfg.target === "docker" && args.network === undefined)
       throw new Error(`CommanderUI ${name}: args.network is required on the docker target`);
 
-    const password = pulumi.secret(
-      args.password ??
-        new random.RandomPassword(
-          `${name}-password`,
-          { length: 24, special: false },
-          { parent: this },
-        ).result,
-    );
+    if (cfg.commander.enabled) {
+      const password = pulumi.secret(
+        args.password ??
+          new random.RandomPassword(
+            `${name}-password`,
+            { length: 24, special: false },
+            { parent: this },
+          ).result,
+      );
+      const secretFiles = this.secretFiles(name, cfg, args, password);
+      if (cfg.target === "kubernetes") this.createKubernetes(name, cfg, args, secretFiles);
+      else this.createDocker(name, cfg, args, secretFiles);
+      this.url = pulumi.output(commanderUrl(cfg, args.redisName));
+      this.login = pulumi.secret(
+        password.apply((p) => ({ username: cfg.commander.username, password: p })),
+      );
+    }
+    if (cfg.commander.insight.enabled) {
+      if (cfg.target === "kubernetes") this.createKubernetes(name, cfg, args);
+      else this.createDockerInsight(name, cfg, args);
+    }
+    this.registerOutputs({ url: this.url, login: this.login });
+  }
+
+  /**
+   * Commander's secret files: the bcrypt hash of the sign-in (a salt generated once: the hash
+   * changes only with the password), a generated session-signing key, the Redis passwords.
+   */
+  private secretFiles(
+    name: string,
+    cfg: ResolvedConfig,
+    args: CommanderUIArgs,
+    password: pulumi.Output<string>,
+  ): pulumi.Output<Files> {
     const sessionSecret = new random.RandomPassword(
       `${name}-session-secret`,
       { length: 48, special: false },
       { parent: this },
     ).result;
-    // bcrypt's alphabet; generated once, so the hash changes only with the password.
     const salt = new random.RandomString(
       `${name}-salt`,
       { length: 22, special: true, overrideSpecial: "./" },
       { parent: this },
     ).result;
-    const secretFiles = pulumi
+    return pulumi
       .secret(pulumi.all([pulumi.output(args.redisSecrets), password, salt, sessionSecret]))
       .apply(([values, p, s, session]) =>
         commanderSecretFiles(cfg, values as SecretValues, {
@@ -93,47 +122,34 @@ export class CommanderUI extends pulumi.ComponentResource {
           sessionSecret: session,
         }),
       );
-
-    if (cfg.target === "kubernetes") this.createKubernetes(name, cfg, args, secretFiles);
-    else {
-      if (cfg.commander.enabled) this.createDocker(name, cfg, args, secretFiles);
-      if (cfg.commander.insight.enabled) this.createDockerInsight(name, cfg, args);
-    }
-
-    this.url = pulumi.output(commanderUrl(cfg, args.redisName));
-    this.login = pulumi.secret(
-      password.apply((p) => ({ username: cfg.commander.username, password: p })),
-    );
-    this.registerOutputs({ url: this.url, login: this.login });
   }
 
-  /** Kubernetes: Commander's objects (and RedisInsight's); the Secret gets its data as a secret Output. */
+  /**
+   * Kubernetes: Commander's objects when given its secret files (its Secret gets them as a secret
+   * Output), else RedisInsight's.
+   */
   private createKubernetes(
     name: string,
     cfg: ResolvedConfig,
     args: CommanderUIArgs,
-    secretFiles: pulumi.Output<Files>,
+    secretFiles?: pulumi.Output<Files>,
   ) {
     const dependsOn = [...(args.dependsOn ?? [])];
     const created: pulumi.Resource[] = [];
-    const digestKey = new random.RandomPassword(
-      `${name}-rollout-key`,
-      { length: 32, special: false },
-      { parent: this },
-    ).result;
+    const n = commanderObjectNames(args.redisName);
+    // Resource names from the component's name; the objects' names come from the deployment's.
+    const suffix: Record<string, string> = {
+      [`ConfigMap/${n.configMap}`]: "config",
+      [`Secret/${n.secret}`]: "auth",
+      [`Deployment/${n.deployment}`]: "deployment",
+      [`Service/${n.service}`]: "service",
+      [`Ingress/${n.ingress}`]: "ingress",
+      [`Deployment/${n.insightDeployment}`]: "insight-deployment",
+      [`Service/${n.insightService}`]: "insight-service",
+    };
     const create = (object: K8sObject) => {
       const opts = { parent: this, dependsOn: [...dependsOn] };
       const objectArgs = object as unknown as Record<string, unknown>;
-      const n = commanderObjectNames(args.redisName);
-      const suffix: Record<string, string> = {
-        [`ConfigMap/${n.configMap}`]: "config",
-        [`Secret/${n.secret}`]: "auth",
-        [`Deployment/${n.deployment}`]: "deployment",
-        [`Service/${n.service}`]: "service",
-        [`Ingress/${n.ingress}`]: "ingress",
-        [`Deployment/${n.insightDeployment}`]: "insight-deployment",
-        [`Service/${n.insightService}`]: "insight-service",
-      };
       const rname = `${name}-${suffix[`${object.kind}/${object.metadata.name}`] ?? resourceName(object)}`;
       switch (object.kind) {
         case "ConfigMap":
@@ -141,15 +157,23 @@ export class CommanderUI extends pulumi.ComponentResource {
           break;
         case "Secret":
           created.push(
-            new k8s.core.v1.Secret(rname, { ...objectArgs, stringData: secretFiles }, opts),
+            new k8s.core.v1.Secret(rname, { ...objectArgs, stringData: secretFiles! }, opts),
           );
           break;
         case "Deployment":
-          // The launcher reads the Secret at start: a changed password rolls the pod.
+          // The launcher reads the Secret at start: a changed password rolls Commander's pod.
           new k8s.apps.v1.Deployment(
             rname,
-            (object.metadata.name === commanderObjectNames(args.redisName).deployment
-              ? withSecretDigest(object, secretFiles, digestKey)
+            (secretFiles
+              ? withSecretDigest(
+                  object,
+                  secretFiles,
+                  new random.RandomPassword(
+                    `${name}-rollout-key`,
+                    { length: 32, special: false },
+                    { parent: this },
+                  ).result,
+                )
               : object) as unknown as k8s.apps.v1.DeploymentArgs,
             { ...opts, dependsOn: [...dependsOn, ...created] },
           );
@@ -164,7 +188,7 @@ export class CommanderUI extends pulumi.ComponentResource {
           throw new Error(`no resource type for ${object.kind}`);
       }
     };
-    commanderObjects(cfg, args.redisName).forEach(create);
+    (secretFiles ? commanderObjects : insightObjects)(cfg, args.redisName).forEach(create);
   }
 
   /**

@@ -22,6 +22,7 @@ import {
   commanderPlainFiles,
   commanderSecretFiles,
   commanderSite,
+  insightObjects,
 } from "./commander";
 import {
   backupAndRestoreObjects,
@@ -57,7 +58,8 @@ export function kubernetesObjects(cfg: ResolvedConfig): K8sObject[] {
     // The restore Job runs before the StatefulSet that adopts the claim it seeds.
     ...backupAndRestoreObjects(cfg, DEPLOYMENT_NAME),
     ...redisObjects(cfg, DEPLOYMENT_NAME),
-    ...commanderObjects(cfg, DEPLOYMENT_NAME),
+    ...(cfg.commander.enabled ? commanderObjects(cfg, DEPLOYMENT_NAME) : []),
+    ...(cfg.commander.insight.enabled ? insightObjects(cfg, DEPLOYMENT_NAME) : []),
   ];
 }
 

@@ -335,16 +335,9 @@ function clusterService(
 /**
  * Commander on Kubernetes: the settings and launcher (ConfigMap), the secret files (a Secret the
  * component fills), a one-pod Deployment hardened like the Redis pods, a ClusterIP Service, and an
- * Ingress when `commanderIngressHost` is set. RedisInsight beside it when enabled.
+ * Ingress when `commanderIngressHost` is set.
  */
 export function commanderObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
-  return [
-    ...(cfg.commander.enabled ? commanderOnlyObjects(cfg, name) : []),
-    ...(cfg.commander.insight.enabled ? insightObjects(cfg, name) : []),
-  ];
-}
-
-function commanderOnlyObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
   const n = commanderObjectNames(name);
   const files = commanderPlainFiles(cfg, commanderSite(cfg, name));
   const podLabels = { ...labels(name, COMPONENT), [REDIS_CLIENT_LABEL]: "true" };
@@ -455,7 +448,7 @@ function commanderOnlyObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
  * RedisInsight: no sign-in page of its own, so reached through `kubectl port-forward` only (a
  * ClusterIP Service, no Ingress); its own database of connections on an in-memory volume.
  */
-function insightObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
+export function insightObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
   const n = commanderObjectNames(name);
   return [
     {

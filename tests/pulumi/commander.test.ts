@@ -318,3 +318,47 @@ describe("Pulumi program: CommanderUI on Kubernetes (prod stack)", () => {
         );
   });
 });
+
+describe("Pulumi program: RedisInsight without Commander (commanderEnabled false)", () => {
+  for (const [target, values] of [
+    ["docker", { ...DEV, commanderEnabled: false, insightEnabled: true }],
+    ["kubernetes", { ...PROD, commanderEnabled: false, insightEnabled: true }],
+  ] as const) {
+    it(`${target}: RedisInsight only; no Commander object, sign-in, session key or salt; no commander output`, async () => {
+      const rejections: unknown[] = [];
+      const onRejection = (err: unknown) => rejections.push(err);
+      process.on("unhandledRejection", onRejection);
+      try {
+        const cfg = resolve(values, "insight-only");
+        await recorder.deploy(cfg, {});
+        const ours = recorder.resources
+          .filter((r) => r.name.startsWith("lowcode-redis-commander"))
+          .map((r) => `${r.type} ${r.name}`)
+          .sort();
+        assert.deepEqual(
+          ours,
+          target === "docker"
+            ? [
+                "docker:index/container:Container lowcode-redis-commander-insight",
+                "docker:index/remoteImage:RemoteImage lowcode-redis-commander-insight-image",
+                "docker:index/volume:Volume lowcode-redis-commander-insight-data",
+                "lowcode:redis:CommanderUI lowcode-redis-commander",
+              ]
+            : [
+                "kubernetes:apps/v1:Deployment lowcode-redis-commander-insight-deployment",
+                "kubernetes:core/v1:Service lowcode-redis-commander-insight-service",
+                "lowcode:redis:CommanderUI lowcode-redis-commander",
+              ],
+        );
+        const outputs = deployStack(cfg, {});
+        assert.equal(outputs.commanderUrl, undefined);
+        assert.equal(outputs.commanderLogin, undefined);
+        assert.equal((await promiseOf(outputs.connection)).commander, undefined);
+        await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(rejections, [], "an apply failed");
+      } finally {
+        process.off("unhandledRejection", onRejection);
+      }
+    });
+  }
+});
