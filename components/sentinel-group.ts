@@ -7,7 +7,7 @@ import {
   sentinelPlainFiles,
   sentinelSecretFiles,
 } from "../render/files";
-import { SENTINEL_MEMORY_MI, objectNames, podHost } from "../render/kubernetes";
+import { SENTINEL_MEMORY_MI, objectNames, podHost, sentinelEndpoints } from "../render/kubernetes";
 import {
   DOCKER_LAYOUT as LAYOUT,
   dockerNodeAddress,
@@ -15,7 +15,7 @@ import {
   nodeBindArgs,
   redisServerArgs,
 } from "../render/redis-conf";
-import { SENTINEL_PORT } from "../render/sentinel";
+import { SENTINEL_PORT, dockerSentinelEndpoints, endpointList } from "../render/sentinel";
 import { SecretOutputs, SuppliedSecrets, allSecrets, createSecrets } from "./secrets";
 import { createDockerProcess, createImage, redisMemoryMb } from "./targets/docker";
 import { createKubernetesObjects } from "./targets/kubernetes";
@@ -83,10 +83,7 @@ export class SentinelGroup extends pulumi.ComponentResource {
     const values = allSecrets(this.secrets);
     const nodeSecrets = values.apply((v) => nodeSecretFiles(cfg, v));
     const sentinelSecrets = values.apply((v) => sentinelSecretFiles(cfg, v));
-    const sentinelList = Array.from(
-      { length: cfg.sentinel.sentinels },
-      (_, i) => `${dockerSentinelAddress(cfg, i)}:${SENTINEL_PORT}`,
-    ).join(" ");
+    const sentinelList = endpointList(dockerSentinelEndpoints(cfg));
     const groupEnv = {
       CONF_DIR: LAYOUT.confDir,
       DATA_DIR: LAYOUT.dataDir,
@@ -163,10 +160,6 @@ export class SentinelGroup extends pulumi.ComponentResource {
       host: podHost(cfg, n.statefulSet, n.headlessService, i),
       port: cfg.port,
     }));
-    const sentinels = Array.from({ length: cfg.sentinel.sentinels }, (_, i) => ({
-      host: podHost(cfg, n.sentinelStatefulSet, n.sentinelHeadlessService, i),
-      port: SENTINEL_PORT,
-    }));
-    return { redis, sentinels };
+    return { redis, sentinels: sentinelEndpoints(cfg, name) };
   }
 }

@@ -129,6 +129,8 @@ const DATABASE_KEYS: Record<DatabasePurpose, KeyName> = {
   queryCache: "dbQueryCache",
 };
 
+/** Docker publishes sentinel i on this port + i (render/sentinel.ts SENTINEL_PORT). */
+const DOCKER_SENTINEL_FIRST_PORT = 26379;
 const MIN_MAXMEMORY = 1024 ** 2;
 const MAX_MAXMEMORY = 64 * 1024 ** 3;
 const MIB = 1024 ** 2;
@@ -481,7 +483,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   // Docker publishes node i on hostPort + i and sentinel i on 26379 + i (127.0.0.1).
   if (v.target === "docker" && nodes > 1) {
     const last = (v.hostPort as number) + nodes - 1;
-    const sentinelFirst = 26379;
+    const sentinelFirst = DOCKER_SENTINEL_FIRST_PORT;
     const sentinelLast = sentinelFirst + (v.sentinels as number) - 1;
     if (last > 65535) {
       problems.push(
@@ -557,7 +559,8 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
     for (let i = 0; i < nodes; i++)
       published.set((v.hostPort as number) + i, `Redis node ${i} (hostPort + ${i})`);
     if (sentinelTopology)
-      for (let i = 0; i < sentinels; i++) published.set(26379 + i, `sentinel ${i}`);
+      for (let i = 0; i < sentinels; i++)
+        published.set(DOCKER_SENTINEL_FIRST_PORT + i, `sentinel ${i}`);
   }
   const commander = resolveCommander(
     Object.fromEntries(Object.keys(COMMANDER_KEYS).map((k) => [k, v[k]])) as Parameters<

@@ -29,7 +29,7 @@ import {
   backupObjectNames,
   kubernetesBackupSite,
 } from "./kubernetes-backup";
-import { SENTINEL_PORT } from "./sentinel";
+import { dockerSentinelEndpoints, endpointList } from "./sentinel";
 import { DEPLOYMENT_NAME } from "./names";
 
 import {
@@ -37,7 +37,6 @@ import {
   LAYOUT,
   SecretValues,
   dockerNodeAddress,
-  dockerSentinelAddress,
   redisServerArgs,
   requiredSecrets,
 } from "./redis-conf";
@@ -72,13 +71,7 @@ export function backupSite(cfg: ResolvedConfig): BackupSite {
       { length: cfg.sentinel.nodes },
       (_, i) => `${dockerNodeAddress(cfg, i)}:${cfg.port}`,
     ).join(" "),
-    sentinels:
-      cfg.topology === "sentinel"
-        ? Array.from(
-            { length: cfg.sentinel.sentinels },
-            (_, i) => `${dockerSentinelAddress(cfg, i)}:${SENTINEL_PORT}`,
-          ).join(" ")
-        : "",
+    sentinels: cfg.topology === "sentinel" ? endpointList(dockerSentinelEndpoints(cfg)) : "",
     offsiteStep: "separate",
   };
 }

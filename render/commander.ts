@@ -8,18 +8,12 @@ import {
   K8sObject,
   labels,
   objectNames,
-  podHost,
   selector,
+  sentinelEndpoints,
   serviceHost,
 } from "./kubernetes";
-import {
-  SecretValues,
-  dockerNodeAddress,
-  dockerSentinelAddress,
-  need,
-  sha256Hex,
-} from "./redis-conf";
-import { SENTINEL_PORT } from "./sentinel";
+import { SecretValues, dockerNodeAddress, need, sha256Hex } from "./redis-conf";
+import { dockerSentinelEndpoints } from "./sentinel";
 
 /**
  * Redis Commander (and RedisInsight) as rendered files and Kubernetes objects. Commander's image
@@ -27,9 +21,9 @@ import { SENTINEL_PORT } from "./sentinel";
  * app, started by the same launcher with the same settings file.
  */
 
-/** The image of the `redis-commander` npm package's release (package.json pins the same). */
-export const COMMANDER_IMAGE = "ghcr.io/joeferner/redis-commander:0.9.0";
+/** The `redis-commander` npm package's release (package.json pins the same) and its image. */
 export const COMMANDER_VERSION = "0.9.0";
+export const COMMANDER_IMAGE = `ghcr.io/joeferner/redis-commander:${COMMANDER_VERSION}`;
 /** RedisInsight, pinned; it cannot run here (no Docker, no cluster): manifest checks only. */
 export const INSIGHT_IMAGE = "redis/redisinsight:2.66.0";
 /** The port Commander listens on inside its container or pod. */
@@ -40,7 +34,7 @@ export const INSIGHT_CONTAINER_PORT = 5540;
 export const COMMANDER_UID = 10000;
 /** RedisInsight's image runs as the `node` user. */
 export const INSIGHT_UID = 1000;
-/** bcrypt's cost: 2^12 rounds, about 0.3 s per sign-in in Commander's bcryptjs. */
+/** bcrypt's cost: 2^12 rounds, about half a second per hash in bcryptjs here. */
 export const BCRYPT_COST = 12;
 
 /** Where the files are in a container or pod; the sandbox passes its own dirs in the environment. */
@@ -105,28 +99,16 @@ export interface CommanderSite {
 export function commanderSite(cfg: ResolvedConfig, redisName: string): CommanderSite {
   const listen = { address: "0.0.0.0", port: COMMANDER_CONTAINER_PORT };
   const grouped = cfg.topology === "sentinel";
-  if (cfg.target === "docker") {
+  if (cfg.target === "docker")
     return {
       listen,
       redis: { host: dockerNodeAddress(cfg, 0), port: cfg.port },
-      sentinels: grouped
-        ? Array.from({ length: cfg.sentinel.sentinels }, (_, i) => ({
-            host: dockerSentinelAddress(cfg, i),
-            port: SENTINEL_PORT,
-          }))
-        : [],
+      sentinels: grouped ? dockerSentinelEndpoints(cfg) : [],
     };
-  }
-  const n = objectNames(redisName);
   return {
     listen,
-    redis: { host: serviceHost(cfg, n.clientService), port: cfg.port },
-    sentinels: grouped
-      ? Array.from({ length: cfg.sentinel.sentinels }, (_, i) => ({
-          host: podHost(cfg, n.sentinelStatefulSet, n.sentinelHeadlessService, i),
-          port: SENTINEL_PORT,
-        }))
-      : [],
+    redis: { host: serviceHost(cfg, objectNames(redisName).clientService), port: cfg.port },
+    sentinels: grouped ? sentinelEndpoints(cfg, redisName) : [],
   };
 }
 

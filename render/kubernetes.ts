@@ -1,10 +1,12 @@
 import { ResolvedConfig } from "../config/resolve";
+import type { Endpoint } from "./connection";
 import { Files, nodePlainFiles, sentinelPlainFiles } from "./files";
 import { LAYOUT, nodeBindArgs, redisServerArgs, sha256Hex } from "./redis-conf";
 import {
   PEER_WAIT_SECONDS,
   SENTINEL_PORT,
   SENTINEL_START_WAIT_SECONDS,
+  endpointList,
   masterWaitSeconds,
   terminationGraceSeconds,
 } from "./sentinel";
@@ -81,14 +83,18 @@ export function podHost(
  */
 export const SENTINEL_MEMORY_MI = { request: 32, limit: 64 } as const;
 
+/** Every sentinel pod at its stable DNS name. */
+export function sentinelEndpoints(cfg: ResolvedConfig, name: string): Endpoint[] {
+  const n = objectNames(name);
+  return Array.from({ length: cfg.sentinel.sentinels }, (_, i) => ({
+    host: podHost(cfg, n.sentinelStatefulSet, n.sentinelHeadlessService, i),
+    port: SENTINEL_PORT,
+  }));
+}
+
 /** Every sentinel's stable address, "host:port ...", for the start scripts. */
 export function sentinelAddresses(cfg: ResolvedConfig, name: string): string {
-  const n = objectNames(name);
-  return Array.from(
-    { length: cfg.sentinel.sentinels },
-    (_, i) =>
-      `${podHost(cfg, n.sentinelStatefulSet, n.sentinelHeadlessService, i)}:${SENTINEL_PORT}`,
-  ).join(" ");
+  return endpointList(sentinelEndpoints(cfg, name));
 }
 
 /** Every Redis node's stable address, "host:port ..." in ordinal order, for the start scripts. */

@@ -1,9 +1,11 @@
 import { ResolvedConfig } from "../config/resolve";
 import { RESTORED_MARKER } from "./backup";
 import { sentinelUserLines } from "./acl";
+import type { Endpoint } from "./connection";
 import {
   SecretValues,
   configFile,
+  dockerSentinelAddress,
   header,
   need,
   quote,
@@ -13,6 +15,19 @@ import {
 
 /** Sentinel's port in containers and pods. */
 export const SENTINEL_PORT = 26379;
+
+/** Every sentinel of a Docker group, at its fixed address on the network. */
+export function dockerSentinelEndpoints(cfg: ResolvedConfig): Endpoint[] {
+  return Array.from({ length: cfg.sentinel.sentinels }, (_, i) => ({
+    host: dockerSentinelAddress(cfg, i),
+    port: SENTINEL_PORT,
+  }));
+}
+
+/** Endpoints as the rendered scripts read them (SENTINELS, NODES): "host:port host:port …". */
+export function endpointList(endpoints: readonly Endpoint[]): string {
+  return endpoints.map((e) => `${e.host}:${e.port}`).join(" ");
+}
 
 /**
  * How long a restarting node that the sentinels still name as master, while a replica holds newer
