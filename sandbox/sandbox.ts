@@ -421,7 +421,10 @@ export function waitForPing(
 }
 
 /** One line: why a process ended before it was ready, and where its log is. */
-export function startFailureMessage(p: SandboxProcess, failure: StartFailure): string {
+export function startFailureMessage(
+  p: Pick<SandboxProcess, "name" | "port">,
+  failure: StartFailure,
+): string {
   if (/Address already in use/i.test(failure.output)) {
     return `Port ${p.port} is already in use: ${p.name} could not listen on it (log: ${failure.logFile}).`;
   }
@@ -531,7 +534,7 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
 
   /** Waits until `p` answers PING; from then on the restart policy applies to it. */
   const waitReady = async (
-    p: SandboxProcess,
+    p: Pick<SandboxProcess, "name" | "port" | "logFile">,
     auth: { username: string; password: string },
     ready: (port: number, auth: { username: string; password: string }) => Promise<boolean>,
   ) => {
@@ -658,24 +661,20 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
       if (w > 0) await sleepUnlessAborted(options.startGapMs ?? 2000, options.signal);
       for (const name of wave) launchers.get(name)!();
     }
-    // A node is up when it serves INFO as itself (a choosing node's stand-in does not).
-    await Promise.all(nodes.map((node) => waitReady(node, probe, servesReplication)));
-    await Promise.all(sentinels.map((sentinel) => waitReady(sentinel, sentinelClient, ping)));
-    if (grouped) await waitForGroup(cfg, nodes, sentinels, secrets, timeoutMs, waitOptions);
+    const endpoint = (p: SandboxProcess): Endpoint => ({ host: HOST, port: p.port });
 
-    let commanderEntry: ConnectionInfo["commander"];
-    if (commanderPort !== undefined) {
+    /** Commander from the npm package, with the container's renderer and the sandbox's addresses. */
+    const startCommander = async (port: number): Promise<ConnectionInfo["commander"]> => {
       const stored = secrets as Record<string, string>;
       commanderSecrets = {
         password: stored[COMMANDER_SECRET_KEYS.password],
         sessionSecret: stored[COMMANDER_SECRET_KEYS.sessionSecret],
         salt: stored[COMMANDER_SECRET_KEYS.salt],
       };
-      // The same renderer as the container's, with the sandbox's addresses.
       const { confDir, launcher } = prepareCommander(cfg, dir, secrets, commanderSecrets, {
-        listen: { address: HOST, port: commanderPort },
-        redis: { host: HOST, port: nodes[0].port },
-        sentinels: sentinels.map((s) => ({ host: HOST, port: s.port })),
+        listen: { address: HOST, port },
+        redis: endpoint(nodes[0]),
+        sentinels: sentinels.map(endpoint),
       });
       const logFile = commanderPaths(dir).logFile;
       supervisor.start({
@@ -684,41 +683,39 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
         args: [launcher],
         cwd: confDir,
         logFile,
+        // NODE_ENV as in the image.
         env: {
           ...process.env,
-          // As in the image.
           NODE_ENV: "production",
           COMMANDER_CONF_DIR: confDir,
           COMMANDER_HOME: commanderHome(),
         },
       });
-      const port = commanderPort;
-      await waitReady(
-        {
-          name: "commander",
-          kind: "redis",
-          port,
-          confDir,
-          dataDir: confDir,
-          logFile,
-        },
-        { username: "", password: "" },
-        () => commanderHealthy(port),
+      await waitReady({ name: "commander", port, logFile }, { username: "", password: "" }, () =>
+        commanderHealthy(port),
       );
-      commanderEntry = {
+      return {
         url: `http://${HOST}:${port}`,
         username: cfg.commander.username,
         password: commanderSecrets.password,
       };
-    }
+    };
+    // Commander starts beside the Redis processes and connects as they come up.
+    const commanderUp = commanderPort === undefined ? undefined : startCommander(commanderPort);
+    // A node is up when it serves INFO as itself (a choosing node's stand-in does not).
+    await Promise.all([
+      ...nodes.map((node) => waitReady(node, probe, servesReplication)),
+      commanderUp,
+    ]);
+    await Promise.all(sentinels.map((sentinel) => waitReady(sentinel, sentinelClient, ping)));
+    if (grouped) await waitForGroup(cfg, nodes, sentinels, secrets, timeoutMs, waitOptions);
 
-    const endpoint = (p: SandboxProcess): Endpoint => ({ host: HOST, port: p.port });
     const built = buildConnection(cfg, secrets, {
       redis: nodes.map(endpoint),
       sentinels: sentinels.map(endpoint),
       deviations: deviations.map((d) => `${d.setting}: ${d.reason}`),
       backup: cfg.backup.enabled ? backupEntry : undefined,
-      commander: commanderEntry,
+      commander: await commanderUp,
     });
     // The roles as the nodes report them when the file is written, not as planned: with state
     // kept in DIR from an earlier run the group may have another master. Clients ask the

@@ -193,6 +193,20 @@ describe("npm run sandbox fails clearly: exit 1, one line naming the cause, noth
     assertNothingLeft(run, portsOf(base, 3));
   });
 
+  it("Redis Commander's port (commanderPort shifted with the base port) in use: found before anything starts", async () => {
+    const base = await freeBasePort(1);
+    const commanderPort = 8081 + (base - 7001);
+    servers.push(await occupy(commanderPort));
+    const dir = path.join(tmp, "sandbox");
+    const run = start(["--stack", "dev", "--dir", dir, "--base-port", String(base)]);
+    assert.equal(await exitCode(run), 1, run.stdout);
+    assert.deepEqual(errorLines(run), [
+      `Port ${commanderPort} (Redis Commander) is already in use on 127.0.0.1: stop what listens there, or choose another --base-port (Commander listens on commanderPort shifted as far as the base port is from 7001).`,
+    ]);
+    assert.equal(fs.existsSync(path.join(dir, "logs")), false, "no process was started");
+    assertNothingLeft(run, [base]);
+  });
+
   it("a port taken after the check: the process that cannot bind ends the start, not restarted", async () => {
     const base = await freeBasePort(3);
     const dir = path.join(tmp, "sandbox");
