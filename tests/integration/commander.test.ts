@@ -111,12 +111,15 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
     }
   });
 
-  it("refuses a wrong password, a wrong user and an empty password", async () => {
+  it("refuses a wrong password, a wrong user, an empty password and the Redis passwords", async () => {
     const { username, password } = connection.commander!;
     assert.equal(await signIn(base, username, `${password}x`), undefined);
     assert.equal(await signIn(base, "root", password), undefined);
     assert.equal(await signIn(base, username, ""), undefined);
     assert.equal(await signIn(base, "admin", "admin123"), undefined);
+    // Redis passwords open Commander no more than any other word.
+    assert.equal(await signIn(base, username, connection.users.app.password), undefined);
+    assert.equal(await signIn(base, username, connection.users.admin.password), undefined);
   });
 
   it("after sign-in lists the six databases by purpose and shows a key written through ioredis", async () => {
