@@ -1,4 +1,4 @@
-import { RawConfig, ResolvedConfig, resolveConfig } from "../../config/resolve";
+import { ConfigError, RawConfig, ResolvedConfig, resolveConfig } from "../../config/resolve";
 
 /** Resolves config values given the way a stack file gives them; secret keys are marked secret. */
 export function resolve(
@@ -7,6 +7,21 @@ export function resolve(
   secretKeys: string[] = [],
 ): ResolvedConfig {
   return resolveConfig(raw(values, stack, secretKeys));
+}
+
+/** Every problem `values` get, or [] when they resolve. */
+export function problemsOf(
+  values: Record<string, unknown>,
+  secretKeys: string[] = [],
+  stack = "test",
+): string[] {
+  try {
+    resolve(values, stack, secretKeys);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
 }
 
 export function raw(

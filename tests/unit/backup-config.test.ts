@@ -2,20 +2,12 @@ import { strict as assert } from "node:assert";
 import { CronExpressionParser } from "cron-parser";
 import fc from "fast-check";
 import { shortestInterval } from "../../config/backup";
-import { ConfigError } from "../../config/resolve";
-import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
+import { DEV, PROD, PROD_STANDALONE, problemsOf, resolve } from "../helpers/config";
 import { grammarSchedules } from "../helpers/cron";
 
-/** Every problem `values` gets, or [] when they resolve. */
-function problems(values: Record<string, unknown>, secretKeys: string[] = []): string[] {
-  try {
-    resolve(values, "prod", secretKeys);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-}
+/** Every problem `values` get, or [] when they resolve. */
+const problems = (values: Record<string, unknown>, secretKeys: string[] = []) =>
+  problemsOf(values, secretKeys, "prod");
 const S3_KEYS = {
   backupS3AccessKeyId: { secure: "v1:a" },
   backupS3SecretAccessKey: { secure: "v1:b" },

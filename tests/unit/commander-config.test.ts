@@ -1,5 +1,4 @@
 import { strict as assert } from "node:assert";
-import { ConfigError } from "../../config/resolve";
 import { commanderAclRules } from "../../render/acl";
 import {
   commanderPasswordHash,
@@ -8,18 +7,7 @@ import {
   renderCommanderSettings,
 } from "../../render/commander";
 import { compareSync } from "bcryptjs";
-import { DEV, PROD, resolve } from "../helpers/config";
-
-/** Every problem `values` gets, or [] when they resolve. */
-function problems(values: Record<string, unknown>, secretKeys: string[] = []): string[] {
-  try {
-    resolve(values, "test", secretKeys);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-}
+import { DEV, PROD, problemsOf as problems, resolve } from "../helpers/config";
 
 describe("Commander config: keys, profile defaults and cross-key rules", () => {
   it("defaults: on, port 8081, user admin, read-write in dev and read-only in production, no Ingress, no RedisInsight", () => {
