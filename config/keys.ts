@@ -4,7 +4,22 @@ import { BindAddress, bindConflict, parseBindAddress } from "./addresses";
 import { exactQuantity, wholeQuantity } from "./units";
 import { BACKUP_KEYS } from "./backup";
 import { COMMANDER_KEYS } from "./commander";
-import { KeySpec, MI, TI, bool, checked, int, memory, oneOf, password, quantity } from "./schemas";
+import {
+  DNS_LABEL,
+  KeySpec,
+  MI,
+  TI,
+  bool,
+  checked,
+  int,
+  memory,
+  oneOf,
+  password,
+  quantity,
+} from "./schemas";
+import { CLUSTER_KEYS } from "./cluster";
+import { METRICS_KEYS } from "./metrics";
+import { NETWORK_POLICY_KEYS } from "./network-policy";
 
 export type { DeclaredType, KeySpec } from "./schemas";
 
@@ -82,7 +97,6 @@ const IMAGE_ALLOWED =
   'must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine"';
 const DNS_SUBDOMAIN =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** The only place the usual cluster domain is written: every DNS name is built from the config. */
 const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
 /** Dot-separated DNS-1123 labels of at most 63 characters each, 253 in all. */
@@ -434,6 +448,14 @@ export const KEYS = {
     schema: password,
     secret: true,
   },
+  appPasswordPrevious: {
+    type: "string",
+    description:
+      "Production: the app user's previous password, accepted beside appPassword while the applications move to the new one (rotation without outage); remove it afterwards.",
+    default: undefined,
+    schema: password,
+    secret: true,
+  },
   adminPassword: {
     type: "string",
     description: "Production: password of the admin user; generated when unset.",
@@ -443,6 +465,9 @@ export const KEYS = {
   },
   ...BACKUP_KEYS,
   ...COMMANDER_KEYS,
+  ...CLUSTER_KEYS,
+  ...NETWORK_POLICY_KEYS,
+  ...METRICS_KEYS,
 } satisfies Record<string, KeySpec>;
 
 export type KeyName = keyof typeof KEYS;

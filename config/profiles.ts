@@ -18,6 +18,8 @@ export interface ProfileSettings {
   readonly minReplicasToWrite: number;
   /** Redis Commander only reads (its read-only mode and a read-only Redis user). */
   readonly commanderReadOnly: boolean;
+  /** Kubernetes: NetworkPolicies deny the pods' traffic but what they need. */
+  readonly networkPolicy: boolean;
 }
 
 export const PROFILES: Readonly<Record<Profile, ProfileSettings>> = {
@@ -29,6 +31,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileSettings>> = {
     renameDangerousCommands: false,
     minReplicasToWrite: 0,
     commanderReadOnly: false,
+    networkPolicy: false,
   },
   production: {
     bind: ["127.0.0.1"],
@@ -38,5 +41,6 @@ export const PROFILES: Readonly<Record<Profile, ProfileSettings>> = {
     renameDangerousCommands: true,
     minReplicasToWrite: 1,
     commanderReadOnly: true,
+    networkPolicy: true,
   },
 };

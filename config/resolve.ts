@@ -1,6 +1,9 @@
 import { parseBindAddress } from "./addresses";
 import { BACKUP_KEYS, BackupConfig, resolveBackup } from "./backup";
 import { COMMANDER_KEYS, CommanderConfig, resolveCommander } from "./commander";
+import { CLUSTER_KEYS, ClusterConfig, resolveCluster } from "./cluster";
+import { METRICS_KEYS, MetricsConfig, resolveMetrics } from "./metrics";
+import { NETWORK_POLICY_KEYS, NetworkPolicyConfig, resolveNetworkPolicy } from "./network-policy";
 import { KEYS, KEY_NAMES, KeyName, KeySpec, NAMESPACE, SECRET_KEYS } from "./keys";
 import { PROFILES, Profile, ProfileSettings } from "./profiles";
 import { malformedKeyProblem, meantKey, nearOurNamespace, parseConfigKey } from "./raw-config";
@@ -33,12 +36,18 @@ export type DatabasePurpose =
 export type SecretName =
   | "defaultPassword"
   | "appPassword"
+  | "appPasswordPrevious"
   | "adminPassword"
   | "backupS3AccessKeyId"
   | "backupS3SecretAccessKey"
   | "commanderPassword";
 /** The password keys, each used by one profile. */
-const PASSWORD_KEYS = ["defaultPassword", "appPassword", "adminPassword"] as const;
+const PASSWORD_KEYS = [
+  "defaultPassword",
+  "appPassword",
+  "appPasswordPrevious",
+  "adminPassword",
+] as const;
 
 /** Plain data every renderer, component and the sandbox work from. Holds no secret values. */
 export interface ResolvedConfig {
@@ -107,6 +116,12 @@ export interface ResolvedConfig {
   readonly backup: BackupConfig;
   /** Redis Commander and RedisInsight (config/commander.ts). */
   readonly commander: CommanderConfig;
+  /** Kubernetes: the applications' connection Secret, and rendering instead of applying (config/cluster.ts). */
+  readonly cluster: ClusterConfig;
+  /** Kubernetes: the NetworkPolicies around the pods (config/network-policy.ts). */
+  readonly networkPolicy: NetworkPolicyConfig;
+  /** Kubernetes: exporters, ServiceMonitor and alerts (config/metrics.ts). */
+  readonly metrics: MetricsConfig;
   /** Secrets set in the stack config; the others are generated. */
   readonly suppliedSecrets: readonly SecretName[];
   /** Settings that are valid but deserve a look (printed by the commands, logged by `pulumi up`). */
@@ -577,6 +592,37 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   );
   problems.push(...commander.problems);
   warnings.push(...commander.warnings);
+  const cluster = resolveCluster(
+    Object.fromEntries(Object.keys(CLUSTER_KEYS).map((k) => [k, v[k]])) as Parameters<
+      typeof resolveCluster
+    >[0],
+    { target: v.target, namespace: v.namespace },
+    invalid,
+  );
+  problems.push(...cluster.problems);
+  const networkPolicy = resolveNetworkPolicy(
+    Object.fromEntries(Object.keys(NETWORK_POLICY_KEYS).map((k) => [k, v[k]])) as Parameters<
+      typeof resolveNetworkPolicy
+    >[0],
+    {
+      target: v.target,
+      profileDefault: security.networkPolicy,
+      appSecretNamespaces: cluster.cluster.appSecretNamespaces,
+      namespace: v.namespace,
+      offsiteEndpoint: backup.backup.offsite?.endpoint,
+    },
+    invalid,
+  );
+  problems.push(...networkPolicy.problems);
+  warnings.push(...networkPolicy.warnings);
+  const metrics = resolveMetrics(
+    Object.fromEntries(Object.keys(METRICS_KEYS).map((k) => [k, v[k]])) as Parameters<
+      typeof resolveMetrics
+    >[0],
+    { target: v.target },
+    invalid,
+  );
+  problems.push(...metrics.problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   if (sentinelTopology) {
@@ -655,6 +701,9 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
     },
     backup: backup.backup,
     commander: commander.commander,
+    cluster: cluster.cluster,
+    networkPolicy: networkPolicy.networkPolicy,
+    metrics: metrics.metrics,
     suppliedSecrets: SECRET_KEYS.filter((k) => supplied.has(k)) as SecretName[],
     warnings,
   };

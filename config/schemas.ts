@@ -70,3 +70,66 @@ export const password = z
   .regex(/^[!#-&(-[\]-~]+$/, {
     error: "may hold printable ASCII only, without blanks, quotes or backslashes",
   });
+
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_PREFIX =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+export const LABELS_ALLOWED =
+  'must be "" or Kubernetes labels "key=value" separated by commas, e.g. "app.kubernetes.io/part-of=lowcode-platform,tier=api" (keys: an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_", "."; values: at most 63 of the same)';
+
+/** What is wrong with one "key=value" pair of a label list, or undefined. */
+function labelPairProblem(pair: string): string | undefined {
+  const at = pair.indexOf("=");
+  if (at < 0) return `${JSON.stringify(pair)} has no "="`;
+  const key = pair.slice(0, at);
+  const value = pair.slice(at + 1);
+  const slash = key.lastIndexOf("/");
+  const [prefix, name] = slash < 0 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+  if (prefix !== undefined && !LABEL_PREFIX.test(prefix))
+    return `${JSON.stringify(key)} has an invalid prefix`;
+  if (!LABEL_NAME.test(name)) return `${JSON.stringify(key)} is not a label key`;
+  if (!LABEL_VALUE.test(value)) return `${JSON.stringify(value)} is not a label value`;
+  return undefined;
+}
+
+/** Parses "k=v,k2=v2" (validated by `labelList`) into a label map; "" is no labels. */
+export function parseLabels(text: string): Record<string, string> {
+  if (text === "") return {};
+  return Object.fromEntries(
+    text
+      .split(",")
+      .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+  );
+}
+
+/** Kubernetes labels as one string "k=v,k2=v2", easy to set with `pulumi config set`. */
+export const labelList = checked(LABELS_ALLOWED, (v) => {
+  if (v === "") return undefined;
+  const pairs = v.split(",");
+  for (const pair of pairs) {
+    const problem = labelPairProblem(pair);
+    if (problem) return `${LABELS_ALLOWED}; ${problem}`;
+  }
+  const keys = pairs.map((p) => p.slice(0, p.indexOf("=")));
+  const repeated = keys.find((k, i) => keys.indexOf(k) !== i);
+  return repeated ? `${LABELS_ALLOWED}; ${JSON.stringify(repeated)} is given twice` : undefined;
+});
+
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const NAMESPACES_ALLOWED =
+  "must be a list of Kubernetes namespace names (DNS-1123 labels: lowercase letters, digits, '-', at most 63), each once";
+
+/** A list of Kubernetes namespaces, each named once. */
+export const namespaceList = z
+  .array(z.string({ error: NAMESPACES_ALLOWED }).regex(DNS_LABEL, { error: NAMESPACES_ALLOWED }), {
+    error: NAMESPACES_ALLOWED,
+  })
+  .max(32, { error: "must list at most 32 namespaces" })
+  .refine((list) => new Set(list).size === list.length, { error: NAMESPACES_ALLOWED });
+
+export const namespaceName = z
+  .string({ error: "must be a Kubernetes namespace name (DNS-1123 label)" })
+  .regex(DNS_LABEL, {
+    error: "must be a Kubernetes namespace name (DNS-1123 label: lowercase letters, digits, '-')",
+  });

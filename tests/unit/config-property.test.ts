@@ -132,7 +132,7 @@ function invalidValues(key: KeyName, spec: KeySpec): fc.Arbitrary<unknown> {
       break;
     }
     case "array": {
-      const element = ((spec.default as string[])[0] ?? "127.0.0.1") as string;
+      const element = ((spec.default as string[] | undefined)?.[0] ?? "127.0.0.1") as string;
       kinds.push(
         fc.array(junk, { minLength: 1, maxLength: 3 }),
         fc.array(withControlChar(fc.constant(element)), { minLength: 1, maxLength: 2 }),
@@ -217,6 +217,8 @@ const SECRETS: Required<SecretValues> = {
   adminPassword: "admin-password-0123456789",
   probePassword: "probe-password-0123456789",
   commanderRedisPassword: "commander-password-0123456789",
+  appPasswordPrevious: "app-previous-password-0123456789",
+  exporterPassword: "exporter-password-0123456789",
   configCommand: "CONFIG_ABCDEFGHIJ0123456789",
   replicationPassword: "replication-password-0123456789",
   sentinelNodePassword: "sentinel-node-password-0123456789",

@@ -884,7 +884,7 @@ describe("config validation: the stack name, secret shapes and prototype keys", 
 
   it("refuses a key other than a password stored as a secret, without showing it", () => {
     const message =
-      'Invalid lowcode-redis:maxmemory (secret value not shown): only defaultPassword, appPassword, adminPassword, backupS3AccessKeyId, backupS3SecretAccessKey, commanderPassword may be set with --secret; this value is written in clear into the rendered config, so set it with "pulumi config set lowcode-redis:maxmemory <value>".';
+      'Invalid lowcode-redis:maxmemory (secret value not shown): only defaultPassword, appPassword, appPasswordPrevious, adminPassword, backupS3AccessKeyId, backupS3SecretAccessKey, commanderPassword may be set with --secret; this value is written in clear into the rendered config, so set it with "pulumi config set lowcode-redis:maxmemory <value>".';
     assert.equal(problem({ maxmemory: { secure: "v1:abc" } }), message);
     assert.equal(problem({ maxmemory: "512mb" }, ["maxmemory"]), message);
   });

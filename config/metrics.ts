@@ -1,0 +1,85 @@
+import { KeySpec, bool, labelList, parseLabels } from "./schemas";
+
+/**
+ * The keys of the metrics and alerts (Kubernetes): a redis_exporter beside every Redis node and
+ * sentinel, and the Prometheus operator's ServiceMonitor and PrometheusRule where the cluster has
+ * that operator.
+ */
+export const METRICS_KEYS = {
+  metricsEnabled: {
+    type: "boolean",
+    description:
+      "Kubernetes: a redis_exporter sidecar in every Redis and sentinel pod, as the exporter user, and a metrics Service.",
+    default: true,
+    schema: bool,
+  },
+  metricsServiceMonitor: {
+    type: "boolean",
+    description: "Kubernetes: a ServiceMonitor for the metrics Services (Prometheus operator).",
+    default: false,
+    schema: bool,
+  },
+  metricsPrometheusRule: {
+    type: "boolean",
+    description:
+      "Kubernetes: a PrometheusRule with the on-call alerts (Prometheus operator; the backup alert reads kube-state-metrics).",
+    default: false,
+    schema: bool,
+  },
+  metricsLabels: {
+    type: "string",
+    description:
+      'Kubernetes: labels (k=v,…) added to the ServiceMonitor and PrometheusRule so that the operator selects them, e.g. "release=kube-prometheus-stack".',
+    default: "",
+    schema: labelList,
+  },
+} satisfies Record<string, KeySpec>;
+
+export interface MetricsConfig {
+  /** The exporter sidecars, the exporter user and the metrics Services. */
+  readonly enabled: boolean;
+  readonly serviceMonitor: boolean;
+  readonly prometheusRule: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+type MetricsValues = { readonly [K in keyof typeof METRICS_KEYS]: unknown };
+
+export function resolveMetrics(
+  values: MetricsValues,
+  context: { readonly target: "docker" | "kubernetes" },
+  invalid: (key: string, value: unknown, allowed: string) => string,
+): { metrics: MetricsConfig; problems: string[] } {
+  const problems: string[] = [];
+  const v = values as Record<keyof typeof METRICS_KEYS, never>;
+  const kubernetes = context.target === "kubernetes";
+  const enabled = kubernetes && (v.metricsEnabled as boolean);
+  for (const key of ["metricsServiceMonitor", "metricsPrometheusRule"] as const) {
+    if (v[key] !== true) continue;
+    if (!kubernetes)
+      problems.push(
+        invalid(
+          key,
+          true,
+          `is for the Kubernetes target only; this stack's target is ${context.target}`,
+        ),
+      );
+    else if (!enabled)
+      problems.push(
+        invalid(
+          key,
+          true,
+          "needs lowcode-redis:metricsEnabled true: without the exporters there is nothing to scrape",
+        ),
+      );
+  }
+  return {
+    metrics: {
+      enabled,
+      serviceMonitor: enabled && (v.metricsServiceMonitor as boolean),
+      prometheusRule: enabled && (v.metricsPrometheusRule as boolean),
+      labels: parseLabels(v.metricsLabels as string),
+    },
+    problems,
+  };
+}
