@@ -30,35 +30,56 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
 
   if (cfg.target === "docker") return deploy(cfg, secrets, { network: dockerNetwork(cfg) });
 
+  const provider = kubernetesProvider(cfg);
   const dependsOn: pulumi.Resource[] = [];
   if (cfg.kubernetes.createNamespace) {
     dependsOn.push(
       new k8s.core.v1.Namespace(
         "lowcode-namespace",
         namespaceSpec(cfg) as k8s.core.v1.NamespaceArgs,
+        { provider },
       ),
     );
   }
-  return deploy(cfg, secrets, { dependsOn });
+  return deploy(cfg, secrets, { dependsOn, providers: provider ? [provider] : undefined });
+}
+
+/**
+ * With `renderYamlTo`, a provider that writes every object as YAML into that directory instead of
+ * applying it (GitOps: a controller in the cluster applies the files). Without it, the default
+ * provider of the stack (`kubernetes:context`), so that a stack applied before keeps its provider.
+ */
+export function kubernetesProvider(cfg: ResolvedConfig): k8s.Provider | undefined {
+  if (cfg.cluster.renderYamlTo === undefined) return undefined;
+  return new k8s.Provider("lowcode-render-yaml", {
+    renderYamlToDirectory: cfg.cluster.renderYamlTo,
+  });
+}
+
+/** Where the components go: the Docker network, what they wait for, the Kubernetes provider. */
+interface Placement {
+  readonly network?: pulumi.Input<string>;
+  readonly dependsOn?: pulumi.Resource[];
+  readonly providers?: pulumi.ProviderResource[];
 }
 
 /** The Redis component with its backups, then Commander beside it. */
-function deploy(
-  cfg: ResolvedConfig,
-  secrets: SuppliedSecrets,
-  placement: { network?: pulumi.Input<string>; dependsOn?: pulumi.Resource[] },
-): StackOutputs {
+function deploy(cfg: ResolvedConfig, secrets: SuppliedSecrets, placement: Placement): StackOutputs {
   const redis = deployRedis(cfg, secrets, placement);
   if (!cfg.commander.enabled && !cfg.commander.insight.enabled)
     return { connection: redis.connection };
-  const ui = new CommanderUI(`${DEPLOYMENT_NAME}-commander`, {
-    config: cfg,
-    redisName: DEPLOYMENT_NAME,
-    redisSecrets: allSecrets(redis.secrets),
-    password: secrets.commanderPassword,
-    network: placement.network,
-    dependsOn: [...(placement.dependsOn ?? []), redis],
-  });
+  const ui = new CommanderUI(
+    `${DEPLOYMENT_NAME}-commander`,
+    {
+      config: cfg,
+      redisName: DEPLOYMENT_NAME,
+      redisSecrets: allSecrets(redis.secrets),
+      password: secrets.commanderPassword,
+      network: placement.network,
+      dependsOn: [...(placement.dependsOn ?? []), redis],
+    },
+    { providers: placement.providers },
+  );
   if (!ui.url || !ui.login) return { connection: redis.connection };
   return {
     // The contract's `commander` entry: the URL and the sign-in.
@@ -79,19 +100,24 @@ function deploy(
 function deployRedis(
   cfg: ResolvedConfig,
   secrets: SuppliedSecrets,
-  placement: { network?: pulumi.Input<string>; dependsOn?: pulumi.Resource[] },
+  placement: Placement,
 ): RedisInstance | SentinelGroup {
   if (!cfg.backup.enabled && !cfg.backup.restore) return createRedis(cfg, secrets, placement);
   let handOver!: (values: pulumi.Output<SecretValues>) => void;
   const groupSecrets = pulumi.output(
     new Promise<pulumi.Output<SecretValues>>((resolve) => (handOver = resolve)),
   );
-  const backup = new BackupCronJob(`${DEPLOYMENT_NAME}-backup`, {
-    config: cfg,
-    redisName: DEPLOYMENT_NAME,
-    secrets: groupSecrets.apply((values) => values),
-    ...placement,
-  });
+  const backup = new BackupCronJob(
+    `${DEPLOYMENT_NAME}-backup`,
+    {
+      config: cfg,
+      redisName: DEPLOYMENT_NAME,
+      secrets: groupSecrets.apply((values) => values),
+      network: placement.network,
+      dependsOn: placement.dependsOn,
+    },
+    { providers: placement.providers },
+  );
   const redis = createRedis(cfg, secrets, { ...placement, restoreFirst: backup.restoreStep });
   handOver(allSecrets(redis.secrets));
   return redis;
@@ -128,14 +154,11 @@ export function dockerNetwork(cfg: ResolvedConfig): pulumi.Output<string> {
 function createRedis(
   cfg: ResolvedConfig,
   secrets: SuppliedSecrets,
-  placement: {
-    network?: pulumi.Input<string>;
-    dependsOn?: pulumi.Resource[];
-    restoreFirst?: pulumi.Input<pulumi.Resource>[];
-  },
+  placement: Placement & { restoreFirst?: pulumi.Input<pulumi.Resource>[] },
 ): RedisInstance | SentinelGroup {
-  const args = { config: cfg, secrets, ...placement };
+  const { providers, ...where } = placement;
+  const args = { config: cfg, secrets, ...where };
   return cfg.topology === "sentinel"
-    ? new SentinelGroup(DEPLOYMENT_NAME, args)
-    : new RedisInstance(DEPLOYMENT_NAME, args);
+    ? new SentinelGroup(DEPLOYMENT_NAME, args, { providers })
+    : new RedisInstance(DEPLOYMENT_NAME, args, { providers });
 }

@@ -19,7 +19,8 @@ import {
 } from "../render/kubernetes-backup";
 import { SecretValues } from "../render/redis-conf";
 import { createImage } from "./targets/docker";
-import { resourceName } from "./targets/kubernetes";
+import { networkPolicyNames } from "../render/network-policy";
+import { createPlainObject, resourceName } from "./targets/kubernetes";
 
 export interface BackupCronJobArgs {
   /** The validated stack config: `backup.*` (schedule, retention, storage, off-site, restore). */
@@ -80,12 +81,13 @@ export class BackupCronJob extends pulumi.ComponentResource {
     const n = backupObjectNames(args.redisName);
     // Resource names from the component's name; the objects' names come from the deployment's.
     const resourceSuffix: Record<string, string> = {
-      [n.claim]: "claim",
-      [n.configMap]: "config",
-      [n.secret]: "auth",
-      [n.cronJob]: "cronjob",
-      [n.restoreJob]: "restore-job",
-      [n.firstDataClaim]: "restore-claim",
+      [`PersistentVolumeClaim/${n.claim}`]: "claim",
+      [`ConfigMap/${n.configMap}`]: "config",
+      [`Secret/${n.secret}`]: "auth",
+      [`CronJob/${n.cronJob}`]: "cronjob",
+      [`Job/${n.restoreJob}`]: "restore-job",
+      [`PersistentVolumeClaim/${n.firstDataClaim}`]: "restore-claim",
+      [`NetworkPolicy/${networkPolicyNames(args.redisName).backup}`]: "network-policy",
     };
     const dependsOn = [...(args.dependsOn ?? [])];
     const created: pulumi.Resource[] = [];
@@ -94,7 +96,7 @@ export class BackupCronJob extends pulumi.ComponentResource {
     const create = (object: K8sObject) => {
       const opts = { parent: this, dependsOn: [...dependsOn] };
       const objectArgs = object as unknown as Record<string, unknown>;
-      const rname = `${name}-${resourceSuffix[object.metadata.name] ?? resourceName(object)}`;
+      const rname = `${name}-${resourceSuffix[`${object.kind}/${object.metadata.name}`] ?? resourceName(object)}`;
       switch (object.kind) {
         case "PersistentVolumeClaim":
           // Backups, and a restored node's data, outlive the stack: `pulumi destroy` leaves them.
@@ -127,7 +129,7 @@ export class BackupCronJob extends pulumi.ComponentResource {
           });
           break;
         default:
-          throw new Error(`no resource type for ${object.kind}`);
+          createPlainObject(rname, object, opts);
       }
     };
     // In apply order: each object waits for those before it (the scripts before the jobs).

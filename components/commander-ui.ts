@@ -24,7 +24,8 @@ import {
 import { Files } from "../render/files";
 import { K8sObject } from "../render/kubernetes";
 import { SecretValues } from "../render/redis-conf";
-import { resourceName, withSecretDigest } from "./targets/kubernetes";
+import { networkPolicyNames } from "../render/network-policy";
+import { createPlainObject, resourceName, withSecretDigest } from "./targets/kubernetes";
 
 export interface CommanderUIArgs {
   /** The validated stack config: `commander.*` (port, user, read-only, Ingress, RedisInsight). */
@@ -137,6 +138,7 @@ export class CommanderUI extends pulumi.ComponentResource {
     const dependsOn = [...(args.dependsOn ?? [])];
     const created: pulumi.Resource[] = [];
     const n = commanderObjectNames(args.redisName);
+    const policies = networkPolicyNames(args.redisName);
     // Resource names from the component's name; the objects' names come from the deployment's.
     const suffix: Record<string, string> = {
       [`ConfigMap/${n.configMap}`]: "config",
@@ -146,6 +148,8 @@ export class CommanderUI extends pulumi.ComponentResource {
       [`Ingress/${n.ingress}`]: "ingress",
       [`Deployment/${n.insightDeployment}`]: "insight-deployment",
       [`Service/${n.insightService}`]: "insight-service",
+      [`NetworkPolicy/${policies.commander}`]: "network-policy",
+      [`NetworkPolicy/${policies.insight}`]: "insight-network-policy",
     };
     const create = (object: K8sObject) => {
       const opts = { parent: this, dependsOn: [...dependsOn] };
@@ -178,14 +182,11 @@ export class CommanderUI extends pulumi.ComponentResource {
             { ...opts, dependsOn: [...dependsOn, ...created] },
           );
           break;
-        case "Service":
-          new k8s.core.v1.Service(rname, objectArgs, opts);
-          break;
         case "Ingress":
           new k8s.networking.v1.Ingress(rname, objectArgs, opts);
           break;
         default:
-          throw new Error(`no resource type for ${object.kind}`);
+          createPlainObject(rname, object, opts);
       }
     };
     (secretFiles ? commanderObjects : insightObjects)(cfg, args.redisName).forEach(create);

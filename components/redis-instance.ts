@@ -2,11 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { ResolvedConfig } from "../config/resolve";
 import { ConnectionInfo, Endpoint, buildConnection } from "../render/connection";
 import { nodePlainFiles, nodeSecretFiles } from "../render/files";
-import { objectNames, serviceHost } from "../render/kubernetes";
+import { appEndpoints, objectNames, serviceHost } from "../render/kubernetes";
 import { DOCKER_LAYOUT, dockerNodeAddress, redisServerArgs } from "../render/redis-conf";
 import { SecretOutputs, SuppliedSecrets, allSecrets, createSecrets } from "./secrets";
 import { createDockerProcess, createImage, redisMemoryMb } from "./targets/docker";
 import { createKubernetesObjects } from "./targets/kubernetes";
+import { appConnectionEnv, appSecretName } from "../render/app-secret";
 
 export interface RedisInstanceArgs {
   /** The validated stack config (`loadPulumiConfig`); decides the target and the profile. */
@@ -90,11 +91,16 @@ export class RedisInstance extends pulumi.ComponentResource {
   /** Secret, ConfigMap, headless and client Services, and a one-pod StatefulSet. */
   private createKubernetes(name: string, cfg: ResolvedConfig, args: RedisInstanceArgs) {
     const names = objectNames(name);
-    const files = allSecrets(this.secrets).apply((values) => nodeSecretFiles(cfg, values));
+    const values = allSecrets(this.secrets);
     createKubernetesObjects(
       name,
       cfg,
-      { [names.secret]: files },
+      {
+        [names.secret]: values.apply((v) => nodeSecretFiles(cfg, v)),
+        [appSecretName(name)]: values.apply((v) =>
+          appConnectionEnv(cfg, v, appEndpoints(cfg, name)),
+        ),
+      },
       this,
       args.dependsOn,
       args.restoreFirst,

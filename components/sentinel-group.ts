@@ -7,7 +7,13 @@ import {
   sentinelPlainFiles,
   sentinelSecretFiles,
 } from "../render/files";
-import { SENTINEL_MEMORY_MI, objectNames, podHost, sentinelEndpoints } from "../render/kubernetes";
+import {
+  SENTINEL_MEMORY_MI,
+  appEndpoints,
+  objectNames,
+  podHost,
+  sentinelEndpoints,
+} from "../render/kubernetes";
 import {
   DOCKER_LAYOUT as LAYOUT,
   dockerNodeAddress,
@@ -19,6 +25,7 @@ import { SENTINEL_PORT, dockerSentinelEndpoints, endpointList } from "../render/
 import { SecretOutputs, SuppliedSecrets, allSecrets, createSecrets } from "./secrets";
 import { createDockerProcess, createImage, redisMemoryMb } from "./targets/docker";
 import { createKubernetesObjects } from "./targets/kubernetes";
+import { appConnectionEnv, appSecretName } from "../render/app-secret";
 
 export interface SentinelGroupArgs {
   /** The validated stack config; `sentinel.*` sizes the group (default 3 nodes, 3 sentinels, quorum 2). */
@@ -151,6 +158,9 @@ export class SentinelGroup extends pulumi.ComponentResource {
       {
         [n.secret]: values.apply((v) => nodeSecretFiles(cfg, v)),
         [n.sentinelSecret]: values.apply((v) => sentinelSecretFiles(cfg, v)),
+        [appSecretName(name)]: values.apply((v) =>
+          appConnectionEnv(cfg, v, appEndpoints(cfg, name)),
+        ),
       },
       this,
       args.dependsOn,

@@ -20,6 +20,7 @@ import { SecretValues, configFile, need, sha256Hex, userFor } from "./redis-conf
  * | failover | sentinels | SENTINEL FAILOVER, the master lookup and SENTINEL REPLICAS (is a replica promotable?): the pre-stop hook of the master's pod | other SENTINEL subcommands |
  * | sentinel-peer | sentinels | what one sentinel sends another: PING, CLIENT SETNAME, hello PUBLISH, SENTINEL IS-MASTER-DOWN-BY-ADDR | everything else: its password is in every sentinel's state file |
  * | commander | nodes, both profiles | Redis Commander: with `commanderReadOnly` (production's default) the read commands (`@read`: GET, SCAN, TYPE, TTL, HGETALL, MEMORY USAGE…), INFO (ioredis's ready check confirms it reached the master after a failover; Commander's server page), SELECT and the connection commands it sends (CLIENT SETNAME, COMMAND); otherwise also `@write` | `@dangerous` but INFO (KEYS, FLUSH*, CONFIG, MONITOR, CLIENT LIST/KILL, DEBUG, SHUTDOWN, ACL…); any write when read-only; scripting (EVAL runs writes), pub/sub (no channel granted), transactions when read-only |
+ * | exporter | nodes and sentinels, both profiles (Kubernetes metrics) | what redis_exporter reads: INFO (every metric, key counts per database), PING, CLIENT SETNAME, LATENCY LATEST, SLOWLOG LEN; on the sentinels SENTINEL MASTERS/SENTINELS/REPLICAS/CKQUORUM | every key (no key pattern), channels; SLOWLOG GET (the slow log holds the arguments of commands, values included); CONFIG GET (it returns `masterauth` and `requirepass`: a password of another user); CLIENT LIST |
  * | default | both | nothing (off) | dev: the password of requirepass, every command |
  */
 
@@ -166,6 +167,26 @@ export function commanderUserLine(
   return `user ${COMMANDER_REDIS_USER} on #${hash(need(secrets, "commanderRedisPassword"))} ${commanderAclRules(cfg)}`;
 }
 
+/** The exporter user's name, on the nodes and on the sentinels, on both profiles. */
+export const EXPORTER_USER = "exporter";
+
+/** What redis_exporter may run on a Redis node: no key, no channel, no value. */
+export const EXPORTER_NODE_RULES =
+  "resetkeys resetchannels -@all +ping +info +client|setname +latency|latest +slowlog|len";
+
+/** What redis_exporter may run on a sentinel: its view of the master, replicas and peers. */
+export const EXPORTER_SENTINEL_RULES =
+  "resetkeys resetchannels -@all +ping +info +client|setname +sentinel|masters +sentinel|sentinels +sentinel|replicas +sentinel|slaves +sentinel|ckquorum";
+
+/** The `user exporter …` line of a node's users.acl or a sentinel's secrets. */
+export function exporterUserLine(
+  secrets: SecretValues,
+  hash: (password: string) => string,
+  rules: string,
+): string {
+  return `user ${EXPORTER_USER} on #${hash(need(secrets, "exporterPassword"))} ${rules}`;
+}
+
 /** The rules of each user on the sentinels. */
 export const SENTINEL_ACL_RULES = {
   "sentinel-client": [
@@ -197,10 +218,20 @@ export function renderUsersAcl(
     return configFile("users.acl", [
       `user default on #${hash(need(secrets, "defaultPassword"))} ~* &* +@all`,
       ...(cfg.commander.enabled ? [commanderUserLine(cfg, secrets, hash)] : []),
+      ...(cfg.metrics.enabled ? [exporterUserLine(secrets, hash, EXPORTER_NODE_RULES)] : []),
     ]);
   const rules = nodeAclRules(cfg);
+  // During a rotation the app user has two passwords: the new one, and the one clients still hold.
+  const passwords = (user: NodeUser) => [
+    need(secrets, userFor(cfg, user).secret),
+    ...(user === "app" && cfg.suppliedSecrets.includes("appPasswordPrevious")
+      ? [need(secrets, "appPasswordPrevious")]
+      : []),
+  ];
   const rule = (user: NodeUser) =>
-    `user ${user} on #${hash(need(secrets, userFor(cfg, user).secret))} ${rules[user]}`;
+    `user ${user} on ${passwords(user)
+      .map((p) => `#${hash(p)}`)
+      .join(" ")} ${rules[user]}`;
   return configFile("users.acl", [
     // A connection that has not authenticated can run nothing.
     "user default off resetchannels -@all",
@@ -212,6 +243,7 @@ export function renderUsersAcl(
       : []),
     ...(cfg.backup.enabled ? [rule("backup")] : []),
     ...(cfg.commander.enabled ? [commanderUserLine(cfg, secrets, hash)] : []),
+    ...(cfg.metrics.enabled ? [exporterUserLine(secrets, hash, EXPORTER_NODE_RULES)] : []),
   ]);
 }
 
@@ -228,5 +260,6 @@ export function sentinelUserLines(
     rule("sentinel-client"),
     rule("sentinel-peer"),
     rule("failover"),
+    ...(cfg.metrics.enabled ? [exporterUserLine(secrets, hash, EXPORTER_SENTINEL_RULES)] : []),
   ];
 }

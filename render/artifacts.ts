@@ -15,7 +15,8 @@ import {
   backupSecretFiles,
   renderCrontab,
 } from "./backup";
-import { K8sObject, namespaceSpec, objectNames, redisObjects } from "./kubernetes";
+import { K8sObject, appEndpoints, namespaceSpec, objectNames, redisObjects } from "./kubernetes";
+import { appConnectionEnv, appSecretName } from "./app-secret";
 import {
   commanderObjectNames,
   commanderObjects,
@@ -74,6 +75,14 @@ export function backupSite(cfg: ResolvedConfig): BackupSite {
     sentinels: cfg.topology === "sentinel" ? endpointList(dockerSentinelEndpoints(cfg)) : "",
     offsiteStep: "separate",
   };
+}
+
+/**
+ * One object as YAML the way reviewers read it: every value written out where it is used, no
+ * anchors or aliases (the yaml package would otherwise alias an object used twice), no folding.
+ */
+export function manifestYaml(object: object): string {
+  return stringify(object, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 function manifestFileName(index: number, object: K8sObject): string {
@@ -136,13 +145,18 @@ export function renderArtifacts(cfg: ResolvedConfig): Files {
       [names.sentinelSecret]: sentinelSecrets,
       [backupObjectNames(DEPLOYMENT_NAME).secret]: backupSecrets,
       [commanderObjectNames(DEPLOYMENT_NAME).secret]: commanderSecrets,
+      [appSecretName(DEPLOYMENT_NAME)]: appConnectionEnv(
+        cfg,
+        refs,
+        appEndpoints(cfg, DEPLOYMENT_NAME),
+      ),
     };
     kubernetesObjects(cfg).forEach((object, index) => {
       const withData =
         object.kind === "Secret"
           ? { ...object, stringData: secretData[object.metadata.name] }
           : object;
-      files[manifestFileName(index, object)] = stringify(withData, { lineWidth: 0 });
+      files[manifestFileName(index, object)] = manifestYaml(withData);
     });
   }
   return files;

@@ -14,6 +14,7 @@ import {
 } from "./kubernetes";
 import { SecretValues, dockerNodeAddress, need, sha256Hex } from "./redis-conf";
 import { dockerSentinelEndpoints } from "./sentinel";
+import { commanderNetworkPolicy, insightNetworkPolicy } from "./network-policy";
 
 /**
  * Redis Commander (and RedisInsight) as rendered files and Kubernetes objects. Commander's image
@@ -427,7 +428,7 @@ export function commanderObjects(cfg: ResolvedConfig, name: string): K8sObject[]
       },
     });
   }
-  return objects;
+  return [...commanderNetworkPolicy(cfg, name), ...objects];
 }
 
 /**
@@ -437,6 +438,7 @@ export function commanderObjects(cfg: ResolvedConfig, name: string): K8sObject[]
 export function insightObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
   const n = commanderObjectNames(name);
   return [
+    ...insightNetworkPolicy(cfg, name),
     {
       apiVersion: "apps/v1",
       kind: "Deployment",

@@ -11,7 +11,9 @@ import {
   userFor,
   usesAclFile,
 } from "./redis-conf";
+import { EXPORTER_PASSWORD_FILE, renderExporterPasswordFile } from "./metrics";
 import {
+  SENTINEL_PORT,
   renderSentinelClientPassword,
   renderSentinelConf,
   renderSentinelProbeScript,
@@ -58,6 +60,15 @@ export function nodeSecretFiles(
           "failover.pass": need(secrets, userFor(cfg, "failover").secret),
         }
       : {}),
+    ...exporterFiles(cfg, secrets, cfg.port),
+  };
+}
+
+/** The exporter sidecar's password file (Kubernetes metrics), read from its own Secret item. */
+function exporterFiles(cfg: ResolvedConfig, secrets: SecretValues, port: number): Files {
+  if (!cfg.metrics.enabled) return {};
+  return {
+    [EXPORTER_PASSWORD_FILE]: renderExporterPasswordFile(port, need(secrets, "exporterPassword")),
   };
 }
 
@@ -79,5 +90,6 @@ export function sentinelSecretFiles(
     "sentinel-client.pass": renderSentinelClientPassword(cfg, secrets),
     // A sentinel without state asks the nodes which one is master (PING and INFO only).
     "probe.pass": renderProbePassword(cfg, secrets),
+    ...exporterFiles(cfg, secrets, SENTINEL_PORT),
   };
 }

@@ -10,6 +10,7 @@ import {
   sentinelAddresses,
 } from "./kubernetes";
 import { sha256Hex } from "./redis-conf";
+import { backupNetworkPolicy } from "./network-policy";
 
 /** rclone's official image, pinned: the off-site step and the s3:// restore's fetch step. */
 export const RCLONE_IMAGE = "rclone/rclone:1.68.2";
@@ -148,7 +149,9 @@ export function backupConfObjects(cfg: ResolvedConfig, name: string): K8sObject[
  * the scripts, when backups are off).
  */
 export function backupAndRestoreObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
+  if (!cfg.backup.enabled && !cfg.backup.restore) return [];
   return [
+    ...backupNetworkPolicy(cfg, name),
     ...(cfg.backup.enabled
       ? backupObjects(cfg, name)
       : cfg.backup.restore

@@ -2,6 +2,9 @@ import { ResolvedConfig } from "../config/resolve";
 import type { Endpoint } from "./connection";
 import { Files, nodePlainFiles, sentinelPlainFiles } from "./files";
 import { LAYOUT, nodeBindArgs, redisServerArgs, sha256Hex } from "./redis-conf";
+import { AppEndpoints, appSecretObjects } from "./app-secret";
+import { exporterContainer, exporterVolume, metricsObjects } from "./metrics";
+import { redisNetworkPolicies } from "./network-policy";
 import {
   PEER_WAIT_SECONDS,
   SENTINEL_PORT,
@@ -274,6 +277,8 @@ interface WorkloadSpec {
   /** The persistent volume: a state claim at /state (sentinels) or a data claim at /data (Redis). */
   readonly storage: "data-claim" | "state";
   readonly terminationGraceSeconds: number;
+  /** The port of the server the exporter sidecar scrapes (when metrics are on). */
+  readonly serverPort: number;
 }
 
 const POD_ENV = [
@@ -331,7 +336,10 @@ function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObj
               ],
             },
           ],
-          containers: [{ ...w.container, securityContext: CONTAINER_SECURITY_CONTEXT }],
+          containers: [
+            { ...w.container, securityContext: CONTAINER_SECURITY_CONTEXT },
+            ...(cfg.metrics.enabled ? [exporterContainer(w.serverPort)] : []),
+          ],
           volumes: [
             // Read by the init container only. Kubelet adds group read for fsGroup, whose only member
             // is the redis user.
@@ -339,6 +347,7 @@ function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObj
             { name: "secret", secret: { secretName: w.secret, defaultMode: 0o400 } },
             // In memory: the copied secrets never reach a node's disk.
             { name: "conf", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+            ...(cfg.metrics.enabled ? [exporterVolume(w.secret)] : []),
           ],
         },
       },
@@ -497,12 +506,21 @@ export function redisObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
       storage: "data-claim",
       // A group's master hands over in its pre-stop hook before SIGTERM.
       terminationGraceSeconds: grouped ? terminationGraceSeconds() : 30,
+      serverPort: cfg.port,
     }),
   ];
-  if (!grouped) return objects;
+  // Around the pods, and for the applications and Prometheus: policies first, so that no pod
+  // runs a moment without them.
+  const cluster = (objects: K8sObject[]) => [
+    ...redisNetworkPolicies(cfg, name),
+    ...objects,
+    ...metricsObjects(cfg, name),
+    ...appSecretObjects(cfg, name),
+  ];
+  if (!grouped) return cluster(objects);
   const sentinelPort = { name: "sentinel", port: SENTINEL_PORT };
   const sentinelData = withPrepare(cfg, sentinelPlainFiles(cfg));
-  return [
+  return cluster([
     ...objects,
     disruptionBudget(cfg, n.disruptionBudget, name, "redis"),
     secret(cfg, n.sentinelSecret, name, "sentinel"),
@@ -520,7 +538,16 @@ export function redisObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
       container: sentinelContainer(cfg, name),
       storage: "state",
       terminationGraceSeconds: 30,
+      serverPort: SENTINEL_PORT,
     }),
     disruptionBudget(cfg, n.sentinelDisruptionBudget, name, "sentinel"),
-  ];
+  ]);
+}
+
+/** Where applications in the cluster reach Redis: the client Service, or every sentinel pod. */
+export function appEndpoints(cfg: ResolvedConfig, name: string): AppEndpoints {
+  return {
+    redis: { host: serviceHost(cfg, objectNames(name).clientService), port: cfg.port },
+    sentinels: cfg.topology === "sentinel" ? sentinelEndpoints(cfg, name) : [],
+  };
 }

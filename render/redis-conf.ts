@@ -79,6 +79,8 @@ const ROLE_SECRETS: Readonly<Record<Role, SecretKey>> = {
 export interface SecretValues {
   readonly defaultPassword?: string;
   readonly appPassword?: string;
+  /** Production: also accepted for `app` while the applications move to a new appPassword. */
+  readonly appPasswordPrevious?: string;
   readonly adminPassword?: string;
   readonly probePassword?: string;
   /** The name CONFIG is renamed to in production. */
@@ -100,6 +102,8 @@ export interface SecretValues {
   readonly backupPassword?: string;
   /** Redis Commander connects as the `commander` user, on both profiles. */
   readonly commanderRedisPassword?: string;
+  /** Kubernetes metrics: the redis_exporter sidecars connect as the `exporter` user, on both profiles. */
+  readonly exporterPassword?: string;
   /** Off-site copies: set with `pulumi config set --secret`, never generated. */
   readonly backupS3AccessKeyId?: string;
   readonly backupS3SecretAccessKey?: string;
@@ -112,7 +116,8 @@ export function requiredSecrets(cfg: ResolvedConfig): SecretKey[] {
     ? ["backupS3AccessKeyId", "backupS3SecretAccessKey"]
     : [];
   const commander: SecretKey[] = cfg.commander.enabled ? ["commanderRedisPassword"] : [];
-  if (!cfg.security.aclUsers) return ["defaultPassword", ...commander, ...offsite];
+  const exporter: SecretKey[] = cfg.metrics.enabled ? ["exporterPassword"] : [];
+  if (!cfg.security.aclUsers) return ["defaultPassword", ...commander, ...exporter, ...offsite];
   const group: SecretKey[] =
     cfg.topology === "sentinel"
       ? [
@@ -124,26 +129,32 @@ export function requiredSecrets(cfg: ResolvedConfig): SecretKey[] {
         ]
       : [];
   const backup: SecretKey[] = cfg.backup.enabled ? ["backupPassword"] : [];
+  // Only while a rotation is under way: set with --secret, never generated.
+  const previous: SecretKey[] = cfg.suppliedSecrets.includes("appPasswordPrevious")
+    ? ["appPasswordPrevious"]
+    : [];
   return [
     "appPassword",
+    ...previous,
     "adminPassword",
     "probePassword",
     "configCommand",
     ...group,
     ...backup,
     ...commander,
+    ...exporter,
     ...offsite,
   ];
 }
 
 /**
  * Whether the nodes load users.acl: production's users, or dev's `default` beside Commander's
- * user. Users are never declared in a config file: CONFIG REWRITE (Sentinel's, after a failover)
+ * and the exporter's users. Users are never declared in a config file: CONFIG REWRITE (Sentinel's, after a failover)
  * copies such users into redis.conf, and Redis refuses to start on a user declared twice, or on
  * users in a config file beside an ACL file (the stand-in of start-redis.sh has one).
  */
 export function usesAclFile(cfg: ResolvedConfig): boolean {
-  return cfg.security.aclUsers || cfg.commander.enabled;
+  return cfg.security.aclUsers || cfg.commander.enabled || cfg.metrics.enabled;
 }
 
 /** Which user and password each role connects with. In dev every role is the `default` user. */

@@ -1,6 +1,6 @@
 import { ResolvedConfig } from "../config/resolve";
 import { RESTORED_MARKER } from "./backup";
-import { sentinelUserLines } from "./acl";
+import { EXPORTER_SENTINEL_RULES, exporterUserLine, sentinelUserLines } from "./acl";
 import type { Endpoint } from "./connection";
 import {
   SecretValues,
@@ -90,6 +90,7 @@ export function renderSentinelSecretsConf(
       `requirepass ${password}`,
       `sentinel sentinel-pass ${password}`,
       `sentinel auth-pass ${name} ${password}`,
+      ...(cfg.metrics.enabled ? [exporterUserLine(secrets, hash, EXPORTER_SENTINEL_RULES)] : []),
     );
   }
   return configFile("sentinel-secrets.conf", lines);

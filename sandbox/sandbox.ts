@@ -146,6 +146,10 @@ export function loadOrCreateSecrets(cfg: ResolvedConfig, dir: string): SecretVal
       throw new Error(
         `lowcode-redis:${key} is needed for the off-site copies to bucket "${cfg.backup.offsite?.bucket}": the sandbox cannot generate it; put it into ${file} as "${key}" (0600).`,
       );
+    if (key === "appPasswordPrevious")
+      throw new Error(
+        `lowcode-redis:${key} is set: the sandbox cannot know the app's previous password; put it into ${file} as "${key}" (0600).`,
+      );
     secrets[key] =
       key === "configCommand"
         ? `CONFIG_${randomBytes(10).toString("hex").toUpperCase()}`

@@ -51,6 +51,36 @@ export function withSecretDigest(
 }
 
 /**
+ * Creates an object that needs nothing but its spec: a NetworkPolicy, a Service, a
+ * PodDisruptionBudget, or the Prometheus operator's ServiceMonitor and PrometheusRule. Throws on
+ * any other kind, which its component creates itself.
+ */
+export function createPlainObject(
+  resourceName: string,
+  object: K8sObject,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.Resource {
+  const args = object as unknown as Record<string, unknown>;
+  switch (object.kind) {
+    case "NetworkPolicy":
+      return new k8s.networking.v1.NetworkPolicy(resourceName, args, opts);
+    case "Service":
+      return new k8s.core.v1.Service(resourceName, args, opts);
+    case "PodDisruptionBudget":
+      return new k8s.policy.v1.PodDisruptionBudget(resourceName, args, opts);
+    case "ServiceMonitor":
+    case "PrometheusRule":
+      return new k8s.apiextensions.CustomResource(
+        resourceName,
+        args as unknown as k8s.apiextensions.CustomResourceArgs,
+        opts,
+      );
+    default:
+      throw new Error(`no resource type for ${object.kind}`);
+  }
+}
+
+/**
  * Creates the Kubernetes objects of a standalone instance or a sentinel group as children of
  * `parent`: Secrets get their data as secret Outputs; workloads wait for their config.
  */
@@ -76,9 +106,13 @@ export function createKubernetesObjects(
       case "Secret": {
         const data = secretData[object.metadata.name];
         if (!data) throw new Error(`no data for Secret ${object.metadata.name}`);
+        // The applications' Secret has one name in several namespaces.
+        const inOtherNamespace = object.metadata.namespace !== cfg.kubernetes.namespace;
         created.push(
           new k8s.core.v1.Secret(
-            resourceName(object),
+            inOtherNamespace
+              ? `${resourceName(object)}-${object.metadata.namespace}`
+              : resourceName(object),
             { ...args, stringData: pulumi.secret(data) },
             opts,
           ),
@@ -87,12 +121,6 @@ export function createKubernetesObjects(
       }
       case "ConfigMap":
         created.push(new k8s.core.v1.ConfigMap(resourceName(object), args, opts));
-        break;
-      case "Service":
-        new k8s.core.v1.Service(resourceName(object), args, opts);
-        break;
-      case "PodDisruptionBudget":
-        new k8s.policy.v1.PodDisruptionBudget(resourceName(object), args, opts);
         break;
       case "StatefulSet": {
         const mounted = ((object.spec as Json).template.spec.volumes as Json[]).find(
@@ -119,7 +147,7 @@ export function createKubernetesObjects(
         break;
       }
       default:
-        throw new Error(`no resource type for ${object.kind}`);
+        createPlainObject(resourceName(object), object, opts);
     }
   }
 }
