@@ -1,11 +1,38 @@
 import { strict as assert } from "node:assert";
 import { K8sObject } from "../../render/kubernetes";
 
+type ModelClass = new (data: unknown) => { validate(): void };
+
+/**
+ * The Prometheus operator's models (ServiceMonitor, PrometheusRule) ship as ES modules only:
+ * loaded once with a real dynamic import (`loadOperatorModels`) before they are validated.
+ */
+const operatorModels = new Map<string, ModelClass>();
+const importModule = new Function("specifier", "return import(specifier)") as (
+  specifier: string,
+) => Promise<Record<string, ModelClass>>;
+
+export async function loadOperatorModels(): Promise<void> {
+  for (const kind of ["ServiceMonitor", "PrometheusRule"]) {
+    const module = await importModule(
+      `@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/${kind}`,
+    );
+    operatorModels.set(`monitoring.coreos.com/v1/${kind}`, module[kind]);
+  }
+}
+
 /** Validates an object against the Kubernetes OpenAPI schema of its apiVersion and kind. */
 export function validateAgainstSchema(object: K8sObject): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const module = require(`kubernetes-models/${object.apiVersion}/${object.kind}`);
-  const Model = module[object.kind] ?? module.default;
+  const id = `${object.apiVersion}/${object.kind}`;
+  let Model: ModelClass | undefined;
+  if (object.apiVersion.startsWith("monitoring.coreos.com/")) {
+    Model = operatorModels.get(id);
+    assert.ok(Model, `no schema for ${id}: call loadOperatorModels() first`);
+  } else {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const module = require(`kubernetes-models/${id}`);
+    Model = module[object.kind] ?? module.default;
+  }
   assert.ok(Model, `no schema for ${object.apiVersion} ${object.kind}`);
   new Model(object).validate();
 }
@@ -120,5 +147,53 @@ export function checkInvariants(objects: K8sObject[]): void {
       ),
       `PDB ${pdb.metadata.name} selects no pods`,
     );
+  }
+}
+
+/** Every pod template of `objects`: workloads, the CronJob's and the Job's, by object name. */
+export function podTemplates(objects: readonly K8sObject[]): [string, Json][] {
+  return (objects as unknown as Json[]).flatMap((o): [string, Json][] => {
+    if (o.kind === "CronJob") return [[o.metadata.name, o.spec.jobTemplate.spec.template]];
+    if (["StatefulSet", "Deployment", "Job"].includes(o.kind))
+      return [[o.metadata.name, o.spec.template]];
+    return [];
+  });
+}
+
+/**
+ * The hardening every pod of the program keeps: not root, RuntimeDefault seccomp, no service
+ * account token, nothing of the host; every container without privilege escalation, with a
+ * read-only root, every capability dropped, requests and a memory limit, a pinned image.
+ */
+export function checkHardening(objects: readonly K8sObject[]): void {
+  const templates = podTemplates(objects);
+  assert.ok(templates.length > 0, "no pod template to check");
+  for (const [name, template] of templates) {
+    const pod = template.spec;
+    assert.equal(pod.securityContext?.runAsNonRoot, true, `${name}: runAsNonRoot`);
+    assert.ok(pod.securityContext?.runAsUser > 0, `${name}: runAsUser is not root`);
+    assert.equal(pod.securityContext?.seccompProfile?.type, "RuntimeDefault", `${name}: seccomp`);
+    assert.equal(pod.automountServiceAccountToken, false, `${name}: service account token`);
+    for (const field of ["hostNetwork", "hostPID", "hostIPC"])
+      assert.ok(!pod[field], `${name}: ${field}`);
+    for (const v of pod.volumes ?? []) assert.ok(!v.hostPath, `${name}: hostPath volume ${v.name}`);
+    for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+      const where = `${name}/${c.name}`;
+      const sc = c.securityContext ?? {};
+      assert.equal(sc.allowPrivilegeEscalation, false, `${where}: allowPrivilegeEscalation`);
+      assert.equal(sc.readOnlyRootFilesystem, true, `${where}: readOnlyRootFilesystem`);
+      assert.equal(sc.runAsNonRoot, true, `${where}: runAsNonRoot`);
+      assert.deepEqual(sc.capabilities?.drop, ["ALL"], `${where}: capabilities dropped`);
+      assert.equal(sc.capabilities?.add, undefined, `${where}: no capability added`);
+      assert.ok(!sc.privileged, `${where}: privileged`);
+      assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${where}: requests`);
+      assert.ok(c.resources?.limits?.memory, `${where}: memory limit`);
+      assert.match(
+        c.image,
+        /^[^:@\s]+(:[A-Za-z0-9._-]+)(@sha256:[0-9a-f]{64})?$/,
+        `${where}: image tag`,
+      );
+      assert.doesNotMatch(c.image, /:latest$/, `${where}: image pinned`);
+    }
   }
 }

@@ -16,6 +16,8 @@ export interface Recorded {
   readonly inputs: Record<string, unknown>;
   /** Type of the parent resource, from the URN (undefined for the stack's direct children). */
   parentType?: string;
+  /** The provider reference (`<urn>::<id>`) the resource is managed with, when one is given. */
+  readonly provider?: string;
 }
 
 /**
@@ -81,7 +83,12 @@ export class MockRecorder {
     await pulumi.runtime.setMocks(
       {
         newResource: (args) => {
-          this.resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+          this.resources.push({
+            type: args.type,
+            name: args.name,
+            inputs: args.inputs,
+            provider: args.provider,
+          });
           this.lastRegisteredAt = performance.now();
           const state: Record<string, unknown> = { ...args.inputs };
           if (args.type === "random:index/randomPassword:RandomPassword")

@@ -230,6 +230,8 @@ describe("Pulumi program: CommanderUI on Kubernetes (prod stack)", () => {
       "Deployment lowcode-redis-commander",
       "Deployment lowcode-redis-insight",
       "Ingress lowcode-redis-commander",
+      "NetworkPolicy lowcode-redis-commander",
+      "NetworkPolicy lowcode-redis-insight",
       "Secret lowcode-redis-commander-auth",
       "Service lowcode-redis-commander",
       "Service lowcode-redis-insight",
@@ -347,6 +349,7 @@ describe("Pulumi program: RedisInsight without Commander (commanderEnabled false
             : [
                 "kubernetes:apps/v1:Deployment lowcode-redis-commander-insight-deployment",
                 "kubernetes:core/v1:Service lowcode-redis-commander-insight-service",
+                "kubernetes:networking.k8s.io/v1:NetworkPolicy lowcode-redis-commander-insight-network-policy",
                 "lowcode:redis:CommanderUI lowcode-redis-commander",
               ],
         );

@@ -39,10 +39,17 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
       "kubernetes:core/v1:ConfigMap lowcode-redis-sentinel-config-configmap",
       "kubernetes:core/v1:Namespace lowcode-namespace",
       "kubernetes:core/v1:Secret lowcode-redis-auth-secret",
+      // The applications' connection Secret (envFrom), in the stack's namespace by default.
+      "kubernetes:core/v1:Secret lowcode-redis-connection-secret",
       "kubernetes:core/v1:Secret lowcode-redis-sentinel-auth-secret",
       "kubernetes:core/v1:Service lowcode-redis-headless-service",
+      "kubernetes:core/v1:Service lowcode-redis-metrics-service",
       "kubernetes:core/v1:Service lowcode-redis-sentinel-headless-service",
+      "kubernetes:core/v1:Service lowcode-redis-sentinel-metrics-service",
       "kubernetes:core/v1:Service lowcode-redis-sentinel-service",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy lowcode-redis-default-deny-networkpolicy",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy lowcode-redis-redis-networkpolicy",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy lowcode-redis-sentinel-networkpolicy",
       "kubernetes:policy/v1:PodDisruptionBudget lowcode-redis-poddisruptionbudget",
       "kubernetes:policy/v1:PodDisruptionBudget lowcode-redis-sentinel-poddisruptionbudget",
     ]);
@@ -71,6 +78,7 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
       "lowcode-redis-commander-redis-password",
       "lowcode-redis-commander-rollout-key",
       "lowcode-redis-commander-session-secret",
+      "lowcode-redis-exporter-password",
       "lowcode-redis-failover-password",
       "lowcode-redis-probe-password",
       "lowcode-redis-replication-password",
@@ -110,6 +118,8 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
     ).inputs as Json;
     assert.ok(isWrappedSecret(node.stringData) && isWrappedSecret(sentinel.stringData));
     assert.deepEqual(Object.keys(unwrap(node.stringData)).sort(), [
+      // The exporter sidecar's password file, its only item of the Secret.
+      "exporter.json",
       "failover.pass",
       "probe.pass",
       "secrets.conf",
@@ -117,6 +127,7 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
       "users.acl",
     ]);
     assert.deepEqual(Object.keys(unwrap(sentinel.stringData)).sort(), [
+      "exporter.json",
       "probe.pass",
       "sentinel-client.pass",
       "sentinel-secrets.conf",

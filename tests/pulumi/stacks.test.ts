@@ -228,9 +228,15 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
       "kubernetes:core/v1:Secret lowcode-redis-auth-secret",
       "kubernetes:core/v1:Secret lowcode-redis-backup-auth",
       "kubernetes:core/v1:Secret lowcode-redis-commander-auth",
+      "kubernetes:core/v1:Secret lowcode-redis-connection-secret",
       "kubernetes:core/v1:Service lowcode-redis-commander-service",
       "kubernetes:core/v1:Service lowcode-redis-headless-service",
+      "kubernetes:core/v1:Service lowcode-redis-metrics-service",
       "kubernetes:core/v1:Service lowcode-redis-service",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy lowcode-redis-backup-network-policy",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy lowcode-redis-commander-network-policy",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy lowcode-redis-default-deny-networkpolicy",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy lowcode-redis-redis-networkpolicy",
       "lowcode:redis:BackupCronJob lowcode-redis-backup",
       "lowcode:redis:CommanderUI lowcode-redis-commander",
       "lowcode:redis:RedisInstance lowcode-redis",
@@ -240,6 +246,7 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
       "random:index/randomPassword:RandomPassword lowcode-redis-commander-redis-password",
       "random:index/randomPassword:RandomPassword lowcode-redis-commander-rollout-key",
       "random:index/randomPassword:RandomPassword lowcode-redis-commander-session-secret",
+      "random:index/randomPassword:RandomPassword lowcode-redis-exporter-password",
       "random:index/randomPassword:RandomPassword lowcode-redis-probe-password",
       "random:index/randomPassword:RandomPassword lowcode-redis-rollout-key",
       "random:index/randomString:RandomString lowcode-redis-commander-salt",
@@ -287,7 +294,12 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
       .inputs as Json;
     assert.ok(isWrappedSecret(secret.stringData));
     const files = unwrap(secret.stringData) as Record<string, string>;
-    assert.deepEqual(Object.keys(files).sort(), ["probe.pass", "secrets.conf", "users.acl"]);
+    assert.deepEqual(Object.keys(files).sort(), [
+      "exporter.json",
+      "probe.pass",
+      "secrets.conf",
+      "users.acl",
+    ]);
     assert.ok(
       files["users.acl"].includes(`user app on #${sha256Hex("supplied-app-password-0123")}`),
     );

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { kubernetesObjects, renderArtifacts } from "../../render/artifacts";
 import { K8sObject, SENTINEL_MEMORY_MI, redisObjects } from "../../render/kubernetes";
 import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
-import { checkInvariants, validateAgainstSchema } from "../helpers/k8s-schema";
+import { checkHardening, checkInvariants, validateAgainstSchema } from "../helpers/k8s-schema";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -54,6 +54,7 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
       );
       for (const object of objects) validateAgainstSchema(object);
       checkInvariants(objects);
+      checkHardening(objects);
     });
   }
 
@@ -197,8 +198,11 @@ describe("Kubernetes objects of a sentinel group: valid, consistent, and wired f
       // Commander's web page, not a way to Redis.
       "lowcode-redis-commander",
       "lowcode-redis-headless",
+      // The exporters' metrics port, one Service per set.
+      "lowcode-redis-metrics",
       "lowcode-redis-sentinel",
       "lowcode-redis-sentinel-headless",
+      "lowcode-redis-sentinel-metrics",
     ]);
   });
 

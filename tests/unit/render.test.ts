@@ -29,6 +29,7 @@ const SECRETS = {
   probePassword: "probe-password-0123456789",
   backupPassword: "backup-password-0123456789",
   commanderRedisPassword: "commander-password-0123456789",
+  exporterPassword: "exporter-password-0123456789",
   configCommand: "CONFIG_ABCDEF0123456789",
 };
 
@@ -173,10 +174,17 @@ describe("redis.conf rendering: platform settings and each profile's security", 
       "configCommand",
       "backupPassword",
       "commanderRedisPassword",
+      // The metrics sidecars' user (Kubernetes).
+      "exporterPassword",
     ]);
     assert.deepEqual(
       requiredSecrets(
-        resolve({ ...PROD_STANDALONE, backupEnabled: false, commanderEnabled: false }),
+        resolve({
+          ...PROD_STANDALONE,
+          backupEnabled: false,
+          commanderEnabled: false,
+          metricsEnabled: false,
+        }),
       ),
       ["appPassword", "adminPassword", "probePassword", "configCommand"],
     );
@@ -188,6 +196,7 @@ describe("redis.conf rendering: platform settings and each profile's security", 
       "failoverPassword",
       "backupPassword",
       "commanderRedisPassword",
+      "exporterPassword",
     ]);
   });
 
@@ -306,19 +315,27 @@ describe("npm run render artifacts: secrets only as references", () => {
     );
     assert.deepEqual(k8s, [
       "manifests/00-namespace-lowcode.yaml",
-      "manifests/01-persistentvolumeclaim-lowcode-redis-backups.yaml",
-      "manifests/02-configmap-lowcode-redis-backup-config.yaml",
-      "manifests/03-secret-lowcode-redis-backup-auth.yaml",
-      "manifests/04-cronjob-lowcode-redis-backup.yaml",
-      "manifests/05-secret-lowcode-redis-auth.yaml",
-      "manifests/06-configmap-lowcode-redis-config.yaml",
-      "manifests/07-service-lowcode-redis-headless.yaml",
-      "manifests/08-service-lowcode-redis.yaml",
-      "manifests/09-statefulset-lowcode-redis.yaml",
-      "manifests/10-configmap-lowcode-redis-commander-config.yaml",
-      "manifests/11-secret-lowcode-redis-commander-auth.yaml",
-      "manifests/12-deployment-lowcode-redis-commander.yaml",
-      "manifests/13-service-lowcode-redis-commander.yaml",
+      // Each component's NetworkPolicy comes before its pods.
+      "manifests/01-networkpolicy-lowcode-redis-backup.yaml",
+      "manifests/02-persistentvolumeclaim-lowcode-redis-backups.yaml",
+      "manifests/03-configmap-lowcode-redis-backup-config.yaml",
+      "manifests/04-secret-lowcode-redis-backup-auth.yaml",
+      "manifests/05-cronjob-lowcode-redis-backup.yaml",
+      "manifests/06-networkpolicy-lowcode-redis-default-deny.yaml",
+      "manifests/07-networkpolicy-lowcode-redis-redis.yaml",
+      "manifests/08-secret-lowcode-redis-auth.yaml",
+      "manifests/09-configmap-lowcode-redis-config.yaml",
+      "manifests/10-service-lowcode-redis-headless.yaml",
+      "manifests/11-service-lowcode-redis.yaml",
+      "manifests/12-statefulset-lowcode-redis.yaml",
+      "manifests/13-service-lowcode-redis-metrics.yaml",
+      // The applications' connection Secret, in the stack's namespace by default.
+      "manifests/14-secret-lowcode-redis-connection.yaml",
+      "manifests/15-networkpolicy-lowcode-redis-commander.yaml",
+      "manifests/16-configmap-lowcode-redis-commander-config.yaml",
+      "manifests/17-secret-lowcode-redis-commander-auth.yaml",
+      "manifests/18-deployment-lowcode-redis-commander.yaml",
+      "manifests/19-service-lowcode-redis-commander.yaml",
     ]);
     assert.equal(
       Object.keys(renderArtifacts(resolve(DEV))).filter((f) => f.startsWith("manifests/")).length,
