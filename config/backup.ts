@@ -112,6 +112,38 @@ export function shortestInterval(expression: string): { minutes: number; where: 
   return best;
 }
 
+/**
+ * The longest time between two runs of a valid expression, in minutes: within a day (consecutive
+ * runs of the hours x minutes), or from a run day's last run to the next run day's first, over
+ * four years of run days from a leap year (day-of-month and weekday fields repeat within them).
+ */
+export function longestIntervalMinutes(expression: string): number {
+  const fields = CronExpressionParser.parse(expression, { tz: "UTC" }).fields;
+  const minutes = [...fields.minute.values] as number[];
+  const hours = [...fields.hour.values] as number[];
+  const runs = hours.flatMap((h) => minutes.map((m) => h * 60 + m));
+  let longest = 0;
+  for (let i = 1; i < runs.length; i++) longest = Math.max(longest, runs[i] - runs[i - 1]);
+  const days = CronExpressionParser.parse(
+    `0 0 ${expression.trim().split(/\s+/).slice(2).join(" ")}`,
+    {
+      tz: "UTC",
+      currentDate: new Date("2023-12-31T23:59:00Z"),
+      endDate: new Date("2028-01-01T00:00:00Z"),
+    },
+  );
+  let previous: number | undefined;
+  while (days.hasNext()) {
+    const day = days.next().toDate().getTime();
+    if (previous !== undefined) {
+      const apart = Math.round((day - previous) / 60_000);
+      longest = Math.max(longest, apart - runs[runs.length - 1] + runs[0]);
+    }
+    previous = day;
+  }
+  return longest;
+}
+
 /** Why a backup schedule is refused, or undefined. */
 export function scheduleProblem(expression: string): string | undefined {
   const syntax = cronSyntaxProblem(expression);

@@ -1,4 +1,5 @@
 import { stringify } from "yaml";
+import { longestIntervalMinutes } from "../config/backup";
 import { ResolvedConfig } from "../config/resolve";
 import { header } from "./redis-conf";
 
@@ -101,6 +102,15 @@ export function sentinelsNeeded(cfg: ResolvedConfig): number {
   return Math.max(cfg.sentinel.quorum, Math.floor(cfg.sentinel.sentinels / 2) + 1);
 }
 
+/**
+ * How old the latest good backup may be: BACKUP_MAX_AGE_HOURS for a daily schedule, or the
+ * schedule's longest gap between runs plus 2 h when runs are further apart (a weekly backup).
+ */
+export function backupMaxAgeSeconds(cfg: ResolvedConfig): number {
+  const longest = longestIntervalMinutes(cfg.backup.schedule);
+  return Math.max(BACKUP_MAX_AGE_HOURS * 3600, (longest + 120) * 60);
+}
+
 /** The rule groups: `spec.groups` of a PrometheusRule, `groups` of a rules file. */
 export function alertRuleGroups(cfg: ResolvedConfig, name: string): RuleGroup[] {
   const { namespace, redisJob, sentinelJob, backupCronJob } = alertScope(cfg, name);
@@ -115,7 +125,7 @@ export function alertRuleGroups(cfg: ResolvedConfig, name: string): RuleGroup[] 
   const cronJob = selector({ namespace, cronjob: backupCronJob });
   const nodes = cfg.sentinel.nodes;
   const policy = cfg.redis.maxmemoryPolicy;
-  const maxAge = BACKUP_MAX_AGE_HOURS * 3600;
+  const maxAge = backupMaxAgeSeconds(cfg);
 
   const rule = (
     alert: string,
@@ -283,7 +293,7 @@ export function alertRuleGroups(cfg: ResolvedConfig, name: string): RuleGroup[] 
           `time() - ${lastSuccess} > ${maxAge}`,
           undefined,
           `The latest good backup of ${name} is {{ $value | humanizeDuration }} old`,
-          `The last successful run of the CronJob ${backupCronJob} (a verified backup) finished {{ $value | humanizeDuration }} ago, more than ${BACKUP_MAX_AGE_HOURS} h. First: the latest runs' logs (\`${backupJobs}\`, then \`kubectl ${ns} logs job/<job>\`: "backup failed: <why>"), fix, and run one now: \`kubectl ${ns} create job --from=cronjob/${backupCronJob} backup-manual\`.`,
+          `The last successful run of the CronJob ${backupCronJob} (a verified backup) finished {{ $value | humanizeDuration }} ago, more than ${maxAge / 3600} h. First: the latest runs' logs (\`${backupJobs}\`, then \`kubectl ${ns} logs job/<job>\`: "backup failed: <why>"), fix, and run one now: \`kubectl ${ns} create job --from=cronjob/${backupCronJob} backup-manual\`.`,
         ),
         rule(
           "RedisBackupNeverSucceeded",

@@ -17,6 +17,7 @@ import {
 } from "./backup";
 import { K8sObject, appEndpoints, namespaceSpec, objectNames, redisObjects } from "./kubernetes";
 import { appConnectionEnv, appSecretName } from "./app-secret";
+import { renderAlertRules } from "./alerts";
 import {
   commanderObjectNames,
   commanderObjects,
@@ -138,6 +139,9 @@ export function renderArtifacts(cfg: ResolvedConfig): Files {
     );
     Object.assign(files, under("secrets/commander", commanderSecrets));
   }
+  // The alerts as a plain Prometheus rules file, for a Prometheus without the operator.
+  if (cfg.metrics.enabled)
+    files["metrics/alert-rules.yaml"] = renderAlertRules(cfg, DEPLOYMENT_NAME);
   if (cfg.target === "kubernetes") {
     const names = objectNames(DEPLOYMENT_NAME);
     const secretData: Record<string, Files> = {

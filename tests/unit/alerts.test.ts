@@ -9,6 +9,7 @@ import {
   MEMORY_ALERT_RATIO,
   REPLICA_LAG_SECONDS,
   alertRuleGroups,
+  backupMaxAgeSeconds,
   alertScope,
   sentinelsNeeded,
 } from "../../render/alerts";
@@ -178,5 +179,29 @@ describe("alert rules: shape, scope and the exporter's metric names", () => {
     for (const r of sentinelRules)
       for (const s of selectors(r.expr).filter((x) => x.metric.startsWith("redis_sentinel_")))
         assert.deepEqual(s.matchers.master_name, { op: "=", value: "cache-master" }, r.alert);
+  });
+});
+
+describe("alert rules: the backup age limit follows the schedule", () => {
+  const limitHours = (schedule: string) =>
+    backupMaxAgeSeconds(resolve({ ...PROD, backupSchedule: schedule }, "prod")) / 3600;
+
+  it("26 h for a daily or more frequent schedule, the longest gap plus 2 h for a sparser one", () => {
+    assert.equal(limitHours("0 2 * * *"), BACKUP_MAX_AGE_HOURS);
+    assert.equal(limitHours("*/30 * * * *"), BACKUP_MAX_AGE_HOURS);
+    assert.equal(limitHours("0 2 * * 0"), 7 * 24 + 2);
+    // Monday and Thursday at 02:00: the longest gap is Thursday to Monday, 4 days.
+    assert.equal(limitHours("0 2 * * 1,4"), 4 * 24 + 2);
+    // On the 1st of the month: the longest gap is 31 days.
+    assert.equal(limitHours("0 3 1 * *"), 31 * 24 + 2);
+  });
+
+  it("the rule uses that limit", () => {
+    const groups = alertRuleGroups(
+      resolve({ ...PROD, backupSchedule: "0 2 * * 0" }, "prod"),
+      "lowcode-redis",
+    );
+    const tooOld = groups.flatMap((g) => g.rules).find((r) => r.alert === "RedisBackupTooOld")!;
+    assert.match(tooOld.expr, new RegExp(`> ${(7 * 24 + 2) * 3600}$`));
   });
 });
