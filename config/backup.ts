@@ -58,6 +58,24 @@ function cronSyntaxProblem(expression: string): string | undefined {
 }
 
 /**
+ * The days a valid expression runs on (midnight UTC, in ms), over four years from a leap year:
+ * its day-of-month, month and weekday fields repeat within them.
+ */
+function runDays(expression: string): number[] {
+  const days = CronExpressionParser.parse(
+    `0 0 ${expression.trim().split(/\s+/).slice(2).join(" ")}`,
+    {
+      tz: "UTC",
+      currentDate: new Date("2023-12-31T23:59:00Z"),
+      endDate: new Date("2028-01-01T00:00:00Z"),
+    },
+  );
+  const out: number[] = [];
+  while (days.hasNext()) out.push(days.next().toDate().getTime());
+  return out;
+}
+
+/**
  * The shortest time between two runs of a valid expression, in minutes, and where it falls. The
  * library parses the fields; the runs of a day are every allowed hour x every allowed minute, so
  * two runs are closest within an hour (adjacent minutes), across an hour (the last minute of an
@@ -88,26 +106,13 @@ export function shortestInterval(expression: string): { minutes: number; where: 
   const dayEnd = hours[hours.length - 1] * 60 + last;
   const dayStart = hours[0] * 60 + first;
   if (1440 - dayEnd + dayStart < best.minutes) {
-    const days = CronExpressionParser.parse(
-      `0 0 ${expression.trim().split(/\s+/).slice(2).join(" ")}`,
-      {
-        tz: "UTC",
-        currentDate: new Date("2023-12-31T23:59:00Z"),
-        endDate: new Date("2028-01-01T00:00:00Z"),
-      },
-    );
-    let previous: number | undefined;
-    while (days.hasNext()) {
-      const day = days.next().toDate().getTime();
-      if (previous !== undefined && day - previous === 86_400_000) {
-        best = {
-          minutes: 1440 - dayEnd + dayStart,
-          where: `at ${two(hours[hours.length - 1])}:${two(last)} and ${two(hours[0])}:${two(first)} the next day, e.g. ${new Date(previous).toISOString().slice(0, 10)}`,
-        };
-        break;
-      }
-      previous = day;
-    }
+    const days = runDays(expression);
+    const next = days.findIndex((day, i) => i > 0 && day - days[i - 1] === 86_400_000);
+    if (next > 0)
+      best = {
+        minutes: 1440 - dayEnd + dayStart,
+        where: `at ${two(hours[hours.length - 1])}:${two(last)} and ${two(hours[0])}:${two(first)} the next day, e.g. ${new Date(days[next - 1]).toISOString().slice(0, 10)}`,
+      };
   }
   return best;
 }
@@ -124,22 +129,10 @@ export function longestIntervalMinutes(expression: string): number {
   const runs = hours.flatMap((h) => minutes.map((m) => h * 60 + m));
   let longest = 0;
   for (let i = 1; i < runs.length; i++) longest = Math.max(longest, runs[i] - runs[i - 1]);
-  const days = CronExpressionParser.parse(
-    `0 0 ${expression.trim().split(/\s+/).slice(2).join(" ")}`,
-    {
-      tz: "UTC",
-      currentDate: new Date("2023-12-31T23:59:00Z"),
-      endDate: new Date("2028-01-01T00:00:00Z"),
-    },
-  );
-  let previous: number | undefined;
-  while (days.hasNext()) {
-    const day = days.next().toDate().getTime();
-    if (previous !== undefined) {
-      const apart = Math.round((day - previous) / 60_000);
-      longest = Math.max(longest, apart - runs[runs.length - 1] + runs[0]);
-    }
-    previous = day;
+  const days = runDays(expression);
+  for (let i = 1; i < days.length; i++) {
+    const apart = Math.round((days[i] - days[i - 1]) / 60_000);
+    longest = Math.max(longest, apart - runs[runs.length - 1] + runs[0]);
   }
   return longest;
 }
