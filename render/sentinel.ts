@@ -599,12 +599,25 @@ export function renderStartSentinelScript(cfg: ResolvedConfig): string {
     '    cat "$CONF_DIR/sentinel.conf" "$CONF_DIR/sentinel-secrets.conf"',
     '  } > "$state.tmp"',
     '  mv "$state.tmp" "$state"',
+    "else",
+    "  # A restart keeps what Sentinel wrote (the master, its peers, the epochs) but takes the users,",
+    "  # passwords and CONFIG name from the Secret again: they may have been rotated or added.",
+    `  grep -v -E '${SECRET_DIRECTIVES}' "$state" > "$state.tmp" || :`,
+    '  cat "$CONF_DIR/sentinel-secrets.conf" >> "$state.tmp"',
+    '  mv "$state.tmp" "$state"',
     "fi",
     "trap - TERM INT",
     'exec redis-sentinel "$state" "$@"',
     "",
   ].join("\n");
 }
+
+/**
+ * The directives of sentinel-secrets.conf, as Sentinel also writes them back into its state file:
+ * users, the default user's password, the credentials for peers and nodes, the CONFIG rename.
+ */
+export const SECRET_DIRECTIVES =
+  "^(user |requirepass |sentinel (sentinel-user|sentinel-pass|auth-user|auth-pass|rename-command) )";
 
 /** Health check of a sentinel: PING as sentinel-client. */
 export function renderSentinelProbeScript(cfg: ResolvedConfig): string {

@@ -1,0 +1,88 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { EXPORTER_USER } from "../../render/acl";
+import { Sandbox, startSandbox } from "../../sandbox/sandbox";
+import { DEV, PROD, resolve } from "../helpers/config";
+import { directClient } from "../helpers/platform";
+import { freeBasePort } from "../helpers/ports";
+
+/** AUTH's own answer on a sentinel: true for OK, false for WRONGPASS. */
+async function accepts(port: number, username: string, password: string): Promise<boolean> {
+  const client = directClient(port);
+  client.on("error", () => undefined);
+  try {
+    return (await client.call("AUTH", username, password)) === "OK";
+  } catch (err) {
+    if (/WRONGPASS/.test((err as Error).message)) return false;
+    throw err;
+  } finally {
+    client.disconnect();
+  }
+}
+
+for (const [what, values, rotated] of [
+  ["production", PROD, ["sentinelClientPassword", "exporterPassword"]],
+  [
+    "dev",
+    { ...DEV, topology: "sentinel", target: "kubernetes" },
+    ["defaultPassword", "exporterPassword"],
+  ],
+] as const) {
+  describe(`Sentinels restarted from their state take the users and passwords of the Secret again (${what})`, function () {
+    let dir: string;
+    let sandbox: Sandbox | undefined;
+    let basePort: number;
+
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-sentinel-secrets-"));
+      basePort = await freeBasePort(3);
+    });
+
+    after(async () => {
+      await sandbox?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("after a whole-group restart with rotated passwords, the sentinels accept the new ones only", async () => {
+      const cfg = resolve(values, "rotate");
+      sandbox = await startSandbox(cfg, { dir, basePort });
+      const before = { ...sandbox.secrets } as Record<string, string>;
+      const sentinelPort = sandbox.sentinels[0].port;
+      await sandbox.stop();
+      sandbox = undefined;
+      // The rotation: new values in the sandbox's secrets, as a new Secret in a pod.
+      const file = path.join(dir, "secrets.json");
+      const secrets = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, string>;
+      for (const key of rotated) secrets[key] = `rotated-${key}-0123456789abcdef`;
+      fs.writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+
+      sandbox = await startSandbox(cfg, { dir, basePort });
+      const clientUser = sandbox.connection.sentinelUser!;
+      assert.equal(
+        clientUser.password,
+        secrets[rotated[0]],
+        "connection.json has the new password",
+      );
+      assert.equal(await accepts(sentinelPort, clientUser.username, clientUser.password), true);
+      assert.equal(await accepts(sentinelPort, clientUser.username, before[rotated[0]]), false);
+      assert.equal(await accepts(sentinelPort, EXPORTER_USER, secrets.exporterPassword), true);
+      assert.equal(await accepts(sentinelPort, EXPORTER_USER, before.exporterPassword), false);
+      // The state Sentinel keeps survived: the group knows its master and every peer.
+      const sentinel = directClient(sentinelPort, clientUser);
+      try {
+        const master = (await sentinel.call(
+          "SENTINEL",
+          "MASTER",
+          cfg.sentinel.masterName,
+        )) as string[];
+        const field = (name: string) => master[master.indexOf(name) + 1];
+        assert.equal(field("num-other-sentinels"), "2");
+        assert.equal(field("num-slaves"), "2");
+      } finally {
+        sentinel.disconnect();
+      }
+    });
+  });
+}
