@@ -12,15 +12,35 @@ export const DEFAULT_CLIENT_LABELS = "lowcode.ton/redis-client=true";
 
 const CIDR_ALLOWED =
   'must be a list of CIDR blocks such as "203.0.113.10/32" or "2001:db8::/48" (IPv4 prefix 0-32, IPv6 0-128)';
-const cidr = z.string({ error: CIDR_ALLOWED }).refine(
-  (v) => {
-    const [address, prefix, extra] = v.split("/");
-    if (extra !== undefined || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return false;
-    const family = isIP(address);
-    return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
-  },
-  { error: CIDR_ALLOWED },
-);
+const cidr = z.string({ error: CIDR_ALLOWED }).superRefine((v, ctx) => {
+  const [address, prefix, extra] = v.split("/");
+  const family = isIP(address ?? "");
+  if (
+    extra !== undefined ||
+    prefix === undefined ||
+    !/^\d{1,3}$/.test(prefix) ||
+    family === 0 ||
+    Number(prefix) > (family === 4 ? 32 : 128)
+  ) {
+    ctx.addIssue({ code: "custom", message: CIDR_ALLOWED });
+    return;
+  }
+  // Host bits set (10.1.2.3/8): a typo for a /32, or a network the writer did not mean.
+  const network = family === 4 ? ipv4Network(address, Number(prefix)) : undefined;
+  if (network !== undefined && network !== address)
+    ctx.addIssue({
+      code: "custom",
+      message: `${CIDR_ALLOWED}; ${JSON.stringify(v)} has host bits set: the block is ${network}/${prefix}`,
+    });
+});
+
+/** The network address of an IPv4 address under a prefix. */
+function ipv4Network(address: string, prefix: number): string {
+  const n = address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const net = (n & mask) >>> 0;
+  return [24, 16, 8, 0].map((shift) => (net >>> shift) & 255).join(".");
+}
 
 export const NETWORK_POLICY_KEYS = {
   networkPolicy: {
@@ -35,7 +55,10 @@ export const NETWORK_POLICY_KEYS = {
     description:
       "Kubernetes: the labels (k=v,…) of the application pods allowed to reach Redis and the sentinels.",
     default: DEFAULT_CLIENT_LABELS,
-    schema: labelList,
+    schema: labelList.refine((v) => v !== "", {
+      error:
+        'must name at least one label "key=value": with none, every pod of the client namespaces would reach Redis',
+    }),
   },
   networkPolicyClientNamespaces: {
     type: "array",
@@ -58,6 +81,22 @@ export const NETWORK_POLICY_KEYS = {
     default: "monitoring",
     schema: namespaceName,
   },
+  networkPolicyDnsNamespace: {
+    type: "string",
+    description:
+      "Kubernetes: the namespace of the cluster's DNS (CoreDNS, kube-dns), the only DNS the pods may ask besides a node-local cache at 169.254.20.10.",
+    default: "kube-system",
+    schema: namespaceName,
+  },
+  networkPolicyOffsiteNamespace: {
+    type: "string",
+    description:
+      'Kubernetes: the namespace of an in-cluster backupS3Endpoint (MinIO at minio.<namespace>.svc): the backup may reach its pods on the endpoint\'s port; "" = the endpoint is outside the cluster.',
+    default: "",
+    schema: z.union([z.literal(""), namespaceName], {
+      error: 'must be "" or a Kubernetes namespace name (DNS-1123 label)',
+    }),
+  },
   networkPolicyOffsiteCidrs: {
     type: "array",
     description:
@@ -69,9 +108,14 @@ export const NETWORK_POLICY_KEYS = {
   },
 } satisfies Record<string, KeySpec>;
 
-/** Where the backup's off-site copies go: addresses, the ranges cut out of them, and the port. */
+/**
+ * Where the backup's off-site copies go, on one port: address blocks (with the ranges cut out of
+ * them), or the pods of a namespace (an in-cluster endpoint: a policy sees pod addresses, not the
+ * Service's).
+ */
 export interface OffsitePeer {
   readonly cidrs: readonly { readonly cidr: string; readonly except?: readonly string[] }[];
+  readonly namespace?: string;
   readonly port: number;
 }
 
@@ -81,37 +125,55 @@ export interface NetworkPolicyConfig {
   readonly clientNamespaces: readonly string[];
   readonly ingressNamespace: string;
   readonly monitoringNamespace: string;
+  readonly dnsNamespace: string;
   /** Set when backups go off-site. */
   readonly offsite?: OffsitePeer;
 }
 
 /**
- * Private, link-local (the cloud metadata service at 169.254.169.254) and shared ranges: an
- * endpoint known only by name may be anywhere public, never inside the cluster's networks.
+ * Every IPv4 range that is not the public internet: "this network", private, shared, loopback,
+ * link-local (the cloud metadata service at 169.254.169.254), protocol assignments, benchmarking,
+ * reserved. An endpoint known only by name may be anywhere public, never inside the cluster's
+ * networks. IPv6 endpoints are named with networkPolicyOffsiteCidrs.
  */
 export const NON_PUBLIC_IPV4 = [
+  "0.0.0.0/8",
   "10.0.0.0/8",
   "100.64.0.0/10",
+  "127.0.0.0/8",
   "169.254.0.0/16",
   "172.16.0.0/12",
+  "192.0.0.0/24",
   "192.168.0.0/16",
+  "198.18.0.0/15",
+  "240.0.0.0/4",
 ];
 
-/** The off-site peer of an endpoint URL ("" = Amazon S3 over HTTPS). */
-export function offsitePeer(endpoint: string, cidrs: readonly string[]): OffsitePeer {
+/** The URL of an endpoint ("" = Amazon S3 over HTTPS) and its port. */
+function endpointUrl(endpoint: string): { url: URL; port: number } {
   const url = endpoint === "" ? new URL("https://s3.amazonaws.com") : new URL(endpoint);
-  const port = url.port !== "" ? Number(url.port) : url.protocol === "http:" ? 80 : 443;
+  return { url, port: url.port !== "" ? Number(url.port) : url.protocol === "http:" ? 80 : 443 };
+}
+
+/** Whether a host name names a Service of the cluster (`minio`, `minio.storage.svc…`). */
+export function inClusterHost(host: string, clusterDomain: string): boolean {
+  if (isIP(host) !== 0) return false;
+  return !host.includes(".") || /\.svc$/.test(host) || host.endsWith(`.svc.${clusterDomain}`);
+}
+
+/** The off-site peer of an endpoint URL ("" = Amazon S3 over HTTPS). */
+export function offsitePeer(
+  endpoint: string,
+  cidrs: readonly string[],
+  namespace = "",
+): OffsitePeer {
+  const { url, port } = endpointUrl(endpoint);
+  if (namespace !== "") return { cidrs: [], namespace, port };
   if (cidrs.length > 0) return { cidrs: cidrs.map((cidr) => ({ cidr })), port };
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const family = isIP(host);
   if (family !== 0) return { cidrs: [{ cidr: `${host}/${family === 4 ? 32 : 128}` }], port };
-  return {
-    cidrs: [
-      { cidr: "0.0.0.0/0", except: NON_PUBLIC_IPV4 },
-      { cidr: "::/0", except: ["fc00::/7", "fe80::/10"] },
-    ],
-    port,
-  };
+  return { cidrs: [{ cidr: "0.0.0.0/0", except: NON_PUBLIC_IPV4 }], port };
 }
 
 type NetworkPolicyValues = { readonly [K in keyof typeof NETWORK_POLICY_KEYS]: unknown };
@@ -123,6 +185,7 @@ export function resolveNetworkPolicy(
     readonly profileDefault: boolean;
     readonly appSecretNamespaces: readonly string[];
     readonly namespace: string;
+    readonly clusterDomain: string;
     /** The backup's off-site endpoint, when backups go off-site. */
     readonly offsiteEndpoint?: string;
   },
@@ -135,29 +198,60 @@ export function resolveNetworkPolicy(
   const asked = v.networkPolicy as boolean | undefined;
   const enabled = kubernetes && (asked ?? context.profileDefault);
   const cidrs = v.networkPolicyOffsiteCidrs as string[];
-  if (!kubernetes && asked === true)
-    problems.push(
-      invalid(
-        "networkPolicy",
-        true,
-        `is for the Kubernetes target only; this stack's target is ${context.target} (the Docker stack publishes ports on 127.0.0.1 only)`,
-      ),
-    );
-  if (cidrs.length > 0 && context.offsiteEndpoint === undefined)
+  const offsiteNamespace = v.networkPolicyOffsiteNamespace as string;
+  if (!kubernetes) {
+    // On Docker none of these keys does anything: a value given is a mistake to point out.
+    for (const key of Object.keys(NETWORK_POLICY_KEYS) as (keyof typeof NETWORK_POLICY_KEYS)[]) {
+      const given = v[key] as unknown;
+      const fallback = NETWORK_POLICY_KEYS[key].default as unknown;
+      if (given === undefined || JSON.stringify(given) === JSON.stringify(fallback)) continue;
+      if (key === "networkPolicy" && given === false) continue;
+      problems.push(
+        invalid(
+          key,
+          given,
+          `is for the Kubernetes target only; this stack's target is ${context.target} (the Docker stack publishes ports on 127.0.0.1 only)`,
+        ),
+      );
+    }
+  }
+  const endpoint = context.offsiteEndpoint;
+  for (const [key, given] of [
+    ["networkPolicyOffsiteCidrs", cidrs.length > 0 ? cidrs : undefined],
+    ["networkPolicyOffsiteNamespace", offsiteNamespace !== "" ? offsiteNamespace : undefined],
+  ] as const)
+    if (kubernetes && given !== undefined && endpoint === undefined)
+      problems.push(
+        invalid(
+          key,
+          given,
+          "needs off-site backups (lowcode-redis:backupS3Bucket): there is no endpoint to reach",
+        ),
+      );
+  if (cidrs.length > 0 && offsiteNamespace !== "")
     problems.push(
       invalid(
         "networkPolicyOffsiteCidrs",
         cidrs,
-        "needs off-site backups (lowcode-redis:backupS3Bucket): there is no endpoint to reach",
+        "names addresses outside the cluster; lowcode-redis:networkPolicyOffsiteNamespace names the endpoint's pods in it: set one or the other",
       ),
     );
+  if (enabled && endpoint !== undefined && offsiteNamespace === "") {
+    const host = endpoint === "" ? "" : new URL(endpoint).hostname;
+    if (host !== "" && inClusterHost(host, context.clusterDomain))
+      problems.push(
+        invalid(
+          "backupS3Endpoint",
+          endpoint,
+          `names a Service of the cluster, which the backup's NetworkPolicy reaches only by its pods: set lowcode-redis:networkPolicyOffsiteNamespace to the endpoint's namespace`,
+        ),
+      );
+  }
   const offsite =
-    enabled && context.offsiteEndpoint !== undefined
-      ? offsitePeer(context.offsiteEndpoint, cidrs)
-      : undefined;
-  if (offsite && cidrs.length === 0 && offsite.cidrs[0].except)
+    enabled && endpoint !== undefined ? offsitePeer(endpoint, cidrs, offsiteNamespace) : undefined;
+  if (offsite && offsite.cidrs[0]?.except)
     warnings.push(
-      `The backup may reach any public address on port ${offsite.port}: a NetworkPolicy cannot name ${context.offsiteEndpoint || "Amazon S3"} by host name. Set lowcode-redis:networkPolicyOffsiteCidrs to its addresses to narrow it.`,
+      `The backup may reach any public IPv4 address on port ${offsite.port} (private, loopback, link-local and reserved ranges excluded): a NetworkPolicy cannot name ${endpoint || "Amazon S3"} by host name. Set lowcode-redis:networkPolicyOffsiteCidrs to its addresses to narrow it.`,
     );
   const clientNamespaces = v.networkPolicyClientNamespaces as string[];
   return {
@@ -172,6 +266,7 @@ export function resolveNetworkPolicy(
             : [context.namespace],
       ingressNamespace: v.networkPolicyIngressNamespace as string,
       monitoringNamespace: v.networkPolicyMonitoringNamespace as string,
+      dnsNamespace: v.networkPolicyDnsNamespace as string,
       offsite,
     },
     problems,

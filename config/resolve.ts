@@ -596,7 +596,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
     Object.fromEntries(Object.keys(CLUSTER_KEYS).map((k) => [k, v[k]])) as Parameters<
       typeof resolveCluster
     >[0],
-    { target: v.target, namespace: v.namespace },
+    { target: v.target, namespace: v.namespace, restores: backup.backup.restore !== undefined },
     invalid,
   );
   problems.push(...cluster.problems);
@@ -609,6 +609,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       profileDefault: security.networkPolicy,
       appSecretNamespaces: cluster.cluster.appSecretNamespaces,
       namespace: v.namespace,
+      clusterDomain: v.clusterDomain,
       offsiteEndpoint: backup.backup.offsite?.endpoint,
     },
     invalid,

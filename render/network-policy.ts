@@ -24,8 +24,16 @@ type Rule = { from?: Peer[]; to?: Peer[]; ports: { protocol: string; port: numbe
 
 const tcp = (port: number) => ({ protocol: "TCP", port });
 
-/** Name resolution, wherever the cluster's DNS runs (CoreDNS pods, a node-local cache). */
-const DNS: Rule = { ports: [{ protocol: "UDP", port: 53 }, tcp(53)] };
+/** The address of NodeLocal DNSCache, where a cluster runs it (a host-network pod). */
+export const NODE_LOCAL_DNS = "169.254.20.10/32";
+
+/** Name resolution: the cluster's DNS pods, or a node-local cache; no other server. */
+function dns(cfg: ResolvedConfig): Rule {
+  return {
+    to: [namespaceNamed(cfg.networkPolicy.dnsNamespace), { ipBlock: { cidr: NODE_LOCAL_DNS } }],
+    ports: [{ protocol: "UDP", port: 53 }, tcp(53)],
+  };
+}
 
 export function networkPolicyNames(name: string) {
   return {
@@ -133,14 +141,14 @@ export function redisNetworkPolicies(cfg: ResolvedConfig, name: string): K8sObje
     defaultDeny,
     policy(cfg, name, n.redis, "redis", {
       ingress: [{ from: peers, ports: [tcp(cfg.port)] }, ...metricsIngress(cfg)],
-      egress: [DNS, ...egressToRedis(cfg, name)],
+      egress: [dns(cfg), ...egressToRedis(cfg, name)],
     }),
   ];
   if (cfg.topology === "sentinel")
     objects.push(
       policy(cfg, name, n.sentinel, "sentinel", {
         ingress: [{ from: peers, ports: [tcp(SENTINEL_PORT)] }, ...metricsIngress(cfg)],
-        egress: [DNS, ...egressToRedis(cfg, name)],
+        egress: [dns(cfg), ...egressToRedis(cfg, name)],
       }),
     );
   return objects;
@@ -157,7 +165,7 @@ export function commanderNetworkPolicy(cfg: ResolvedConfig, name: string): K8sOb
           ports: [tcp(COMMANDER_CONTAINER_PORT)],
         },
       ],
-      egress: [DNS, ...egressToRedis(cfg, name)],
+      egress: [dns(cfg), ...egressToRedis(cfg, name)],
     }),
   ];
 }
@@ -168,7 +176,7 @@ export function insightNetworkPolicy(cfg: ResolvedConfig, name: string): K8sObje
   return [
     policy(cfg, name, networkPolicyNames(name).insight, "insight", {
       ingress: [],
-      egress: [DNS, ...egressToRedis(cfg, name)],
+      egress: [dns(cfg), ...egressToRedis(cfg, name)],
     }),
   ];
 }
@@ -181,14 +189,16 @@ export function backupNetworkPolicy(cfg: ResolvedConfig, name: string): K8sObjec
     policy(cfg, name, networkPolicyNames(name).backup, "backup", {
       ingress: [],
       egress: [
-        DNS,
+        dns(cfg),
         ...egressToRedis(cfg, name),
         ...(offsite
           ? [
               {
-                to: offsite.cidrs.map(({ cidr, except }) => ({
-                  ipBlock: { cidr, ...(except ? { except: [...except] } : {}) },
-                })),
+                to: offsite.namespace
+                  ? [namespaceNamed(offsite.namespace)]
+                  : offsite.cidrs.map(({ cidr, except }) => ({
+                      ipBlock: { cidr, ...(except ? { except: [...except] } : {}) },
+                    })),
                 ports: [tcp(offsite.port)],
               },
             ]

@@ -130,6 +130,11 @@ describe("NetworkPolicies of the production group: who may reach whom", () => {
     for (const [what, pod] of Object.entries(pods)) {
       assert.ok(allowed(pod, dns, 53, "UDP"), `${what}: DNS over UDP`);
       assert.ok(allowed(pod, dns, 53, "TCP"), `${what}: DNS over TCP`);
+      assert.ok(!allowed(pod, { ip: "8.8.8.8" }, 53, "UDP"), `${what}: a DNS server outside`);
+      assert.ok(
+        allowed(pod, { ip: "169.254.20.10" }, 53, "UDP"),
+        `${what}: a node-local DNS cache`,
+      );
       if (what !== "backup")
         assert.ok(!allowed(pod, internet, 443), `${what} reaches the internet`);
       assert.ok(!allowed(pod, app, 8080), `${what} reaches an application pod`);
@@ -168,6 +173,36 @@ describe("NetworkPolicies follow the config", () => {
     const backup = podsOf(objects).backup;
     assert.ok(connectionAllowed(objects, backup, { ip: "198.51.100.20" }, 443));
     assert.ok(!connectionAllowed(objects, backup, internet, 443));
+  });
+
+  it("an in-cluster endpoint: its namespace's pods on the endpoint's port, nothing else", () => {
+    const objects = objectsOf({
+      ...PROD,
+      ...OFFSITE,
+      backupS3Endpoint: "http://minio.storage.svc:9000",
+      networkPolicyOffsiteNamespace: "storage",
+    });
+    const backup = podsOf(objects).backup;
+    const minio: Endpoint = { namespace: "storage", labels: { app: "minio" }, ip: "10.244.9.9" };
+    assert.ok(connectionAllowed(objects, backup, minio, 9000));
+    assert.ok(!connectionAllowed(objects, backup, minio, 22));
+    assert.ok(!connectionAllowed(objects, backup, { ...minio, namespace: "other" }, 9000));
+    assert.ok(!connectionAllowed(objects, backup, internet, 443));
+  });
+
+  it("an endpoint by host name reaches no private, loopback, reserved or IPv6 address", () => {
+    const objects = objectsOf({ ...PROD, ...OFFSITE, backupS3Endpoint: "https://s3.example.com" });
+    const backup = podsOf(objects).backup;
+    assert.ok(connectionAllowed(objects, backup, internet, 443));
+    for (const ip of [
+      "127.0.0.1",
+      "0.1.2.3",
+      "198.18.0.1",
+      "240.0.0.1",
+      "192.0.0.8",
+      "2600:1f18::1",
+    ])
+      assert.ok(!connectionAllowed(objects, backup, { ip }, 443), ip);
   });
 
   it("without off-site copies the backup reaches nothing outside", () => {
@@ -270,6 +305,39 @@ describe("NetworkPolicies follow the config", () => {
     expect(
       { ...PROD, networkPolicyOffsiteCidrs: ["203.0.113.0/24"] },
       'Invalid lowcode-redis:networkPolicyOffsiteCidrs ["203.0.113.0/24"]: needs off-site backups',
+    );
+    expect(
+      { ...PROD, renderYamlTo: "manifests/prod", restoreFrom: "prod-20260101T020000Z.rdb" },
+      'Invalid lowcode-redis:renderYamlTo "manifests/prod": cannot be combined with lowcode-redis:restoreFrom',
+    );
+    expect(
+      { ...PROD, networkPolicyClientLabels: "" },
+      'Invalid lowcode-redis:networkPolicyClientLabels "": must name at least one label',
+    );
+    expect(
+      { ...PROD, ...OFFSITE, networkPolicyOffsiteCidrs: ["10.1.2.3/8"] },
+      'Invalid lowcode-redis:networkPolicyOffsiteCidrs ["10.1.2.3/8"]: must be a list of CIDR blocks',
+    );
+    expect(
+      { ...PROD, ...OFFSITE, backupS3Endpoint: "http://minio.storage.svc.cluster.local:9000" },
+      'Invalid lowcode-redis:backupS3Endpoint "http://minio.storage.svc.cluster.local:9000": names a Service of the cluster',
+    );
+    expect(
+      { ...PROD, ...OFFSITE, backupS3Endpoint: "http://minio:9000" },
+      'Invalid lowcode-redis:backupS3Endpoint "http://minio:9000": names a Service of the cluster',
+    );
+    expect(
+      { ...PROD, networkPolicyOffsiteNamespace: "storage" },
+      'Invalid lowcode-redis:networkPolicyOffsiteNamespace "storage": needs off-site backups',
+    );
+    expect(
+      {
+        target: "docker",
+        profile: "dev",
+        topology: "standalone",
+        networkPolicyIngressNamespace: "traefik",
+      },
+      'Invalid lowcode-redis:networkPolicyIngressNamespace "traefik": is for the Kubernetes target only',
     );
     expect(
       { target: "docker", profile: "dev", topology: "standalone", networkPolicy: true },
