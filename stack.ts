@@ -37,7 +37,9 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
       new k8s.core.v1.Namespace(
         "lowcode-namespace",
         namespaceSpec(cfg) as k8s.core.v1.NamespaceArgs,
-        { provider },
+        // Deleting a namespace deletes its claims: the data, the sentinels' state, the backups.
+        // `pulumi destroy` (or a replacement) leaves it to the operator.
+        { provider, retainOnDelete: true },
       ),
     );
   }

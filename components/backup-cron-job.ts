@@ -129,7 +129,7 @@ export class BackupCronJob extends pulumi.ComponentResource {
           });
           break;
         default:
-          createPlainObject(rname, object, opts);
+          created.push(createPlainObject(rname, object, opts));
       }
     };
     // In apply order: each object waits for those before it (the scripts before the jobs).

@@ -186,7 +186,7 @@ export class CommanderUI extends pulumi.ComponentResource {
           new k8s.networking.v1.Ingress(rname, objectArgs, opts);
           break;
         default:
-          createPlainObject(rname, object, opts);
+          created.push(createPlainObject(rname, object, opts));
       }
     };
     (secretFiles ? commanderObjects : insightObjects)(cfg, args.redisName).forEach(create);

@@ -58,8 +58,8 @@ function cronSyntaxProblem(expression: string): string | undefined {
 }
 
 /**
- * The days a valid expression runs on (midnight UTC, in ms), over four years from a leap year:
- * its day-of-month, month and weekday fields repeat within them.
+ * The days a valid expression runs on (midnight UTC, in ms), over eight years from a leap year:
+ * its day-of-month, month and weekday fields repeat within four, and a 29 February runs twice.
  */
 function runDays(expression: string): number[] {
   const days = CronExpressionParser.parse(
@@ -67,7 +67,7 @@ function runDays(expression: string): number[] {
     {
       tz: "UTC",
       currentDate: new Date("2023-12-31T23:59:00Z"),
-      endDate: new Date("2028-01-01T00:00:00Z"),
+      endDate: new Date("2032-01-01T00:00:00Z"),
     },
   );
   const out: number[] = [];
@@ -81,7 +81,7 @@ function runDays(expression: string): number[] {
  * two runs are closest within an hour (adjacent minutes), across an hour (the last minute of an
  * hour, the first of the next allowed one), or across midnight (the day's last run and the next
  * day's first): only that last case depends on the days, and only when it is the closest do
- * consecutive days have to be looked up (four years of runs at midnight, from a leap year).
+ * consecutive days have to be looked up (eight years of runs at midnight, from a leap year).
  */
 export function shortestInterval(expression: string): { minutes: number; where: string } {
   const fields = CronExpressionParser.parse(expression, { tz: "UTC" }).fields;
@@ -120,7 +120,7 @@ export function shortestInterval(expression: string): { minutes: number; where: 
 /**
  * The longest time between two runs of a valid expression, in minutes: within a day (consecutive
  * runs of the hours x minutes), or from a run day's last run to the next run day's first, over
- * four years of run days from a leap year (day-of-month and weekday fields repeat within them).
+ * eight years of run days from a leap year (see runDays).
  */
 export function longestIntervalMinutes(expression: string): number {
   const fields = CronExpressionParser.parse(expression, { tz: "UTC" }).fields;

@@ -38,7 +38,12 @@ type ClusterValues = { readonly [K in keyof typeof CLUSTER_KEYS]: unknown };
 
 export function resolveCluster(
   values: ClusterValues,
-  context: { readonly target: "docker" | "kubernetes"; readonly namespace: string },
+  context: {
+    readonly target: "docker" | "kubernetes";
+    readonly namespace: string;
+    /** Whether the stack restores a backup (restoreFrom). */
+    readonly restores: boolean;
+  },
   invalid: (key: string, value: unknown, allowed: string) => string,
 ): { cluster: ClusterConfig; problems: string[] } {
   const problems: string[] = [];
@@ -57,6 +62,14 @@ export function resolveCluster(
         ),
       );
   }
+  if (renderTo !== "" && context.restores)
+    problems.push(
+      invalid(
+        "renderYamlTo",
+        renderTo,
+        "cannot be combined with lowcode-redis:restoreFrom: the restore Job must complete before the Redis nodes start, an order Pulumi keeps when it applies, not when it writes files (restore, then render)",
+      ),
+    );
   return {
     cluster: {
       appSecretNamespaces:

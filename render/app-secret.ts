@@ -54,6 +54,8 @@ export function appConnectionEnv(
     REDIS_CONNECT_TIMEOUT_MS: String(client.connectTimeoutMs),
     REDIS_COMMAND_TIMEOUT_MS: String(client.commandTimeoutMs),
     REDIS_MAX_RETRIES_PER_REQUEST: String(client.maxRetriesPerRequest),
+    REDIS_RETRY_BASE_DELAY_MS: String(client.retryBaseDelayMs),
+    REDIS_RETRY_MAX_DELAY_MS: String(client.retryMaxDelayMs),
     ...Object.fromEntries(
       (Object.keys(DATABASE_VARIABLES) as DatabasePurpose[]).map((purpose) => [
         DATABASE_VARIABLES[purpose],

@@ -55,11 +55,8 @@ export function exporterContainer(port: number): Record<string, unknown> {
       `:${EXPORTER_PORT}`,
     ),
     ports: [{ name: "metrics", containerPort: EXPORTER_PORT, protocol: "TCP" }],
-    readinessProbe: {
-      httpGet: { path: "/health", port: "metrics" },
-      periodSeconds: 10,
-      timeoutSeconds: 5,
-    },
+    // No readiness probe: a pod is Ready when all its containers are, and a missing exporter must
+    // not take a Redis node out of its Services.
     livenessProbe: {
       httpGet: { path: "/health", port: "metrics" },
       initialDelaySeconds: 10,

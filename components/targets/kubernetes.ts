@@ -147,7 +147,8 @@ export function createKubernetesObjects(
         break;
       }
       default:
-        createPlainObject(resourceName(object), object, opts);
+        // Policies and Services before the pods: no pod runs a moment without its policy.
+        created.push(createPlainObject(resourceName(object), object, opts));
     }
   }
 }

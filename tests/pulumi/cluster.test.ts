@@ -60,6 +60,8 @@ describe("Pulumi program: the applications' connection Secret (prod group)", () 
       REDIS_CONNECT_TIMEOUT_MS: "2000",
       REDIS_COMMAND_TIMEOUT_MS: "2000",
       REDIS_MAX_RETRIES_PER_REQUEST: "3",
+      REDIS_RETRY_BASE_DELAY_MS: "50",
+      REDIS_RETRY_MAX_DELAY_MS: "1000",
       ...DATABASE_VARIABLES,
     });
     validateAgainstSchema({ ...(unwrap(inputs) as K8sObject), stringData: env });
