@@ -192,6 +192,8 @@ describe("alert rules: the backup age limit follows the schedule", () => {
     assert.equal(limitHours("0 2 * * 0"), 7 * 24 + 2);
     // Monday and Thursday at 02:00: the longest gap is Thursday to Monday, 4 days.
     assert.equal(limitHours("0 2 * * 1,4"), 4 * 24 + 2);
+    // Once every four years, on 29 February.
+    assert.equal(limitHours("0 2 29 2 *"), 1461 * 24 + 2);
     // On the 1st of the month: the longest gap is 31 days.
     assert.equal(limitHours("0 3 1 * *"), 31 * 24 + 2);
   });
