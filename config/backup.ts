@@ -58,21 +58,20 @@ function cronSyntaxProblem(expression: string): string | undefined {
 }
 
 /**
- * The days a valid expression runs on (midnight UTC, in ms), over eight years from a leap year:
- * its day-of-month, month and weekday fields repeat within four, and a 29 February runs twice.
+ * The days a valid expression runs on (midnight UTC, in ms), one after the other, from a leap
+ * year on for `years` years: its day-of-month, month and weekday fields repeat within four, and a
+ * 29 February needs eight to run twice. Lazy: a caller that has its answer stops early.
  */
-function runDays(expression: string): number[] {
+function* runDays(expression: string, years: number): Generator<number> {
   const days = CronExpressionParser.parse(
     `0 0 ${expression.trim().split(/\s+/).slice(2).join(" ")}`,
     {
       tz: "UTC",
       currentDate: new Date("2023-12-31T23:59:00Z"),
-      endDate: new Date("2032-01-01T00:00:00Z"),
+      endDate: new Date(Date.UTC(2024 + years, 0, 1)),
     },
   );
-  const out: number[] = [];
-  while (days.hasNext()) out.push(days.next().toDate().getTime());
-  return out;
+  while (days.hasNext()) yield days.next().toDate().getTime();
 }
 
 /**
@@ -106,21 +105,24 @@ export function shortestInterval(expression: string): { minutes: number; where: 
   const dayEnd = hours[hours.length - 1] * 60 + last;
   const dayStart = hours[0] * 60 + first;
   if (1440 - dayEnd + dayStart < best.minutes) {
-    const days = runDays(expression);
-    const next = days.findIndex((day, i) => i > 0 && day - days[i - 1] === 86_400_000);
-    if (next > 0)
-      best = {
-        minutes: 1440 - dayEnd + dayStart,
-        where: `at ${two(hours[hours.length - 1])}:${two(last)} and ${two(hours[0])}:${two(first)} the next day, e.g. ${new Date(days[next - 1]).toISOString().slice(0, 10)}`,
-      };
+    let previous: number | undefined;
+    for (const day of runDays(expression, 4)) {
+      if (previous !== undefined && day - previous === 86_400_000) {
+        best = {
+          minutes: 1440 - dayEnd + dayStart,
+          where: `at ${two(hours[hours.length - 1])}:${two(last)} and ${two(hours[0])}:${two(first)} the next day, e.g. ${new Date(previous).toISOString().slice(0, 10)}`,
+        };
+        break;
+      }
+      previous = day;
+    }
   }
   return best;
 }
 
 /**
  * The longest time between two runs of a valid expression, in minutes: within a day (consecutive
- * runs of the hours x minutes), or from a run day's last run to the next run day's first, over
- * eight years of run days from a leap year (see runDays).
+ * runs of the hours x minutes), or from a run day's last run to the next run day's first.
  */
 export function longestIntervalMinutes(expression: string): number {
   const fields = CronExpressionParser.parse(expression, { tz: "UTC" }).fields;
@@ -129,11 +131,21 @@ export function longestIntervalMinutes(expression: string): number {
   const runs = hours.flatMap((h) => minutes.map((m) => h * 60 + m));
   let longest = 0;
   for (let i = 1; i < runs.length; i++) longest = Math.max(longest, runs[i] - runs[i - 1]);
-  const days = runDays(expression);
-  for (let i = 1; i < days.length; i++) {
-    const apart = Math.round((days[i] - days[i - 1]) / 60_000);
-    longest = Math.max(longest, apart - runs[runs.length - 1] + runs[0]);
+  const overnight = (apartMinutes: number) => apartMinutes - runs[runs.length - 1] + runs[0];
+  const [, , dayOfMonth, month, weekday] = expression.trim().split(/\s+/);
+  // Every day: the night between two days is the only gap across days.
+  if (dayOfMonth === "*" && month === "*" && weekday === "*")
+    return Math.max(longest, overnight(1440));
+  // Two years hold every gap of weekday and monthly patterns (across a year's end too); a
+  // 29 February runs once in them, and twice in eight.
+  for (const years of [2, 8]) {
+    const days = [...runDays(expression, years)];
+    if (days.length < 2) continue;
+    for (let i = 1; i < days.length; i++)
+      longest = Math.max(longest, overnight(Math.round((days[i] - days[i - 1]) / 60_000)));
+    return longest;
   }
+  return longest;
   return longest;
 }
 
