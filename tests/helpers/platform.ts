@@ -149,3 +149,21 @@ export async function expectExpiredEvent(connection: ConnectionInfo): Promise<vo
     subscriber.disconnect();
   }
 }
+
+/** AUTH's own answer on a server or sentinel at `port`: true for OK, false for WRONGPASS. */
+export async function authAccepted(
+  port: number,
+  username: string,
+  password: string,
+): Promise<boolean> {
+  const client = directClient(port);
+  client.on("error", () => undefined);
+  try {
+    return (await client.call("AUTH", username, password)) === "OK";
+  } catch (err) {
+    if (/WRONGPASS/.test((err as Error).message)) return false;
+    throw err;
+  } finally {
+    client.disconnect();
+  }
+}

@@ -2,28 +2,16 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import Redis from "ioredis";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { PROD_STANDALONE, resolve } from "../helpers/config";
-import { directClient } from "../helpers/platform";
+import { authAccepted } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 
 const OLD = "old-app-password-0123456789abcdef";
 const NEW = "new-app-password-0123456789abcdef";
 
-/** Whether `password` authenticates the app user on the server at `port` (AUTH's own answer). */
-async function appAccepts(port: number, password: string): Promise<boolean> {
-  const client: Redis = directClient(port);
-  client.on("error", () => undefined);
-  try {
-    return (await client.call("AUTH", "app", password)) === "OK";
-  } catch (err) {
-    if (/WRONGPASS/.test((err as Error).message)) return false;
-    throw err;
-  } finally {
-    client.disconnect();
-  }
-}
+/** Whether `password` authenticates the app user on the server at `port`. */
+const appAccepts = (port: number, password: string) => authAccepted(port, "app", password);
 
 describe("Rotating the app password without an outage (appPasswordPrevious)", function () {
   let dir: string;

@@ -5,22 +5,8 @@ import * as path from "node:path";
 import { EXPORTER_USER } from "../../render/acl";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { DEV, PROD, resolve } from "../helpers/config";
-import { directClient } from "../helpers/platform";
+import { authAccepted, directClient } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
-
-/** AUTH's own answer on a sentinel: true for OK, false for WRONGPASS. */
-async function accepts(port: number, username: string, password: string): Promise<boolean> {
-  const client = directClient(port);
-  client.on("error", () => undefined);
-  try {
-    return (await client.call("AUTH", username, password)) === "OK";
-  } catch (err) {
-    if (/WRONGPASS/.test((err as Error).message)) return false;
-    throw err;
-  } finally {
-    client.disconnect();
-  }
-}
 
 for (const [what, values, rotated] of [
   ["production", PROD, ["sentinelClientPassword", "exporterPassword"]],
@@ -65,10 +51,16 @@ for (const [what, values, rotated] of [
         secrets[rotated[0]],
         "connection.json has the new password",
       );
-      assert.equal(await accepts(sentinelPort, clientUser.username, clientUser.password), true);
-      assert.equal(await accepts(sentinelPort, clientUser.username, before[rotated[0]]), false);
-      assert.equal(await accepts(sentinelPort, EXPORTER_USER, secrets.exporterPassword), true);
-      assert.equal(await accepts(sentinelPort, EXPORTER_USER, before.exporterPassword), false);
+      assert.equal(
+        await authAccepted(sentinelPort, clientUser.username, clientUser.password),
+        true,
+      );
+      assert.equal(
+        await authAccepted(sentinelPort, clientUser.username, before[rotated[0]]),
+        false,
+      );
+      assert.equal(await authAccepted(sentinelPort, EXPORTER_USER, secrets.exporterPassword), true);
+      assert.equal(await authAccepted(sentinelPort, EXPORTER_USER, before.exporterPassword), false);
       // The state Sentinel keeps survived: the group knows its master and every peer.
       const sentinel = directClient(sentinelPort, clientUser);
       try {
