@@ -311,6 +311,8 @@ describe("Kubernetes init step: prepare.sh copies the mounted ConfigMap and Secr
       assert.equal(run.status, 0, run.stderr);
       const copied = fs.readdirSync(conf).sort();
       assert.deepEqual(copied, [
+        // The exporter sidecar's password file (it mounts that one item of the Secret itself).
+        "exporter.json",
         "prepare.sh",
         "probe.pass",
         "probe.sh",
