@@ -243,10 +243,14 @@ describe("Docker's backup container: busybox crond as root runs the rendered cro
         { stdio: "ignore" },
       );
       const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "(none)");
+      // backup.sh writes backup.status, then its line to the log: the run is over when both are.
       const status = await waitFor(
-        "a backup run by crond",
+        "a backup run by crond, its status and its log line",
         () =>
-          fs.existsSync(path.join(backups, "backup.status")) ? readStatus(backups) : undefined,
+          fs.existsSync(path.join(backups, "backup.status")) &&
+          /sched backup (ok|failed)/.test(read(path.join(backups, "backup.log")))
+            ? readStatus(backups)
+            : undefined,
         75_000,
         500,
       ).catch((err: Error) => {
