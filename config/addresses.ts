@@ -72,3 +72,11 @@ export function bindConflict(addresses: readonly BindAddress[]): string | undefi
   }
   return undefined;
 }
+
+/** IPv4 arithmetic of the subnet and CIDR checks: an address as a number, and back. */
+export const ipv4ToNumber = (a: string) =>
+  a.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
+export const numberToIpv4 = (n: number) =>
+  [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join(".");
+/** The netmask of an IPv4 prefix length, as a number. */
+export const maskOf = (prefix: number) => (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);

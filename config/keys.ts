@@ -1,6 +1,13 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { BindAddress, bindConflict, parseBindAddress } from "./addresses";
+import {
+  BindAddress,
+  bindConflict,
+  ipv4ToNumber,
+  maskOf,
+  numberToIpv4,
+  parseBindAddress,
+} from "./addresses";
 import { exactQuantity, wholeQuantity } from "./units";
 import { BACKUP_KEYS } from "./backup";
 import { COMMANDER_KEYS } from "./commander";
@@ -60,9 +67,6 @@ const PRIVATE_IPV4: readonly (readonly [number, number])[] = [
   [0xac100000, 12],
   [0xc0a80000, 16],
 ];
-const ipv4ToNumber = (a: string) => a.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
-const numberToIpv4 = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join(".");
-const maskOf = (prefix: number) => (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
 
 const SUBNET_ALLOWED =
   'must be a private IPv4 network (inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16) with a prefix from /16 to /24, written as its network address, e.g. "172.28.0.0/24"';

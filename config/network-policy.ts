@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { ipv4ToNumber, maskOf, numberToIpv4 } from "./addresses";
 import { z } from "zod";
 import { KeySpec, bool, labelList, namespaceList, namespaceName, parseLabels } from "./schemas";
 
@@ -36,10 +37,7 @@ const cidr = z.string({ error: CIDR_ALLOWED }).superRefine((v, ctx) => {
 
 /** The network address of an IPv4 address under a prefix. */
 function ipv4Network(address: string, prefix: number): string {
-  const n = address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  const net = (n & mask) >>> 0;
-  return [24, 16, 8, 0].map((shift) => (net >>> shift) & 255).join(".");
+  return numberToIpv4((ipv4ToNumber(address) & maskOf(prefix)) >>> 0);
 }
 
 export const NETWORK_POLICY_KEYS = {
