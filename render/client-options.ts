@@ -68,5 +68,6 @@ export function ioredisOptions(
     // sentinels spelt differently (announced name vs address) and lengthen a lookup round over
     // sentinels that do not answer beyond sentinels x sentinelCommandTimeout.
     updateSentinels: false,
+    ...(connection.natMap ? { natMap: { ...connection.natMap } } : {}),
   };
 }

@@ -32,6 +32,11 @@ export interface ConnectionInfo {
   readonly deviations: readonly string[];
   /** Client settings every application should use, so that no call waits without bound. */
   readonly client: ClientSettings;
+  /**
+   * A pods-mode sandbox only: where this host reaches each address the sentinels announce
+   * (`"<pod DNS name>:<port>"`), for a client outside the pods (ioredis's `natMap`).
+   */
+  readonly natMap?: Readonly<Record<string, Endpoint>>;
 }
 
 /**

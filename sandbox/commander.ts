@@ -88,17 +88,18 @@ export function prepareCommander(
 }
 
 /** True when Commander answers its health page (served without signing in) with "ok". */
-export function commanderHealthy(port: number, timeoutMs = 2000): Promise<boolean> {
+export function commanderHealthy(
+  port: number,
+  host = "127.0.0.1",
+  timeoutMs = 2000,
+): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get(
-      { host: "127.0.0.1", port, path: "/healthcheck", timeout: timeoutMs },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (body += chunk));
-        res.on("end", () => resolve(res.statusCode === 200 && body.trim() === "ok"));
-      },
-    );
+    const req = http.get({ host, port, path: "/healthcheck", timeout: timeoutMs }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve(res.statusCode === 200 && body.trim() === "ok"));
+    });
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(false));
   });

@@ -3,20 +3,29 @@ import type Redis from "ioredis";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PRE_STOP_SECONDS, terminationGraceSeconds } from "../render/sentinel";
-import { currentMasterPort } from "./failover";
+import { currentMaster } from "./failover";
 import { ConnectionInfo } from "../render/connection";
 import IORedis from "ioredis";
 import { ioredisOptions } from "../render/client-options";
 import { sentinelClient } from "./clients";
-import { Sandbox, isAlive, readProcesses } from "./sandbox";
+import { Sandbox, SandboxProcessEntry, isAlive, nodeAt, readProcesses } from "./sandbox";
+
+/** A command run in a node's container (a probe, a hook): argv and environment. */
+export interface ContainerCommand {
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+}
 
 /** A Redis node of a running group, as a drill sees it. */
 export interface DrillNode {
   readonly name: string;
   readonly port: number;
-  readonly confDir: string;
-  /** The environment its start script runs with: the hook and the probe get the same. */
-  readonly env: NodeJS.ProcessEnv;
+  /** Where this host reaches it, and the name the group knows it by. */
+  readonly host: string;
+  readonly announced: string;
+  /** The rendered pre-stop hook (none on a standalone server) and readiness probe, as the pod runs them. */
+  readonly preStop?: ContainerCommand;
+  readonly readiness: ContainerCommand;
 }
 
 /** What a drill acts on: the nodes in ordinal order and their current process ids. */
@@ -25,8 +34,42 @@ export interface DrillTarget {
   /** Every process of the deployment by name: the nodes, then the sentinels. */
   readonly processes: readonly string[];
   pid(name: string): number | undefined;
-  /** Port of the node the sentinels name master, or undefined when none answers. */
-  masterPort(): Promise<number | undefined>;
+  /** Name of the node the sentinels name master, or undefined when none answers. */
+  master(): Promise<string | undefined>;
+}
+
+/**
+ * A node's hook and probe: in pods mode the manifest's exec commands inside its container; in
+ * loopback mode the rendered scripts in its conf dir, with its start script's environment.
+ */
+export function nodeCommands(
+  entry: Pick<SandboxProcessEntry, "confDir" | "port" | "env" | "pod">,
+): Pick<DrillNode, "preStop" | "readiness"> {
+  if (entry.pod) {
+    const inPod = (command: readonly string[]) => ({
+      argv: [...entry.pod!.exec, ...command],
+      env: { PATH: process.env.PATH },
+    });
+    return {
+      preStop: entry.pod.preStop ? inPod(entry.pod.preStop) : undefined,
+      readiness: inPod(entry.pod.readiness ?? ["sh", "/conf/probe.sh"]),
+    };
+  }
+  const env = { ...process.env, ...entry.env };
+  const hook = path.join(entry.confDir, "pre-stop.sh");
+  return {
+    preStop: fs.existsSync(hook) ? { argv: ["sh", hook], env } : undefined,
+    readiness: {
+      argv: ["sh", path.join(entry.confDir, "probe.sh")],
+      env: { ...env, PROBE_PORT: String(entry.port) },
+    },
+  };
+}
+
+/** The master the sentinels name, as one of `nodes`. */
+async function masterOf(connection: ConnectionInfo, nodes: readonly DrillNode[]) {
+  const at = await currentMaster(connection).catch(() => undefined);
+  return at && nodeAt(nodes, at)?.name;
 }
 
 export interface NodeRestart {
@@ -42,15 +85,14 @@ export interface NodeRestart {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs `sh script [args]` with `env`; resolves with its exit code and output, killed at `timeoutMs`. */
-export function runScript(
-  script: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
+/** Runs a container command; resolves with its exit code and output, killed at `timeoutMs`. */
+export function runCommand(
+  command: ContainerCommand,
   timeoutMs: number,
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn("sh", [script, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const [program, ...args] = command.argv;
+    const child = spawn(program, args, { env: command.env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
@@ -86,19 +128,14 @@ export async function rollingRestart(
   const log = options.log ?? (() => undefined);
   const results: NodeRestart[] = [];
   for (const node of [...target.nodes].reverse()) {
-    const wasMaster = (await target.masterPort()) === node.port;
+    const wasMaster = (await target.master()) === node.name;
     const pid = target.pid(node.name);
     if (pid === undefined) throw new Error(`${node.name}: not running`);
     const started = Date.now();
     let said = "";
     // A standalone server has no hook: there is nobody to hand over to.
-    if (preStop && fs.existsSync(path.join(node.confDir, "pre-stop.sh"))) {
-      const hook = await runScript(
-        path.join(node.confDir, "pre-stop.sh"),
-        [],
-        node.env,
-        (PRE_STOP_SECONDS + 5) * 1000,
-      );
+    if (preStop && node.preStop) {
+      const hook = await runCommand(node.preStop, (PRE_STOP_SECONDS + 5) * 1000);
       said = hook.output.trim().split("\n").join("; ");
     }
     const preStopMs = Date.now() - started;
@@ -123,12 +160,7 @@ export async function rollingRestart(
       `${node.name} (pid ${newPid}) ready`,
       options.readyTimeoutMs ?? 60_000,
       async () => {
-        const probe = await runScript(
-          path.join(node.confDir, "probe.sh"),
-          [],
-          { ...node.env, PROBE_PORT: String(node.port) },
-          5000,
-        );
+        const probe = await runCommand(node.readiness, 5000);
         return probe.code === 0 ? true : undefined;
       },
     );
@@ -157,16 +189,32 @@ export function describeRestart(r: NodeRestart): string {
 
 /** A sandbox started in this process, as a drill target: its supervisor restarts what stops. */
 export function sandboxDrillTarget(sandbox: Sandbox): DrillTarget {
-  return {
-    nodes: sandbox.nodes.map((n) => ({
+  const nodes = sandbox.nodes.map((n) => {
+    const pod = sandbox.pods?.get(n.name);
+    return {
       name: n.name,
       port: n.port,
-      confDir: n.confDir,
-      env: sandbox.supervisor.spec(n.name).env ?? process.env,
-    })),
+      host: n.host,
+      announced: n.announced,
+      ...nodeCommands({
+        confDir: n.confDir,
+        port: n.port,
+        env: (sandbox.supervisor.spec(n.name).env ?? {}) as Record<string, string>,
+        pod: pod && {
+          ip: pod.pod.ip,
+          netns: pod.pod.netns,
+          exec: pod.exec.prefix,
+          readiness: pod.readiness,
+          preStop: pod.preStop,
+        },
+      }),
+    };
+  });
+  return {
+    nodes,
     processes: [...sandbox.nodes, ...sandbox.sentinels].map((p) => p.name),
     pid: (name) => sandbox.supervisor.pid(name),
-    masterPort: () => currentMasterPort(sandbox.connection).catch(() => undefined),
+    master: () => masterOf(sandbox.connection, nodes),
   };
 }
 
@@ -180,17 +228,18 @@ export function runningSandboxTarget(dir: string): DrillTarget {
     .map((p) => ({
       name: p.name,
       port: p.port,
-      confDir: p.confDir,
-      env: { ...process.env, ...p.env },
+      host: p.host,
+      announced: p.announced,
+      ...nodeCommands(p),
     }));
   return {
     nodes,
     processes: readProcesses(dir).processes.map((p) => p.name),
     pid: (name) => readProcesses(dir).processes.find((p) => p.name === name)?.pid,
-    masterPort: () =>
+    master: () =>
       connection.topology === "sentinel"
-        ? currentMasterPort(connection).catch(() => undefined)
-        : Promise.resolve(nodes[0]?.port),
+        ? masterOf(connection, nodes)
+        : Promise.resolve(nodes[0]?.name),
   };
 }
 
@@ -244,9 +293,9 @@ export function startAcknowledgedWriter(client: Redis, prefix: string) {
 }
 
 export interface GroupRestart {
-  /** Port of the master the sentinels named before the stop, and after the restart. */
-  readonly masterBefore: number | undefined;
-  readonly masterAfter: number | undefined;
+  /** The node the sentinels named master before the stop, and after the restart. */
+  readonly masterBefore: string | undefined;
+  readonly masterAfter: string | undefined;
   /** The sentinels' config epoch of the master before and after: equal means no failover. */
   readonly epochBefore: number;
   readonly epochAfter: number;
@@ -291,7 +340,7 @@ export async function restartGroup(
 ): Promise<GroupRestart> {
   const log = options.log ?? (() => undefined);
   const timeoutMs = options.timeoutMs ?? 120_000;
-  const masterBefore = await target.masterPort();
+  const masterBefore = await target.master();
   const epochBefore = await masterEpoch(connection);
   const client = new IORedis(ioredisOptions(connection, "app", connection.databases.flowCache));
   client.on("error", () => undefined);
@@ -338,7 +387,7 @@ export async function restartGroup(
     const lost = await writer.stop();
     return {
       masterBefore,
-      masterAfter: await target.masterPort(),
+      masterAfter: await target.master(),
       epochBefore,
       epochAfter: await masterEpoch(connection),
       downMs: up - stopped,
@@ -357,7 +406,7 @@ export function describeGroupRestart(r: GroupRestart): string {
   const failovers = r.epochAfter === r.epochBefore ? "no failover" : "A FAILOVER";
   return (
     `restart-all: first acknowledged write ${(r.firstWriteMs / 1000).toFixed(1)} s after every process ran; ` +
-    `${same} (port ${r.masterAfter}), ${failovers} (config epoch ${r.epochBefore} -> ${r.epochAfter}), ` +
+    `${same} (${r.masterAfter}), ${failovers} (config epoch ${r.epochBefore} -> ${r.epochAfter}), ` +
     `${r.lost} of ${r.acknowledged} acknowledged writes lost`
   );
 }

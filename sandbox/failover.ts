@@ -1,33 +1,41 @@
 import Redis from "ioredis";
 import { ioredisOptions } from "../render/client-options";
-import { ConnectionInfo } from "../render/connection";
+import { ConnectionInfo, Endpoint } from "../render/connection";
 import { sentinelClient } from "./clients";
-import { Sandbox } from "./sandbox";
+import { Sandbox, SandboxProcess, nodeAt } from "./sandbox";
+
+/** The master one sentinel names: its announced name (or address) and port. */
+export async function masterNamedBy(
+  connection: ConnectionInfo,
+  sentinel: { readonly host: string; readonly port: number },
+): Promise<Endpoint> {
+  const client = sentinelClient(connection, sentinel);
+  try {
+    await client.connect();
+    const [host, port] = (await client.call(
+      "SENTINEL",
+      "GET-MASTER-ADDR-BY-NAME",
+      connection.masterName,
+    )) as string[];
+    return { host, port: Number(port) };
+  } finally {
+    client.disconnect();
+  }
+}
 
 /** The port of the node one sentinel names master. */
 export async function masterPortNamedBy(
   connection: ConnectionInfo,
   sentinel: { readonly host: string; readonly port: number },
 ): Promise<number> {
-  const client = sentinelClient(connection, sentinel);
-  try {
-    await client.connect();
-    const [, port] = (await client.call(
-      "SENTINEL",
-      "GET-MASTER-ADDR-BY-NAME",
-      connection.masterName,
-    )) as string[];
-    return Number(port);
-  } finally {
-    client.disconnect();
-  }
+  return (await masterNamedBy(connection, sentinel)).port;
 }
 
-/** The port of the node the sentinels name master (the first that answers). */
-export async function currentMasterPort(connection: ConnectionInfo): Promise<number> {
+/** The master the sentinels name (the first that answers). */
+export async function currentMaster(connection: ConnectionInfo): Promise<Endpoint> {
   for (const sentinel of connection.sentinels) {
     try {
-      return await masterPortNamedBy(connection, sentinel);
+      return await masterNamedBy(connection, sentinel);
     } catch {
       // ask the next sentinel
     }
@@ -35,11 +43,30 @@ export async function currentMasterPort(connection: ConnectionInfo): Promise<num
   throw new Error("no sentinel answered");
 }
 
+/** The port of the node the sentinels name master (loopback mode: each node has its own). */
+export async function currentMasterPort(connection: ConnectionInfo): Promise<number> {
+  return (await currentMaster(connection)).port;
+}
+
+/** The sandbox node the sentinels name master. */
+export async function currentMasterNode(sandbox: {
+  readonly connection: ConnectionInfo;
+  readonly nodes: readonly SandboxProcess[];
+}): Promise<SandboxProcess> {
+  const at = await currentMaster(sandbox.connection);
+  const node = nodeAt(sandbox.nodes, at);
+  if (!node) throw new Error(`the sentinels name ${at.host}:${at.port}, no node of the sandbox`);
+  return node;
+}
+
 export interface FailoverResult {
   /** Port of the master that was killed. */
   readonly killedPort: number;
   /** Port of the master afterwards. */
   readonly newMasterPort: number;
+  /** Names of the node killed and of the master afterwards (`redis-1`). */
+  readonly killedNode: string;
+  readonly newMasterNode: string;
   /** From the kill to the first write acknowledged by WAIT afterwards, as the client saw it. */
   readonly outageMs: number;
   /** Writes acknowledged by a replica (WAIT 1) before, during and after the failover. */
@@ -67,9 +94,8 @@ export async function failoverDrill(
   const connection = sandbox.connection;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
-  const killedPort = await currentMasterPort(connection);
-  const node = sandbox.nodes.find((n) => n.port === killedPort);
-  if (!node) throw new Error(`no sandbox node on port ${killedPort}`);
+  const node = await currentMasterNode(sandbox);
+  const killedPort = node.port;
 
   const client = new Redis({
     ...ioredisOptions(connection, "app"),
@@ -113,9 +139,12 @@ export async function failoverDrill(
     }
     const values = await client.mget(...acknowledged);
     const lost = values.filter((v) => v === null).length;
+    const newMaster = await currentMasterNode(sandbox);
     return {
       killedPort,
-      newMasterPort: await currentMasterPort(connection),
+      newMasterPort: newMaster.port,
+      killedNode: node.name,
+      newMasterNode: newMaster.name,
       outageMs: recoveredAt - killedAt,
       acknowledged: acknowledged.length,
       lost,
@@ -131,6 +160,7 @@ export interface AbortedFailover {
   /** From that abort to the new master Sentinel named on its next attempt. */
   readonly retryMs: number;
   readonly newMasterPort: number;
+  readonly newMasterNode: string;
 }
 
 /**
@@ -145,8 +175,7 @@ export async function abortedFailover(
 ): Promise<AbortedFailover> {
   const connection = sandbox.connection;
   const timeoutMs = options.timeoutMs ?? 4 * sandbox.config.sentinel.failoverTimeoutMs + 60_000;
-  const masterPort = await currentMasterPort(connection);
-  const master = sandbox.nodes.find((n) => n.port === masterPort)!;
+  const master = await currentMasterNode(sandbox);
   const replicas = sandbox.nodes.filter((n) => n !== master);
   const events: Array<{ channel: string; at: number; message: string }> = [];
   const subscribers = connection.sentinels.map((s) => {
@@ -180,10 +209,13 @@ export async function abortedFailover(
       for (const replica of replicas) sandbox.supervisor.signal(replica.name, "SIGCONT");
     }
     const switched = await waitEvent("+switch-master", abort.at, timeoutMs);
+    // "<master name> <old host> <old port> <new host> <new port>"
+    const [, , , host, port] = switched.message.split(" ");
     return {
       abortMs: abort.at - killedAt,
       retryMs: switched.at - abort.at,
-      newMasterPort: Number(switched.message.split(" ")[4]),
+      newMasterPort: Number(port),
+      newMasterNode: nodeAt(sandbox.nodes, { host, port: Number(port) })?.name ?? `${host}:${port}`,
     };
   } finally {
     for (const sub of subscribers) sub.disconnect();

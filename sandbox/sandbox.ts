@@ -28,6 +28,9 @@ import {
 } from "./commander";
 import { Deviation, applyDeviations, detectDeviations, requireBinaries } from "./capabilities";
 import { Logger, StartFailure, Supervisor, describeExit, lastMeaningfulLine } from "./supervisor";
+import { PodNetwork, podsUnsupported } from "./pod-network";
+import { RunnablePod } from "./kubelet";
+import { hostProgramPod, podDnsName, podPort, podsDir, prepareDeploymentPods } from "./pods";
 
 export interface SandboxOptions {
   /** Everything lives here: configs, data, logs, secrets.json, connection.json. */
@@ -52,16 +55,42 @@ export interface SandboxOptions {
   readonly startGapMs?: number;
   /** Aborting it while the sandbox starts stops what was started and fails the start. */
   readonly signal?: AbortSignal;
+  /**
+   * `loopback` (default): every process on 127.0.0.1 under the name `localhost`. `pods` (root
+   * only): every node and sentinel in a network namespace of its own on a private bridge, under
+   * its StatefulSet DNS name, run from the rendered manifests by a kubelet-like runner
+   * (sandbox/kubelet.ts); Commander, the backup and a client pod for drills in namespaces too.
+   */
+  readonly isolation?: Isolation;
 }
+
+export type Isolation = "loopback" | "pods";
+export const ISOLATIONS: readonly Isolation[] = ["loopback", "pods"];
 
 /** A process of the sandbox: a Redis node (redis-0, …) or a sentinel (sentinel-0, …). */
 export interface SandboxProcess {
   readonly name: string;
   readonly kind: "redis" | "sentinel";
   readonly port: number;
+  /** Where this host reaches it: 127.0.0.1, or its pod's address on the bridge. */
+  readonly host: string;
+  /** How the group names it (announced names): `localhost`, or its pod's DNS name. */
+  readonly announced: string;
   readonly confDir: string;
   readonly dataDir: string;
   readonly logFile: string;
+}
+
+/** How a process of a pods-mode sandbox is reached and entered (processes.json). */
+export interface PodEntry {
+  readonly ip: string;
+  /** The named network namespace (`ip netns`). */
+  readonly netns: string;
+  /** argv prefix that runs a command in the container (nsenter, chroot, user, environment). */
+  readonly exec: readonly string[];
+  /** The manifest's readiness probe and pre-stop hook commands. */
+  readonly readiness?: readonly string[];
+  readonly preStop?: readonly string[];
 }
 
 /**
@@ -73,6 +102,8 @@ export interface ProcessesFile {
   readonly sandboxPid: number;
   /** Every process started so far (all of them once the sandbox is ready). */
   readonly processes: readonly SandboxProcessEntry[];
+  /** Pods mode only. */
+  readonly pods?: PodsInfo;
 }
 
 export interface SandboxProcessEntry {
@@ -86,6 +117,21 @@ export interface SandboxProcessEntry {
   readonly logFile: string;
   /** What its start script gets from the "pod": the hooks and probes run with the same. */
   readonly env: Readonly<Record<string, string>>;
+  readonly host: string;
+  readonly announced: string;
+  /** Pods mode only. */
+  readonly pod?: PodEntry;
+}
+
+/** A pods-mode sandbox's network, in processes.json, for drills. */
+export interface PodsInfo {
+  /** The id in every name of the network (`lcr-<id>-…` namespaces, `lcr<id>` bridge). */
+  readonly id: string;
+  readonly subnet: string;
+  /** Pods by sandbox name, the client pod (`client`) among them: address and namespace. */
+  readonly pods: Readonly<
+    Record<string, { readonly ip: string; readonly netns: string; readonly mountNs: string }>
+  >;
 }
 
 /** The variables the rendered scripts read (see render/sentinel.ts). */
@@ -112,6 +158,10 @@ export interface Sandbox {
   readonly processesFile: string;
   /** When Commander is enabled: its port and its own secrets (the sign-in password among them). */
   readonly commander?: { readonly port: number; readonly secrets: CommanderSecrets };
+  readonly isolation: Isolation;
+  /** Pods mode: the network (partitions, pods' addresses) and how each process runs. */
+  readonly network?: PodNetwork;
+  readonly pods?: ReadonlyMap<string, RunnablePod>;
   /** Stops every process the sandbox started, then removes processes.json and the lock. */
   stop(): Promise<void>;
 }
@@ -295,6 +345,8 @@ function processAt(
     name,
     kind,
     port,
+    host: HOST,
+    announced: ANNOUNCED_HOST,
     confDir: path.join(dir, name, "conf"),
     dataDir: path.join(dir, name, "data"),
     logFile: path.join(dir, "logs", `${name}.log`),
@@ -335,12 +387,10 @@ export function sandboxServerArgs(
   ];
 }
 
-async function withClient<T>(
-  port: number,
-  auth: { username: string; password: string },
-  use: (c: Redis) => Promise<T>,
-): Promise<T> {
-  const client = directClient(HOST, port, {
+type Auth = { username: string; password: string };
+
+async function withClient<T>(at: Endpoint, auth: Auth, use: (c: Redis) => Promise<T>): Promise<T> {
+  const client = directClient(at.host, at.port, {
     ...auth,
     enableOfflineQueue: false,
     connectTimeout: 1000,
@@ -387,12 +437,28 @@ async function waitUntil(
   throw new Error(`${what}: not ready after ${timeoutMs} ms (${lastError})`);
 }
 
-const ping = (port: number, auth: { username: string; password: string }) =>
-  withClient(port, auth, async (c) => (await c.ping()) === "PONG");
+const ping = (at: Endpoint, auth: Auth) =>
+  withClient(at, auth, async (c) => (await c.ping()) === "PONG");
 
 /** The node serves as a master or a replica (`INFO replication`). */
-const servesReplication = (port: number, auth: { username: string; password: string }) =>
-  withClient(port, auth, async (c) => /^role:(master|slave)/m.test(await c.info("replication")));
+const servesReplication = (at: Endpoint, auth: Auth) =>
+  withClient(at, auth, async (c) => /^role:(master|slave)/m.test(await c.info("replication")));
+
+/** Where this host reaches a process of the sandbox. */
+const endpointOf = (p: Pick<SandboxProcess, "host" | "port">): Endpoint => ({
+  host: p.host,
+  port: p.port,
+});
+
+/** The node a sentinel names (its announced name or address, and port), if it is one of `nodes`. */
+export function nodeAt<N extends Pick<SandboxProcess, "host" | "announced" | "port">>(
+  nodes: readonly N[],
+  at: Endpoint,
+): N | undefined {
+  return nodes.find(
+    (n) => n.port === Number(at.port) && (n.announced === at.host || n.host === at.host),
+  );
+}
 
 /** The names to start, wave by wave: `order`'s waves, then every process it left out. */
 export function startWaves(
@@ -421,7 +487,7 @@ export function waitForPing(
   timeoutMs: number,
   exited?: Promise<unknown>,
 ): Promise<void> {
-  return waitUntil(`port ${port}`, () => ping(port, auth), timeoutMs, { exited });
+  return waitUntil(`port ${port}`, () => ping({ host: HOST, port }, auth), timeoutMs, { exited });
 }
 
 /** One line: why a process ended before it was ready, and where its log is. */
@@ -451,7 +517,7 @@ async function currentRoles(
 ): Promise<Array<"master" | "replica">> {
   return Promise.all(
     nodes.map((n) =>
-      withClient(n.port, admin, async (c) => {
+      withClient(endpointOf(n), admin, async (c) => {
         const role = parseInfo(await c.info("replication")).role;
         if (role !== "master" && role !== "slave")
           throw new Error(`${n.name} reports role ${role ?? "none"}`);
@@ -472,6 +538,12 @@ async function currentRoles(
  */
 export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions): Promise<Sandbox> {
   const grouped = cfg.topology === "sentinel";
+  const isolation = options.isolation ?? "loopback";
+  const inPods = isolation === "pods";
+  if (inPods) {
+    const unsupported = podsUnsupported();
+    if (unsupported) throw new Error(`${unsupported}.`);
+  }
   requireBinaries(grouped);
   const dir = path.resolve(options.dir);
   const basePort = options.basePort ?? DEFAULT_BASE_PORT;
@@ -481,39 +553,99 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   const waitOptions = { signal: options.signal };
   claimDir(dir);
 
+  // Pods mode: the network first (each process's address is its pod's).
+  let network: PodNetwork | undefined;
+  if (inPods) {
+    try {
+      ownerOnlyDir(path.join(dir, "logs"));
+      network = PodNetwork.create(podsDir(dir), path.join(dir, "logs", "pods.log"));
+    } catch (err) {
+      releaseDir(dir);
+      throw err;
+    }
+  }
+  const placed = (kind: SandboxProcess["kind"], index: number, loopbackPort: number) => {
+    const at = processAt(dir, kind, index, loopbackPort);
+    if (!network) return at;
+    const announced = podDnsName(cfg, kind, index);
+    const pod = network.addPod(at.name, [announced]);
+    return {
+      ...at,
+      port: podPort(cfg, kind),
+      host: pod.ip,
+      announced,
+      // The pod's in-memory emptyDir, mounted on the host too.
+      confDir: path.join(podsDir(dir), at.name, "volumes", "conf"),
+    };
+  };
   const nodes = Array.from({ length: cfg.sentinel.nodes }, (_, i) =>
-    processAt(dir, "redis", i, basePort + i),
+    placed("redis", i, basePort + i),
   );
   const sentinels = Array.from({ length: cfg.sentinel.sentinels }, (_, i) =>
-    processAt(dir, "sentinel", i, basePort + SENTINEL_PORT_OFFSET + i),
+    placed("sentinel", i, basePort + SENTINEL_PORT_OFFSET + i),
   );
   const all = [...nodes, ...sentinels];
-  const commanderPort = cfg.commander.enabled
-    ? sandboxCommanderPort(cfg, basePort, DEFAULT_BASE_PORT)
-    : undefined;
+  const commanderPort = !cfg.commander.enabled
+    ? undefined
+    : inPods
+      ? cfg.commander.port
+      : sandboxCommanderPort(cfg, basePort, DEFAULT_BASE_PORT);
   let commanderSecrets: CommanderSecrets | undefined;
   const processesFile = path.join(dir, PROCESSES_FILE);
   const pids = new Map<string, number>();
+  let pods: Map<string, RunnablePod> | undefined;
   const writeProcesses = () => {
     const content: ProcessesFile = {
       sandboxPid: process.pid,
       processes: all
         .filter((p) => pids.has(p.name))
-        .map((p) => ({
-          name: p.name,
-          kind: p.kind,
-          port: p.port,
-          pid: pids.get(p.name)!,
-          confDir: p.confDir,
-          dataDir: p.dataDir,
-          logFile: p.logFile,
-          env: Object.fromEntries(
-            SCRIPT_ENV_KEYS.flatMap((k) => {
-              const value = supervisor.spec(p.name).env?.[k];
-              return value === undefined ? [] : [[k, value]];
-            }),
-          ),
-        })),
+        .map((p) => {
+          const pod = pods?.get(p.name);
+          return {
+            name: p.name,
+            kind: p.kind,
+            port: p.port,
+            pid: pids.get(p.name)!,
+            confDir: p.confDir,
+            dataDir: p.dataDir,
+            logFile: p.logFile,
+            host: p.host,
+            announced: p.announced,
+            env: pod
+              ? pod.exec.env
+              : Object.fromEntries(
+                  SCRIPT_ENV_KEYS.flatMap((k) => {
+                    const value = supervisor.spec(p.name).env?.[k];
+                    return value === undefined ? [] : [[k, value]];
+                  }),
+                ),
+            ...(pod
+              ? {
+                  pod: {
+                    ip: pod.pod.ip,
+                    netns: pod.pod.netns,
+                    exec: pod.exec.prefix,
+                    readiness: pod.readiness,
+                    preStop: pod.preStop,
+                  },
+                }
+              : {}),
+          };
+        }),
+      ...(network
+        ? {
+            pods: {
+              id: network.id,
+              subnet: `${network.subnet}.0/24`,
+              pods: Object.fromEntries(
+                [...network.pods.values()].map((p) => [
+                  p.name,
+                  { ip: p.ip, netns: p.netns, mountNs: p.mountNs },
+                ]),
+              ),
+            },
+          }
+        : {}),
     };
     writeFileAtomic(processesFile, JSON.stringify(content, null, 2) + "\n", 0o600);
   };
@@ -532,25 +664,31 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   const cleanUp = async () => {
     await scheduler?.stop();
     await supervisor.stopAll();
+    await network?.destroy();
     fs.rmSync(processesFile, { force: true });
     releaseDir(dir);
   };
 
   /** Waits until `p` answers PING; from then on the restart policy applies to it. */
   const waitReady = async (
-    p: Pick<SandboxProcess, "name" | "port" | "logFile">,
-    auth: { username: string; password: string },
-    ready: (port: number, auth: { username: string; password: string }) => Promise<boolean>,
+    p: Pick<SandboxProcess, "name" | "port" | "host" | "logFile">,
+    auth: Auth,
+    ready: (at: Endpoint, auth: Auth) => Promise<boolean>,
   ) => {
     const failed = () => {
       const failure = supervisor.startFailure(p.name);
       return failure ? new Error(startFailureMessage(p, failure)) : undefined;
     };
     try {
-      await waitUntil(`${p.name} (port ${p.port})`, () => ready(p.port, auth), timeoutMs, {
-        ...waitOptions,
-        exited: supervisor.exited(p.name),
-      });
+      await waitUntil(
+        `${p.name} (${p.host}:${p.port})`,
+        () => ready(endpointOf(p), auth),
+        timeoutMs,
+        {
+          ...waitOptions,
+          exited: supervisor.exited(p.name),
+        },
+      );
     } catch (err) {
       if (err instanceof StartInterrupted) throw err;
       throw (
@@ -569,8 +707,8 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   let secrets: SecretValues;
   const connectionFile = path.join(dir, "connection.json");
   try {
-    await checkPorts(all);
-    if (commanderPort !== undefined) {
+    if (!inPods) await checkPorts(all);
+    if (commanderPort !== undefined && !inPods) {
       const host = await portTakenOn(commanderPort);
       if (host)
         throw new Error(
@@ -585,14 +723,38 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     // What the start scripts get from Kubernetes or Docker: stable addresses of the group.
     const groupEnv = {
       ...process.env,
-      DEFAULT_MASTER: `${ANNOUNCED_HOST} ${nodes[0].port}`,
-      SENTINELS: sentinels.map((s) => `${ANNOUNCED_HOST}:${s.port}`).join(" "),
-      NODES: nodes.map((n) => `${ANNOUNCED_HOST}:${n.port}`).join(" "),
+      DEFAULT_MASTER: `${nodes[0].announced} ${nodes[0].port}`,
+      SENTINELS: sentinels.map((s) => `${s.announced}:${s.port}`).join(" "),
+      NODES: nodes.map((n) => `${n.announced}:${n.port}`).join(" "),
     };
+    // Host programs of pods mode (Commander, the backup, a client for drills) in pods of their own.
+    const clientPod = network ? hostProgramPod(network, dir, "client") : undefined;
+    const commanderPod =
+      network && commanderPort !== undefined
+        ? hostProgramPod(network, dir, "commander")
+        : undefined;
+    const backupPod =
+      network && cfg.backup.enabled ? hostProgramPod(network, dir, "backup") : undefined;
+    void clientPod;
     const backupEntry = prepareBackup(cfg, dir, secrets, {
-      nodes: grouped ? groupEnv.NODES : `${HOST}:${nodes[0].port}`,
+      nodes: grouped ? groupEnv.NODES : `${nodes[0].host}:${nodes[0].port}`,
       sentinels: grouped ? groupEnv.SENTINELS : "",
     });
+    if (backupPod && network) {
+      // The contract's `sh <script>` takes one backup: from the backup pod, where the names resolve.
+      const wrapper = path.join(path.dirname(backupEntry.script), "backup-in-pod.sh");
+      writeFile(
+        wrapper,
+        [
+          "#!/bin/sh",
+          "# Runs backup.sh in the sandbox's backup pod (its network namespace and hosts file); needs root.",
+          `exec ${network.enter(backupPod).join(" ")} sh ${backupEntry.script} "$@"`,
+          "",
+        ].join("\n"),
+        0o700,
+      );
+      backupEntry.script = wrapper;
+    }
     // As a deployment's restore step: node 0's data is seeded before it starts, only when empty;
     // the seed runs while the rest is prepared.
     let restoring: Promise<string> | undefined;
@@ -601,71 +763,103 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
       ownerOnlyDir(nodes[0].dataDir);
       restoring = restoreNode(cfg, dir, nodes[0].dataDir, options.restoreFrom);
     }
-    const deviations = detectDeviations(cfg);
-
-    const nodeFiles = nodePlainFiles(cfg);
-    nodeFiles["redis.conf"] = applyDeviations(nodeFiles["redis.conf"], deviations);
-    for (const node of nodes)
-      prepareProcess(dir, node, { ...nodeFiles, ...nodeSecretFiles(cfg, secrets) });
-    for (const sentinel of sentinels)
-      prepareProcess(dir, sentinel, {
-        ...sentinelPlainFiles(cfg),
-        ...sentinelSecretFiles(cfg, secrets),
-      });
+    // Pods bind the production addresses for real: only the loopback mode deviates there.
+    const deviations = detectDeviations(cfg).filter((d) => !inPods || d.setting !== "bind");
     if (restoring) log(await restoring);
-    const probe = credentials(cfg, secrets, "probe");
-    const sentinelClient = credentials(cfg, secrets, "sentinel-client");
 
     // Each process's start, by name. A group's processes start together (or in the waves of
     // options.startOrder): a node chooses its role from the sentinels or the other nodes.
     const launchers = new Map<string, () => void>();
-    const launchArgs = (node: SandboxProcess, extra: string[]) => [
-      path.join(node.confDir, "start-redis.sh"),
-      ...sandboxServerArgs(cfg, node, deviations),
-      ...extra,
-    ];
-    for (const node of nodes) {
-      const dirs = { CONF_DIR: node.confDir, DATA_DIR: node.dataDir };
-      launchers.set(node.name, () =>
-        supervisor.start({
-          name: node.name,
-          command: "sh",
-          // As deployed: every node starts through start-redis.sh.
-          args: launchArgs(node, []),
-          cwd: node.dataDir,
-          logFile: node.logFile,
-          env: grouped
-            ? { ...groupEnv, ...dirs, NODE_HOST: ANNOUNCED_HOST, NODE_PORT: String(node.port) }
-            : { ...process.env, ...dirs },
-        }),
+    if (network) {
+      for (const p of all) ownerOnlyDir(path.join(dir, p.name));
+      pods = prepareDeploymentPods(
+        cfg,
+        network,
+        dir,
+        secrets,
+        deviations,
+        all.map((p) => ({
+          name: p.name,
+          kind: p.kind,
+          ordinal: Number(p.name.split("-").at(-1)),
+          claim: p.dataDir,
+        })),
       );
+      for (const p of all) {
+        const [command, ...args] = pods.get(p.name)!.main;
+        launchers.set(p.name, () =>
+          supervisor.start({
+            name: p.name,
+            command,
+            args,
+            cwd: dir,
+            logFile: p.logFile,
+            env: { PATH: process.env.PATH },
+          }),
+        );
+      }
+    } else {
+      const nodeFiles = nodePlainFiles(cfg);
+      nodeFiles["redis.conf"] = applyDeviations(nodeFiles["redis.conf"], deviations);
+      for (const node of nodes)
+        prepareProcess(dir, node, { ...nodeFiles, ...nodeSecretFiles(cfg, secrets) });
+      for (const sentinel of sentinels)
+        prepareProcess(dir, sentinel, {
+          ...sentinelPlainFiles(cfg),
+          ...sentinelSecretFiles(cfg, secrets),
+        });
+      const launchArgs = (node: SandboxProcess, extra: string[]) => [
+        path.join(node.confDir, "start-redis.sh"),
+        ...sandboxServerArgs(cfg, node, deviations),
+        ...extra,
+      ];
+      for (const node of nodes) {
+        const dirs = { CONF_DIR: node.confDir, DATA_DIR: node.dataDir };
+        launchers.set(node.name, () =>
+          supervisor.start({
+            name: node.name,
+            command: "sh",
+            // As deployed: every node starts through start-redis.sh.
+            args: launchArgs(node, []),
+            cwd: node.dataDir,
+            logFile: node.logFile,
+            env: grouped
+              ? { ...groupEnv, ...dirs, NODE_HOST: ANNOUNCED_HOST, NODE_PORT: String(node.port) }
+              : { ...process.env, ...dirs },
+          }),
+        );
+      }
+      for (const sentinel of sentinels)
+        launchers.set(sentinel.name, () =>
+          supervisor.start({
+            name: sentinel.name,
+            command: "sh",
+            args: [
+              path.join(sentinel.confDir, "start-sentinel.sh"),
+              "--port",
+              String(sentinel.port),
+              ...LOOPBACK_BIND,
+            ],
+            cwd: sentinel.dataDir,
+            logFile: sentinel.logFile,
+            env: {
+              ...groupEnv,
+              CONF_DIR: sentinel.confDir,
+              STATE_DIR: sentinel.dataDir,
+              NODE_HOST: ANNOUNCED_HOST,
+            },
+          }),
+        );
     }
-    for (const sentinel of sentinels)
-      launchers.set(sentinel.name, () =>
-        supervisor.start({
-          name: sentinel.name,
-          command: "sh",
-          args: [
-            path.join(sentinel.confDir, "start-sentinel.sh"),
-            "--port",
-            String(sentinel.port),
-            ...LOOPBACK_BIND,
-          ],
-          cwd: sentinel.dataDir,
-          logFile: sentinel.logFile,
-          env: {
-            ...groupEnv,
-            CONF_DIR: sentinel.confDir,
-            STATE_DIR: sentinel.dataDir,
-            NODE_HOST: ANNOUNCED_HOST,
-          },
-        }),
-      );
+    const probe = credentials(cfg, secrets, "probe");
+    const sentinelClient = credentials(cfg, secrets, "sentinel-client");
     for (const [w, wave] of startWaves(all, options.startOrder).entries()) {
       if (w > 0) await sleepUnlessAborted(options.startGapMs ?? 2000, options.signal);
       for (const name of wave) launchers.get(name)!();
     }
-    const endpoint = (p: SandboxProcess): Endpoint => ({ host: HOST, port: p.port });
+    /** How Commander names the group: as the group names itself (pods), or where this host reaches it. */
+    const commanderView = (p: SandboxProcess): Endpoint =>
+      inPods ? { host: p.announced, port: p.port } : endpointOf(p);
 
     /** Commander from the npm package, with the container's renderer and the sandbox's addresses. */
     const startCommander = async (port: number): Promise<ConnectionInfo["commander"]> => {
@@ -675,16 +869,21 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
         sessionSecret: stored[COMMANDER_SECRET_KEYS.sessionSecret],
         salt: stored[COMMANDER_SECRET_KEYS.salt],
       };
+      const address = commanderPod?.ip ?? HOST;
       const { confDir, launcher } = prepareCommander(cfg, dir, secrets, commanderSecrets, {
-        listen: { address: HOST, port },
-        redis: endpoint(nodes[0]),
-        sentinels: sentinels.map(endpoint),
+        listen: { address, port },
+        redis: commanderView(nodes[0]),
+        sentinels: sentinels.map(commanderView),
       });
       const logFile = commanderPaths(dir).logFile;
+      const [command, ...prefix] =
+        network && commanderPod
+          ? [...network.enter(commanderPod), process.execPath]
+          : [process.execPath];
       supervisor.start({
         name: "commander",
-        command: process.execPath,
-        args: [launcher],
+        command,
+        args: [...prefix, launcher],
         cwd: confDir,
         logFile,
         // NODE_ENV as in the image.
@@ -695,11 +894,13 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
           COMMANDER_HOME: commanderHome(),
         },
       });
-      await waitReady({ name: "commander", port, logFile }, { username: "", password: "" }, () =>
-        commanderHealthy(port),
+      await waitReady(
+        { name: "commander", port, host: address, logFile },
+        { username: "", password: "" },
+        () => commanderHealthy(port, address),
       );
       return {
-        url: `http://${HOST}:${port}`,
+        url: `http://${address}:${port}`,
         username: cfg.commander.username,
         password: commanderSecrets.password,
       };
@@ -715,8 +916,8 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     if (grouped) await waitForGroup(cfg, nodes, sentinels, secrets, timeoutMs, waitOptions);
 
     const built = buildConnection(cfg, secrets, {
-      redis: nodes.map(endpoint),
-      sentinels: sentinels.map(endpoint),
+      redis: nodes.map(endpointOf),
+      sentinels: sentinels.map(endpointOf),
       deviations: deviations.map((d) => `${d.setting}: ${d.reason}`),
       backup: cfg.backup.enabled ? backupEntry : undefined,
       commander: await commanderUp,
@@ -725,7 +926,16 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     // kept in DIR from an earlier run the group may have another master. Clients ask the
     // sentinels, since a failover changes the roles after this.
     const roles = await currentRoles(nodes, credentials(cfg, secrets, "admin"));
-    connection = { ...built, redis: built.redis.map((r, i) => ({ ...r, role: roles[i] })) };
+    connection = {
+      ...built,
+      redis: built.redis.map((r, i) => ({ ...r, role: roles[i] })),
+      // The sentinels name the pods by DNS names this host does not resolve: where each is.
+      ...(inPods
+        ? {
+            natMap: Object.fromEntries(all.map((p) => [`${p.announced}:${p.port}`, endpointOf(p)])),
+          }
+        : {}),
+    };
     writeFile(connectionFile, JSON.stringify(connection, null, 2) + "\n", 0o600);
     if (cfg.backup.enabled) {
       scheduler = new BackupScheduler(
@@ -756,6 +966,9 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
       commanderPort !== undefined && commanderSecrets
         ? { port: commanderPort, secrets: commanderSecrets }
         : undefined,
+    isolation,
+    network,
+    pods,
     stop: cleanUp,
   };
 }
@@ -797,14 +1010,19 @@ async function waitForGroup(
     async () => {
       const named = await Promise.all(
         sentinels.map((s) =>
-          withClient(s.port, sentinelClient, async (c) =>
-            String(((await c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as string[])[1]),
-          ),
+          withClient(endpointOf(s), sentinelClient, async (c) => {
+            const [host, port] = (await c.call(
+              "SENTINEL",
+              "GET-MASTER-ADDR-BY-NAME",
+              name,
+            )) as string[];
+            return nodeAt(nodes, { host, port: Number(port) });
+          }),
         ),
       );
-      const master = nodes.find((n) => String(n.port) === named[0]);
-      if (!master || named.some((port) => port !== named[0])) return false;
-      return withClient(master.port, credentials(cfg, secrets, "admin"), async (c) => {
+      const master = named[0];
+      if (!master || named.some((n) => n !== master)) return false;
+      return withClient(endpointOf(master), credentials(cfg, secrets, "admin"), async (c) => {
         const info = parseInfo(await c.info("replication"));
         return info.role === "master" && Number(info.connected_slaves ?? 0) >= replicas;
       });
@@ -816,7 +1034,7 @@ async function waitForGroup(
     await waitUntil(
       `${sentinel.name} discovering the group ${logs([sentinel])}`,
       () =>
-        withClient(sentinel.port, sentinelClient, async (c) => {
+        withClient(endpointOf(sentinel), sentinelClient, async (c) => {
           const known = (await c.call("SENTINEL", "REPLICAS", name)) as unknown[];
           const peers = (await c.call("SENTINEL", "SENTINELS", name)) as unknown[];
           return known.length >= replicas && peers.length >= sentinels.length - 1;

@@ -7,32 +7,80 @@ import {
   rollingRestart,
   runningSandboxTarget,
 } from "../sandbox/drill";
+import {
+  describeMasterPartition,
+  partitionMaster,
+  partitionReplica,
+  partitionSentinel,
+  runningPartitionTarget,
+} from "../sandbox/partition";
 import { UsageError, runCommand } from "./cli";
 
 const USAGE =
-  "npm run drill -- rolling-restart --dir DIR [--no-pre-stop]\n       npm run drill -- restart-all --dir DIR";
+  "npm run drill -- rolling-restart --dir DIR [--no-pre-stop]\n       npm run drill -- restart-all --dir DIR\n       npm run drill -- partition --dir DIR [--target master|sentinel|replica]";
+
+const PARTITION_TARGETS = ["master", "sentinel", "replica"] as const;
 
 /**
  * Drills on a running sandbox (the --dir of `npm run sandbox`). rolling-restart restarts every
  * Redis node as a StatefulSet rolling update does and prints one line per node; --no-pre-stop is
  * the baseline of a pod without the hook. restart-all stops every node and sentinel at once and
  * lets them start again, writing through the sentinels meanwhile; it fails when an acknowledged
- * write is lost or a failover follows.
+ * write is lost or a failover follows. partition (a sandbox started with --isolation pods) cuts
+ * the master, a sentinel or a replica off from the rest of the group, heals, and fails when an
+ * acknowledged write is lost, the isolated master kept accepting writes past
+ * min-replicas-max-lag + 1 s, a lone sentinel caused a failover, or a replica did not catch up.
  */
 runCommand(async () => {
   const [drill, ...rest] = process.argv.slice(2);
-  if (drill !== "rolling-restart" && drill !== "restart-all")
+  if (drill !== "rolling-restart" && drill !== "restart-all" && drill !== "partition")
     throw new UsageError(`Unknown drill ${JSON.stringify(drill ?? "")}.\nUsage: ${USAGE}`);
   let dir: string | undefined;
   let preStop = true;
+  let partitioned: (typeof PARTITION_TARGETS)[number] = "master";
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === "--dir" && rest[i + 1]) dir = rest[++i];
-    else if (rest[i] === "--no-pre-stop" && drill === "rolling-restart") preStop = false;
+    else if (rest[i] === "--target" && drill === "partition") {
+      const value = rest[++i] as (typeof PARTITION_TARGETS)[number];
+      if (!PARTITION_TARGETS.includes(value))
+        throw new UsageError(
+          `--target ${JSON.stringify(rest[i] ?? "")}: must be one of ${PARTITION_TARGETS.join(", ")}.\nUsage: ${USAGE}`,
+        );
+      partitioned = value;
+    } else if (rest[i] === "--no-pre-stop" && drill === "rolling-restart") preStop = false;
     else throw new UsageError(`Unknown option ${JSON.stringify(rest[i])}.\nUsage: ${USAGE}`);
   }
   if (!dir) throw new UsageError(`--dir is required.\nUsage: ${USAGE}`);
-  const target = runningSandboxTarget(path.resolve(dir));
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  if (drill === "partition") {
+    const target = runningPartitionTarget(path.resolve(dir));
+    if (partitioned === "master") {
+      const r = await partitionMaster(target, { log });
+      log(describeMasterPartition(r));
+      const late =
+        r.minReplicasToWrite > 0 &&
+        (r.refusedAfterMs === undefined || r.refusedAfterMs > (r.minReplicasMaxLagS + 1) * 1000);
+      if (r.acknowledgedLost > 0 || late) process.exitCode = 1;
+    } else if (partitioned === "sentinel") {
+      const r = await partitionSentinel(target, { log });
+      const failover = r.epochAfter !== r.epochBefore || r.masterAfter !== r.masterBefore;
+      log(
+        `partition sentinel: ${r.sentinel} alone for ${(r.partitionMs / 1000).toFixed(1)} s, ` +
+          `${r.sawMasterDown ? "saw the master down" : "DID NOT SEE THE MASTER DOWN"}, ` +
+          `${failover ? `A FAILOVER (${r.masterBefore} -> ${r.masterAfter}, epoch ${r.epochBefore} -> ${r.epochAfter})` : `no failover (${r.masterAfter}, epoch ${r.epochAfter})`}`,
+      );
+      if (failover || !r.sawMasterDown) process.exitCode = 1;
+    } else {
+      const r = await partitionReplica(target, { log });
+      log(
+        `partition replica: ${r.replica} caught up ${(r.resyncMs / 1000).toFixed(1)} s after the heal ` +
+          `(${r.writesWhileCut} writes while cut off); ${r.missingOnReplica} writes missing on it, ${r.lost} of ${r.acknowledged} acknowledged writes lost`,
+      );
+      if (r.missingOnReplica > 0 || r.lost > 0) process.exitCode = 1;
+    }
+    return;
+  }
+  const target = runningSandboxTarget(path.resolve(dir));
   if (drill === "rolling-restart") {
     await rollingRestart(target, { preStop, log });
     return;

@@ -1,8 +1,8 @@
-import { startSandbox } from "../sandbox/sandbox";
+import { ISOLATIONS, Isolation, startSandbox } from "../sandbox/sandbox";
 import { UsageError, loadConfigForCommand, parseCommandLine, runCommand } from "./cli";
 
 const USAGE =
-  "npm run sandbox -- --stack <name> [--config FILE] --dir DIR [--base-port N] [--restore-from FILE]";
+  "npm run sandbox -- --stack <name> [--config FILE] --dir DIR [--base-port N] [--restore-from FILE] [--isolation loopback|pods]";
 
 const log = (line: string) =>
   process.stdout.write(`[sandbox ${new Date().toISOString()}] ${line}\n`);
@@ -10,7 +10,7 @@ const log = (line: string) =>
 runCommand(async () => {
   const args = parseCommandLine(
     process.argv.slice(2),
-    ["stack", "config", "dir", "base-port", "restore-from"],
+    ["stack", "config", "dir", "base-port", "restore-from", "isolation"],
     USAGE,
   );
   const cfg = loadConfigForCommand(args.stack, args.config, USAGE);
@@ -25,6 +25,16 @@ runCommand(async () => {
     }
   }
 
+  const isolation = (args.isolation ?? "loopback") as Isolation;
+  if (!ISOLATIONS.includes(isolation))
+    throw new UsageError(
+      `--isolation ${JSON.stringify(args.isolation)}: must be one of ${ISOLATIONS.join(", ")}.\nUsage: ${USAGE}`,
+    );
+  if (isolation === "pods" && basePort !== undefined)
+    throw new UsageError(
+      "--base-port applies to --isolation loopback only: in pods mode every process listens on its deployed port at its pod's address.",
+    );
+
   // Installed before the start, so that SIGINT/SIGTERM while starting stops what was started.
   const interrupt = new AbortController();
   let stopRequested: (signal: string) => void = (signal) => interrupt.abort(signal);
@@ -35,6 +45,7 @@ runCommand(async () => {
     dir: args.dir,
     basePort,
     restoreFrom: args["restore-from"],
+    isolation,
     log,
     signal: interrupt.signal,
   });

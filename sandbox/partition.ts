@@ -1,0 +1,501 @@
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as readline from "node:readline";
+import IORedis from "ioredis";
+import { ConnectionInfo, Endpoint } from "../render/connection";
+import { ioredisOptions } from "../render/client-options";
+import { directClient, parseInfo, sentinelClient } from "./clients";
+import {
+  DrillTarget,
+  masterEpoch,
+  runningSandboxTarget,
+  sandboxDrillTarget,
+  startAcknowledgedWriter,
+} from "./drill";
+import { masterNamedBy } from "./failover";
+import { PodAddress, heal, partition } from "./pod-network";
+import { Sandbox, nodeAt, readProcesses } from "./sandbox";
+import type { WriteRecord } from "./partition-writer";
+
+/**
+ * Network-partition drills on a pods-mode sandbox (`--isolation pods`): the master cut off from
+ * the sentinels and the replicas while a client in a pod of its own keeps writing to it; a
+ * sentinel cut off alone; a replica cut off and healed. The cut is silent (sandbox/pod-network.ts):
+ * packets vanish, as when a node's network fails, so timeouts decide, not refused connections.
+ */
+
+/** What a partition drill acts on. */
+export interface PartitionTarget extends DrillTarget {
+  readonly connection: ConnectionInfo;
+  /** Every pod of the sandbox by name (the nodes, the sentinels, `client`…). */
+  readonly pods: Readonly<Record<string, PodAddress>>;
+  readonly sentinels: readonly string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>) {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = ` (${(err as Error).message})`;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what}: not within ${Math.round(timeoutMs / 1000)} s${last}`);
+}
+
+/** A pods-mode sandbox of this process, as a partition target. */
+export function sandboxPartitionTarget(sandbox: Sandbox): PartitionTarget {
+  if (!sandbox.network)
+    throw new Error("partition drills need a pods-mode sandbox (--isolation pods)");
+  return {
+    ...sandboxDrillTarget(sandbox),
+    connection: sandbox.connection,
+    pods: Object.fromEntries(sandbox.network.pods),
+    sentinels: sandbox.sentinels.map((s) => s.name),
+  };
+}
+
+/** The pods-mode sandbox running in `dir` (another process). */
+export function runningPartitionTarget(dir: string): PartitionTarget {
+  const processes = readProcesses(dir);
+  if (!processes.pods)
+    throw new Error(
+      `the sandbox of ${dir} runs in loopback mode: partition drills need --isolation pods`,
+    );
+  const target = runningSandboxTarget(dir);
+  return {
+    ...target,
+    connection: JSON.parse(
+      fs.readFileSync(path.join(dir, "connection.json"), "utf8"),
+    ) as ConnectionInfo,
+    pods: processes.pods.pods,
+    sentinels: processes.processes.filter((p) => p.kind === "sentinel").map((p) => p.name),
+  };
+}
+
+/** One admin command to a node, from this host. */
+async function onNode<T>(
+  target: PartitionTarget,
+  at: Endpoint,
+  use: (c: IORedis) => Promise<T>,
+  db = 0,
+): Promise<T> {
+  const client = directClient(at.host, at.port, {
+    ...target.connection.users.admin,
+    db,
+    connectTimeout: 1000,
+    commandTimeout: 3000,
+  });
+  try {
+    await client.connect();
+    return await use(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+const nodeNamed = (target: PartitionTarget, name: string) => {
+  const node = target.nodes.find((n) => n.name === name);
+  if (!node) throw new Error(`no node ${name}`);
+  return node;
+};
+
+/** What every sentinel that answers names master (node names; undefined: no answer). */
+async function masterPerSentinel(target: PartitionTarget): Promise<Array<string | undefined>> {
+  return Promise.all(
+    target.connection.sentinels.map(async (s) => {
+      try {
+        const at = await masterNamedBy(target.connection, s);
+        return nodeAt(target.nodes, at)?.name;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+}
+
+/** A field of `SENTINEL MASTER` as one sentinel reports it. */
+async function sentinelMasterField(
+  target: PartitionTarget,
+  sentinel: Endpoint,
+  field: string,
+): Promise<string | undefined> {
+  const client = sentinelClient(target.connection, sentinel, { commandTimeout: 2000 });
+  try {
+    await client.connect();
+    const fields = (await client.call(
+      "SENTINEL",
+      "MASTER",
+      target.connection.masterName,
+    )) as string[];
+    const at = fields.indexOf(field);
+    return at >= 0 ? fields[at + 1] : undefined;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The writer of sandbox/partition-writer.ts in the client pod, and what it reported so far. */
+function startPodWriter(target: PartitionTarget, at: Endpoint, prefix: string) {
+  const client = target.pods.client;
+  if (!client) throw new Error("the sandbox has no client pod");
+  const records: WriteRecord[] = [];
+  const args = {
+    host: at.host,
+    port: at.port,
+    ...target.connection.users.app,
+    db: target.connection.databases.flowCache,
+    prefix,
+    waitMs: 200,
+  };
+  const child: ChildProcess = spawn(
+    "nsenter",
+    [
+      `--net=/run/netns/${client.netns}`,
+      "--",
+      process.execPath,
+      "-r",
+      "ts-node/register/transpile-only",
+      path.join(__dirname, "partition-writer.ts"),
+      JSON.stringify(args),
+    ],
+    { cwd: path.resolve(__dirname, ".."), stdio: ["ignore", "pipe", "inherit"] },
+  );
+  readline
+    .createInterface({ input: child.stdout! })
+    .on("line", (line) => records.push(JSON.parse(line) as WriteRecord));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    records,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await Promise.race([exited, sleep(5000).then(() => child.kill("SIGKILL"))]);
+      await exited;
+    },
+  };
+}
+
+export interface MasterPartitionResult {
+  readonly master: string;
+  readonly newMaster: string;
+  readonly minReplicasToWrite: number;
+  readonly minReplicasMaxLagS: number;
+  /** From the cut to the isolated master's first refused write (none with minReplicasToWrite 0). */
+  readonly refusedAfterMs?: number;
+  /** From the cut to every answering sentinel naming another master. */
+  readonly failoverMs: number;
+  readonly partitionMs: number;
+  /** From the heal to one master: the old one a replica of the new, its link up. */
+  readonly oneMasterMs: number;
+  /** Writes a replica acknowledged (WAIT 1), and those of them missing afterwards. */
+  readonly acknowledged: number;
+  readonly acknowledgedLost: number;
+  /** Writes the isolated master accepted (OK) with no replica acknowledging them, and those lost. */
+  readonly acceptedUnacknowledged: number;
+  readonly acceptedLost: number;
+  readonly refused: number;
+}
+
+/**
+ * The master cut off from every sentinel and replica; a client in its own pod keeps writing to it
+ * (`SET`, then `WAIT 1 200`). Measures when the isolated master starts refusing writes
+ * (`min-replicas-max-lag`), the failover of the majority side, and after the heal — held at least
+ * until both happened and `min-replicas-max-lag` + 2 s passed — the old master rejoining as a
+ * replica; then reads every write back from the new master.
+ */
+export async function partitionMaster(
+  target: PartitionTarget,
+  options: { timeoutMs?: number; log?: (line: string) => void } = {},
+): Promise<MasterPartitionResult> {
+  const log = options.log ?? (() => undefined);
+  const timeoutMs = options.timeoutMs ?? 90_000;
+  const masterName = await target.master();
+  if (!masterName) throw new Error("no sentinel names a master");
+  const master = nodeNamed(target, masterName);
+  const masterAt = { host: master.host, port: master.port };
+  const config = target.connection.renamedCommands.CONFIG || "CONFIG";
+  const setting = (name: string) =>
+    onNode(target, masterAt, async (c) =>
+      Number(((await c.call(config, "GET", name)) as string[])[1]),
+    );
+  const minReplicasToWrite = await setting("min-replicas-to-write");
+  const minReplicasMaxLagS = await setting("min-replicas-max-lag");
+  const others = [
+    ...target.nodes.filter((n) => n.name !== masterName).map((n) => n.name),
+    ...target.sentinels,
+  ];
+
+  const writer = startPodWriter(target, masterAt, `drill:partition:${Date.now()}`);
+  try {
+    await until("the client's first acknowledged writes", 30_000, async () =>
+      writer.records.filter((r) => r.outcome === "acknowledged").length >= 20 ? true : undefined,
+    );
+    const cutAt = Date.now();
+    partition(target.pods, [masterName], others);
+    log(
+      `partition: ${masterName} (master) cut off from ${others.join(", ")}; the client pod still reaches it`,
+    );
+
+    const refused = () => writer.records.find((r) => r.outcome === "refused" && r.at >= cutAt);
+    let refusedAt: number | undefined;
+    let newMaster: string | undefined;
+    let failoverAt = 0;
+    const holdUntil = cutAt + minReplicasMaxLagS * 1000 + 2000;
+    await until("the failover of the majority side", timeoutMs, async () => {
+      refusedAt ??= refused()?.at;
+      if (!newMaster) {
+        const named = (await masterPerSentinel(target)).filter((n) => n !== undefined);
+        if (named.length > 0 && named.every((n) => n !== masterName && n === named[0])) {
+          newMaster = named[0];
+          failoverAt = Date.now();
+          log(
+            `failover: the sentinels name ${newMaster} ${((failoverAt - cutAt) / 1000).toFixed(1)} s after the cut`,
+          );
+        }
+      }
+      const refusalSettled = minReplicasToWrite === 0 || refusedAt !== undefined;
+      return newMaster && refusalSettled && Date.now() >= holdUntil ? true : undefined;
+    });
+    if (refusedAt !== undefined)
+      log(
+        `the isolated master refused writes ${((refusedAt - cutAt) / 1000).toFixed(1)} s after the cut`,
+      );
+    const healAt = Date.now();
+    heal(target.pods);
+    log(`healed after ${((healAt - cutAt) / 1000).toFixed(1)} s`);
+    const promoted = nodeNamed(target, newMaster!);
+    const promotedAt = { host: promoted.host, port: promoted.port };
+    await until("one master after the heal", timeoutMs, async () => {
+      const named = await masterPerSentinel(target);
+      if (!named.every((n) => n === newMaster)) return undefined;
+      const old = parseInfo(await onNode(target, masterAt, (c) => c.info("replication")));
+      const current = parseInfo(await onNode(target, promotedAt, (c) => c.info("replication")));
+      return old.role === "slave" &&
+        old.master_link_status === "up" &&
+        current.role === "master" &&
+        Number(current.connected_slaves) === target.nodes.length - 1
+        ? true
+        : undefined;
+    });
+    const oneMasterMs = Date.now() - healAt;
+    log(
+      `one master (${newMaster}) ${(oneMasterMs / 1000).toFixed(1)} s after the heal; ${masterName} follows it`,
+    );
+    await writer.stop();
+
+    const keysOf = (outcome: WriteRecord["outcome"], after = 0) =>
+      writer.records.filter((r) => r.outcome === outcome && r.at >= after).map((r) => r.key);
+    const acknowledged = keysOf("acknowledged");
+    const accepted = keysOf("accepted", cutAt);
+    const missing = async (keys: string[]) =>
+      keys.length === 0
+        ? 0
+        : (
+            await onNode(
+              target,
+              promotedAt,
+              (c) => c.mget(...keys),
+              target.connection.databases.flowCache,
+            )
+          ).filter((v) => v === null).length;
+    return {
+      master: masterName,
+      newMaster: newMaster!,
+      minReplicasToWrite,
+      minReplicasMaxLagS,
+      refusedAfterMs: refusedAt === undefined ? undefined : refusedAt - cutAt,
+      failoverMs: failoverAt - cutAt,
+      partitionMs: healAt - cutAt,
+      oneMasterMs,
+      acknowledged: acknowledged.length,
+      acknowledgedLost: await missing(acknowledged),
+      acceptedUnacknowledged: accepted.length,
+      acceptedLost: await missing(accepted),
+      refused: keysOf("refused", cutAt).length,
+    };
+  } finally {
+    heal(target.pods);
+    await writer.stop();
+  }
+}
+
+export interface SentinelPartitionResult {
+  readonly sentinel: string;
+  readonly masterBefore: string;
+  readonly masterAfter: string | undefined;
+  readonly epochBefore: number;
+  readonly epochAfter: number;
+  /** The isolated sentinel saw the master subjectively down: the cut was real. */
+  readonly sawMasterDown: boolean;
+  /** It never saw it objectively down (no quorum alone). */
+  readonly objectivelyDown: boolean;
+  readonly partitionMs: number;
+}
+
+/**
+ * One sentinel cut off from every node and every other sentinel, for `down-after` plus
+ * 2 × `failover-timeout`: it sees the master down, alone, and no failover may follow.
+ */
+export async function partitionSentinel(
+  target: PartitionTarget,
+  options: { sentinel?: string; log?: (line: string) => void } = {},
+): Promise<SentinelPartitionResult> {
+  const log = options.log ?? (() => undefined);
+  const name = options.sentinel ?? target.sentinels[0];
+  const index = target.sentinels.indexOf(name);
+  if (index < 0) throw new Error(`no sentinel ${name}`);
+  const isolated = target.connection.sentinels[index];
+  const masterBefore = (await target.master())!;
+  const epochBefore = await masterEpoch(target.connection);
+  const downAfterMs = Number(
+    await sentinelMasterField(target, isolated, "down-after-milliseconds"),
+  );
+  const failoverTimeoutMs = Number(await sentinelMasterField(target, isolated, "failover-timeout"));
+  const others = [
+    ...target.nodes.map((n) => n.name),
+    ...target.sentinels.filter((s) => s !== name),
+  ];
+  const cutAt = Date.now();
+  partition(target.pods, [name], others);
+  log(`partition: ${name} cut off from ${others.join(", ")}`);
+  let sawMasterDown = false;
+  let objectivelyDown = false;
+  try {
+    const observeUntil = cutAt + downAfterMs + 2 * failoverTimeoutMs;
+    while (Date.now() < observeUntil) {
+      const flags = (await sentinelMasterField(target, isolated, "flags").catch(() => "")) ?? "";
+      if (flags.includes("s_down")) sawMasterDown = true;
+      if (flags.includes("o_down")) objectivelyDown = true;
+      await sleep(250);
+    }
+  } finally {
+    heal(target.pods);
+  }
+  const partitionMs = Date.now() - cutAt;
+  log(
+    `healed after ${(partitionMs / 1000).toFixed(1)} s; ${name} ${sawMasterDown ? "saw" : "did not see"} the master down`,
+  );
+  await until(`${name} seeing the master again`, 30_000, async () => {
+    const flags = await sentinelMasterField(target, isolated, "flags");
+    return flags !== undefined && !flags.includes("s_down") ? true : undefined;
+  });
+  return {
+    sentinel: name,
+    masterBefore,
+    masterAfter: await target.master(),
+    epochBefore,
+    epochAfter: await masterEpoch(target.connection),
+    sawMasterDown,
+    objectivelyDown,
+    partitionMs,
+  };
+}
+
+export interface ReplicaPartitionResult {
+  readonly replica: string;
+  /** Writes acknowledged while the replica was cut off (the other replicas acknowledged them). */
+  readonly writesWhileCut: number;
+  /** From the heal to the replica holding every write the master had at the heal. */
+  readonly resyncMs: number;
+  /** Writes acknowledged during the drill that the healed replica lacks. */
+  readonly missingOnReplica: number;
+  readonly acknowledged: number;
+  readonly lost: number;
+}
+
+/**
+ * A replica cut off from the master, the other replicas and the sentinels while a client writes
+ * through the sentinels (`WAIT 1`); after the heal it catches up on every write.
+ */
+export async function partitionReplica(
+  target: PartitionTarget,
+  options: { replica?: string; cutMs?: number; log?: (line: string) => void } = {},
+): Promise<ReplicaPartitionResult> {
+  const log = options.log ?? (() => undefined);
+  const masterName = (await target.master())!;
+  const replica = nodeNamed(
+    target,
+    options.replica ?? target.nodes.find((n) => n.name !== masterName)!.name,
+  );
+  if (replica.name === masterName) throw new Error(`${replica.name} is the master`);
+  const master = nodeNamed(target, masterName);
+  const masterAt = { host: master.host, port: master.port };
+  const replicaAt = { host: replica.host, port: replica.port };
+  const db = target.connection.databases.flowCache;
+  const client = new IORedis(ioredisOptions(target.connection, "app", db));
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    const writer = startAcknowledgedWriter(client, `drill:replica-partition:${Date.now()}`);
+    await until("a first acknowledged write", 10_000, async () =>
+      writer.acknowledged.length > 0 ? true : undefined,
+    );
+    const others = [
+      ...target.nodes.filter((n) => n.name !== replica.name).map((n) => n.name),
+      ...target.sentinels,
+    ];
+    const before = writer.acknowledged.length;
+    partition(target.pods, [replica.name], others);
+    log(`partition: ${replica.name} (replica) cut off from ${others.join(", ")}`);
+    try {
+      // The cut is real when the master hears nothing from the replica any more.
+      await until(`the master losing ${replica.name}`, 30_000, async () => {
+        const info = parseInfo(await onNode(target, masterAt, (c) => c.info("replication")));
+        const entry = Object.values(info).find((v) => v.includes(`ip=${replica.announced}`));
+        const lag = entry ? Number(/lag=(\d+)/.exec(entry)?.[1] ?? 0) : Infinity;
+        return lag >= 3 ? true : undefined;
+      });
+      await sleep(options.cutMs ?? 3000);
+    } finally {
+      heal(target.pods);
+    }
+    const healAt = Date.now();
+    const writesWhileCut = writer.acknowledged.length - before;
+    log(`healed; ${writesWhileCut} writes acknowledged by the other replicas meanwhile`);
+    const masterOffset = Number(
+      parseInfo(await onNode(target, masterAt, (c) => c.info("replication"))).master_repl_offset,
+    );
+    await until(`${replica.name} catching up`, 60_000, async () => {
+      const info = parseInfo(await onNode(target, replicaAt, (c) => c.info("replication")));
+      return info.master_link_status === "up" &&
+        Number(info.slave_repl_offset ?? info.master_repl_offset) >= masterOffset
+        ? true
+        : undefined;
+    });
+    const resyncMs = Date.now() - healAt;
+    log(`${replica.name} caught up ${(resyncMs / 1000).toFixed(1)} s after the heal`);
+    const lost = await writer.stop();
+    const held = await onNode(target, replicaAt, (c) => c.mget(...writer.acknowledged), db);
+    return {
+      replica: replica.name,
+      writesWhileCut,
+      resyncMs,
+      missingOnReplica: held.filter((v) => v === null).length,
+      acknowledged: writer.acknowledged.length,
+      lost,
+    };
+  } finally {
+    heal(target.pods);
+    client.disconnect();
+  }
+}
+
+/** The drill's lines. */
+export function describeMasterPartition(r: MasterPartitionResult): string {
+  const s = (ms: number | undefined) =>
+    ms === undefined ? "never" : `${(ms / 1000).toFixed(1)} s`;
+  return (
+    `partition master (min-replicas-to-write ${r.minReplicasToWrite}, max-lag ${r.minReplicasMaxLagS} s): ` +
+    `${r.master} refused writes after ${s(r.refusedAfterMs)}, failover to ${r.newMaster} after ${s(r.failoverMs)}, ` +
+    `healed after ${s(r.partitionMs)}, one master ${s(r.oneMasterMs)} later; ` +
+    `${r.acknowledgedLost} of ${r.acknowledged} acknowledged writes lost, ` +
+    `${r.acceptedLost} of ${r.acceptedUnacknowledged} accepted-but-unacknowledged writes lost, ${r.refused} refused`
+  );
+}

@@ -1,0 +1,402 @@
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/**
+ * The network of a pods-mode sandbox: a bridge on a private /24 that the sandbox picks, and one
+ * network namespace per pod, joined to the bridge by a veth pair, with no route beyond the subnet
+ * (no default route, names from a hosts file only). The host reaches every pod through the
+ * bridge's address. Each pod also has a mount namespace of its own, pinned to a file so that its
+ * containers, probes and hooks enter the same mounts (`nsenter --mount`), as a pod's containers
+ * share its volumes.
+ *
+ * Everything is named after a random id (namespaces `lcr-<id>-<pod>`, links `lcr<id>…`, mounts under
+ * `/run/lowcode-redis/<id>` and the sandbox dir), and a janitor process removes it all when the
+ * sandbox stops or dies: it waits for the end of a pipe only the sandbox holds.
+ */
+
+/** Where the pods' mount namespaces are pinned: one directory per network. */
+const PIN_ROOT = "/run/lowcode-redis";
+/** The first pod's host number in the subnet; .1 is the bridge (the host). */
+const FIRST_POD_HOST = 10;
+
+export interface Pod {
+  /** The sandbox's name of the pod: `redis-0`, `sentinel-1`, `client-0`… */
+  readonly name: string;
+  readonly ip: string;
+  /** Names every pod resolves to this pod's address (its stable DNS name). */
+  readonly hostnames: readonly string[];
+  /** The named network namespace (`ip netns`), and its file. */
+  readonly netns: string;
+  readonly netnsPath: string;
+  /** The file the pod's mount namespace is pinned to. */
+  readonly mountNs: string;
+}
+
+export class PodNetworkError extends Error {}
+
+/** Runs a command as root; fails with its output. */
+export function run(command: string, args: readonly string[], input?: string): string {
+  const result = spawnSync(command, [...args], {
+    encoding: "utf8",
+    input,
+    timeout: 30_000,
+  });
+  if (result.error)
+    throw new PodNetworkError(`${command} ${args.join(" ")}: ${result.error.message}`);
+  if (result.status !== 0)
+    throw new PodNetworkError(
+      `${command} ${args.join(" ")} exited ${result.status ?? result.signal}: ${(result.stderr || result.stdout).trim()}`,
+    );
+  return result.stdout;
+}
+
+/** Why pods mode cannot run here, or undefined when it can (root, `ip`, `nsenter`, `unshare`). */
+export function podsUnsupported(): string | undefined {
+  if (typeof process.getuid === "function" && process.getuid() !== 0)
+    return "--isolation pods needs root (it creates network namespaces, links and mounts); run it as root, or use the default --isolation loopback";
+  for (const tool of ["ip", "nsenter", "unshare", "chroot", "busybox"]) {
+    const found = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" });
+    if (found.status !== 0)
+      return `--isolation pods needs ${tool} in PATH (Debian: apt-get install -y iproute2 util-linux coreutils busybox-static)`;
+  }
+  return undefined;
+}
+
+/** IPv4 dotted quad -> number. */
+const toNumber = (ip: string) =>
+  ip.split(".").reduce((n, octet) => n * 256 + Number(octet), 0) >>> 0;
+
+/** Every IPv4 network this host already has an address or a route in, as [first, last]. */
+function usedRanges(): Array<[number, number]> {
+  const text = `${run("ip", ["-4", "-o", "addr", "show"])}\n${run("ip", ["-4", "route", "show", "table", "all"])}`;
+  const ranges: Array<[number, number]> = [];
+  for (const [, ip, bits] of text.matchAll(/(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?/g)) {
+    const prefix = bits === undefined ? 32 : Number(bits);
+    const size = 2 ** (32 - prefix);
+    const first = Math.floor(toNumber(ip) / size) * size;
+    ranges.push([first, first + size - 1]);
+  }
+  return ranges;
+}
+
+/**
+ * A /24 in 10.200.0.0-10.254.255.0 that overlaps no address or route of this host (another
+ * sandbox's bridge included), chosen at random.
+ */
+export function chooseSubnet(
+  used: ReadonlyArray<[number, number]> = usedRanges(),
+  random: () => number = Math.random,
+): string {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const second = 200 + Math.floor(random() * 55);
+    const third = Math.floor(random() * 256);
+    const first = toNumber(`10.${second}.${third}.0`);
+    const last = first + 255;
+    if (used.every(([a, b]) => b < first || a > last)) return `10.${second}.${third}`;
+  }
+  throw new PodNetworkError("no free /24 in 10.200.0.0/16-10.254.255.0/24 for the pods' bridge");
+}
+
+/**
+ * The janitor's cleanup, POSIX sh: kills every process in the network's namespaces, unmounts the
+ * pinned mount namespaces and every mount under the sandbox dir's pod volumes, deletes the
+ * namespaces and the bridge, and waits until the links are gone. Safe to run twice.
+ */
+export const CLEANUP_SCRIPT = `
+id="$1" pin="$2" volumes="$3"
+ours() { ip netns list 2>/dev/null | awk '{print $1}' | grep "^lcr-$id-" || :; }
+for round in 1 2 3 4 5; do
+  pids=""
+  for ns in $(ours); do pids="$pids $(ip netns pids "$ns" 2>/dev/null)"; done
+  [ -z "$(echo $pids)" ] && break
+  kill -9 $pids 2>/dev/null
+  sleep 0.2
+done
+# Mounts under the pods' volumes (conf and secret tmpfs), deepest first, then the pinned namespaces.
+for m in $(awk -v v="$volumes/" 'index($5, v) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+  umount -l "$m" 2>/dev/null
+done
+if [ -d "$pin" ]; then
+  for f in "$pin"/*.mnt; do [ -e "$f" ] && umount "$f" 2>/dev/null; done
+  umount "$pin" 2>/dev/null
+  rm -rf "$pin"
+fi
+for ns in $(ours); do ip netns del "$ns" 2>/dev/null; done
+ip link del "lcr$id" 2>/dev/null
+# A namespace's links go when the kernel frees it, a moment after.
+for round in $(seq 1 50); do
+  ip -o link show 2>/dev/null | grep -q ": lcr$id" || break
+  sleep 0.1
+done
+for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^lcr$id"); do
+  ip link del "$l" 2>/dev/null
+done
+:
+`;
+
+export class PodNetwork {
+  readonly pods = new Map<string, Pod>();
+  private readonly janitor: ChildProcess;
+  private destroyed?: Promise<void>;
+
+  private constructor(
+    /** The random id every name of this network carries. */
+    readonly id: string,
+    /** The subnet's first three octets: "10.213.7". */
+    readonly subnet: string,
+    /** The sandbox dir's directory of pod volumes: mounts under it are removed with the network. */
+    readonly volumesDir: string,
+    readonly pinDir: string,
+    janitorLog: string,
+  ) {
+    // The janitor holds the other end of a pipe: when the sandbox exits, however it exits, the
+    // read ends and the cleanup runs. Its own session, so a Ctrl-C of the sandbox spares it.
+    const log = fs.openSync(janitorLog, "a", 0o600);
+    try {
+      this.janitor = spawn(
+        "sh",
+        // $0 is the cleanup script, $@ its arguments.
+        [
+          "-c",
+          'read _ignored; exec sh -c "$0" cleanup "$@"',
+          CLEANUP_SCRIPT,
+          id,
+          pinDir,
+          volumesDir,
+        ],
+        { stdio: ["pipe", log, log], detached: true },
+      );
+    } finally {
+      fs.closeSync(log);
+    }
+    this.janitor.unref();
+    (this.janitor.stdin as unknown as { unref?: () => void }).unref?.();
+  }
+
+  /** Creates the bridge (the host's address `<subnet>.1`) and the janitor. */
+  static create(volumesDir: string, logFile: string): PodNetwork {
+    const unsupported = podsUnsupported();
+    if (unsupported) throw new PodNetworkError(unsupported);
+    const id = randomBytes(2).toString("hex");
+    const subnet = chooseSubnet();
+    const pinDir = path.join(PIN_ROOT, id);
+    fs.mkdirSync(volumesDir, { recursive: true, mode: 0o700 });
+    const network = new PodNetwork(id, subnet, volumesDir, pinDir, logFile);
+    try {
+      fs.mkdirSync(pinDir, { recursive: true, mode: 0o700 });
+      // A mount namespace can be pinned only on a mount that does not propagate.
+      run("mount", ["--bind", pinDir, pinDir]);
+      run("mount", ["--make-private", pinDir]);
+      run("ip", ["link", "add", network.bridge, "type", "bridge"]);
+      run("ip", ["addr", "add", `${network.hostAddress}/24`, "dev", network.bridge]);
+      run("ip", ["link", "set", network.bridge, "up"]);
+    } catch (err) {
+      void network.destroy();
+      throw err;
+    }
+    return network;
+  }
+
+  get bridge(): string {
+    return `lcr${this.id}`;
+  }
+
+  /** The host's address on the bridge. */
+  get hostAddress(): string {
+    return `${this.subnet}.1`;
+  }
+
+  /**
+   * A pod: its network namespace with `eth0` at the next address of the subnet and `lo`, no other
+   * route; strict reverse-path filtering (a partition's drop rule relies on it).
+   */
+  addPod(name: string, hostnames: readonly string[]): Pod {
+    const index = this.pods.size;
+    const ip = `${this.subnet}.${FIRST_POD_HOST + index}`;
+    const netns = `lcr-${this.id}-${name}`;
+    const hostSide = `lcr${this.id}-${index}`;
+    const pod: Pod = {
+      name,
+      ip,
+      hostnames,
+      netns,
+      netnsPath: `/run/netns/${netns}`,
+      mountNs: path.join(this.pinDir, `${name}.mnt`),
+    };
+    this.pods.set(name, pod);
+    run("ip", ["netns", "add", netns]);
+    run("ip", ["link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", netns]);
+    run("ip", ["link", "set", hostSide, "master", this.bridge, "up"]);
+    const inPod = (...args: string[]) => run("ip", ["-n", netns, ...args]);
+    inPod("link", "set", "lo", "up");
+    inPod("addr", "add", `${ip}/24`, "dev", "eth0");
+    inPod("link", "set", "eth0", "up");
+    // The partition's sink: a veth pair inside the pod. Traffic routed to `sink0` leaves and is
+    // dropped at `sink1` (its MAC is nobody's): a cut link is silent, as a real partition is.
+    inPod("link", "add", "sink0", "type", "veth", "peer", "name", "sink1");
+    inPod("link", "set", "sink0", "up");
+    inPod("link", "set", "sink1", "up");
+    run("ip", [
+      "netns",
+      "exec",
+      netns,
+      "sh",
+      "-c",
+      "echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter && echo 1 > /proc/sys/net/ipv4/conf/eth0/rp_filter",
+    ]);
+    return pod;
+  }
+
+  /**
+   * Creates the pod's mount namespace, a copy of the host's mounts at this moment (mount the
+   * pod's host-side volumes first), pinned to a file: nothing mounted in it reaches the host.
+   */
+  pinMounts(pod: Pod): void {
+    fs.writeFileSync(pod.mountNs, "");
+    run("unshare", [`--mount=${pod.mountNs}`, "--propagation", "private", "true"]);
+  }
+
+  get(name: string): Pod {
+    const pod = this.pods.get(name);
+    if (!pod) throw new PodNetworkError(`no pod ${name}`);
+    return pod;
+  }
+
+  /** The hosts file every pod gets: each pod's address under its names. */
+  hostsFile(): string {
+    return [
+      "127.0.0.1 localhost",
+      "::1 localhost ip6-localhost ip6-loopback",
+      ...[...this.pods.values()]
+        .filter((p) => p.hostnames.length > 0)
+        .map((p) => `${p.ip} ${p.hostnames.join(" ")}`),
+      "",
+    ].join("\n");
+  }
+
+  /** Runs a shell script as root inside the pod's network and mount namespaces. */
+  rootShell(pod: Pod, script: string, args: readonly string[] = []): string {
+    return run("nsenter", [
+      `--net=${pod.netnsPath}`,
+      `--mount=${pod.mountNs}`,
+      "--",
+      "sh",
+      "-c",
+      script,
+      "pod",
+      ...args,
+    ]);
+  }
+
+  /** The argv prefix that runs a program inside the pod's network and mount namespaces. */
+  enter(pod: Pod): string[] {
+    return ["nsenter", `--net=${pod.netnsPath}`, `--mount=${pod.mountNs}`, "--"];
+  }
+
+  /** See `partition` below. */
+  partition(side: readonly string[], other: readonly string[]): void {
+    partition(Object.fromEntries(this.pods), side, other);
+  }
+
+  /** See `heal` below. */
+  heal(): void {
+    heal(Object.fromEntries(this.pods));
+  }
+
+  /**
+   * Removes everything (through the janitor, which runs the cleanup once its pipe closes) and
+   * resolves when it is gone. Processes still running in the pods are killed.
+   */
+  destroy(): Promise<void> {
+    this.destroyed ??= new Promise<void>((resolve) => {
+      if (this.janitor.exitCode !== null || this.janitor.signalCode !== null) {
+        spawnSync("sh", ["-c", CLEANUP_SCRIPT, "cleanup", this.id, this.pinDir, this.volumesDir]);
+        resolve();
+        return;
+      }
+      this.janitor.once("exit", () => resolve());
+      this.janitor.stdin?.end();
+    });
+    return this.destroyed;
+  }
+}
+
+/** Whether anything of network `id` remains: namespaces, links or pinned mounts. */
+export function leftovers(id: string, volumesDir?: string): string[] {
+  const found: string[] = [];
+  const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
+  for (const line of namespaces.split("\n"))
+    if (line.startsWith(`lcr-${id}-`)) found.push(`netns ${line.split(" ")[0]}`);
+  const links = spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).stdout ?? "";
+  for (const [, link] of links.matchAll(/^\d+: ([^:@]+)/gm))
+    if (link.startsWith(`lcr${id}`)) found.push(`link ${link}`);
+  const mounts = fs.readFileSync("/proc/self/mountinfo", "utf8");
+  for (const line of mounts.split("\n")) {
+    const point = line.split(" ")[4];
+    if (
+      point?.startsWith(path.join(PIN_ROOT, id)) ||
+      (volumesDir !== undefined && point?.startsWith(`${volumesDir}/`))
+    )
+      found.push(`mount ${point}`);
+  }
+  return found;
+}
+
+/** A pod as partitions need it: its address and its network namespace. */
+export type PodAddress = Pick<Pod, "ip" | "netns">;
+
+/**
+ * Cuts every pod of `side` off from every pod of `other`, both ways, silently: each side routes the
+ * other's addresses into its sink, and drops what arrives from them (strict reverse-path filter).
+ * The host, and pods in neither list, still reach both sides.
+ */
+export function partition(
+  pods: Readonly<Record<string, PodAddress>>,
+  side: readonly string[],
+  other: readonly string[],
+): void {
+  const get = (name: string) => {
+    const pod = pods[name];
+    if (!pod) throw new PodNetworkError(`no pod ${name} (pods: ${Object.keys(pods).join(", ")})`);
+    return pod;
+  };
+  const cut = (from: string, to: readonly string[]) => {
+    const pod = get(from);
+    for (const peer of to.map(get)) {
+      const inPod = (...args: string[]) => run("ip", ["-n", pod.netns, ...args]);
+      inPod(
+        "neigh",
+        "replace",
+        peer.ip,
+        "lladdr",
+        "02:00:00:00:00:01",
+        "dev",
+        "sink0",
+        "nud",
+        "permanent",
+      );
+      inPod("route", "replace", `${peer.ip}/32`, "dev", "sink0");
+    }
+  };
+  for (const name of side) cut(name, other);
+  for (const name of other) cut(name, side);
+}
+
+/** The pods `name` is cut off from. */
+export function cutOff(pods: Readonly<Record<string, PodAddress>>, name: string): string[] {
+  const routes = run("ip", ["-n", pods[name].netns, "-4", "route", "show", "dev", "sink0"]);
+  const ips = [...routes.matchAll(/^(\d+\.\d+\.\d+\.\d+)/gm)].map((m) => m[1]);
+  return Object.entries(pods)
+    .filter(([, p]) => ips.includes(p.ip))
+    .map(([n]) => n);
+}
+
+/** Ends every partition between `pods`. */
+export function heal(pods: Readonly<Record<string, PodAddress>>): void {
+  for (const pod of Object.values(pods)) {
+    run("ip", ["-n", pod.netns, "route", "flush", "dev", "sink0"]);
+    run("ip", ["-n", pod.netns, "neigh", "flush", "dev", "sink0", "nud", "all"]);
+  }
+}
