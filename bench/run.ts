@@ -13,15 +13,20 @@ import {
   startAcknowledgedWriter,
 } from "../sandbox/drill";
 import { abortedFailover, failoverDrill } from "../sandbox/failover";
-import { startSandbox } from "../sandbox/sandbox";
+import { Isolation, startSandbox } from "../sandbox/sandbox";
+import { partitionMaster, sandboxPartitionTarget } from "../sandbox/partition";
+import { podsUnsupported } from "../sandbox/pod-network";
+import { resolve as resolveValues, PROD } from "../tests/helpers/config";
 import { benchBackupRestore } from "./backup";
 import { freeBasePort } from "../tests/helpers/ports";
 
 /**
  * `npm run bench`: the benchmarks of DESIGN §5. Prints a table and writes bench/results/latest.json.
  * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --restarts N
- * (whole-group restarts, default 3), --backup-runs N (default 3), --only NAME (program, throughput,
- * failover, rolling, restart-all, second-failure, backup).
+ * (whole-group restarts, default 3), --backup-runs N (default 3), --partition-runs N (default 3),
+ * --only NAME (program, throughput, failover, rolling, restart-all, second-failure, backup,
+ * partition). As root, the failover benchmark also runs in pods mode (`--isolation pods`), and the
+ * partition drill runs (pods mode only).
  */
 
 const ROOT = path.resolve(__dirname, "..");
@@ -44,12 +49,15 @@ const round = (value: number, digits = 3) => Number(value.toFixed(digits));
 const tmpDir = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 
 /** Failover: a fresh prod-stack group per kill (Sentinel waits 2 x failover-timeout between failovers of one master). */
-async function benchFailover(kills: number) {
+async function benchFailover(kills: number, isolation: Isolation = "loopback") {
   const cfg = loadStackConfig("prod");
   const runs = [];
   for (let i = 0; i < kills; i++) {
     const dir = tmpDir("lowcode-bench-failover-");
-    const sandbox = await startSandbox(cfg, { dir, basePort: await freeBasePort(3) });
+    const sandbox = await startSandbox(
+      cfg,
+      isolation === "pods" ? { dir, isolation } : { dir, basePort: await freeBasePort(3) },
+    );
     try {
       const result = await failoverDrill(sandbox, {
         keyPrefix: `bench:${i}`,
@@ -58,7 +66,7 @@ async function benchFailover(kills: number) {
       });
       runs.push(result);
       process.stderr.write(
-        `failover ${i + 1}/${kills}: outage ${result.outageMs} ms, lost ${result.lost}/${result.acknowledged}\n`,
+        `failover (${isolation}) ${i + 1}/${kills}: outage ${result.outageMs} ms, lost ${result.lost}/${result.acknowledged}\n`,
       );
     } finally {
       await sandbox.stop();
@@ -75,6 +83,55 @@ async function benchFailover(kills: number) {
     acknowledgedWrites: runs.reduce((n, r) => n + r.acknowledged, 0),
     lostAcknowledgedWrites: runs.reduce((n, r) => n + r.lost, 0),
   };
+}
+
+/**
+ * Partition of the master (pods mode): a fresh prod-stack group per run, with the production
+ * default min-replicas-to-write and with 0; a client in its own pod writes to the master (SET, then
+ * WAIT 1 200 ms) while the master is cut off from the sentinels and the replicas.
+ */
+async function benchPartition(runs: number) {
+  const results: Record<string, unknown> = {};
+  for (const minReplicasToWrite of [undefined, 0]) {
+    const cfg = resolveValues(
+      minReplicasToWrite === undefined ? { ...PROD } : { ...PROD, minReplicasToWrite },
+      "prod",
+    );
+    const measured = [];
+    for (let i = 0; i < runs; i++) {
+      const dir = tmpDir("lowcode-bench-partition-");
+      const sandbox = await startSandbox(cfg, { dir, isolation: "pods" });
+      try {
+        const r = await partitionMaster(sandboxPartitionTarget(sandbox));
+        measured.push(r);
+        process.stderr.write(
+          `partition (min-replicas-to-write ${r.minReplicasToWrite}) ${i + 1}/${runs}: refused after ${r.refusedAfterMs ?? "never"} ms, failover ${r.failoverMs} ms, accepted then lost ${r.acceptedLost}/${r.acceptedUnacknowledged}, acknowledged lost ${r.acknowledgedLost}/${r.acknowledged}\n`,
+        );
+      } finally {
+        await sandbox.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const refusals = measured.flatMap((r) =>
+      r.refusedAfterMs === undefined ? [] : [r.refusedAfterMs],
+    );
+    results[String(measured[0].minReplicasToWrite)] = {
+      runs,
+      minReplicasMaxLagS: measured[0].minReplicasMaxLagS,
+      refusedAfterMs: refusals,
+      medianRefusedAfterMs: refusals.length ? median(refusals) : null,
+      maxRefusedAfterMs: refusals.length ? Math.max(...refusals) : null,
+      failoverMs: measured.map((r) => r.failoverMs),
+      medianFailoverMs: median(measured.map((r) => r.failoverMs)),
+      medianPartitionMs: median(measured.map((r) => r.partitionMs)),
+      medianOneMasterAfterHealMs: median(measured.map((r) => r.oneMasterMs)),
+      acceptedThenLost: measured.map((r) => r.acceptedLost),
+      acceptedUnacknowledged: measured.map((r) => r.acceptedUnacknowledged),
+      acknowledgedWrites: measured.reduce((n, r) => n + r.acknowledged, 0),
+      lostAcknowledgedWrites: measured.reduce((n, r) => n + r.acknowledgedLost, 0),
+    };
+  }
+  return results;
 }
 
 /**
@@ -355,8 +412,16 @@ async function main() {
     report.programEvaluation = benchProgram(option("program-runs", 5));
   if (!only || only === "throughput")
     report.throughput = await benchThroughput(option("rounds", 3));
-  if (!only || only === "failover")
+  const pods = podsUnsupported() === undefined;
+  if (!only || only === "failover") {
     report.failover = await benchFailover(option("failover-kills", 5));
+    if (pods) report.failoverPods = await benchFailover(option("failover-kills", 5), "pods");
+    else process.stderr.write(`failover in pods mode skipped: ${podsUnsupported()}\n`);
+  }
+  if (!only || only === "partition") {
+    if (pods) report.partition = await benchPartition(option("partition-runs", 3));
+    else process.stderr.write(`partition skipped: ${podsUnsupported()}\n`);
+  }
   if (!only || only === "rolling") report.rollingRestart = await benchRollingRestart();
   if (!only || only === "restart-all")
     report.wholeRestart = await benchWholeRestart(option("restarts", 3));
@@ -378,18 +443,43 @@ async function main() {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function printTable(report: Record<string, any>) {
   const rows: string[][] = [["benchmark", "measure", "value"]];
-  const f = report.failover;
-  if (f) {
-    rows.push(["failover", `median outage (${f.kills} kills)`, `${f.medianOutageMs} ms`]);
+  for (const [label, f] of [
+    ["failover", report.failover],
+    ["failover, pods mode", report.failoverPods],
+  ]) {
+    if (!f) continue;
+    rows.push([label, `median outage (${f.kills} kills)`, `${f.medianOutageMs} ms`]);
     rows.push([
-      "failover",
+      label,
       `median outage - down-after (${f.downAfterMs} ms)`,
       `${f.medianOutageMinusDownAfterMs} ms`,
     ]);
     rows.push([
-      "failover",
+      label,
       "lost acknowledged writes",
       `${f.lostAcknowledgedWrites} of ${f.acknowledgedWrites}`,
+    ]);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  for (const [min, p] of Object.entries(report.partition ?? {}) as [string, any][]) {
+    const label = `partition, min-replicas-to-write ${min}`;
+    rows.push([
+      label,
+      `isolated master refuses writes after (median / max of ${p.runs}; max-lag ${p.minReplicasMaxLagS} s)`,
+      p.medianRefusedAfterMs === null
+        ? "never"
+        : `${p.medianRefusedAfterMs} / ${p.maxRefusedAfterMs} ms`,
+    ]);
+    rows.push([label, "failover of the majority side (median)", `${p.medianFailoverMs} ms`]);
+    rows.push([
+      label,
+      "writes the isolated master accepted, then lost at the heal (per run)",
+      p.acceptedThenLost.join(", "),
+    ]);
+    rows.push([
+      label,
+      "lost acknowledged writes",
+      `${p.lostAcknowledgedWrites} of ${p.acknowledgedWrites}`,
     ]);
   }
   for (const [mode, r] of Object.entries(report.rollingRestart ?? {}) as [

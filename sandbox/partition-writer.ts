@@ -23,7 +23,8 @@ export type WriteOutcome = "acknowledged" | "accepted" | "refused" | "failed";
 export interface WriteRecord {
   readonly key: string;
   readonly outcome: WriteOutcome;
-  /** When the outcome was known (ms since the epoch; the host's clock). */
+  /** When the write was sent, and when its outcome was known (ms since the epoch). */
+  readonly sentAt: number;
   readonly at: number;
   readonly error?: string;
 }
@@ -51,20 +52,27 @@ async function main(): Promise<void> {
   await client.connect().catch(() => undefined);
   for (let i = 0; running; i++) {
     const key = `${args.prefix}:${i}`;
+    const sentAt = Date.now();
     try {
       await client.set(key, String(i));
     } catch (err) {
       const message = (err as Error).message;
       const refused = /^(NOREPLICAS|READONLY|MISCONF|OOM)/.test(message);
-      print({ key, outcome: refused ? "refused" : "failed", at: Date.now(), error: message });
+      print({
+        key,
+        outcome: refused ? "refused" : "failed",
+        sentAt,
+        at: Date.now(),
+        error: message,
+      });
       await new Promise((r) => setTimeout(r, 50));
       continue;
     }
     try {
       const replicas = (await client.call("WAIT", "1", String(args.waitMs))) as number;
-      print({ key, outcome: replicas >= 1 ? "acknowledged" : "accepted", at: Date.now() });
+      print({ key, outcome: replicas >= 1 ? "acknowledged" : "accepted", sentAt, at: Date.now() });
     } catch (err) {
-      print({ key, outcome: "accepted", at: Date.now(), error: (err as Error).message });
+      print({ key, outcome: "accepted", sentAt, at: Date.now(), error: (err as Error).message });
     }
   }
   client.disconnect();

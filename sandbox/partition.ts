@@ -142,6 +142,25 @@ async function sentinelMasterField(
   }
 }
 
+/**
+ * Waits (bounded) until the group is whole: every answering sentinel names the same master, which
+ * serves as master with every replica attached. A drill starts from there.
+ */
+async function settledMaster(target: PartitionTarget, timeoutMs = 60_000): Promise<string> {
+  return until("a settled group (one master, every replica attached)", timeoutMs, async () => {
+    const named = (await masterPerSentinel(target)).filter((n) => n !== undefined);
+    if (named.length < target.connection.sentinels.length || named.some((n) => n !== named[0]))
+      return undefined;
+    const master = nodeNamed(target, named[0]!);
+    const info = parseInfo(
+      await onNode(target, { host: master.host, port: master.port }, (c) => c.info("replication")),
+    );
+    return info.role === "master" && Number(info.connected_slaves) === target.nodes.length - 1
+      ? master.name
+      : undefined;
+  });
+}
+
 /** The writer of sandbox/partition-writer.ts in the client pod, and what it reported so far. */
 function startPodWriter(target: PartitionTarget, at: Endpoint, prefix: string) {
   const client = target.pods.client;
@@ -197,7 +216,10 @@ export interface MasterPartitionResult {
   /** Writes a replica acknowledged (WAIT 1), and those of them missing afterwards. */
   readonly acknowledged: number;
   readonly acknowledgedLost: number;
-  /** Writes the isolated master accepted (OK) with no replica acknowledging them, and those lost. */
+  /**
+   * Writes sent to the isolated master once the cut was complete that it accepted (OK, no replica
+   * acknowledging them), and those of them lost.
+   */
   readonly acceptedUnacknowledged: number;
   readonly acceptedLost: number;
   readonly refused: number;
@@ -216,8 +238,7 @@ export async function partitionMaster(
 ): Promise<MasterPartitionResult> {
   const log = options.log ?? (() => undefined);
   const timeoutMs = options.timeoutMs ?? 90_000;
-  const masterName = await target.master();
-  if (!masterName) throw new Error("no sentinel names a master");
+  const masterName = await settledMaster(target);
   const master = nodeNamed(target, masterName);
   const masterAt = { host: master.host, port: master.port };
   const config = target.connection.renamedCommands.CONFIG || "CONFIG";
@@ -237,13 +258,14 @@ export async function partitionMaster(
     await until("the client's first acknowledged writes", 30_000, async () =>
       writer.records.filter((r) => r.outcome === "acknowledged").length >= 20 ? true : undefined,
     );
-    const cutAt = Date.now();
     partition(target.pods, [masterName], others);
+    // From here on nothing of the master reaches the others (the cut takes a moment to set up).
+    const cutAt = Date.now();
     log(
       `partition: ${masterName} (master) cut off from ${others.join(", ")}; the client pod still reaches it`,
     );
 
-    const refused = () => writer.records.find((r) => r.outcome === "refused" && r.at >= cutAt);
+    const refused = () => writer.records.find((r) => r.outcome === "refused" && r.sentAt >= cutAt);
     let refusedAt: number | undefined;
     let newMaster: string | undefined;
     let failoverAt = 0;
@@ -290,8 +312,11 @@ export async function partitionMaster(
     );
     await writer.stop();
 
-    const keysOf = (outcome: WriteRecord["outcome"], after = 0) =>
-      writer.records.filter((r) => r.outcome === outcome && r.at >= after).map((r) => r.key);
+    // Writes sent once the cut was complete: none of them can have reached a replica.
+    const keysOf = (outcome: WriteRecord["outcome"], sentAfter = 0) =>
+      writer.records
+        .filter((r) => r.outcome === outcome && r.sentAt >= sentAfter)
+        .map((r) => r.key);
     const acknowledged = keysOf("acknowledged");
     const accepted = keysOf("accepted", cutAt);
     const missing = async (keys: string[]) =>
@@ -352,7 +377,7 @@ export async function partitionSentinel(
   const index = target.sentinels.indexOf(name);
   if (index < 0) throw new Error(`no sentinel ${name}`);
   const isolated = target.connection.sentinels[index];
-  const masterBefore = (await target.master())!;
+  const masterBefore = await settledMaster(target);
   const epochBefore = await masterEpoch(target.connection);
   const downAfterMs = Number(
     await sentinelMasterField(target, isolated, "down-after-milliseconds"),
@@ -419,7 +444,7 @@ export async function partitionReplica(
   options: { replica?: string; cutMs?: number; log?: (line: string) => void } = {},
 ): Promise<ReplicaPartitionResult> {
   const log = options.log ?? (() => undefined);
-  const masterName = (await target.master())!;
+  const masterName = await settledMaster(target);
   const replica = nodeNamed(
     target,
     options.replica ?? target.nodes.find((n) => n.name !== masterName)!.name,
