@@ -258,8 +258,10 @@ export async function partitionMaster(
     await until("the client's first acknowledged writes", 30_000, async () =>
       writer.records.filter((r) => r.outcome === "acknowledged").length >= 20 ? true : undefined,
     );
+    // Times count from the start of the cut; writes are sorted by whether they were sent once it
+    // was complete (setting it up takes a moment), when nothing of the master reaches the others.
+    const cutStartedAt = Date.now();
     partition(target.pods, [masterName], others);
-    // From here on nothing of the master reaches the others (the cut takes a moment to set up).
     const cutAt = Date.now();
     log(
       `partition: ${masterName} (master) cut off from ${others.join(", ")}; the client pod still reaches it`,
@@ -269,7 +271,7 @@ export async function partitionMaster(
     let refusedAt: number | undefined;
     let newMaster: string | undefined;
     let failoverAt = 0;
-    const holdUntil = cutAt + minReplicasMaxLagS * 1000 + 2000;
+    const holdUntil = cutStartedAt + minReplicasMaxLagS * 1000 + 2000;
     await until("the failover of the majority side", timeoutMs, async () => {
       refusedAt ??= refused()?.at;
       if (!newMaster) {
@@ -278,7 +280,7 @@ export async function partitionMaster(
           newMaster = named[0];
           failoverAt = Date.now();
           log(
-            `failover: the sentinels name ${newMaster} ${((failoverAt - cutAt) / 1000).toFixed(1)} s after the cut`,
+            `failover: the sentinels name ${newMaster} ${((failoverAt - cutStartedAt) / 1000).toFixed(1)} s after the cut`,
           );
         }
       }
@@ -287,11 +289,11 @@ export async function partitionMaster(
     });
     if (refusedAt !== undefined)
       log(
-        `the isolated master refused writes ${((refusedAt - cutAt) / 1000).toFixed(1)} s after the cut`,
+        `the isolated master refused writes ${((refusedAt - cutStartedAt) / 1000).toFixed(1)} s after the cut`,
       );
     const healAt = Date.now();
     heal(target.pods);
-    log(`healed after ${((healAt - cutAt) / 1000).toFixed(1)} s`);
+    log(`healed after ${((healAt - cutStartedAt) / 1000).toFixed(1)} s`);
     const promoted = nodeNamed(target, newMaster!);
     const promotedAt = { host: promoted.host, port: promoted.port };
     await until("one master after the heal", timeoutMs, async () => {
@@ -335,9 +337,9 @@ export async function partitionMaster(
       newMaster: newMaster!,
       minReplicasToWrite,
       minReplicasMaxLagS,
-      refusedAfterMs: refusedAt === undefined ? undefined : refusedAt - cutAt,
-      failoverMs: failoverAt - cutAt,
-      partitionMs: healAt - cutAt,
+      refusedAfterMs: refusedAt === undefined ? undefined : refusedAt - cutStartedAt,
+      failoverMs: failoverAt - cutStartedAt,
+      partitionMs: healAt - cutStartedAt,
       oneMasterMs,
       acknowledged: acknowledged.length,
       acknowledgedLost: await missing(acknowledged),
@@ -366,7 +368,8 @@ export interface SentinelPartitionResult {
 
 /**
  * One sentinel cut off from every node and every other sentinel, for `down-after` plus
- * 2 × `failover-timeout`: it sees the master down, alone, and no failover may follow.
+ * `failover-timeout` (a sentinel with a quorum would have started a failover a second after its
+ * `down-after`): it sees the master down, alone, and no failover may follow.
  */
 export async function partitionSentinel(
   target: PartitionTarget,
@@ -393,7 +396,7 @@ export async function partitionSentinel(
   let sawMasterDown = false;
   let objectivelyDown = false;
   try {
-    const observeUntil = cutAt + downAfterMs + 2 * failoverTimeoutMs;
+    const observeUntil = cutAt + downAfterMs + failoverTimeoutMs;
     while (Date.now() < observeUntil) {
       const flags = (await sentinelMasterField(target, isolated, "flags").catch(() => "")) ?? "";
       if (flags.includes("s_down")) sawMasterDown = true;

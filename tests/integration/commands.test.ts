@@ -179,6 +179,8 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
               CONF_DIR: path.join(dir, "redis-0", "conf"),
               DATA_DIR: path.join(dir, "redis-0", "data"),
             },
+            host: "127.0.0.1",
+            announced: "localhost",
           },
         ]);
         process.kill(node.pid, "SIGKILL");
@@ -310,6 +312,23 @@ describe("npm run sandbox: a stack as local processes, connection.json per the c
       assert.equal(result.status, 2);
       assert.match(result.stderr, /Invalid lowcode-redis:target "nomad"/);
       assert.equal(fs.existsSync(path.join(dir, "connection.json")), false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("--isolation takes loopback or pods, and pods has no --base-port: exit 2 naming the option", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-sandbox-"));
+    try {
+      const sandbox = (...extra: string[]) =>
+        npmRun(["sandbox", "--", "--stack", "prod", "--dir", dir, ...extra]);
+      const unknown = sandbox("--isolation", "containers");
+      assert.equal(unknown.status, 2);
+      assert.match(unknown.stderr, /--isolation "containers": must be one of loopback, pods\./);
+      const both = sandbox("--isolation", "pods", "--base-port", "7001");
+      assert.equal(both.status, 2);
+      assert.match(both.stderr, /--base-port applies to --isolation loopback only/);
+      assert.deepEqual(fs.readdirSync(dir), [], "nothing was started or written");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
