@@ -322,6 +322,33 @@ describe("pods mode: the prod stack's StatefulSets, each pod in a network namesp
     assert.equal(r.lost, 0);
   });
 
+  it("npm run drill -- partition --target replica on the running sandbox: exit 0, the replica caught up, nothing lost; an unknown target exits 2", () => {
+    const root = path.resolve(__dirname, "../..");
+    const drill = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [
+          "-r",
+          "ts-node/register/transpile-only",
+          "scripts/drill.ts",
+          "partition",
+          "--dir",
+          dir,
+          ...args,
+        ],
+        { cwd: root, encoding: "utf8", timeout: 120_000 },
+      );
+    const run = drill("--target", "replica");
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /^partition replica: redis-\d caught up [\d.]+ s after the heal \(\d+ writes while cut off\); 0 writes missing on it, 0 of \d+ acknowledged writes lost$/m,
+    );
+    const bad = drill("--target", "bridge");
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--target "bridge": must be one of master, sentinel, replica/);
+  });
+
   it("stop removes every namespace, link and mount of the sandbox", async () => {
     const s = sandbox!;
     const pids = [...s.nodes, ...s.sentinels].map((p) => s.supervisor.pid(p.name)!);
