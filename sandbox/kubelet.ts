@@ -213,6 +213,8 @@ export function preparePod(network: PodNetwork, pod: Pod, source: PodSource): Ru
   const volumes = new Map(((podSpec.volumes ?? []) as Volume[]).map((v) => [v.name, v]));
   const used = new Set(containers.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
 
+  // Volumes and roots are made anew on every start, as for a new pod; the claim lives elsewhere.
+  fs.rmSync(source.podDir, { recursive: true, force: true });
   fs.mkdirSync(source.podDir, { recursive: true, mode: 0o700 });
   const hostPaths: Record<string, string> = {};
   for (const name of used) {

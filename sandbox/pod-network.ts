@@ -100,6 +100,25 @@ export function chooseSubnet(
 }
 
 /**
+ * A network id no namespace, link or pinned mount of this machine uses yet: the cleanup removes
+ * everything named after the id, so it must be nobody else's.
+ */
+function freeId(): string {
+  const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
+  const links = spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).stdout ?? "";
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const id = randomBytes(3).toString("hex");
+    if (
+      !namespaces.includes(`lcr-${id}-`) &&
+      !links.includes(`lcr${id}`) &&
+      !fs.existsSync(path.join(PIN_ROOT, id))
+    )
+      return id;
+  }
+  throw new PodNetworkError("no free network id");
+}
+
+/**
  * The janitor's cleanup, POSIX sh: kills every process in the network's namespaces, unmounts the
  * pinned mount namespaces and every mount under the sandbox dir's pod volumes, deletes the
  * namespaces and the bridge, and waits until the links are gone. Safe to run twice.
@@ -179,7 +198,7 @@ export class PodNetwork {
   static create(volumesDir: string, logFile: string): PodNetwork {
     const unsupported = podsUnsupported();
     if (unsupported) throw new PodNetworkError(unsupported);
-    const id = randomBytes(2).toString("hex");
+    const id = freeId();
     const subnet = chooseSubnet();
     const pinDir = path.join(PIN_ROOT, id);
     fs.mkdirSync(volumesDir, { recursive: true, mode: 0o700 });

@@ -394,6 +394,42 @@ describe("pods mode, minReplicasToWrite 0: what a client beside an isolated mast
   });
 });
 
+describe("pods mode: stopped and started again on the same --dir", function () {
+  let dir: string;
+  let sandbox: Sandbox | undefined;
+  beforeEach(skipUnlessPods);
+  after(async () => {
+    await sandbox?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps the data and the master across the restart; the pods' volumes are made anew", async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-pods-again-"));
+    const cfg = resolve(PROD, "prod");
+    sandbox = await startSandbox(cfg, { dir, isolation: "pods" });
+    const write = new Redis(ioredisOptions(sandbox.connection, "app", 2));
+    let master: string;
+    try {
+      await write.connect();
+      await write.set("component:kept", "v1");
+      assert.ok(((await write.call("WAIT", "1", "2000")) as number) >= 1, "a replica holds it");
+      master = (await sandboxDrillTarget(sandbox).master())!;
+    } finally {
+      write.disconnect();
+    }
+    await sandbox.stop();
+    sandbox = await startSandbox(cfg, { dir, isolation: "pods" });
+    assert.equal(await sandboxDrillTarget(sandbox).master(), master, "the same master");
+    const read = new Redis(ioredisOptions(sandbox.connection, "app", 2));
+    try {
+      await read.connect();
+      assert.equal(await read.get("component:kept"), "v1");
+    } finally {
+      read.disconnect();
+    }
+  });
+});
+
 describe("pods mode: a crash of the sandbox leaves nothing behind", function () {
   let dir: string;
   beforeEach(skipUnlessPods);
