@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { K8sObject } from "../render/kubernetes";
 import type { Files } from "../render/files";
-import { Pod, PodNetwork, PodNetworkError, run } from "./pod-network";
+import { Pod, PodNetwork, PodNetworkError, run, tmpfsSource } from "./pod-network";
 
 /**
  * A pod of a rendered StatefulSet, run the way a kubelet runs it, in a pod of a `PodNetwork`:
@@ -35,6 +35,7 @@ interface Container {
   readonly volumeMounts?: VolumeMount[];
   readonly readinessProbe?: { exec?: { command: string[] } };
   readonly lifecycle?: { preStop?: { exec?: { command: string[] } } };
+  readonly securityContext?: { readOnlyRootFilesystem?: boolean };
 }
 
 interface Volume {
@@ -150,7 +151,7 @@ function ownClaim(dir: string, fsGroup: number): void {
 /** Sets up a container's root inside the pod's mount namespace (root shell, see PodNetwork). */
 const CONTAINER_ROOT_SCRIPT = `
 set -eu
-r="$1" etc="$2"; shift 2
+r="$1" etc="$2" root_mode="$3"; shift 3
 mount -t tmpfs -o mode=0755,size=8m lowcode-redis-root "$r"
 cd "$r"
 mkdir usr bin etc proc dev tmp
@@ -175,6 +176,8 @@ while [ $# -ge 3 ]; do
   [ "$3" = ro ] && mount -o remount,bind,ro "$r$2"
   shift 3
 done
+# readOnlyRootFilesystem: only the volumes are writable.
+if [ "$root_mode" = ro ]; then mount -o remount,ro "$r"; fi
 `;
 
 /** What a pod's /etc holds: the hosts file of the network, its users, name lookups in files only. */
@@ -236,12 +239,19 @@ export function preparePod(network: PodNetwork, pod: Pod, source: PodSource): Ru
       const files = source.secrets[volume.secret.secretName];
       if (!files) throw new PodNetworkError(`${podName}: no Secret ${volume.secret.secretName}`);
       // Kubelet keeps Secret volumes on tmpfs: nothing of them on a disk.
-      run("mount", ["-t", "tmpfs", "-o", "mode=0755,size=1m", "lowcode-redis-secret", dir]);
+      run("mount", [
+        "-t",
+        "tmpfs",
+        "-o",
+        "mode=0755,size=1m",
+        tmpfsSource(network.id, "secret"),
+        dir,
+      ]);
       writeAtomicVolume(dir, files, volume.secret.defaultMode ?? 0o644, fsGroup);
     } else if (volume.emptyDir) {
       const options = `mode=2777,gid=${fsGroup},size=${tmpfsSize(volume.emptyDir.sizeLimit)}`;
       if (volume.emptyDir.medium === "Memory")
-        run("mount", ["-t", "tmpfs", "-o", options, "lowcode-redis-emptydir", dir]);
+        run("mount", ["-t", "tmpfs", "-o", options, tmpfsSource(network.id, "emptydir"), dir]);
       else {
         fs.chmodSync(dir, 0o2777);
         fs.chownSync(dir, 0, fsGroup);
@@ -262,7 +272,8 @@ export function preparePod(network: PodNetwork, pod: Pod, source: PodSource): Ru
       // ConfigMap and Secret volumes are always read-only.
       m.readOnly || volumes.get(m.name)?.configMap || volumes.get(m.name)?.secret ? "ro" : "rw",
     ]);
-    network.rootShell(pod, CONTAINER_ROOT_SCRIPT, [root, etc, ...mounts]);
+    const rootMode = c.securityContext?.readOnlyRootFilesystem ? "ro" : "rw";
+    network.rootShell(pod, CONTAINER_ROOT_SCRIPT, [root, etc, rootMode, ...mounts]);
     return root;
   };
   const execIn = (c: Container, root: string): ContainerExec => {

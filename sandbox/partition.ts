@@ -267,7 +267,11 @@ export async function partitionMaster(
       `partition: ${masterName} (master) cut off from ${others.join(", ")}; the client pod still reaches it`,
     );
 
-    const refused = () => writer.records.find((r) => r.outcome === "refused" && r.sentAt >= cutAt);
+    // min-replicas-to-write's refusal, not another (a full disk's MISCONF, OOM).
+    const refused = () =>
+      writer.records.find(
+        (r) => r.outcome === "refused" && r.sentAt >= cutAt && r.error?.startsWith("NOREPLICAS"),
+      );
     let refusedAt: number | undefined;
     let newMaster: string | undefined;
     let failoverAt = 0;
@@ -391,11 +395,11 @@ export async function partitionSentinel(
     ...target.sentinels.filter((s) => s !== name),
   ];
   const cutAt = Date.now();
-  partition(target.pods, [name], others);
-  log(`partition: ${name} cut off from ${others.join(", ")}`);
   let sawMasterDown = false;
   let objectivelyDown = false;
   try {
+    partition(target.pods, [name], others);
+    log(`partition: ${name} cut off from ${others.join(", ")}`);
     const observeUntil = cutAt + downAfterMs + failoverTimeoutMs;
     while (Date.now() < observeUntil) {
       const flags = (await sentinelMasterField(target, isolated, "flags").catch(() => "")) ?? "";
@@ -430,6 +434,11 @@ export interface ReplicaPartitionResult {
   readonly replica: string;
   /** Writes acknowledged while the replica was cut off (the other replicas acknowledged them). */
   readonly writesWhileCut: number;
+  /** The replication link broke on both sides (each gave up after `repl-timeout`). */
+  readonly linkDropped: boolean;
+  /** Resynchronisations the master served the replica after the heal: partial (backlog), full. */
+  readonly partialResyncs: number;
+  readonly fullResyncs: number;
   /** From the heal to the replica holding every write the master had at the heal. */
   readonly resyncMs: number;
   /** Writes acknowledged during the drill that the healed replica lacks. */
@@ -440,11 +449,13 @@ export interface ReplicaPartitionResult {
 
 /**
  * A replica cut off from the master, the other replicas and the sentinels while a client writes
- * through the sentinels (`WAIT 1`); after the heal it catches up on every write.
+ * through the sentinels (`WAIT 1`), until both ends of its replication link gave up on it
+ * (`repl-timeout`: the deployment's, or `replTimeoutS` set on both for the drill and restored);
+ * after the heal it resynchronises and holds every write.
  */
 export async function partitionReplica(
   target: PartitionTarget,
-  options: { replica?: string; cutMs?: number; log?: (line: string) => void } = {},
+  options: { replica?: string; replTimeoutS?: number; log?: (line: string) => void } = {},
 ): Promise<ReplicaPartitionResult> {
   const log = options.log ?? (() => undefined);
   const masterName = await settledMaster(target);
@@ -456,10 +467,27 @@ export async function partitionReplica(
   const master = nodeNamed(target, masterName);
   const masterAt = { host: master.host, port: master.port };
   const replicaAt = { host: replica.host, port: replica.port };
+  const config = target.connection.renamedCommands.CONFIG || "CONFIG";
+  const getReplTimeout = (at: Endpoint) =>
+    onNode(target, at, async (c) =>
+      Number(((await c.call(config, "GET", "repl-timeout")) as string[])[1]),
+    );
+  const setReplTimeout = (at: Endpoint, value: number) =>
+    onNode(target, at, (c) => c.call(config, "SET", "repl-timeout", String(value)));
+  const original = await getReplTimeout(masterAt);
+  const timeoutS = options.replTimeoutS ?? original;
+  const masterInfo = async () =>
+    parseInfo(await onNode(target, masterAt, (c) => c.info("replication")));
+  const syncs = async () => {
+    const stats = parseInfo(await onNode(target, masterAt, (c) => c.info("stats")));
+    return { partial: Number(stats.sync_partial_ok), full: Number(stats.sync_full) };
+  };
   const db = target.connection.databases.flowCache;
   const client = new IORedis(ioredisOptions(target.connection, "app", db));
   client.on("error", () => undefined);
   try {
+    if (options.replTimeoutS !== undefined)
+      for (const at of [masterAt, replicaAt]) await setReplTimeout(at, options.replTimeoutS);
     await client.connect();
     const writer = startAcknowledgedWriter(client, `drill:replica-partition:${Date.now()}`);
     await until("a first acknowledged write", 10_000, async () =>
@@ -470,26 +498,30 @@ export async function partitionReplica(
       ...target.sentinels,
     ];
     const before = writer.acknowledged.length;
-    partition(target.pods, [replica.name], others);
-    log(`partition: ${replica.name} (replica) cut off from ${others.join(", ")}`);
+    let linkDropped = false;
+    let syncsBefore = { partial: 0, full: 0 };
     try {
-      // The cut is real when the master hears nothing from the replica any more.
-      await until(`the master losing ${replica.name}`, 30_000, async () => {
-        const info = parseInfo(await onNode(target, masterAt, (c) => c.info("replication")));
-        const entry = Object.values(info).find((v) => v.includes(`ip=${replica.announced}`));
-        const lag = entry ? Number(/lag=(\d+)/.exec(entry)?.[1] ?? 0) : Infinity;
-        return lag >= 3 ? true : undefined;
+      partition(target.pods, [replica.name], others);
+      log(`partition: ${replica.name} (replica) cut off from ${others.join(", ")}`);
+      // Held until both ends gave up on the link: the master lists the replica no more, and the
+      // replica reports its link down. Only then does the heal need a resynchronisation.
+      await until(`both ends dropping ${replica.name}'s link`, (timeoutS + 20) * 1000, async () => {
+        const listed = Object.values(await masterInfo()).some((v) =>
+          v.includes(`ip=${replica.announced},`),
+        );
+        if (listed) return undefined;
+        const own = parseInfo(await onNode(target, replicaAt, (c) => c.info("replication")));
+        return own.master_link_status === "down" ? true : undefined;
       });
-      await sleep(options.cutMs ?? 3000);
+      linkDropped = true;
+      syncsBefore = await syncs();
     } finally {
       heal(target.pods);
     }
     const healAt = Date.now();
     const writesWhileCut = writer.acknowledged.length - before;
     log(`healed; ${writesWhileCut} writes acknowledged by the other replicas meanwhile`);
-    const masterOffset = Number(
-      parseInfo(await onNode(target, masterAt, (c) => c.info("replication"))).master_repl_offset,
-    );
+    const masterOffset = Number((await masterInfo()).master_repl_offset);
     await until(`${replica.name} catching up`, 60_000, async () => {
       const info = parseInfo(await onNode(target, replicaAt, (c) => c.info("replication")));
       return info.master_link_status === "up" &&
@@ -498,12 +530,16 @@ export async function partitionReplica(
         : undefined;
     });
     const resyncMs = Date.now() - healAt;
+    const syncsAfter = await syncs();
     log(`${replica.name} caught up ${(resyncMs / 1000).toFixed(1)} s after the heal`);
     const lost = await writer.stop();
     const held = await onNode(target, replicaAt, (c) => c.mget(...writer.acknowledged), db);
     return {
       replica: replica.name,
       writesWhileCut,
+      linkDropped,
+      partialResyncs: syncsAfter.partial - syncsBefore.partial,
+      fullResyncs: syncsAfter.full - syncsBefore.full,
       resyncMs,
       missingOnReplica: held.filter((v) => v === null).length,
       acknowledged: writer.acknowledged.length,
@@ -512,6 +548,9 @@ export async function partitionReplica(
   } finally {
     heal(target.pods);
     client.disconnect();
+    if (options.replTimeoutS !== undefined)
+      for (const at of [masterAt, replicaAt])
+        await setReplTimeout(at, original).catch(() => undefined);
   }
 }
 

@@ -124,26 +124,33 @@ function freeId(): string {
  * namespaces and the bridge, and waits until the links are gone. Safe to run twice.
  */
 export const CLEANUP_SCRIPT = `
-id="$1" pin="$2" volumes="$3"
+id="$1" pin="$2"
+case "$id" in ""|*[!0-9a-f]*) echo "cleanup: bad network id '$id'" >&2; exit 2 ;; esac
+case "$pin" in /run/lowcode-redis/"$id") ;; *) echo "cleanup: bad pin dir '$pin'" >&2; exit 2 ;; esac
 ours() { ip netns list 2>/dev/null | awk '{print $1}' | grep "^lcr-$id-" || :; }
+pids() { for ns in $(ours); do ip netns pids "$ns" 2>/dev/null; done; }
+# As kubelet stops a pod: SIGTERM (Redis writes its RDB on a clean stop), SIGKILL after 10 s.
+left=$(pids)
+if [ -n "$left" ]; then
+  kill -TERM $left 2>/dev/null
+  for round in $(seq 1 50); do [ -z "$(pids)" ] && break; sleep 0.2; done
+fi
 for round in 1 2 3 4 5; do
-  pids=""
-  for ns in $(ours); do pids="$pids $(ip netns pids "$ns" 2>/dev/null)"; done
-  [ -z "$(echo $pids)" ] && break
-  kill -9 $pids 2>/dev/null
+  left=$(pids)
+  [ -z "$left" ] && break
+  kill -9 $left 2>/dev/null
   sleep 0.2
 done
-# Mounts under the pods' volumes (conf and secret tmpfs), deepest first, then the pinned namespaces.
-for m in $(awk -v v="$volumes/" 'index($5, v) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
-  umount -l "$m" 2>/dev/null
-done
+# This network's tmpfs volumes (their sources carry the id), then its pinned mount namespaces.
+# (pods mode refuses a --dir with blanks or backslashes: mountinfo would escape them).
+awk -v src="lowcode-redis-$id-" '{ split($0, halves, " - "); split(halves[2], f, " "); if (index(f[2], src) == 1) print $5 }' /proc/self/mountinfo |
+  sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
 if [ -d "$pin" ]; then
   for f in "$pin"/*.mnt; do [ -e "$f" ] && umount "$f" 2>/dev/null; done
   umount "$pin" 2>/dev/null
   rm -rf "$pin"
 fi
 for ns in $(ours); do ip netns del "$ns" 2>/dev/null; done
-ip link del "lcr$id" 2>/dev/null
 # A namespace's links go when the kernel frees it, a moment after.
 for round in $(seq 1 50); do
   ip -o link show 2>/dev/null | grep -q ": lcr$id" || break
@@ -177,14 +184,7 @@ export class PodNetwork {
       this.janitor = spawn(
         "sh",
         // $0 is the cleanup script, $@ its arguments.
-        [
-          "-c",
-          'read _ignored; exec sh -c "$0" cleanup "$@"',
-          CLEANUP_SCRIPT,
-          id,
-          pinDir,
-          volumesDir,
-        ],
+        ["-c", 'read _ignored; exec sh -c "$0" cleanup "$@"', CLEANUP_SCRIPT, id, pinDir],
         { stdio: ["pipe", log, log], detached: true },
       );
     } finally {
@@ -208,9 +208,28 @@ export class PodNetwork {
       // A mount namespace can be pinned only on a mount that does not propagate.
       run("mount", ["--bind", pinDir, pinDir]);
       run("mount", ["--make-private", pinDir]);
-      run("ip", ["link", "add", network.bridge, "type", "bridge"]);
-      run("ip", ["addr", "add", `${network.hostAddress}/24`, "dev", network.bridge]);
-      run("ip", ["link", "set", network.bridge, "up"]);
+      // The bridge lives in a namespace of its own: pod-to-pod traffic never meets this host's
+      // firewall (with br_netfilter, a host's FORWARD policy, Docker's DROP, would see it). This
+      // host joins it through one veth pair, its end `lcr<id>` holding the host's address.
+      const sw = network.switchNetns;
+      run("ip", ["netns", "add", sw]);
+      run("ip", ["-n", sw, "link", "add", "br0", "type", "bridge"]);
+      run("ip", ["-n", sw, "link", "set", "br0", "up"]);
+      run("ip", [
+        "link",
+        "add",
+        network.uplink,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "uplink",
+        "netns",
+        sw,
+      ]);
+      run("ip", ["-n", sw, "link", "set", "uplink", "master", "br0", "up"]);
+      run("ip", ["addr", "add", `${network.hostAddress}/24`, "dev", network.uplink]);
+      run("ip", ["link", "set", network.uplink, "up"]);
     } catch (err) {
       void network.destroy();
       throw err;
@@ -218,8 +237,14 @@ export class PodNetwork {
     return network;
   }
 
-  get bridge(): string {
+  /** This host's link to the pods' bridge. */
+  get uplink(): string {
     return `lcr${this.id}`;
+  }
+
+  /** The namespace of the bridge (`br0`) the pods are joined to. */
+  get switchNetns(): string {
+    return `lcr-${this.id}-switch`;
   }
 
   /** The host's address on the bridge. */
@@ -235,7 +260,7 @@ export class PodNetwork {
     const index = this.pods.size;
     const ip = `${this.subnet}.${FIRST_POD_HOST + index}`;
     const netns = `lcr-${this.id}-${name}`;
-    const hostSide = `lcr${this.id}-${index}`;
+    const port = `pod${index}`;
     const pod: Pod = {
       name,
       ip,
@@ -246,8 +271,22 @@ export class PodNetwork {
     };
     this.pods.set(name, pod);
     run("ip", ["netns", "add", netns]);
-    run("ip", ["link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", netns]);
-    run("ip", ["link", "set", hostSide, "master", this.bridge, "up"]);
+    const sw = this.switchNetns;
+    run("ip", [
+      "-n",
+      sw,
+      "link",
+      "add",
+      port,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "eth0",
+      "netns",
+      netns,
+    ]);
+    run("ip", ["-n", sw, "link", "set", port, "master", "br0", "up"]);
     const inPod = (...args: string[]) => run("ip", ["-n", netns, ...args]);
     inPod("link", "set", "lo", "up");
     inPod("addr", "add", `${ip}/24`, "dev", "eth0");
@@ -275,6 +314,15 @@ export class PodNetwork {
   pinMounts(pod: Pod): void {
     fs.writeFileSync(pod.mountNs, "");
     run("unshare", [`--mount=${pod.mountNs}`, "--propagation", "private", "true"]);
+    // Its copies of the named namespaces and pinned mount namespaces (this network's and any
+    // other's) would keep them alive after their owner deleted them: the pod needs none.
+    run("nsenter", [
+      `--mount=${pod.mountNs}`,
+      "--",
+      "sh",
+      "-c",
+      "umount -R /run/netns 2>/dev/null; umount -R /run/lowcode-redis 2>/dev/null; :",
+    ]);
   }
 
   get(name: string): Pod {
@@ -331,7 +379,7 @@ export class PodNetwork {
   destroy(): Promise<void> {
     this.destroyed ??= new Promise<void>((resolve) => {
       if (this.janitor.exitCode !== null || this.janitor.signalCode !== null) {
-        spawnSync("sh", ["-c", CLEANUP_SCRIPT, "cleanup", this.id, this.pinDir, this.volumesDir]);
+        spawnSync("sh", ["-c", CLEANUP_SCRIPT, "cleanup", this.id, this.pinDir]);
         resolve();
         return;
       }
@@ -342,8 +390,8 @@ export class PodNetwork {
   }
 }
 
-/** Whether anything of network `id` remains: namespaces, links or pinned mounts. */
-export function leftovers(id: string, volumesDir?: string): string[] {
+/** What of network `id` remains: namespaces, links, mounts (pinned namespaces, tmpfs volumes). */
+export function leftovers(id: string): string[] {
   const found: string[] = [];
   const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
   for (const line of namespaces.split("\n"))
@@ -351,17 +399,17 @@ export function leftovers(id: string, volumesDir?: string): string[] {
   const links = spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).stdout ?? "";
   for (const [, link] of links.matchAll(/^\d+: ([^:@]+)/gm))
     if (link.startsWith(`lcr${id}`)) found.push(`link ${link}`);
-  const mounts = fs.readFileSync("/proc/self/mountinfo", "utf8");
-  for (const line of mounts.split("\n")) {
+  for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     const point = line.split(" ")[4];
-    if (
-      point?.startsWith(path.join(PIN_ROOT, id)) ||
-      (volumesDir !== undefined && point?.startsWith(`${volumesDir}/`))
-    )
+    const source = line.split(" - ")[1]?.split(" ")[1];
+    if (point?.startsWith(path.join(PIN_ROOT, id)) || source?.startsWith(`lowcode-redis-${id}-`))
       found.push(`mount ${point}`);
   }
   return found;
 }
+
+/** The name of a tmpfs mounted for network `id` (the cleanup finds its mounts by it). */
+export const tmpfsSource = (id: string, what: string) => `lowcode-redis-${id}-${what}`;
 
 /** A pod as partitions need it: its address and its network namespace. */
 export type PodAddress = Pick<Pod, "ip" | "netns">;
@@ -412,10 +460,16 @@ export function cutOff(pods: Readonly<Record<string, PodAddress>>, name: string)
     .map(([n]) => n);
 }
 
-/** Ends every partition between `pods`. */
+/** Ends every partition between `pods`: every pod is tried, the first failure is thrown after. */
 export function heal(pods: Readonly<Record<string, PodAddress>>): void {
+  let failure: unknown;
   for (const pod of Object.values(pods)) {
-    run("ip", ["-n", pod.netns, "route", "flush", "dev", "sink0"]);
-    run("ip", ["-n", pod.netns, "neigh", "flush", "dev", "sink0", "nud", "all"]);
+    try {
+      run("ip", ["-n", pod.netns, "route", "flush", "dev", "sink0"]);
+      run("ip", ["-n", pod.netns, "neigh", "flush", "dev", "sink0", "nud", "all"]);
+    } catch (err) {
+      failure ??= err;
+    }
   }
+  if (failure) throw failure;
 }

@@ -546,6 +546,11 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   }
   requireBinaries(grouped);
   const dir = path.resolve(options.dir);
+  // The janitor reads /proc/self/mountinfo, which escapes blanks and backslashes in paths.
+  if (inPods && /[\s\\]/.test(dir))
+    throw new Error(
+      `--dir ${JSON.stringify(dir)}: --isolation pods needs a path without blanks or backslashes.`,
+    );
   const basePort = options.basePort ?? DEFAULT_BASE_PORT;
   // Long enough for nodes that find no sentinel to choose among themselves (start-redis.sh).
   const timeoutMs = options.readyTimeoutMs ?? (SENTINEL_START_WAIT_SECONDS + 30) * 1000;

@@ -14,6 +14,7 @@ import {
   partitionSentinel,
   runningPartitionTarget,
 } from "../sandbox/partition";
+import { heal } from "../sandbox/pod-network";
 import { UsageError, runCommand } from "./cli";
 
 const USAGE =
@@ -54,6 +55,16 @@ runCommand(async () => {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   if (drill === "partition") {
     const target = runningPartitionTarget(path.resolve(dir));
+    // Interrupted, the drill must not leave the sandbox cut in two.
+    for (const signal of ["SIGINT", "SIGTERM"] as const)
+      process.once(signal, () => {
+        try {
+          heal(target.pods);
+          process.stderr.write(`${signal}: the partition is healed\n`);
+        } finally {
+          process.exit(130);
+        }
+      });
     if (partitioned === "master") {
       const r = await partitionMaster(target, { log });
       log(describeMasterPartition(r));
@@ -74,10 +85,11 @@ runCommand(async () => {
     } else {
       const r = await partitionReplica(target, { log });
       log(
-        `partition replica: ${r.replica} caught up ${(r.resyncMs / 1000).toFixed(1)} s after the heal ` +
+        `partition replica: ${r.replica}'s link dropped on both ends, ${r.partialResyncs} partial and ${r.fullResyncs} full resynchronisations, caught up ${(r.resyncMs / 1000).toFixed(1)} s after the heal ` +
           `(${r.writesWhileCut} writes while cut off); ${r.missingOnReplica} writes missing on it, ${r.lost} of ${r.acknowledged} acknowledged writes lost`,
       );
-      if (r.missingOnReplica > 0 || r.lost > 0) process.exitCode = 1;
+      if (r.missingOnReplica > 0 || r.lost > 0 || r.partialResyncs + r.fullResyncs < 1)
+        process.exitCode = 1;
     }
     return;
   }

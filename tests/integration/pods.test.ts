@@ -10,12 +10,7 @@ import { ioredisOptions } from "../../render/client-options";
 import { commanderHealthy } from "../../sandbox/commander";
 import { rollingRestart, sandboxDrillTarget } from "../../sandbox/drill";
 import { failoverDrill } from "../../sandbox/failover";
-import {
-  partitionMaster,
-  partitionReplica,
-  partitionSentinel,
-  sandboxPartitionTarget,
-} from "../../sandbox/partition";
+import { partitionMaster, partitionReplica, sandboxPartitionTarget } from "../../sandbox/partition";
 import { leftovers, podsUnsupported } from "../../sandbox/pod-network";
 import { Sandbox, readProcesses, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
@@ -307,22 +302,21 @@ describe("pods mode: the prod stack's StatefulSets, each pod in a network namesp
     assert.ok(r.refused > 0);
   });
 
-  it("a sentinel partitioned alone sees the master down and causes no failover", async () => {
-    const r = await partitionSentinel(sandboxPartitionTarget(sandbox!));
-    assert.ok(r.sawMasterDown, "the cut sentinel never saw the master down: no partition");
-    assert.equal(r.objectivelyDown, false, "alone, it reached o_down");
-    assert.equal(r.masterAfter, r.masterBefore);
-    assert.equal(r.epochAfter, r.epochBefore, "a failover happened");
-  });
-
-  it("a replica partitioned and healed catches up on every write", async () => {
-    const r = await partitionReplica(sandboxPartitionTarget(sandbox!), { cutMs: 2000 });
+  it("a replica partitioned until both ends drop the link resynchronises after the heal and holds every write", async () => {
+    const r = await partitionReplica(sandboxPartitionTarget(sandbox!), { replTimeoutS: 4 });
+    assert.ok(r.linkDropped);
     assert.ok(r.writesWhileCut > 0, "no write while the replica was cut off");
+    // Partial when the writes of the cut fit in repl-backlog-size (1 MB by default), else full.
+    assert.equal(
+      r.partialResyncs + r.fullResyncs,
+      1,
+      `one resynchronisation (${r.partialResyncs} partial, ${r.fullResyncs} full)`,
+    );
     assert.equal(r.missingOnReplica, 0);
     assert.equal(r.lost, 0);
   });
 
-  it("npm run drill -- partition --target replica on the running sandbox: exit 0, the replica caught up, nothing lost; an unknown target exits 2", () => {
+  it("npm run drill -- partition --target sentinel on the running sandbox: exit 0, no failover; an unknown target exits 2", () => {
     const root = path.resolve(__dirname, "../..");
     const drill = (...args: string[]) =>
       spawnSync(
@@ -338,11 +332,11 @@ describe("pods mode: the prod stack's StatefulSets, each pod in a network namesp
         ],
         { cwd: root, encoding: "utf8", timeout: 120_000 },
       );
-    const run = drill("--target", "replica");
+    const run = drill("--target", "sentinel");
     assert.equal(run.status, 0, run.stdout + run.stderr);
     assert.match(
       run.stdout,
-      /^partition replica: redis-\d caught up [\d.]+ s after the heal \(\d+ writes while cut off\); 0 writes missing on it, 0 of \d+ acknowledged writes lost$/m,
+      /^partition sentinel: sentinel-0 alone for [\d.]+ s, saw the master down, no failover \(redis-\d, epoch \d+\)$/m,
     );
     const bad = drill("--target", "bridge");
     assert.equal(bad.status, 2);
@@ -355,12 +349,12 @@ describe("pods mode: the prod stack's StatefulSets, each pod in a network namesp
     assert.ok(leftovers(networkId).length > 0, "nothing to remove: the check would pass anyway");
     await s.stop();
     sandbox = undefined;
-    assert.deepEqual(leftovers(networkId, path.join(dir, "pods")), []);
+    assert.deepEqual(leftovers(networkId), []);
     for (const pid of pids) assert.ok(!fs.existsSync(`/proc/${pid}`), `pid ${pid} still runs`);
   });
 });
 
-describe("pods mode, minReplicasToWrite 0: what a client beside an isolated master loses", function () {
+describe("pods mode, minReplicasToWrite 0: what a client beside an isolated master loses; a restart on the same --dir", function () {
   let dir: string;
   let sandbox: Sandbox | undefined;
 
@@ -392,33 +386,23 @@ describe("pods mode, minReplicasToWrite 0: what a client beside an isolated mast
     );
     assert.equal(r.acknowledgedLost, 0);
   });
-});
 
-describe("pods mode: stopped and started again on the same --dir", function () {
-  let dir: string;
-  let sandbox: Sandbox | undefined;
-  beforeEach(skipUnlessPods);
-  after(async () => {
-    await sandbox?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  it("keeps the data and the master across the restart; the pods' volumes are made anew", async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-pods-again-"));
-    const cfg = resolve(PROD, "prod");
-    sandbox = await startSandbox(cfg, { dir, isolation: "pods" });
-    const write = new Redis(ioredisOptions(sandbox.connection, "app", 2));
+  it("stopped and started again on the same --dir: the same master, the data kept, the pods' volumes made anew", async () => {
+    const write = new Redis(ioredisOptions(sandbox!.connection, "app", 2));
     let master: string;
     try {
       await write.connect();
       await write.set("component:kept", "v1");
       assert.ok(((await write.call("WAIT", "1", "2000")) as number) >= 1, "a replica holds it");
-      master = (await sandboxDrillTarget(sandbox).master())!;
+      master = (await sandboxDrillTarget(sandbox!).master())!;
     } finally {
       write.disconnect();
     }
-    await sandbox.stop();
-    sandbox = await startSandbox(cfg, { dir, isolation: "pods" });
+    await sandbox!.stop();
+    sandbox = await startSandbox(resolve({ ...PROD, minReplicasToWrite: 0 }, "prod"), {
+      dir,
+      isolation: "pods",
+    });
     assert.equal(await sandboxDrillTarget(sandbox).master(), master, "the same master");
     const read = new Redis(ioredisOptions(sandbox.connection, "app", 2));
     try {
@@ -472,8 +456,7 @@ describe("pods mode: a crash of the sandbox leaves nothing behind", function () 
       await waitFor(
         "nothing of the sandbox left",
         () =>
-          leftovers(id, path.join(dir, "pods")).length === 0 &&
-          pids.every((pid) => !fs.existsSync(`/proc/${pid}`))
+          leftovers(id).length === 0 && pids.every((pid) => !fs.existsSync(`/proc/${pid}`))
             ? true
             : undefined,
         20_000,
