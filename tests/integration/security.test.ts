@@ -7,6 +7,7 @@ import { ResolvedConfig } from "../../config/resolve";
 import { ConnectionInfo } from "../../render/connection";
 import { currentMasterPort, failoverDrill } from "../../sandbox/failover";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
+import { terminationGraceSeconds } from "../../render/sentinel";
 import { PROD, resolve } from "../helpers/config";
 import { directClient, exercisePlatform, expectExpiredEvent } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
@@ -361,7 +362,17 @@ describe("production sentinel group against an attacker holding the app password
       const started = Date.now();
       const before = supervisor.pid(p.name);
       supervisor.signal(p.name, "SIGTERM");
-      await supervisor.exited(p.name);
+      // As kubelet: SIGKILL once the pod's grace period is over (logged: a slow stop is news).
+      const graceMs = (p.kind === "redis" ? terminationGraceSeconds() : 30) * 1000;
+      const stopped = await Promise.race([
+        supervisor.exited(p.name).then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), graceMs)),
+      ]);
+      if (!stopped) {
+        console.log(`      ${p.name} still running ${graceMs / 1000} s after SIGTERM: SIGKILL`);
+        supervisor.signal(p.name, "SIGKILL");
+        await supervisor.exited(p.name);
+      }
       await waitFor(`${p.name} restarted`, () =>
         supervisor.pid(p.name) !== before ? true : undefined,
       );
