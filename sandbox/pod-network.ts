@@ -172,8 +172,6 @@ export class PodNetwork {
     readonly id: string,
     /** The subnet's first three octets: "10.213.7". */
     readonly subnet: string,
-    /** The sandbox dir's directory of pod volumes: mounts under it are removed with the network. */
-    readonly volumesDir: string,
     readonly pinDir: string,
     janitorLog: string,
   ) {
@@ -202,7 +200,7 @@ export class PodNetwork {
     const subnet = chooseSubnet();
     const pinDir = path.join(PIN_ROOT, id);
     fs.mkdirSync(volumesDir, { recursive: true, mode: 0o700 });
-    const network = new PodNetwork(id, subnet, volumesDir, pinDir, logFile);
+    const network = new PodNetwork(id, subnet, pinDir, logFile);
     try {
       fs.mkdirSync(pinDir, { recursive: true, mode: 0o700 });
       // A mount namespace can be pinned only on a mount that does not propagate.
@@ -362,16 +360,6 @@ export class PodNetwork {
     return ["nsenter", `--net=${pod.netnsPath}`, `--mount=${pod.mountNs}`, "--"];
   }
 
-  /** See `partition` below. */
-  partition(side: readonly string[], other: readonly string[]): void {
-    partition(Object.fromEntries(this.pods), side, other);
-  }
-
-  /** See `heal` below. */
-  heal(): void {
-    heal(Object.fromEntries(this.pods));
-  }
-
   /**
    * Removes everything (through the janitor, which runs the cleanup once its pipe closes) and
    * resolves when it is gone. Processes still running in the pods are killed.
@@ -449,15 +437,6 @@ export function partition(
   };
   for (const name of side) cut(name, other);
   for (const name of other) cut(name, side);
-}
-
-/** The pods `name` is cut off from. */
-export function cutOff(pods: Readonly<Record<string, PodAddress>>, name: string): string[] {
-  const routes = run("ip", ["-n", pods[name].netns, "-4", "route", "show", "dev", "sink0"]);
-  const ips = [...routes.matchAll(/^(\d+\.\d+\.\d+\.\d+)/gm)].map((m) => m[1]);
-  return Object.entries(pods)
-    .filter(([, p]) => ips.includes(p.ip))
-    .map(([n]) => n);
 }
 
 /** Ends every partition between `pods`: every pod is tried, the first failure is thrown after. */
