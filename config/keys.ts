@@ -24,6 +24,7 @@ import {
   password,
   quantity,
 } from "./schemas";
+import { CLIENT_LIMIT_KEYS } from "./client-limits";
 import { CLUSTER_KEYS } from "./cluster";
 import { METRICS_KEYS } from "./metrics";
 import { NETWORK_POLICY_KEYS } from "./network-policy";
@@ -228,6 +229,7 @@ export const KEYS = {
     default: 10000,
     schema: int(1, 100000),
   },
+  ...CLIENT_LIMIT_KEYS,
   tcpKeepalive: {
     type: "integer",
     description: "TCP keepalive in seconds (0 = off).",

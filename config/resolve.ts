@@ -1,4 +1,11 @@
 import { parseBindAddress } from "./addresses";
+import {
+  ClientLimits,
+  CostlyCommand,
+  clientLimits,
+  defaultProtoMaxBulkBytes,
+  resolveClientLimits,
+} from "./client-limits";
 import { BACKUP_KEYS, BackupConfig, resolveBackup } from "./backup";
 import { COMMANDER_KEYS, CommanderConfig, resolveCommander } from "./commander";
 import { CLUSTER_KEYS, ClusterConfig, resolveCluster } from "./cluster";
@@ -76,6 +83,8 @@ export interface ResolvedConfig {
     readonly databases: number;
     /** Sentinel group: the master's replica output buffer limit and backlog (see `replicationBuffers`). */
     readonly replicationBuffers: ReplicationBuffers;
+    /** What one client may hold or make, and all clients together (config/client-limits.ts). */
+    readonly clients: ClientLimits;
   };
   readonly resources: {
     readonly memoryLimit: string;
@@ -101,6 +110,8 @@ export interface ResolvedConfig {
   };
   /** Pub/sub channel patterns the app user may publish and subscribe to (besides keyspace events). */
   readonly appChannels: readonly string[];
+  /** Commands withheld from the app user: one call could hold a node for seconds. */
+  readonly appDeniedCommands: readonly CostlyCommand[];
   readonly sentinel: {
     /** Redis nodes: 1 for standalone. */
     readonly nodes: number;
@@ -153,7 +164,8 @@ const MIB = 1024 ** 2;
 /**
  * What a Redis container holds at its peak, and so what its memory limit must cover:
  *
- *   memoryLimit >= maxmemory + fork headroom + (nodes - 1) x replica buffer + backlog
+ *   memoryLimit >= maxmemory + fork headroom + maxmemory-clients
+ *                  + (nodes - 1) x replica buffer + backlog
  *
  * - maxmemory: the dataset.
  * - Fork headroom: BGSAVE, AOF rewrite and a replica's full sync fork a child that shares every
@@ -169,6 +181,10 @@ const MIB = 1024 ** 2;
  *   the hard limit is a quarter of maxmemory (whole mb), the soft limit half of that for 60 s.
  * - Backlog: `repl-backlog-size`, Redis's default 1mb, written out so that the sum rests on no
  *   default.
+ * - Clients: `maxmemory-clients` (config/client-limits.ts). Client buffers count towards
+ *   maxmemory, so with an eviction policy they push keys out rather than grow the process; under
+ *   `noeviction`, or within the command that grows them, they can stand above maxmemory, by at
+ *   most this much.
  * Redis 7 keeps the backlog and the replicas' buffers in one shared replication buffer, so the
  * real peak is nearer one buffer than the sum; the sum bounds it without relying on that.
  * A standalone server has no replicas: its limit is maxmemory and the fork headroom.
@@ -200,19 +216,28 @@ export function replicationBuffers(maxmemoryBytes: number, nodes: number): Repli
   };
 }
 
-/** Whether maxmemory, its replication buffers and the fork headroom fit in the limit. */
-function fitsMemoryLimit(maxmemoryBytes: number, nodes: number, limitBytes: number): boolean {
-  const reserved = replicationBuffers(maxmemoryBytes, nodes).reservedBytes;
-  return maxmemoryBytes <= (limitBytes - reserved) * (1 - FORK_HEADROOM);
+/**
+ * What the memory limit sets aside beside maxmemory and the fork headroom, for a node of
+ * `maxmemoryBytes`: the replication buffers and the clients' memory.
+ */
+type ReservedFor = (maxmemoryBytes: number) => number;
+
+/** The reserve of a group of `nodes` whose clients' bound is `clientsBytes(maxmemory)`. */
+function reserveOf(nodes: number, clientsBytes: (maxmemoryBytes: number) => number): ReservedFor {
+  return (maxmemoryBytes) =>
+    replicationBuffers(maxmemoryBytes, nodes).reservedBytes + clientsBytes(maxmemoryBytes);
+}
+
+/** Whether maxmemory, its reserve and the fork headroom fit in the limit. */
+function fitsMemoryLimit(maxmemoryBytes: number, reserved: ReservedFor, limitBytes: number) {
+  return maxmemoryBytes <= (limitBytes - reserved(maxmemoryBytes)) * (1 - FORK_HEADROOM);
 }
 
 /** The largest maxmemory in whole mb that fits in the limit (0 when none does). */
-function largestFittingMaxmemoryMb(nodes: number, limitBytes: number): number {
-  // Each replica adds a quarter of maxmemory to what the limit must hold; then step to the edge.
-  const estimate = ((limitBytes / MIB) * (1 - FORK_HEADROOM)) / (1 + ((nodes - 1) / 4) * 0.75);
-  let mb = Math.max(0, Math.floor(estimate));
-  while (mb > 0 && !fitsMemoryLimit(mb * MIB, nodes, limitBytes)) mb--;
-  while (fitsMemoryLimit((mb + 1) * MIB, nodes, limitBytes)) mb++;
+function largestFittingMaxmemoryMb(reserved: ReservedFor, limitBytes: number): number {
+  // The reserve grows with maxmemory: start from the limit's share and step down to the edge.
+  let mb = Math.max(0, Math.floor((limitBytes / MIB) * (1 - FORK_HEADROOM)));
+  while (mb > 0 && !fitsMemoryLimit(mb * MIB, reserved, limitBytes)) mb--;
   return mb;
 }
 
@@ -400,29 +425,43 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   const sentinelTopology = v.topology === "sentinel";
   const nodes = sentinelTopology ? (v.replicas as number) : 1;
 
-  // Memory: maxmemory within bounds; the container limit holds it, the replication buffers and
-  // the fork headroom (see ReplicationBuffers).
+  // Memory: maxmemory within bounds; the container limit holds it, the replication buffers, the
+  // clients' memory and the fork headroom (see ReplicationBuffers).
   const maxmemoryBytes = parseMemory(v.maxmemory)!;
   if (maxmemoryBytes < MIN_MAXMEMORY || maxmemoryBytes > MAX_MAXMEMORY) {
     problems.push(invalid("maxmemory", v.maxmemory, "must be between 1mb and 64gb"));
   }
+  const clients = resolveClientLimits(
+    { protoMaxBulkLen: v.protoMaxBulkLen, appDeniedCommands: v.appDeniedCommands },
+    { maxmemoryBytes, maxmemory: v.maxmemory },
+    invalid,
+  );
+  problems.push(...clients.problems);
+  const clientsBytes = (m: number) =>
+    v.protoMaxBulkLen === ""
+      ? clientLimits(defaultProtoMaxBulkBytes(m)).maxmemoryClientsBytes
+      : clients.limits.maxmemoryClientsBytes;
+  const reserved = reserveOf(nodes, clientsBytes);
   const buffers = replicationBuffers(maxmemoryBytes, nodes);
   const memoryLimit =
     v.memoryLimit === ""
-      ? toMebibytes(maxmemoryBytes * 2 + buffers.reservedBytes)
+      ? toMebibytes(maxmemoryBytes * 2 + reserved(maxmemoryBytes))
       : (v.memoryLimit as string);
   const memoryLimitBytes = Number(wholeQuantity(memoryLimit)!);
-  if (!fitsMemoryLimit(maxmemoryBytes, nodes, memoryLimitBytes)) {
+  if (!fitsMemoryLimit(maxmemoryBytes, reserved, memoryLimitBytes)) {
     const limit = `${NAMESPACE}:memoryLimit "${memoryLimit}"`;
-    const atMost = `at most ${largestFittingMaxmemoryMb(nodes, memoryLimitBytes)}mb`;
+    const atMost = `at most ${largestFittingMaxmemoryMb(reserved, memoryLimitBytes)}mb`;
     const percent = FORK_HEADROOM * 100;
+    const clientsMb = `${clients.limits.maxmemoryClientsBytes / MIB}mb for the clients (maxmemory-clients)`;
+    const aside =
+      nodes === 1
+        ? clientsMb
+        : `${clientsMb} and ${buffers.reservedBytes / MIB}mb of replication buffers (${nodes - 1} replicas x ${buffers.replicaHardMb}mb, a quarter of maxmemory, + ${buffers.backlogMb}mb backlog)`;
     problems.push(
       invalid(
         "maxmemory",
         v.maxmemory,
-        nodes === 1
-          ? `must leave ${percent}% of ${limit} free for forks (${atMost})`
-          : `must leave, after ${buffers.reservedBytes / MIB}mb of replication buffers (${nodes - 1} replicas x ${buffers.replicaHardMb}mb, a quarter of maxmemory, + ${buffers.backlogMb}mb backlog), ${percent}% of the rest of ${limit} free for forks (${atMost})`,
+        `must leave, after ${aside}, ${percent}% of the rest of ${limit} free for forks (${atMost})`,
       ),
     );
   }
@@ -672,6 +711,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       notifyKeyspaceEvents: v.notifyKeyspaceEvents,
       databases: v.databases,
       replicationBuffers: buffers,
+      clients: clients.limits,
     },
     resources: { memoryLimit, memoryLimitBytes, cpuRequest: v.cpuRequest },
     databaseIndex,
@@ -690,6 +730,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
       createNetwork: v.dockerNetworkCreate,
     },
     appChannels: v.appChannels,
+    appDeniedCommands: clients.appDeniedCommands,
     sentinel: {
       nodes,
       sentinels: sentinelTopology ? sentinels : 0,

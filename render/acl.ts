@@ -9,7 +9,7 @@ import { SecretValues, configFile, need, sha256Hex, userFor } from "./redis-conf
  *
  * | user | where | may | may not, and why |
  * |---|---|---|---|
- * | app | nodes | every data command on every key and database; INFO (ioredis's ready check); CLIENT SETNAME/GETNAME/ID/INFO; FCALL/FCALL_RO of functions an operator loaded; PUBLISH and SUBSCRIBE on `appChannels`; SUBSCRIBE (not PUBLISH) on keyspace notifications | `@dangerous` (FLUSH*, CONFIG, KEYS, SHUTDOWN, REPLICAOF, ACL, MONITOR, DEBUG…); EVAL/EVALSHA/SCRIPT and FUNCTION LOAD/DELETE/FLUSH/RESTORE/KILL (a busy script blocks a node for good, Lua memory is outside maxmemory, the script and function state is shared); CLIENT TRACKING/CACHING (REDIRECT reaches other connections' subscriptions); CLUSTER (not a cluster); MEMORY but USAGE (operator diagnostics); any other channel: `PUBLISH __sentinel__:hello` would let it point every sentinel at a server of its choosing |
+ * | app | nodes | every data command on every key and database; INFO (ioredis's ready check); CLIENT SETNAME/GETNAME/ID/INFO; FCALL/FCALL_RO of functions an operator loaded; PUBLISH and SUBSCRIBE on `appChannels`; SUBSCRIBE (not PUBLISH) on keyspace notifications | `@dangerous` (FLUSH*, CONFIG, KEYS, SHUTDOWN, REPLICAOF, ACL, MONITOR, DEBUG…); EVAL/EVALSHA/SCRIPT and FUNCTION LOAD/DELETE/FLUSH/RESTORE/KILL (a busy script blocks a node for good, Lua memory is outside maxmemory, the script and function state is shared); CLIENT TRACKING/CACHING (REDIRECT reaches other connections' subscriptions); CLUSTER (not a cluster); MEMORY but USAGE (operator diagnostics); `appDeniedCommands` (SETRANGE, SETBIT, BITFIELD, COPY, set algebra, *STORE, BITOP: a short call makes a large value or holds the node for seconds); any other channel: `PUBLISH __sentinel__:hello` would let it point every sentinel at a server of its choosing |
  * | admin | nodes | operations: every command, the renamed CONFIG, INFO, SLOWLOG, CLIENT, BGSAVE; SUBSCRIBE to any channel; PUBLISH on `appChannels` | ACL changes (users come from the rendered file; a change at run time would differ per node and vanish on restart); MODULE, DEBUG, SCRIPT DEBUG; SYNC/PSYNC/REPLCONF (replicas' protocol); in a group REPLICAOF/SLAVEOF/FAILOVER (Sentinel owns the roles); PUBLISH on reserved channels (`__sentinel__:hello`) |
  * | probe | nodes | PING, INFO (a replica is ready when its link is up) | everything else: its password sits in a file beside the probe script |
  * | failover | nodes (group) | what the pre-stop hook needs on its own node: INFO, CLIENT PAUSE/UNPAUSE (writes wait while the sentinels promote a replica that has them all) | keys, channels, everything else |
@@ -87,6 +87,8 @@ export function nodeAclRules(cfg: ResolvedConfig) {
       "-memory",
       "+memory|usage",
       ...APP_SCRIPTING,
+      // One short call of these makes a large value or works over whole keys (config/client-limits.ts).
+      ...cfg.appDeniedCommands.map((command) => `-${command}`),
       ...publishOnly(appChannels),
     ].join(" "),
     admin: [

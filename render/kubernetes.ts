@@ -397,7 +397,7 @@ function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unkno
     ports: [{ name: "redis", containerPort: cfg.port, protocol: "TCP" }],
     // Ready: PONG, and a replica linked to its master with no full sync running.
     readinessProbe: { ...execProbe(LAYOUT.probeScript), periodSeconds: 5, failureThreshold: 3 },
-    // Alive: answering, LOADING and MASTERDOWN included. The start may take long: a restarting
+    // Alive: answering, LOADING, MASTERDOWN and a full client table included. The start may take long: a restarting
     // old master waits for the failover before it listens, then loads its data.
     startupProbe: {
       ...execProbe(LAYOUT.probeScript, "live"),
@@ -451,8 +451,9 @@ function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, un
     ],
     ports: [{ name: "sentinel", containerPort: SENTINEL_PORT, protocol: "TCP" }],
     // A sentinel without state waits for the nodes to choose a master before it listens.
+    // Alive also when every client slot is taken (a connection flood needs no password).
     startupProbe: {
-      ...execProbe(LAYOUT.sentinelProbeScript),
+      ...execProbe(LAYOUT.sentinelProbeScript, "live"),
       periodSeconds: 5,
       failureThreshold: Math.ceil((SENTINEL_START_WAIT_SECONDS + 30) / 5),
     },
@@ -462,7 +463,7 @@ function sentinelContainer(cfg: ResolvedConfig, name: string): Record<string, un
       failureThreshold: 3,
     },
     livenessProbe: {
-      ...execProbe(LAYOUT.sentinelProbeScript),
+      ...execProbe(LAYOUT.sentinelProbeScript, "live"),
       initialDelaySeconds: 10,
       periodSeconds: 10,
       failureThreshold: 6,

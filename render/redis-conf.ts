@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { clientLimitLines } from "../config/client-limits";
 import { ResolvedConfig } from "../config/resolve";
 
 /** Where the rendered files live in a container or pod (the sandbox mirrors it under its dir). */
@@ -187,6 +188,9 @@ export function configFile(file: string, lines: readonly string[]): string {
   return lines.join("\n") + "\n";
 }
 
+/** Milliseconds a script or function may run before the node answers others BUSY. */
+export const BUSY_REPLY_THRESHOLD_MS = 1000;
+
 /**
  * redis.conf with the platform settings and the profile's security. It holds no secret: passwords
  * and the renamed CONFIG live in secrets.conf / users.acl, passed with --include / --aclfile.
@@ -215,6 +219,20 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
     `maxmemory-samples ${r.maxmemorySamples}`,
     `activedefrag ${r.activedefrag ? "yes" : "no"}`,
     "active-defrag-threshold-lower 10",
+    // Freeing a large key (DEL, expiry, eviction, an overwrite) happens in a background thread,
+    // not on the event loop every client waits on. A replica's flush before a full sync stays
+    // synchronous: in the background the old and the new dataset would be held at once.
+    "lazyfree-lazy-eviction yes",
+    "lazyfree-lazy-expire yes",
+    "lazyfree-lazy-server-del yes",
+    "lazyfree-lazy-user-del yes",
+    "lazyfree-lazy-user-flush yes",
+    "",
+    "# Clients: what one client may hold or make, and all of them together (see docs/security.md)",
+    ...clientLimitLines(r.clients),
+    // A function an operator loaded that runs past this answers BUSY to everyone else at once
+    // (instead of keeping them waiting) and can be stopped with FUNCTION KILL.
+    `busy-reply-threshold ${BUSY_REPLY_THRESHOLD_MS}`,
     "",
     "# Persistence (the data directory is passed as --dir: Redis changes into it while parsing)",
     "dbfilename dump.rdb",
@@ -325,8 +343,9 @@ export function renderProbePassword(cfg: ResolvedConfig, secrets: SecretValues):
  * overrides the port (the sandbox's nodes).
  * - `probe.sh` (readiness): PONG, and a replica's link to its master is up with no full sync
  *   running, so a rolling update never moves on while a replica is behind.
- * - `probe.sh live` (liveness): the process answers, LOADING (a large dataset is loading) and
- *   MASTERDOWN included: restarting it then would only start the load again.
+ * - `probe.sh live` (liveness): the process answers, LOADING (a large dataset is loading),
+ *   MASTERDOWN and a full client table included: restarting it then would only start the load
+ *   again, or hand a connection flood (no password needed) the power to restart every node.
  */
 export function renderProbeScript(cfg: ResolvedConfig): string {
   const user = userFor(cfg, "probe").username;
@@ -341,7 +360,7 @@ export function renderProbeScript(cfg: ResolvedConfig): string {
     'if [ "${1:-ready}" = live ]; then',
     // start-redis.sh is choosing the node's role (its stand-in answers no PING): alive.
     '  [ -d "$(dirname "$0")/standin" ] && exit 0',
-    '  case "$reply" in PONG | LOADING* | MASTERDOWN*) exit 0 ;; esac',
+    `  case "$reply" in PONG | LOADING* | MASTERDOWN* | ${SERVING_BUT_FULL}) exit 0 ;; esac`,
     '  echo "probe: $reply" >&2',
     "  exit 1",
     "fi",
@@ -356,7 +375,19 @@ export function renderProbeScript(cfg: ResolvedConfig): string {
 }
 
 /**
- * A health check: exit 0 when the server answers PING to `user`. The password file sits beside the
+ * What redis-cli prints when the server accepted its connection while every client slot was
+ * taken: Redis writes "ERR max number of clients reached" and closes, and redis-cli reads either
+ * that (after "AUTH failed: ") or, when the close overtook its AUTH, a closed or reset connection.
+ * Only a running event loop accepts and closes a connection (a hung server leaves it open until
+ * the probe's timeout; a dead one refuses it), so liveness passes on these, and readiness does
+ * not. A `case` pattern list.
+ */
+export const SERVING_BUT_FULL =
+  '*"max number of clients reached"* | *"Server closed the connection"* | *"Connection reset by peer"*';
+
+/**
+ * A health check: exit 0 when the server answers PING to `user`; with the argument `live`, also
+ * when every client slot is taken (see SERVING_BUT_FULL). The password file sits beside the
  * script, so one script serves every layout; PROBE_PORT overrides the port (the sandbox's nodes).
  */
 export function renderPingProbe(
@@ -369,11 +400,14 @@ export function renderPingProbe(
   return [
     "#!/bin/sh",
     ...header(cfg, file).slice(0, 2),
-    "# Exit 0 when the server answers PING to an authenticated client.",
+    "# Exit 0 when the server answers PING to an authenticated client (argument live: or is full).",
     `REDISCLI_AUTH="$(cat "$(dirname "$0")/${passwordFile}")"`,
     "export REDISCLI_AUTH",
-    `reply="$(redis-cli --no-auth-warning --user ${user} -h 127.0.0.1 -p "\${PROBE_PORT:-${port}}" ping 2>&1)"`,
-    '[ "$reply" = "PONG" ] || { echo "probe: $reply" >&2; exit 1; }',
+    `reply="$(timeout 3 redis-cli --no-auth-warning --user ${user} -h 127.0.0.1 -p "\${PROBE_PORT:-${port}}" ping 2>&1)"`,
+    '[ "$reply" = "PONG" ] && exit 0',
+    `[ "\${1:-ready}" = live ] && case "$reply" in ${SERVING_BUT_FULL}) exit 0 ;; esac`,
+    'echo "probe: $reply" >&2',
+    "exit 1",
     "",
   ].join("\n");
 }

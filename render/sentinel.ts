@@ -1,3 +1,8 @@
+import {
+  CLIENT_LIMIT_DIRECTIVES,
+  SENTINEL_CLIENT_LIMITS,
+  clientLimitLines,
+} from "../config/client-limits";
 import { ResolvedConfig } from "../config/resolve";
 import { RESTORED_MARKER } from "./backup";
 import { EXPORTER_SENTINEL_RULES, exporterUserLine, sentinelUserLines } from "./acl";
@@ -61,6 +66,8 @@ export function renderSentinelConf(cfg: ResolvedConfig): string {
     `sentinel down-after-milliseconds ${name} ${cfg.sentinel.downAfterMs}`,
     `sentinel failover-timeout ${name} ${cfg.sentinel.failoverTimeoutMs}`,
     `sentinel parallel-syncs ${name} 1`,
+    // Every application holds the sentinel-client password: its clients are bounded like a node's.
+    ...clientLimitLines(SENTINEL_CLIENT_LIMITS),
   ]);
 }
 
@@ -601,8 +608,10 @@ export function renderStartSentinelScript(cfg: ResolvedConfig): string {
     '  mv "$state.tmp" "$state"',
     "else",
     "  # A restart keeps what Sentinel wrote (the master, its peers, the epochs) but takes the users,",
-    "  # passwords and CONFIG name from the Secret again: they may have been rotated or added.",
-    `  grep -v -E '${SECRET_DIRECTIVES}' "$state" > "$state.tmp" || :`,
+    "  # passwords and CONFIG name from the Secret again: they may have been rotated or added; and",
+    "  # the client limits from sentinel.conf, which a state file of an older release lacks.",
+    `  grep -v -E '${SECRET_DIRECTIVES}|${CLIENT_LIMIT_DIRECTIVES}' "$state" > "$state.tmp" || :`,
+    `  grep -E '${CLIENT_LIMIT_DIRECTIVES}' "$CONF_DIR/sentinel.conf" >> "$state.tmp" || :`,
     '  cat "$CONF_DIR/sentinel-secrets.conf" >> "$state.tmp"',
     '  mv "$state.tmp" "$state"',
     "fi",

@@ -123,7 +123,7 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
       "/data/users.acl",
     ]);
     assert.deepEqual(c.envs, ["CONF_DIR=/data", "DATA_DIR=/data"]);
-    assert.equal(c.memory, 768);
+    assert.equal(c.memory, 816);
   });
 
   it("uploads the rendered files; the uploads holding passwords reach the engine as secret", () => {

@@ -86,7 +86,32 @@ describe("config validation: every bad value fails before any resource, naming k
     [
       "maxmemory above the limit's headroom",
       { maxmemory: "700mb", memoryLimit: "768Mi" },
-      'Invalid lowcode-redis:maxmemory "700mb": must leave 25% of lowcode-redis:memoryLimit "768Mi" free for forks (at most 576mb).',
+      'Invalid lowcode-redis:maxmemory "700mb": must leave, after 84mb for the clients (maxmemory-clients), 25% of the rest of lowcode-redis:memoryLimit "768Mi" free for forks (at most 528mb).',
+    ],
+    [
+      "protoMaxBulkLen not a size",
+      { protoMaxBulkLen: "big" },
+      'Invalid lowcode-redis:protoMaxBulkLen "big": must be "" (maxmemory / 32) or a memory size such as "16mb", from 1mb to a 16th of maxmemory.',
+    ],
+    [
+      "protoMaxBulkLen past a 16th of maxmemory",
+      { protoMaxBulkLen: "64mb" },
+      'Invalid lowcode-redis:protoMaxBulkLen "64mb": must be from 1mb to 24mb, a 16th of lowcode-redis:maxmemory "384mb": each client may hold twice it and all clients four times it, inside maxmemory.',
+    ],
+    [
+      "protoMaxBulkLen below Redis's 1mb",
+      { protoMaxBulkLen: "512kb" },
+      'Invalid lowcode-redis:protoMaxBulkLen "512kb": must be from 1mb to 24mb, a 16th of lowcode-redis:maxmemory "384mb": each client may hold twice it and all clients four times it, inside maxmemory.',
+    ],
+    [
+      "appDeniedCommands naming a command outside the list",
+      { appDeniedCommands: ["keys"] },
+      'Invalid lowcode-redis:appDeniedCommands ["keys"]: must be a list of commands, each once, from: setrange, setbit, bitfield, copy, sunion, sinter, sdiff, sunionstore, sinterstore, sdiffstore, sintercard, zunion, zinter, zdiff, zunionstore, zinterstore, zdiffstore, zintercard, zrangestore, georadius, georadiusbymember, geosearchstore, bitop ([] withholds none).',
+    ],
+    [
+      "appDeniedCommands naming one twice",
+      { appDeniedCommands: ["copy", "copy"] },
+      'Invalid lowcode-redis:appDeniedCommands ["copy","copy"]: must be a list of commands, each once, from: setrange, setbit, bitfield, copy, sunion, sinter, sdiff, sunionstore, sinterstore, sdiffstore, sintercard, zunion, zinter, zdiff, zunionstore, zinterstore, zdiffstore, zintercard, zrangestore, georadius, georadiusbymember, geosearchstore, bitop ([] withholds none).',
     ],
     [
       "memoryLimit unparsable",
@@ -261,7 +286,7 @@ describe("config resolution: profile defaults and values as Pulumi passes them",
     assert.equal(cfg.profile, "dev");
     assert.deepEqual(cfg.bind, ["0.0.0.0"]);
     assert.equal(cfg.redis.maxmemory, "384mb");
-    assert.equal(cfg.resources.memoryLimit, "768Mi");
+    assert.equal(cfg.resources.memoryLimit, "816Mi"); // 2 x 384 + 48 for the clients
     assert.deepEqual(cfg.databaseIndex, PLATFORM_DATABASES);
     assert.deepEqual(cfg.redis.save, ["900 1", "300 10", "60 10000"]);
   });
@@ -306,8 +331,13 @@ describe("config resolution: profile defaults and values as Pulumi passes them",
     );
   });
 
-  it("derives the memory limit from maxmemory with fork headroom", () => {
-    assert.equal(resolve({ maxmemory: "1gb" }).resources.memoryLimit, "2048Mi");
+  it("derives the memory limit from maxmemory with fork headroom and the clients' bound", () => {
+    // 2 x 1024, and maxmemory-clients: 4 x proto-max-bulk-len, a 32nd of maxmemory.
+    assert.equal(resolve({ maxmemory: "1gb" }).resources.memoryLimit, "2176Mi");
+    assert.equal(
+      resolve({ maxmemory: "1gb", protoMaxBulkLen: "8mb" }).resources.memoryLimit,
+      "2080Mi",
+    );
   });
 
   it("accepts a secret set with --secret and records it as supplied", () => {
@@ -781,17 +811,17 @@ describe("config validation: the cluster domain, the Docker network choice and t
     [
       "a group's maxmemory leaving no room for the replication buffers",
       { ...PROD, maxmemory: "700mb", memoryLimit: "1Gi" },
-      'Invalid lowcode-redis:maxmemory "700mb": must leave, after 351mb of replication buffers (2 replicas x 175mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 557mb).',
+      'Invalid lowcode-redis:maxmemory "700mb": must leave, after 84mb for the clients (maxmemory-clients) and 351mb of replication buffers (2 replicas x 175mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 522mb).',
     ],
     [
       "a group's maxmemory one mb above what fits",
-      { ...PROD, maxmemory: "558mb", memoryLimit: "1Gi" },
-      'Invalid lowcode-redis:maxmemory "558mb": must leave, after 281mb of replication buffers (2 replicas x 140mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 557mb).',
+      { ...PROD, maxmemory: "523mb", memoryLimit: "1Gi" },
+      'Invalid lowcode-redis:maxmemory "523mb": must leave, after 64mb for the clients (maxmemory-clients) and 263mb of replication buffers (2 replicas x 131mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 522mb).',
     ],
     [
       "the standalone limit for a group of 5",
       { ...PROD, replicas: 5, memoryLimit: "768Mi" },
-      'Invalid lowcode-redis:maxmemory "384mb": must leave, after 385mb of replication buffers (4 replicas x 96mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "768Mi" free for forks (at most 328mb).',
+      'Invalid lowcode-redis:maxmemory "384mb": must leave, after 48mb for the clients (maxmemory-clients) and 385mb of replication buffers (4 replicas x 96mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "768Mi" free for forks (at most 312mb).',
     ],
   ];
   for (const [what, values, message] of cases) {
@@ -815,9 +845,9 @@ describe("config validation: the cluster domain, the Docker network choice and t
     assert.equal(resolve({ ...DEV, dockerNetworkCreate: "false" }).docker.createNetwork, false);
   });
 
-  it("defaults a group's limit to twice maxmemory plus a quarter of it per replica plus the backlog", () => {
+  it("defaults a group's limit to twice maxmemory plus a quarter of it per replica plus the backlog and the clients", () => {
     const cfg = resolve(PROD);
-    assert.equal(cfg.resources.memoryLimit, "961Mi"); // 2 x 384 + 2 x 96 + 1
+    assert.equal(cfg.resources.memoryLimit, "1009Mi"); // 2 x 384 + 2 x 96 + 1 + 48
     assert.deepEqual(cfg.redis.replicationBuffers, {
       replicaHardMb: 96,
       replicaSoftMb: 48,
@@ -827,19 +857,19 @@ describe("config validation: the cluster domain, the Docker network choice and t
     });
     assert.equal(
       resolve({ ...PROD, replicas: 5, maxmemory: "1gb" }).resources.memoryLimit,
-      "3073Mi",
+      "3201Mi",
     );
-    // Standalone: no replicas, no buffers; the limit stays twice maxmemory.
-    assert.equal(resolve(DEV).resources.memoryLimit, "768Mi");
+    // Standalone: no replicas, no buffers; twice maxmemory and the clients.
+    assert.equal(resolve(DEV).resources.memoryLimit, "816Mi");
     assert.equal(resolve(DEV).redis.replicationBuffers.reservedBytes, 0);
   });
 
   it("accepts a group's maxmemory exactly at the edge of a set limit", () => {
     assert.equal(
-      resolve({ ...PROD, maxmemory: "557mb", memoryLimit: "1Gi" }).redis.maxmemory,
-      "557mb",
+      resolve({ ...PROD, maxmemory: "522mb", memoryLimit: "1Gi" }).redis.maxmemory,
+      "522mb",
     );
-    // 557 + 2 x 140 + 1 = 838mb, and 557 is 75% of the 743mb the buffers leave of 1024.
+    // Buffers 2 x 131 + 1 = 263mb, clients 4 x 16 = 64mb; 522 is within 75% of the 697mb left of 1024.
   });
 
   it("every default limit passes its own validation, from 1 to 9 nodes and 1mb to 64gb", () => {

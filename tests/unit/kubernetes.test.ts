@@ -121,8 +121,8 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
 
     it("limits memory to maxmemory plus fork headroom, request = limit", () => {
       assert.deepEqual(redis.resources, {
-        requests: { cpu: "100m", memory: "768Mi" },
-        limits: { memory: "768Mi" },
+        requests: { cpu: "100m", memory: "816Mi" },
+        limits: { memory: "816Mi" },
       });
     });
 
@@ -382,8 +382,8 @@ describe("Kubernetes names in the cluster's DNS domain (clusterDomain), and each
     )!;
     // 2 x 384 + 2 replicas x 96 + 1 backlog; request = limit.
     assert.deepEqual(redis.spec.template.spec.containers[0].resources, {
-      requests: { cpu: "100m", memory: "961Mi" },
-      limits: { memory: "961Mi" },
+      requests: { cpu: "100m", memory: "1009Mi" },
+      limits: { memory: "1009Mi" },
     });
   });
 

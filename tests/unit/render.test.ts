@@ -141,6 +141,58 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     assert.doesNotMatch(app, /\+(config|flushall|flushdb|keys|debug|shutdown)/);
   });
 
+  it("every client is bounded, derived from maxmemory: a 32nd per value, twice that per client, four times for all", () => {
+    for (const values of [DEV, PROD]) {
+      const lines = renderRedisConf(resolve(values)).split("\n");
+      for (const line of [
+        "proto-max-bulk-len 12mb",
+        "client-query-buffer-limit 24mb",
+        "client-output-buffer-limit normal 24mb 0 0",
+        "client-output-buffer-limit pubsub 24mb 6mb 60",
+        "maxmemory-clients 48mb",
+        "busy-reply-threshold 1000",
+        "lazyfree-lazy-user-del yes",
+      ])
+        assert.ok(lines.includes(line), `missing "${line}"`);
+    }
+    const big = renderRedisConf(resolve({ ...DEV, maxmemory: "2gb" })).split("\n");
+    assert.ok(big.includes("proto-max-bulk-len 64mb"));
+    assert.ok(big.includes("maxmemory-clients 256mb"));
+    const set = renderRedisConf(resolve({ ...DEV, protoMaxBulkLen: "20mb" })).split("\n");
+    assert.ok(set.includes("proto-max-bulk-len 20mb"));
+    assert.ok(set.includes("client-output-buffer-limit normal 40mb 0 0"));
+    assert.ok(set.includes("maxmemory-clients 80mb"));
+    // Redis refuses either below 1mb: a tiny node still gets 1mb.
+    const tiny = renderRedisConf(resolve({ ...DEV, maxmemory: "8mb" })).split("\n");
+    assert.ok(tiny.includes("proto-max-bulk-len 1mb"));
+    assert.ok(tiny.includes("client-query-buffer-limit 2mb"));
+  });
+
+  it("sentinels bound their clients within their 64Mi container, in sentinel.conf", () => {
+    const conf = renderSentinelConf(resolve(PROD)).split("\n");
+    for (const line of [
+      "client-output-buffer-limit normal 4mb 0 0",
+      "client-output-buffer-limit pubsub 4mb 1mb 60",
+      "maxmemory-clients 32mb",
+    ])
+      assert.ok(conf.includes(line), `missing "${line}"`);
+  });
+
+  it("the app user is denied the commands of appDeniedCommands, and only those of the list", () => {
+    const { app } = nodeAclRules(resolve(PROD_STANDALONE));
+    for (const command of ["setrange", "setbit", "bitfield", "copy", "sunionstore", "bitop"])
+      assert.match(app, new RegExp(` -${command} `));
+    const fewer = nodeAclRules(
+      resolve({ ...PROD_STANDALONE, appDeniedCommands: ["sunionstore"] }),
+    ).app;
+    assert.match(fewer, / -sunionstore /);
+    assert.doesNotMatch(fewer, /-setrange|-copy /);
+    assert.doesNotMatch(
+      nodeAclRules(resolve({ ...PROD_STANDALONE, appDeniedCommands: [] })).app,
+      /-sunion|-setrange/,
+    );
+  });
+
   it("channels are allow-lists: no user but the sentinel ones holds a channel that reaches __sentinel__:hello", () => {
     for (const cfg of [resolve(PROD_STANDALONE), resolve(PROD)]) {
       const rules = nodeAclRules(cfg);
@@ -262,7 +314,7 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     // A standalone server has no replicas: nothing to bound, and its limit counts none.
     assert.doesNotMatch(
       renderRedisConf(resolve(DEV)),
-      /client-output-buffer-limit|repl-backlog-size/,
+      /client-output-buffer-limit replica|repl-backlog-size/,
     );
   });
 
