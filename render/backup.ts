@@ -13,6 +13,16 @@ import { SecretValues, header, need, userFor } from "./redis-conf";
 export const BACKUP_NAME_PATTERN = (stack: string) =>
   `^${stack.replace(/\./g, "\\.")}-[0-9]{8}T[0-9]{6}Z\\.rdb$`;
 
+const DIGIT = "[0123456789]";
+
+/**
+ * The same names as a glob, for sh and for rclone's filters: each digit one of 0-9 and every other
+ * character literal (a stack name is letters, digits, '_', '.' and '-'), so no name with a
+ * newline, a space, a '/' or anything else matches.
+ */
+export const backupNameGlob = (stack: string) =>
+  `${stack}-${DIGIT.repeat(8)}T${DIGIT.repeat(6)}Z.rdb`;
+
 /** A seeded node's mark, in its data dir until its start script has chosen its role once. */
 export const RESTORED_MARKER = "restored-from";
 
@@ -58,15 +68,40 @@ export function renderBackupEnv(cfg: ResolvedConfig, site: BackupSite): string {
 const SHA256_FUNCTION =
   'sha256_of() { if command -v openssl > /dev/null 2>&1; then openssl dgst -sha256 -r | cut -d " " -f 1; else sha256sum | cut -d " " -f 1; fi; }';
 
+/**
+ * redis-check-rdb's reason for refusing a file (argument 1, its output): the line after its
+ * "RDB ERROR DETECTED" banner (e.g. "Wrong signature trying to load DB from file"), else its last.
+ */
+const RDB_ERROR_FUNCTION = `rdb_error() { printf "%s\\n" "$1" | awk '/RDB ERROR DETECTED/ { getline; print; found = 1; exit } { last = $0 } END { if (!found) print last }'; }`;
+
+/** backup.sh's reasons for a failed write into the backup directory. */
+function diskFailureFunctions(): string[] {
+  return [
+    '# "; No space left on device in DIR" when the backup volume is full and $1 does not say so:',
+    '# redis-cli reports a file cut short by a full disk only as a "short write".',
+    "full_note() {",
+    '  case $1 in *"No space left"*) return 0 ;; esac',
+    '  [ "$(df -Pk "$BACKUP_DIR" 2> /dev/null | awk \'NR == 2 { print $4 }\')" = 0 ] && printf "; No space left on device in %s" "$BACKUP_DIR"',
+    "  return 0",
+    "}",
+    "# Why the stream failed (exit code $1, redis-cli's output in $2): how it ended and its last message.",
+    "stream_failure() {",
+    `  if [ "$1" = 124 ]; then _why="timed out after ${BACKUP_STREAM_TIMEOUT_SECONDS} s"; elif [ "$1" -gt 128 ]; then _why="killed by signal $(($1 - 128))"; else _why="exited $1"; fi`,
+    '  _line="$(grep -vE "^(sending|SYNC sent)" "$2" 2> /dev/null | tail -n 1)"',
+    '  printf "%s%s%s" "$_why" "${_line:+: $_line}" "$(full_note "$_line")"',
+    "}",
+  ];
+}
+
 /** Lines every script starts with: its directory, its settings, owner-only files. */
-function prologue(cfg: ResolvedConfig, file: string, what: string): string[] {
+function prologue(cfg: ResolvedConfig, file: string, what: string, readsConfDir = true): string[] {
   return [
     "#!/bin/sh",
     ...header(cfg, file).slice(0, 2),
     `# ${what}`,
     "set -u",
     "umask 077",
-    'HERE="$(cd "$(dirname "$0")" && pwd)"',
+    ...(readsConfDir ? ['HERE="$(cd "$(dirname "$0")" && pwd)"'] : []),
   ];
 }
 
@@ -80,15 +115,18 @@ function statusFunctions(cfg: ResolvedConfig): string[] {
     "write_status() {",
     "  _now=$(date +%s)",
     '  if [ "$1" = ok ]; then _good_time=$_now; _good_file=$2; _good_size=$3; else _good_time=$(last_good time); _good_file=$(last_good file); _good_size=$(last_good size); fi',
-    '  printf "result=%s\\ntime=%s\\nduration_s=%s\\nfile=%s\\nsize=%s\\nmessage=%s\\nlast_good_time=%s\\nlast_good_file=%s\\nlast_good_size=%s\\n" \\',
-    '    "$1" "$_now" "$((_now - started))" "$2" "$3" "$4" "${_good_time:-}" "${_good_file:-}" "${_good_size:-}" > "$STATUS.tmp.$$" 2>/dev/null &&',
-    '    mv -f "$STATUS.tmp.$$" "$STATUS" 2>/dev/null',
+    '  _text="$(printf "result=%s\\ntime=%s\\nduration_s=%s\\nfile=%s\\nsize=%s\\nkept=%s\\nmessage=%s\\nlast_good_time=%s\\nlast_good_file=%s\\nlast_good_size=%s" \\',
+    '    "$1" "$_now" "$((_now - started))" "$2" "$3" "${5:-}" "$4" "${_good_time:-}" "${_good_file:-}" "${_good_size:-}")"',
+    "  # Replaced whole; on a full disk, where a new file finds no room, rewritten in place.",
+    '  { printf "%s\\n" "$_text" > "$STATUS.tmp.$$" && mv -f "$STATUS.tmp.$$" "$STATUS"; } 2>/dev/null ||',
+    '    { rm -f "$STATUS.tmp.$$"; printf "%s\\n" "$_text" > "$STATUS"; } 2>/dev/null',
     "}",
     "fail() {",
     '  _msg="$(printf "%s" "$*" | tr "\\n" " ")"',
-    `  echo "${cfg.stack} backup failed: $_msg" >&2`,
-    "  # The partial file first: on a full disk the status needs its room.",
+    "  # The partial file first: on a full disk the log line (Docker's log is beside the backups)",
+    "  # and the status need its room.",
     "  cleanup",
+    `  echo "${cfg.stack} backup failed: $_msg" >&2`,
     '  write_status failed "" "" "$_msg"',
     "  unlock",
     "  exit 1",
@@ -127,17 +165,20 @@ export function renderBackupScript(cfg: ResolvedConfig): string {
     '. "$HERE/backup.env"',
     `STACK=${q(cfg.stack)}`,
     `RETENTION=${b.retention}`,
-    'partial=""; cli=""; locked=""',
+    'partial=""; cli=""; locked=""; work=""',
     'LOCK="$BACKUP_DIR/.backup.lock"',
-    "# A partial file goes with its run; the lock goes last.",
-    'cleanup() { [ -n "$cli" ] && kill "$cli" 2> /dev/null; cli=""; [ -n "$partial" ] && rm -f "$partial" "$partial.log" "$partial.sha256" "$partial.sum"; partial=""; }',
+    "# A partial file and the run's temporary directory go with its run; the lock goes last.",
+    'cleanup() { [ -n "$cli" ] && kill "$cli" 2> /dev/null; cli=""; [ -n "$partial" ] && rm -f "$partial" "$partial.sha256"; partial=""; [ -n "$work" ] && rm -rf "$work"; work=""; }',
     'unlock() { [ -n "$locked" ] && rm -rf "$LOCK"; locked=""; }',
     "trap 'fail \"stopped by a signal\"' INT TERM",
     ...statusFunctions(cfg),
     ...findMasterFunction(cfg),
     SHA256_FUNCTION,
+    RDB_ERROR_FUNCTION,
+    ...diskFailureFunctions(),
     "",
-    '[ -d "$BACKUP_DIR" ] || fail "backup directory $BACKUP_DIR does not exist"',
+    "# ls names the reason: no such directory, or one this user may not reach.",
+    '[ -d "$BACKUP_DIR" ] || { err="$(ls -d "$BACKUP_DIR" 2>&1 > /dev/null)"; err="${err:-not a directory}"; fail "backup directory $BACKUP_DIR: ${err##*: }"; }',
     'probe="$BACKUP_DIR/.write-test.$$"',
     '( : > "$probe" ) 2>/dev/null || fail "backup directory $BACKUP_DIR is not writable"',
     'rm -f "$probe"',
@@ -153,9 +194,13 @@ export function renderBackupScript(cfg: ResolvedConfig): string {
     '    fail "another backup is running (${holder:-unknown}; lock $LOCK)"',
     "  fi",
     "fi",
-    'locked=1; echo "$(hostname) $$" > "$LOCK/owner"',
+    "locked=1",
+    '{ echo "$(hostname) $$" > "$LOCK/owner"; } 2> /dev/null || fail "cannot write $LOCK/owner$(full_note "")"',
     "# Holding the lock, every partial file is a killed run's.",
     'rm -f "$BACKUP_DIR"/.*.partial "$BACKUP_DIR"/.*.partial.* "$STATUS".tmp.*',
+    "# redis-cli's messages and the checksum are kept off the backup volume: when it is full they",
+    "# still have room, and they are the reason the run reports.",
+    'work="$(mktemp -d 2>&1)" || { err="$work"; work=""; fail "cannot create a temporary directory: $err"; }',
     "",
     'master="$(find_master)"',
     '[ -n "$master" ] || fail "no master found (asked: ${SENTINELS:-$NODES})"',
@@ -165,39 +210,48 @@ export function renderBackupScript(cfg: ResolvedConfig): string {
     'partial="$BACKUP_DIR/.$name.$$.partial"',
     "# In the background, so that a signal stops the run at once (sh runs a trap between commands).",
     `REDISCLI_AUTH="$(cat "$HERE/backup.pass")" timeout ${BACKUP_STREAM_TIMEOUT_SECONDS} redis-cli --no-auth-warning --user ${user} \\`,
-    '  -h "$host" -p "$port" --rdb "$partial" > "$partial.log" 2>&1 &',
+    '  -h "$host" -p "$port" --rdb "$partial" > "$work/redis-cli.log" 2>&1 &',
     "cli=$!",
-    'wait "$cli" || { cli=""; fail "redis-cli --rdb from $host:$port: $(grep -vE "^(sending|SYNC sent)" "$partial.log" | tail -n 1)"; }',
-    'cli=""',
-    '[ -s "$partial" ] || fail "redis-cli --rdb from $host:$port wrote nothing"',
+    'wait "$cli"; code=$?; cli=""',
+    '[ "$code" = 0 ] || fail "redis-cli --rdb from $host:$port $(stream_failure "$code" "$work/redis-cli.log")"',
+    '[ -s "$partial" ] || fail "redis-cli --rdb from $host:$port wrote nothing$(full_note "")"',
     "# The checksum and the check read the file side by side.",
-    '(sha256_of < "$partial" > "$partial.sum") &',
+    '(sha256_of < "$partial" > "$work/sum") &',
     "summing=$!",
     'check="$(redis-check-rdb "$partial" 2>&1)" && printf "%s\\n" "$check" | grep -q "RDB looks OK" ||',
-    '  { wait "$summing"; fail "redis-check-rdb refused the RDB from $host:$port: $(printf "%s\\n" "$check" | grep -v "^\\[info\\]" | tail -n 1)"; }',
-    'wait "$summing" && sum="$(cat "$partial.sum")" && [ -n "$sum" ] || fail "cannot compute the checksum of $name"',
+    '  { wait "$summing"; fail "redis-check-rdb refused the RDB from $host:$port: $(rdb_error "$check")"; }',
+    'wait "$summing" && sum="$(cat "$work/sum")" && [ -n "$sum" ] || fail "cannot compute the checksum of $name"',
     'size="$(wc -c < "$partial" | tr -d " ")"',
-    'printf "%s  %s\\n" "$sum" "$name" > "$partial.sha256" || fail "cannot write the checksum of $name"',
+    'printf "%s  %s\\n" "$sum" "$name" > "$work/sha256" || fail "cannot write the checksum of $name into $work"',
+    "# Copied rather than written by the shell: cp names the reason of a failure, a shell may not.",
+    'err="$(cp "$work/sha256" "$partial.sha256" 2>&1)" || fail "cannot write the checksum of $name: $err$(full_note "$err")"',
     "sync",
     "# The checksum first: a visible backup always has one.",
-    'mv -f "$partial.sha256" "$BACKUP_DIR/$name.sha256" && mv -f "$partial" "$BACKUP_DIR/$name" ||',
-    '  fail "cannot move $name into $BACKUP_DIR"',
-    'rm -f "$partial.log" "$partial.sum"; partial=""',
+    'err="$(mv -f "$partial.sha256" "$BACKUP_DIR/$name.sha256" 2>&1 && mv -f "$partial" "$BACKUP_DIR/$name" 2>&1)" ||',
+    '  fail "cannot move $name into $BACKUP_DIR: $err$(full_note "$err")"',
+    'partial=""',
     "sync",
-    "# Retention: this backup and the newest RETENTION - 1 older ones stay. Names dated later than",
-    "# this one (a clock set back, files copied in) are neither counted nor removed; nor is anything",
-    "# but a regular file.",
-    `ls -1 "$BACKUP_DIR" | grep -E '${BACKUP_NAME_PATTERN(cfg.stack)}' | awk -v this="$name" '$0 < this' | sort -r |`,
-    '  tail -n +"$RETENTION" | while read -r old; do',
-    '    [ -f "$BACKUP_DIR/$old" ] && rm -f "$BACKUP_DIR/$old" "$BACKUP_DIR/$old.sha256"',
-    "  done",
-    'write_status ok "$name" "$size" "from $host:$port"',
+    "# Retention: this backup and the newest RETENTION - 1 older ones stay. Only a regular file named",
+    "# exactly like a backup is counted or removed: the glob admits no other name (a planted name",
+    "# with a newline, a space or anything else never matches) and a link is skipped. Names dated",
+    "# later than this one (a clock set back, files copied in) are neither counted nor removed.",
+    "backups() {",
+    `  for _f in "$BACKUP_DIR"/${backupNameGlob(cfg.stack)}; do`,
+    '    [ -f "$_f" ] && [ ! -L "$_f" ] && printf "%s\\n" "${_f##*/}"',
+    "  done | awk -v this=\"$name\" '$0 <= this' | sort -r",
+    "}",
+    'backups | tail -n +"$((RETENTION + 1))" | while read -r old; do',
+    '  rm -f "$BACKUP_DIR/$old" "$BACKUP_DIR/$old.sha256"',
+    "done",
+    'kept="$(backups | wc -l | tr -d " ")"',
+    'rm -rf "$work"; work=""',
+    'write_status ok "$name" "$size" "from $host:$port; $kept backup(s) kept (retention $RETENTION)" "$kept"',
     "unlock",
     'echo "$STACK backup ok: $BACKUP_DIR/$name ($size bytes, sha256 $sum) from $host:$port in $(($(date +%s) - started)) s"',
     ...(b.offsite
       ? [
           'if [ "$OFFSITE_STEP" = inline ]; then',
-          '  sh "$HERE/offsite.sh" || { write_status failed "$name" "$size" "off-site copy failed; the local backup $name is kept"; exit 1; }',
+          '  sh "$HERE/offsite.sh" || { write_status failed "$name" "$size" "off-site copy failed; the local backup $name is kept" "$kept"; exit 1; }',
           "fi",
         ]
       : []),
@@ -250,10 +304,14 @@ export function renderOffsiteScript(cfg: ResolvedConfig): string {
     "fi",
     'log="$(mktemp)"',
     "trap 'rm -f \"$log\"' EXIT",
+    "# Only names exactly like a backup's, each RDB before its checksum; rclone skips links. Listed",
+    "# through the same filter (and rclone's messages left out), the remote's names are all backups:",
+    "# a planted one (a newline in it, or any other character) is neither counted nor removed.",
+    `backups='/${backupNameGlob(cfg.stack)}'`,
     `pattern='${BACKUP_NAME_PATTERN(cfg.stack)}'`,
-    'rclone copy --include "$STACK-*.rdb" "$BACKUP_DIR" "$REMOTE" > "$log" 2>&1 || fail "$(tail -n 1 "$log")"',
-    'rclone copy --include "$STACK-*.rdb.sha256" "$BACKUP_DIR" "$REMOTE" > "$log" 2>&1 || fail "$(tail -n 1 "$log")"',
-    'rclone lsf --files-only "$REMOTE" > "$log" 2>&1 || fail "$(tail -n 1 "$log")"',
+    'rclone copy --include "$backups" "$BACKUP_DIR" "$REMOTE" > "$log" 2>&1 || fail "$(tail -n 1 "$log")"',
+    'rclone copy --include "$backups.sha256" "$BACKUP_DIR" "$REMOTE" > "$log" 2>&1 || fail "$(tail -n 1 "$log")"',
+    'rclone lsf --files-only --include "$backups" "$REMOTE" > "$log" 2>&1 || fail "$(tail -n 1 "$log")"',
     'grep -E "$pattern" "$log" | sort -r | tail -n +$((RETENTION + 1)) | while read -r old; do',
     '  rclone deletefile "$REMOTE/$old.sha256" 2>/dev/null',
     '  rclone deletefile "$REMOTE/$old" || exit 1',
@@ -289,8 +347,10 @@ export function renderFetchScript(cfg: ResolvedConfig): string {
 }
 
 /**
- * restore.sh: seeds a node's empty data directory from a backup, before Redis starts. Checks the
- * `.sha256` first and never writes to the source. With appendonly yes, Redis loads only the AOF
+ * restore.sh: seeds a node's empty data directory from a backup, before Redis starts. Refuses a
+ * link, anything but a regular non-empty file (the backup and its `.sha256`), a copy that does
+ * not match the checksum, and one redis-check-rdb rejects, each with one line and exit 1, nothing
+ * seeded; never writes to the source. With appendonly yes, Redis loads only the AOF
  * (a lone dump.rdb is ignored and a shutdown would overwrite it), so the backup becomes the base
  * of a new AOF (`appendonlydir`, the RDB as `<appendfilename>.1.base.rdb` and a manifest naming
  * it); dump.rdb is the same file, the node's record of its data when nodes choose a master.
@@ -298,23 +358,37 @@ export function renderFetchScript(cfg: ResolvedConfig): string {
  */
 export function renderRestoreScript(cfg: ResolvedConfig): string {
   return [
-    ...prologue(cfg, "restore.sh", "Seeds an empty data directory from a verified backup."),
-    'fail() { echo "restore failed: $*" >&2; rm -rf "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp"; exit 1; }',
+    ...prologue(cfg, "restore.sh", "Seeds an empty data directory from a verified backup.", false),
+    'fail() { echo "restore failed: $(printf "%s" "$*" | tr "\\n" " ")" >&2; rm -rf "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp"; exit 1; }',
     SHA256_FUNCTION,
+    RDB_ERROR_FUNCTION,
+    "# Only a regular, non-empty file, named itself: a link may point anywhere (another stack's",
+    "# backup, /etc/passwd), and a checksum written beside it proves nothing about what it holds.",
+    "refuse_unless_file() {",
+    '  if [ -L "$2" ]; then fail "$1 $2 is a symbolic link (to $(readlink "$2")); name the file itself"',
+    '  elif [ ! -e "$2" ]; then fail "no $1 $2"',
+    '  elif [ ! -f "$2" ]; then fail "$1 $2 is not a regular file"',
+    '  elif [ ! -s "$2" ]; then fail "$1 $2 is empty"',
+    "  fi",
+    "}",
     ': "${DATA_DIR:?}" "${RESTORE_SOURCE:?}"',
     'if [ -e "$DATA_DIR/dump.rdb" ] || [ -e "$DATA_DIR/appendonlydir" ]; then',
     '  echo "restore: $DATA_DIR holds data already; nothing restored from ${RESTORE_SOURCE##*/}"',
     "  exit 0",
     "fi",
-    '[ -f "$RESTORE_SOURCE" ] || fail "no backup $RESTORE_SOURCE"',
-    '[ -f "$RESTORE_SOURCE.sha256" ] || fail "no checksum $RESTORE_SOURCE.sha256 beside the backup"',
+    'refuse_unless_file backup "$RESTORE_SOURCE"',
+    'refuse_unless_file checksum "$RESTORE_SOURCE.sha256"',
     'expected="$(cut -d " " -f 1 < "$RESTORE_SOURCE.sha256")"',
+    'printf "%s\\n" "$expected" | grep -qE "^[0-9a-f]{64}$" || fail "checksum $RESTORE_SOURCE.sha256 holds no SHA-256 digest"',
+    'command -v redis-check-rdb > /dev/null || fail "redis-check-rdb not found: $RESTORE_SOURCE cannot be checked"',
     'rm -rf "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp"',
-    "# The source is only read. Its copy, which Redis loads, must match the checksum before any use:",
-    "# it is then the file redis-check-rdb accepted when the backup was taken, and Redis checks the",
-    "# RDB's own CRC64 as it loads.",
-    'cp "$RESTORE_SOURCE" "$DATA_DIR/.restore.tmp" || fail "cannot copy $RESTORE_SOURCE into $DATA_DIR"',
+    "# The source is only read. Its copy, which Redis loads, must match the checksum and pass",
+    "# redis-check-rdb before any use (a matching checksum says only that the file is the one it was",
+    "# written for); Redis checks the RDB's own CRC64 again as it loads.",
+    'err="$(cp "$RESTORE_SOURCE" "$DATA_DIR/.restore.tmp" 2>&1)" || fail "cannot copy $RESTORE_SOURCE into $DATA_DIR: $err"',
     '[ "$(sha256_of < "$DATA_DIR/.restore.tmp")" = "$expected" ] || fail "$RESTORE_SOURCE does not match its checksum"',
+    'check="$(redis-check-rdb "$DATA_DIR/.restore.tmp" 2>&1)" && printf "%s\\n" "$check" | grep -q "RDB looks OK" ||',
+    '  fail "redis-check-rdb refused $RESTORE_SOURCE: $(rdb_error "$check")"',
     'sync "$DATA_DIR/.restore.tmp"',
     ...(cfg.topology === "sentinel"
       ? [

@@ -10,8 +10,9 @@ set -eu
 # which also uses nsenter, unshare (util-linux) and chroot (coreutils), always installed.
 RUN_PACKAGES="redis-server redis-sentinel redis-tools procps busybox-static rclone iproute2"
 # Chromium and a font for the browser test of Redis Commander (driven by playwright-core, which
-# downloads nothing); redis_exporter and promtool (package prometheus) for the metrics and alerts.
-TEST_PACKAGES="chromium fonts-dejavu-core prometheus-redis-exporter prometheus"
+# downloads nothing); redis_exporter and promtool (package prometheus) for the metrics and alerts; the
+# rendered scripts are checked with shellcheck.
+TEST_PACKAGES="chromium fonts-dejavu-core prometheus-redis-exporter prometheus shellcheck"
 
 case "${1:-}" in
   run) packages="$RUN_PACKAGES" ;;

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -10,7 +10,7 @@ import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { collectReport, formatReport } from "../../ops/monitor";
 import { directClient } from "../../sandbox/clients";
 import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
-import { renderOffsiteScript } from "../../render/backup";
+import { backupPlainFiles, renderOffsiteScript } from "../../render/backup";
 import { SeededKey, assertSameData, readKeys, seedPlatformData } from "../helpers/dataset";
 import { platformClient } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
@@ -215,6 +215,141 @@ describe("backup.sh and restore.sh on the production sandbox (sentinel group)", 
     assert.match(missing.stderr, /no backup/);
   });
 
+  it("restore.sh refuses a link (the backup or its .sha256), a non-regular or empty file and an RDB redis-check-rdb rejects, under busybox sh and dash: one line, exit 1, nothing seeded", async () => {
+    assert.ok(backupFile);
+    const restore = path.join(path.dirname(source.connection.backup!.script), "restore.sh");
+    const src = tmp();
+    const at = (day: number) =>
+      path.join(src, `prod-202001${String(day).padStart(2, "0")}T000000Z.rdb`);
+    const sumOf = (file: string, digest: string) =>
+      fs.writeFileSync(`${file}.sha256`, `${digest}  ${path.basename(file)}\n`);
+    const withSum = (file: string) => sumOf(file, sha256File(file));
+    const good = at(1);
+    fs.copyFileSync(backupFile, good);
+    withSum(good);
+    const cases: Array<[string, () => string, RegExp]> = [
+      [
+        "a link to /etc/passwd, with a matching checksum",
+        () => (
+          fs.symlinkSync("/etc/passwd", at(2)),
+          sumOf(at(2), sha256File("/etc/passwd")),
+          at(2)
+        ),
+        /backup \S+ is a symbolic link \(to \/etc\/passwd\); name the file itself/,
+      ],
+      [
+        "a link to a good backup",
+        () => (
+          fs.symlinkSync(good, at(3)),
+          fs.copyFileSync(`${good}.sha256`, `${at(3)}.sha256`),
+          at(3)
+        ),
+        /backup \S+ is a symbolic link/,
+      ],
+      [
+        "a good backup whose .sha256 is a link",
+        () => (
+          fs.copyFileSync(good, at(4)),
+          fs.symlinkSync(`${good}.sha256`, `${at(4)}.sha256`),
+          at(4)
+        ),
+        /checksum \S+\.sha256 is a symbolic link/,
+      ],
+      [
+        "a good backup whose .sha256 holds no digest",
+        () => (
+          fs.copyFileSync(good, at(10)),
+          fs.writeFileSync(`${at(10)}.sha256`, "planted\n"),
+          at(10)
+        ),
+        /checksum \S+\.sha256 holds no SHA-256 digest/,
+      ],
+      [
+        "a directory",
+        () => (fs.mkdirSync(at(5)), sumOf(at(5), "0".repeat(64)), at(5)),
+        /backup \S+ is not a regular file/,
+      ],
+      [
+        "a FIFO",
+        () => (execFileSync("mkfifo", [at(6)]), sumOf(at(6), "0".repeat(64)), at(6)),
+        /backup \S+ is not a regular file/,
+      ],
+      [
+        "an empty file, with a matching checksum",
+        () => (fs.writeFileSync(at(7), ""), withSum(at(7)), at(7)),
+        /backup \S+ is empty/,
+      ],
+      [
+        "a transfer cut short, with a matching checksum",
+        () => (
+          fs.writeFileSync(at(8), fs.readFileSync(backupFile).subarray(0, 100)),
+          withSum(at(8)),
+          at(8)
+        ),
+        /redis-check-rdb refused \S+: \[offset \d+\] Unexpected EOF reading RDB file/,
+      ],
+      [
+        "a file that is no RDB, with a matching checksum",
+        () => (fs.copyFileSync("/etc/passwd", at(9)), withSum(at(9)), at(9)),
+        /redis-check-rdb refused \S+: \[offset \d+\] Wrong signature/,
+      ],
+    ];
+    const planted = cases.map(([what, plant, reason]) => ({ what, file: plant(), reason }));
+    for (const shell of [["busybox", "sh"], ["dash"]]) {
+      for (const { what, file, reason } of planted) {
+        const data = tmp();
+        const run = await runBackupScript(restore, {
+          shell,
+          env: { ...BARE_ENV, DATA_DIR: data, RESTORE_SOURCE: file },
+        });
+        const label = `${shell.join(" ")}, ${what}`;
+        assert.notEqual(run.code, 0, `${label}: ${run.stdout}`);
+        assert.equal(run.stdout, "", label);
+        const lines = run.stderr.trim().split("\n");
+        assert.equal(lines.length, 1, `${label}: one line: ${run.stderr}`);
+        assert.match(lines[0], /^restore failed: /, label);
+        assert.match(lines[0], reason, label);
+        assert.deepEqual(fs.readdirSync(data), [], `${label}: nothing seeded`);
+      }
+      // The good backup still seeds.
+      const data = tmp();
+      const run = await runBackupScript(restore, {
+        shell,
+        env: { ...BARE_ENV, DATA_DIR: data, RESTORE_SOURCE: good },
+      });
+      assert.equal(run.code, 0, `${shell.join(" ")}: ${run.stderr}`);
+      assert.match(run.stdout, /seeded from prod-20200101T000000Z\.rdb/);
+      assert.equal(sha256File(path.join(data, "dump.rdb")), backupSum);
+    }
+    assert.equal(sha256File(good), backupSum, "the sources are only read");
+  });
+
+  it("the sandbox's --restore-from runs the same checks: a link is refused before any process starts", async () => {
+    assert.ok(backupFile);
+    const link = path.join(tmp(), path.basename(backupFile));
+    fs.symlinkSync(backupFile, link);
+    fs.copyFileSync(`${backupFile}.sha256`, `${link}.sha256`);
+    const dir = tmp();
+    const outcome = await startSandbox(cfg, {
+      dir,
+      basePort: await freeBasePort(3),
+      restoreFrom: link,
+    }).then(
+      (started) => started,
+      (err: Error) => err,
+    );
+    if (!(outcome instanceof Error)) {
+      await outcome.stop();
+      assert.fail("the sandbox started from a link");
+    }
+    assert.match(outcome.message, /^restore failed: backup \S+ is a symbolic link \(to /);
+    const seeded = fs
+      .readdirSync(dir, { recursive: true })
+      .map(String)
+      .filter((f) => /(^|\/)(dump\.rdb|appendonlydir)$/.test(f));
+    assert.deepEqual(seeded, [], "nothing seeded");
+  });
+
   describe("failures: exit non-zero with one line, every earlier backup intact, the last good one still recorded", () => {
     let confDir: string;
     let backupDir: string;
@@ -417,6 +552,164 @@ describe("backup.sh and restore.sh on the production sandbox (sentinel group)", 
       client.disconnect();
     }
   });
+
+  describe("hostile names and a full disk, each in a backup dir of its own", () => {
+    const mounted: string[] = [];
+    /** A copy of the source's conf dir whose backup.sh writes into `dir`. */
+    const confFor = (dir: string) => {
+      const conf = copyConfDir(path.dirname(source.connection.backup!.script), tmp());
+      setEnvLine(conf, "BACKUP_DIR", dir);
+      return path.join(conf, "backup.sh");
+    };
+    after(() => {
+      for (const dir of mounted.splice(0)) execFileSync("umount", [dir]);
+    });
+
+    it("retention counts and removes only real backups: names planted with newlines, spaces or a path, a directory and links named like backups are neither counted nor removed (busybox sh and dash)", async () => {
+      const dir = tmp();
+      const script = confFor(dir);
+      const exists = (f: string) => {
+        try {
+          fs.lstatSync(path.join(dir, f));
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      // Nine real older backups, each with its checksum.
+      const real = Array.from({ length: 9 }, (_, i) => `prod-2020010${i + 1}T000000Z.rdb`);
+      for (const f of real) {
+        fs.writeFileSync(path.join(dir, f), `old ${f}`);
+        fs.writeFileSync(path.join(dir, `${f}.sha256`), `old ${f}`);
+      }
+      // Six names with a newline, each with a line that reads like a backup newer than the real ones.
+      const withNewline = [
+        ...Array.from({ length: 5 }, (_, i) => `planted-${i}\nprod-2025010${i + 1}T000000Z.rdb`),
+        "prod-20250106T000000Z.rdb\n",
+      ];
+      const otherNames = [
+        "prod-20250107T000000Z.rdb ",
+        " prod-20250107T000000Z.rdb",
+        "prod 20250107T000000Z.rdb",
+        "..\\prod-20250108T000000Z.rdb",
+        "prod-2025010xT000000Z.rdb",
+      ];
+      for (const f of [...withNewline, ...otherNames]) {
+        fs.writeFileSync(path.join(dir, f), "planted");
+        fs.writeFileSync(path.join(dir, `${f}.sha256`), "planted");
+      }
+      // A directory named like a backup, holding one: "prod-…rdb/prod-…rdb".
+      fs.mkdirSync(path.join(dir, "prod-20250109T000000Z.rdb"));
+      fs.writeFileSync(
+        path.join(dir, "prod-20250109T000000Z.rdb", "prod-20250109T000000Z.rdb"),
+        "planted",
+      );
+      // Links named like backups: to a file elsewhere, and to a real backup.
+      const victim = path.join(tmp(), "not-a-backup");
+      fs.writeFileSync(victim, "someone else's file");
+      fs.symlinkSync(victim, path.join(dir, "prod-20250110T000000Z.rdb"));
+      fs.symlinkSync(victim, path.join(dir, "prod-20250110T000000Z.rdb.sha256"));
+      fs.symlinkSync(path.join(dir, real[0]), path.join(dir, "prod-20250111T000000Z.rdb"));
+      const planted = [
+        ...withNewline,
+        ...otherNames,
+        ...[...withNewline, ...otherNames].map((f) => `${f}.sha256`),
+        "prod-20250109T000000Z.rdb",
+        "prod-20250110T000000Z.rdb",
+        "prod-20250110T000000Z.rdb.sha256",
+        "prod-20250111T000000Z.rdb",
+      ];
+
+      const taken: string[] = [];
+      for (const shell of [["dash"], ["busybox", "sh"]]) {
+        await nextSecond();
+        const run = await runBackupScript(script, { shell });
+        const label = shell.join(" ");
+        assert.equal(run.code, 0, `${label}: ${run.stderr}`);
+        assert.equal(run.stderr, "", label);
+        const status = readStatus(dir);
+        taken.push(status.last_good_file);
+        // The newest 7 real backups stay, each with its checksum; the older ones go with theirs.
+        const all = [...real, ...taken].sort().reverse();
+        const keep = all.slice(0, cfg.backup.retention);
+        for (const f of keep)
+          assert.ok(exists(f) && exists(`${f}.sha256`), `${label}: ${f} is kept`);
+        for (const f of all.slice(cfg.backup.retention))
+          assert.ok(!exists(f) && !exists(`${f}.sha256`), `${label}: ${f} is removed`);
+        for (const f of planted) assert.ok(exists(f), `${label}: ${JSON.stringify(f)} stays`);
+        assert.equal(status.result, "ok", label);
+        assert.equal(status.kept, String(cfg.backup.retention), label);
+        assert.match(status.message, /; 7 backup\(s\) kept \(retention 7\)$/, label);
+      }
+      assert.equal(fs.readFileSync(victim, "utf8"), "someone else's file");
+      assert.equal(taken.length, 2);
+    });
+
+    it("a full disk: the reason (No space left on device) in backup.status and the log line, the partial file gone", async function () {
+      if (process.getuid?.() !== 0) this.skip(); // mounting a small tmpfs needs root
+      // An incompressible value makes the RDB larger than the disk.
+      const app = platformClient(source.connection, "app", cfg.databaseIndex.flowCache);
+      await app.connect();
+      try {
+        await app.set(
+          "flow:result:disk-filler",
+          randomBytes(64 * 1024).toString("base64"),
+          "EX",
+          600,
+        );
+        const dir = tmp();
+        execFileSync("mount", ["-t", "tmpfs", "-o", "size=32k,mode=0700", "tmpfs", dir]);
+        mounted.push(dir);
+        const run = await runBackupScript(confFor(dir));
+        assert.notEqual(run.code, 0, run.stdout);
+        const lines = run.stderr.trim().split("\n");
+        assert.equal(lines.length, 1, `one line: ${run.stderr}`);
+        assert.match(
+          lines[0],
+          // "short write" when the disk fills up within a write: the script says why.
+          /^prod backup failed: redis-cli --rdb from \S+ exited 1: Error writing data to file: (No space left on device|short write; No space left on device in \/)/,
+        );
+        const status = readStatus(dir);
+        assert.equal(status.result, "failed");
+        assert.equal(`prod backup failed: ${status.message}`, lines[0], "the same reason in both");
+        assert.deepEqual(fs.readdirSync(dir), ["backup.status"], "no partial file, no lock left");
+      } finally {
+        await app.del("flow:result:disk-filler");
+        app.disconnect();
+      }
+    });
+
+    it("a disk already full of backups: the reason in backup.status (rewritten in place) and the log line, the last good backup still recorded", async function () {
+      if (process.getuid?.() !== 0) this.skip(); // mounting a small tmpfs needs root
+      const dir = tmp();
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=32k,mode=0700", "tmpfs", dir]);
+      mounted.push(dir);
+      const script = confFor(dir);
+      // A good run's record, then an older backup that fills every byte left.
+      fs.writeFileSync(
+        path.join(dir, "backup.status"),
+        "result=ok\ntime=1\nlast_good_time=1\nlast_good_file=prod-20200101T000000Z.rdb\nlast_good_size=28000\n",
+      );
+      const filler = fs.openSync(path.join(dir, "prod-20200101T000000Z.rdb"), "w");
+      try {
+        for (;;) fs.writeSync(filler, Buffer.alloc(1024));
+      } catch (err) {
+        assert.equal((err as NodeJS.ErrnoException).code, "ENOSPC");
+      } finally {
+        fs.closeSync(filler);
+      }
+      const run = await runBackupScript(script);
+      assert.notEqual(run.code, 0, run.stdout);
+      const lines = run.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, `one line: ${run.stderr}`);
+      assert.match(lines[0], /^prod backup failed: .*No space left on device in /);
+      const status = readStatus(dir);
+      assert.equal(status.result, "failed");
+      assert.equal(`prod backup failed: ${status.message}`, lines[0], "the same reason in both");
+      assert.equal(status.last_good_file, "prod-20200101T000000Z.rdb");
+      assert.deepEqual(fs.readdirSync(dir).sort(), ["backup.status", "prod-20200101T000000Z.rdb"]);
+    });
+  });
 });
 
 describe("off-site copies with rclone to an S3-compatible server on loopback (s3rver)", function () {
@@ -552,6 +845,47 @@ describe("off-site copies with rclone to an S3-compatible server on loopback (s3
       basePort: await freeBasePort(1),
     });
     assertSameData(seeded, await readKeys(sandbox.connection, keys), Date.now() - readAt + 1000);
+  });
+
+  it("copies and prunes only real backups: names planted beside them are never uploaded, and a name planted in the bucket is neither counted nor removed", async () => {
+    const prefix = "redis/planted";
+    const cfg = offsiteConfig({ backupS3Prefix: prefix });
+    const local = tmp();
+    const conf = tmp();
+    const site = { backupDir: local, nodes: "", sentinels: "", offsiteStep: "inline" } as const;
+    for (const [file, text] of Object.entries(backupPlainFiles(cfg, site)))
+      fs.writeFileSync(path.join(conf, file), text, { mode: 0o600 });
+    fs.writeFileSync(path.join(conf, "s3-access-key-id"), "S3RVER", { mode: 0o600 });
+    fs.writeFileSync(path.join(conf, "s3-secret-access-key"), "S3RVER", { mode: 0o600 });
+    const real = [1, 2, 3, 4].map((d) => `offsite-2020010${d}T000000Z.rdb`);
+    const planted = [
+      "offsite-x\noffsite-20250101T000000Z.rdb",
+      "offsite-20250102T000000Z.rdb\n.rdb",
+      "offsite-20250103T000000Z.rdb.old.rdb",
+      "offsite-planted.rdb",
+      "offsite-20250104T000000Z.rdb ",
+    ];
+    for (const f of [...real, ...planted]) {
+      fs.writeFileSync(path.join(local, f), `content of ${f}`);
+      fs.writeFileSync(path.join(local, `${f}.sha256`), `checksum of ${f}`);
+    }
+    // In the bucket: a name whose second line reads like the oldest backup.
+    const inBucket = "offsite-y\noffsite-20190101T000000Z.rdb";
+    const seed = path.join(tmp(), "seed");
+    fs.writeFileSync(seed, "planted");
+    await rclone(["copyto", seed, `t:${BUCKET}/${prefix}/${inBucket}`]);
+
+    const run = await runBackupScript(path.join(conf, "offsite.sh"));
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /holds the newest 4 backup\(s\) before pruning to 2$/m);
+    const listed = (await rclone(["lsf", "--files-only", `t:${BUCKET}/${prefix}`]))
+      .toString()
+      .split("\n")
+      .filter((l) => l !== "")
+      .sort();
+    const kept = real.slice(2).flatMap((f) => [f, `${f}.sha256`]);
+    // rclone lists a newline in a name as "␊".
+    assert.deepEqual(listed, [...kept, inBucket.replace("\n", "␊")].sort());
   });
 
   it("a refused key or an unreachable endpoint: exit non-zero, one line, the local backup kept", async () => {

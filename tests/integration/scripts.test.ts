@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { nodePlainFiles, nodeSecretFiles, sentinelPlainFiles } from "../../render/files";
 import { renderPrepareScript } from "../../render/kubernetes";
+import { backupPlainFiles } from "../../render/backup";
 import { SecretValues, redisServerArgs } from "../../render/redis-conf";
 import { ResolvedConfig } from "../../config/resolve";
 import { credentials } from "../../render/connection";
@@ -37,6 +38,47 @@ describe("rendered scripts: POSIX sh that busybox (alpine image) and dash both r
         }
       }
     }
+  });
+
+  it("every rendered backup script (each topology, with off-site copies and an s3:// restore) parses under busybox sh and dash and is clean under shellcheck -s sh -S warning", () => {
+    const offsite = resolve(
+      {
+        ...PROD_STANDALONE,
+        backupS3Endpoint: "http://127.0.0.1:9000",
+        backupS3Bucket: "lowcode-backups",
+        backupS3AccessKeyId: { secure: "x" },
+        backupS3SecretAccessKey: { secure: "x" },
+        restoreFrom: "s3://lowcode-backups/redis/prod-20260101T020000Z.rdb",
+      },
+      "prod",
+      ["backupS3AccessKeyId", "backupS3SecretAccessKey"],
+    );
+    // The scripts are the same on every target: what differs is in backup.env.
+    const site = {
+      backupDir: "/backup",
+      nodes: "a:6379",
+      sentinels: "b:26379",
+      offsiteStep: "inline",
+    } as const;
+    let checked = 0;
+    for (const cfg of [resolve(DEV), resolve(PROD_STANDALONE), resolve(PROD), offsite]) {
+      const files = backupPlainFiles(cfg, site);
+      for (const [file, text] of Object.entries(files).filter(([f]) => f.endsWith(".sh"))) {
+        const label = `${file} (${cfg.profile}, ${cfg.topology})`;
+        for (const [shell, ...args] of SHELLS) {
+          const run = spawnSync(shell, [...args, "-n"], { input: text, encoding: "utf8" });
+          assert.equal(run.status, 0, `${shell} ${label}: ${run.stderr}`);
+        }
+        const lint = spawnSync("shellcheck", ["-s", "sh", "-S", "warning", "-"], {
+          input: text,
+          encoding: "utf8",
+        });
+        assert.equal(lint.error, undefined, `shellcheck: ${lint.error?.message}`);
+        assert.equal(lint.status, 0, `shellcheck ${label}:\n${lint.stdout}`);
+        checked++;
+      }
+    }
+    assert.equal(checked, 3 * 2 + 4, "backup.sh and restore.sh of each, offsite.sh and fetch.sh");
   });
 
   /**

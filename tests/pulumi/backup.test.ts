@@ -182,6 +182,8 @@ describe("Pulumi program: BackupCronJob on Kubernetes with off-site copies and a
     );
     const restore = pod.containers[0];
     assert.equal(restore.command.join(" "), "sh /conf/restore.sh");
+    // The Redis image: restore.sh checks the backup with its redis-check-rdb.
+    assert.equal(restore.image, resolve(PROD).image);
     assert.deepEqual(
       restore.env.filter((e: Json) => e.name !== "HOME"),
       [
@@ -272,6 +274,13 @@ describe("Pulumi program: BackupCronJob on Docker (dev stack)", () => {
     ) as Json;
     assert.equal(seed.user, "999:999");
     assert.deepEqual(seed.command, ["sh", "/backup-conf/restore.sh"]);
+    // The Redis image, as the backup's: restore.sh checks the backup with its redis-check-rdb.
+    assert.equal(seed.image, c.image);
+    const image = recorder.find(
+      "docker:index/remoteImage:RemoteImage",
+      "lowcode-redis-backup-image",
+    );
+    assert.equal((unwrap(image.inputs) as Json).name, resolve(DEV).image);
     assert.deepEqual(seed.envs, [
       "DATA_DIR=/seed",
       "RESTORE_SOURCE=/data/dev-20260101T020000Z.rdb",
