@@ -606,6 +606,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
     >[0],
     {
       target: v.target,
+      profile,
       profileDefault: security.networkPolicy,
       appSecretNamespaces: cluster.cluster.appSecretNamespaces,
       namespace: v.namespace,
