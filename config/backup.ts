@@ -1,6 +1,6 @@
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
-import { addressBits, NEVER_OFFSITE, rangeOf } from "./addresses";
+import { NEVER_OFFSITE, addressBits, addressText, mappedIPv4, rangeOf } from "./addresses";
 import { KeySpec, MI, TI, bool, checked, int, quantity } from "./schemas";
 import { toMebibytes, wholeQuantity } from "./units";
 
@@ -293,8 +293,11 @@ export function endpointProblem(v: string): string | undefined {
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const address = addressBits(host);
   if (address) {
-    const never = rangeOf({ ...address, prefix: address.family === 4 ? 32 : 128 }, NEVER_OFFSITE);
-    if (never) return `names ${host}, ${never.what}: ${NOT_OFFSITE}`;
+    const block = { ...address, prefix: address.family === 4 ? 32 : 128 };
+    const never = rangeOf(block, NEVER_OFFSITE);
+    const mapped = mappedIPv4(block);
+    const shown = mapped ? `${addressText(4, mapped.bits)} (as ${host})` : host;
+    if (never) return `names ${shown}, ${never.what}: ${NOT_OFFSITE}`;
   }
   const name = host.replace(/\.$/, "");
   if (name === "localhost" || name.endsWith(".localhost"))

@@ -48,11 +48,11 @@ export function cidrProblem(v: string): string | undefined {
   // Host bits set (10.1.2.3/8): a typo for a /32, or a network the writer did not mean.
   if (network !== block.bits)
     return `${CIDR_ALLOWED}; ${JSON.stringify(v)} has host bits set: the block is ${addressText(block.family, network)}/${prefix}`;
-  if (block.family === 6 && canonicalIPv6(address) !== address)
-    return `${CIDR_ALLOWED}; write ${JSON.stringify(v)} as ${JSON.stringify(`${canonicalIPv6(address)}/${prefix}`)}`;
   const mapped = mappedIPv4(block);
   if (mapped)
     return `${CIDR_ALLOWED}; ${JSON.stringify(v)} is an IPv4-mapped IPv6 block: write the IPv4 block ${addressText(4, mapped.bits)}/${mapped.prefix}`;
+  if (block.family === 6 && canonicalIPv6(address) !== address)
+    return `${CIDR_ALLOWED}; write ${JSON.stringify(v)} as ${JSON.stringify(`${canonicalIPv6(address)}/${prefix}`)}`;
   if (block.prefix === 0)
     return `must not hold every address: ${JSON.stringify(v)} would let the backup reach anything, the cloud metadata service and the cluster's own pods included; list the S3 server's addresses`;
   const never = rangeOf(block, NEVER_OFFSITE);
