@@ -1,5 +1,6 @@
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
+import { NEVER_OFFSITE, addressBits, addressText, mappedIPv4, rangeOf } from "./addresses";
 import { KeySpec, MI, TI, bool, checked, int, quantity } from "./schemas";
 import { toMebibytes, wholeQuantity } from "./units";
 
@@ -172,7 +173,10 @@ export function nextRuns(expression: string, from: Date, count: number): Date[] 
 
 const S3_BUCKET = /^(?=.{3,63}$)[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
 const S3_BUCKET_ALLOWED =
-  '"" (no off-site copy) or an S3 bucket name: 3 to 63 lowercase letters, digits, "." and "-", starting and ending with a letter or digit';
+  '"" (no off-site copy) or an S3 bucket name: 3 to 63 lowercase letters, digits, "." and "-", starting and ending with a letter or digit, without "..", not an IP address, without a prefix or suffix S3 reserves (xn--, sthree-, amzn-s3-demo-; -s3alias, --ol-s3, .mrap, --x-s3, --table-s3)';
+/** S3's bucket naming rules beyond the characters: names S3 refuses, or keeps for its own uses. */
+const S3_RESERVED_PREFIXES = ["xn--", "sthree-", "amzn-s3-demo-"];
+const S3_RESERVED_SUFFIXES = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
 const S3_PREFIX = /^([A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]+$/;
 const S3_PREFIX_ALLOWED =
   '"" (the bucket\'s top) or "/"-separated path segments of letters, digits, ".", "_" and "-", without a leading or trailing "/", "." or ".." segments, at most 200 characters';
@@ -180,7 +184,7 @@ const BACKUP_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.rdb$/;
 const RESTORE_ALLOWED =
   '"" (no restore), a backup file name in the backup storage such as "prod-20260101T020000Z.rdb", or "s3://<backupS3Bucket>/<key>.rdb" when off-site copies are configured';
 const HOST_DIR_ALLOWED =
-  'must be "" (a Docker named volume) or an absolute host path of letters, digits, ".", "_", "-" and "/", without "." or ".." segments, not "/"';
+  'must be "" (a Docker named volume) or an absolute host path of letters, digits, ".", "_", "-" and "/", without empty, "." or ".." segments, not "/"';
 
 const s3Key = z
   .string({ error: "must be a string" })
@@ -189,6 +193,124 @@ const s3Key = z
   .regex(/^[!-~]+$/, { error: "may hold printable ASCII only, without blanks" });
 
 const dotSegments = (path: string) => path.split("/").some((s) => s === "." || s === "..");
+
+/** Why S3 would refuse a bucket name, or undefined. */
+export function bucketProblem(name: string): string | undefined {
+  const refused = (reason?: string) =>
+    `must be ${S3_BUCKET_ALLOWED}${reason ? `; ${JSON.stringify(name)} ${reason}` : ""}`;
+  if (!S3_BUCKET.test(name)) return refused();
+  if (name.includes("..")) return refused("has two adjacent periods");
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return refused("is formatted as an IP address");
+  const prefix = S3_RESERVED_PREFIXES.find((p) => name.startsWith(p));
+  if (prefix) return refused(`starts with ${JSON.stringify(prefix)}, which S3 reserves`);
+  const suffix = S3_RESERVED_SUFFIXES.find((p) => name.endsWith(p));
+  if (suffix) return refused(`ends with ${JSON.stringify(suffix)}, which S3 reserves`);
+  return undefined;
+}
+
+/**
+ * Host folders the backup container must not be given: it mounts backupHostDir writable and runs
+ * crond as root, so a system folder, a credentials folder or a socket would hand it the host.
+ */
+const SYSTEM_DIRS = [
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/libx32",
+  "/proc",
+  "/root",
+  "/run",
+  "/sbin",
+  "/snap",
+  "/sys",
+  "/usr",
+  "/var/lib/containerd",
+  "/var/lib/docker",
+  "/var/lib/kubelet",
+  "/var/run",
+];
+/** Folders shared by everything on the host: the backups need a folder of their own inside. */
+const SHARED_DIRS = [
+  "/home",
+  "/media",
+  "/mnt",
+  "/opt",
+  "/srv",
+  "/tmp",
+  "/var",
+  "/var/lib",
+  "/var/tmp",
+];
+const OWN_FOLDER = 'use a folder of its own, such as "/var/backups/lowcode-redis"';
+
+/** Why a backup host folder is refused, or undefined. */
+export function hostDirProblem(dir: string): string | undefined {
+  if (dir === "") return undefined;
+  if (
+    !/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(dir) ||
+    /\/\//.test(dir) ||
+    dotSegments(dir.slice(1))
+  )
+    return HOST_DIR_ALLOWED;
+  const system = SYSTEM_DIRS.find((d) => dir === d || dir.startsWith(`${d}/`));
+  if (system)
+    return `must not be inside ${system}, a system folder of the host: the backup container mounts it writable and runs as root; ${OWN_FOLDER}`;
+  const segment = dir.split("/").find((s) => s.startsWith(".") || /\.sock(et)?$/.test(s));
+  if (segment)
+    return `must not be or be inside ${JSON.stringify(segment)}, ${segment.startsWith(".") ? "a hidden folder (credentials and settings such as .ssh, .docker, .kube live in those)" : "a socket (a daemon's control socket gives whoever writes to it that daemon)"}; ${OWN_FOLDER}`;
+  if (SHARED_DIRS.includes(dir))
+    return `must not be ${dir} itself, which the whole host shares (backups are pruned there); ${OWN_FOLDER}`;
+  return undefined;
+}
+
+const ENDPOINT_FORMAT =
+  'must be "" (Amazon S3) or an http:// or https:// URL such as "https://s3.example.com"';
+/** Host names of cloud instance metadata services. */
+const METADATA_HOSTS = ["metadata.google.internal", "metadata.goog", "instance-data.ec2.internal"];
+const NOT_OFFSITE =
+  "off-site copies go to a server outside the cluster and its nodes, and the backup is let through to the endpoint's address";
+
+/** Why an off-site endpoint is refused, or undefined. */
+export function endpointProblem(v: string): string | undefined {
+  if (v === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return ENDPOINT_FORMAT;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return ENDPOINT_FORMAT;
+  if (url.username || url.password)
+    return "must not hold credentials: set backupS3AccessKeyId and backupS3SecretAccessKey with --secret";
+  if (url.search || url.hash || (url.pathname !== "/" && url.pathname !== ""))
+    return "must be the endpoint only (scheme, host, port), without a path, query or fragment: the bucket is backupS3Bucket and the path backupS3Prefix";
+  // The WHATWG parser reads every spelling of an address (0x7f.1, 2130706433, 0177.0.0.1): judge
+  // the address it decodes to, as the NetworkPolicy gets it.
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const address = addressBits(host);
+  if (address) {
+    const block = { ...address, prefix: address.family === 4 ? 32 : 128 };
+    const never = rangeOf(block, NEVER_OFFSITE);
+    const mapped = mappedIPv4(block);
+    const shown = mapped ? `${addressText(4, mapped.bits)} (as ${host})` : host;
+    if (never) return `names ${shown}, ${never.what}: ${NOT_OFFSITE}`;
+  }
+  const name = host.replace(/\.$/, "");
+  if (name === "localhost" || name.endsWith(".localhost"))
+    return `names ${name}, a loopback address: ${NOT_OFFSITE}`;
+  if (METADATA_HOSTS.includes(name))
+    return `names ${name}, the cloud instance metadata service: ${NOT_OFFSITE}`;
+  if (/^kubernetes(\.default(\.svc(\..+)?)?)?$/.test(name))
+    return `names ${name}, the Service of the Kubernetes API server: ${NOT_OFFSITE}`;
+  // rclone is given the text, the NetworkPolicy the decoded address: one spelling for both.
+  if (v !== url.origin && v !== `${url.origin}/`)
+    return `must be written as ${JSON.stringify(url.origin)}: rclone is given the endpoint as written and the NetworkPolicy the address it stands for, so they must be one spelling`;
+  return undefined;
+}
 
 export const BACKUP_KEYS = {
   backupEnabled: {
@@ -228,40 +350,21 @@ export const BACKUP_KEYS = {
     description:
       'Docker: a host folder for the backups instead of a named volume; "" = named volume.',
     default: "",
-    schema: checked(HOST_DIR_ALLOWED, (v) =>
-      v === "" || (/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(v) && !dotSegments(v.slice(1)))
-        ? undefined
-        : HOST_DIR_ALLOWED,
-    ),
+    schema: checked(HOST_DIR_ALLOWED, hostDirProblem),
   },
   backupS3Endpoint: {
     type: "string",
     description:
       'Off-site copies: the S3-compatible endpoint URL; "" = Amazon S3 of backupS3Region.',
     default: "",
-    schema: checked('must be "" or an http(s) URL', (v) => {
-      if (v === "") return undefined;
-      let url: URL;
-      try {
-        url = new URL(v);
-      } catch {
-        return 'must be "" (Amazon S3) or an http:// or https:// URL such as "https://s3.example.com"';
-      }
-      if (url.protocol !== "https:" && url.protocol !== "http:")
-        return 'must be "" (Amazon S3) or an http:// or https:// URL such as "https://s3.example.com"';
-      if (url.username || url.password)
-        return "must not hold credentials: set backupS3AccessKeyId and backupS3SecretAccessKey with --secret";
-      if (url.search || url.hash || (url.pathname !== "/" && url.pathname !== ""))
-        return "must be the endpoint only (scheme, host, port), without a path, query or fragment: the bucket is backupS3Bucket and the path backupS3Prefix";
-      return undefined;
-    }),
+    schema: checked('must be "" or an http(s) URL', endpointProblem),
   },
   backupS3Bucket: {
     type: "string",
     description: 'Off-site copies: the bucket; "" = no off-site copy.',
     default: "",
     schema: checked(`must be ${S3_BUCKET_ALLOWED}`, (v) =>
-      v === "" || S3_BUCKET.test(v) ? undefined : `must be ${S3_BUCKET_ALLOWED}`,
+      v === "" ? undefined : bucketProblem(v),
     ),
   },
   backupS3Prefix: {
@@ -306,7 +409,7 @@ export const BACKUP_KEYS = {
       const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(v);
       if (
         s3 &&
-        S3_BUCKET.test(s3[1]) &&
+        bucketProblem(s3[1]) === undefined &&
         S3_PREFIX.test(s3[2]) &&
         !dotSegments(s3[2]) &&
         s3[2].endsWith(".rdb")

@@ -6,7 +6,32 @@ import { KeySpec, checked, namespaceList } from "./schemas";
  */
 
 const RENDER_DIR_ALLOWED =
-  'must be "" (apply to the cluster) or a directory path for the manifests, such as "manifests/prod" (no line breaks)';
+  'must be "" (apply to the cluster) or a folder of the project for the manifests, such as "manifests/prod": a relative path of letters, digits, ".", "_", "-" separated by "/", without empty, hidden (".git") or ".." segments';
+
+/**
+ * Why a manifests folder is refused, or undefined. The Kubernetes provider writes every object
+ * there, Secrets in clear, so it stays inside the project: no absolute path, no way up, no
+ * hidden folder (.git, .github), and no character a shell or a YAML tool would read specially.
+ */
+export function renderDirProblem(dir: string): string | undefined {
+  if (dir === "") return undefined;
+  if (dir.startsWith("/") || /^[A-Za-z]:/.test(dir))
+    return `${RENDER_DIR_ALLOWED}; an absolute path would write the Secrets outside the project`;
+  const segments = dir.split("/");
+  if (segments.includes(".."))
+    return `${RENDER_DIR_ALLOWED}; ".." would write the Secrets outside the project`;
+  if (!/^[A-Za-z0-9._/-]+$/.test(dir)) return RENDER_DIR_ALLOWED;
+  if (segments.some((s) => s === "" || s.startsWith(".") || s.startsWith("-")))
+    return RENDER_DIR_ALLOWED;
+  return undefined;
+}
+
+/**
+ * Namespaces of Kubernetes itself (kube-system, kube-public, kube-node-lease and any other
+ * kube-*): the applications' Secret, readable by whoever reads Secrets there, has no place in
+ * them.
+ */
+export const systemNamespace = (name: string) => name.startsWith("kube-");
 
 export const CLUSTER_KEYS = {
   appSecretNamespaces: {
@@ -14,16 +39,21 @@ export const CLUSTER_KEYS = {
     description:
       "Kubernetes: the namespaces that get the applications' connection Secret <deployment>-connection (envFrom); unset = the stack's namespace, [] = none.",
     default: undefined,
-    schema: namespaceList,
+    schema: namespaceList.superRefine((list, ctx) => {
+      const system = list.find(systemNamespace);
+      if (system)
+        ctx.addIssue({
+          code: "custom",
+          message: `must not name ${system}, a namespace of Kubernetes itself: the connection Secret holds the app password and belongs with the applications`,
+        });
+    }),
   },
   renderYamlTo: {
     type: "string",
     description:
       'Kubernetes: write the manifests to this directory instead of applying them (GitOps; Secrets are written in clear); "" = apply.',
     default: "",
-    schema: checked(RENDER_DIR_ALLOWED, (v) =>
-      /[\u0000-\u001f\u007f]/.test(v) || v.trim() !== v ? RENDER_DIR_ALLOWED : undefined,
-    ),
+    schema: checked(RENDER_DIR_ALLOWED, renderDirProblem),
   },
 } satisfies Record<string, KeySpec>;
 

@@ -152,6 +152,22 @@ export function resolveCommander(
       ),
     );
   }
+  if (context.target === "kubernetes" && enabled && host !== "" && tlsSecret === "") {
+    const clear =
+      "the Ingress would serve Commander's sign-in page over plain HTTP, and the password would cross the network in clear";
+    if (context.profile === "production")
+      problems.push(
+        invalid(
+          "commanderIngressHost",
+          host,
+          `needs lowcode-redis:commanderIngressTlsSecret on the production profile: ${clear}`,
+        ),
+      );
+    else
+      warnings.push(
+        `lowcode-redis:commanderIngressHost "${host}" has no commanderIngressTlsSecret: ${clear}.`,
+      );
+  }
   if (context.target === "docker") {
     // Each published port once: Commander, RedisInsight, the nodes and the sentinels.
     const taken = new Map(context.publishedPorts);

@@ -3,6 +3,8 @@ import { z } from "zod";
 import {
   BindAddress,
   bindConflict,
+  blockOf,
+  overlaps,
   ipv4ToNumber,
   maskOf,
   numberToIpv4,
@@ -69,6 +71,8 @@ const PRIVATE_IPV4: readonly (readonly [number, number])[] = [
   [0xc0a80000, 16],
 ];
 
+/** The default subnet of Docker's bridge network docker0. */
+const DOCKER_BRIDGE = "172.17.0.0/16";
 const SUBNET_ALLOWED =
   'must be a private IPv4 network (inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16) with a prefix from /16 to /24, written as its network address, e.g. "172.28.0.0/24"';
 const dockerSubnet = checked(SUBNET_ALLOWED, (v) => {
@@ -82,7 +86,11 @@ const dockerSubnet = checked(SUBNET_ALLOWED, (v) => {
   const inPrivate = PRIVATE_IPV4.some(
     ([base, bits]) => prefix >= bits && (address & maskOf(bits)) >>> 0 === base,
   );
-  return inPrivate ? undefined : SUBNET_ALLOWED;
+  if (!inPrivate) return SUBNET_ALLOWED;
+  // Docker refuses a network that overlaps another ("Pool overlaps"), and docker0 is always there.
+  if (overlaps(blockOf(v), blockOf(DOCKER_BRIDGE)))
+    return `${SUBNET_ALLOWED}; not inside ${DOCKER_BRIDGE}, the subnet of Docker's default bridge network (docker0), which Docker would refuse to overlap`;
+  return undefined;
 });
 
 const CHANNEL = /^[A-Za-z0-9][A-Za-z0-9:_.@{}*?-]*$/;
@@ -100,6 +108,15 @@ const IMAGE = new RegExp(
 );
 const IMAGE_ALLOWED =
   'must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine"';
+/** The repository's last path component: a mirror (registry.example.com/mirror/redis) is still Redis. */
+const SERVER_IMAGES = ["redis", "valkey"];
+const imageProblem = (image: string) => {
+  const repository = image.replace(/@.*$/, "").replace(/:[^/]*$/, "");
+  const name = repository.slice(repository.lastIndexOf("/") + 1);
+  return SERVER_IMAGES.includes(name)
+    ? undefined
+    : `${IMAGE_ALLOWED}: its repository must end in /redis or /valkey (the scripts run redis-server, redis-cli and redis-check-rdb), not ${JSON.stringify(name)}`;
+};
 const DNS_SUBDOMAIN =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** The only place the usual cluster domain is written: every DNS name is built from the config. */
@@ -150,7 +167,11 @@ export const KEYS = {
     schema: z
       .string({ error: IMAGE_ALLOWED })
       .max(255, { error: IMAGE_ALLOWED })
-      .regex(IMAGE, { error: IMAGE_ALLOWED }),
+      .regex(IMAGE, { error: IMAGE_ALLOWED })
+      .superRefine((v, ctx) => {
+        const problem = imageProblem(v);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
   },
   port: {
     type: "integer",

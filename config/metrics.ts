@@ -1,6 +1,19 @@
 import { KeySpec, bool, labelList, parseLabels } from "./schemas";
 
 /**
+ * The labels the ServiceMonitor and the PrometheusRule carry of their own (render/kubernetes.ts
+ * `labels`): what selects, owns and names them. metricsLabels adds labels beside them, never over
+ * them.
+ */
+export const OWN_LABEL_KEYS = [
+  "app.kubernetes.io/name",
+  "app.kubernetes.io/instance",
+  "app.kubernetes.io/component",
+  "app.kubernetes.io/part-of",
+  "app.kubernetes.io/managed-by",
+];
+
+/**
  * The keys of the metrics and alerts (Kubernetes): a redis_exporter beside every Redis node and
  * sentinel, and the Prometheus operator's ServiceMonitor and PrometheusRule where the cluster has
  * that operator.
@@ -31,7 +44,14 @@ export const METRICS_KEYS = {
     description:
       'Kubernetes: labels (k=v,…) added to the ServiceMonitor and PrometheusRule so that the operator selects them, e.g. "release=kube-prometheus-stack".',
     default: "",
-    schema: labelList,
+    schema: labelList.superRefine((v, ctx) => {
+      const own = Object.keys(parseLabels(v)).find((k) => OWN_LABEL_KEYS.includes(k));
+      if (own)
+        ctx.addIssue({
+          code: "custom",
+          message: `must not set ${own}, a label the ServiceMonitor and PrometheusRule carry of their own (${OWN_LABEL_KEYS.join(", ")}); add labels beside them`,
+        });
+    }),
   },
 } satisfies Record<string, KeySpec>;
 

@@ -1,5 +1,15 @@
 import { isIP } from "node:net";
-import { ipv4ToNumber, maskOf, numberToIpv4 } from "./addresses";
+import {
+  NEVER_OFFSITE,
+  PRIVATE_RANGES,
+  addressBits,
+  addressText,
+  blockOf,
+  canonicalIPv6,
+  mappedIPv4,
+  networkBits,
+  rangeOf,
+} from "./addresses";
 import { z } from "zod";
 import { KeySpec, bool, labelList, namespaceList, namespaceName, parseLabels } from "./schemas";
 
@@ -14,30 +24,41 @@ export const DEFAULT_CLIENT_LABELS = "lowcode.ton/redis-client=true";
 const CIDR_ALLOWED =
   'must be a list of CIDR blocks such as "203.0.113.10/32" or "2001:db8::/48" (IPv4 prefix 0-32, IPv6 0-128)';
 const cidr = z.string({ error: CIDR_ALLOWED }).superRefine((v, ctx) => {
-  const [address, prefix, extra] = v.split("/");
-  const family = isIP(address ?? "");
-  if (
-    extra !== undefined ||
-    prefix === undefined ||
-    !/^\d{1,3}$/.test(prefix) ||
-    family === 0 ||
-    Number(prefix) > (family === 4 ? 32 : 128)
-  ) {
-    ctx.addIssue({ code: "custom", message: CIDR_ALLOWED });
-    return;
-  }
-  // Host bits set (10.1.2.3/8): a typo for a /32, or a network the writer did not mean.
-  const network = family === 4 ? ipv4Network(address, Number(prefix)) : undefined;
-  if (network !== undefined && network !== address)
-    ctx.addIssue({
-      code: "custom",
-      message: `${CIDR_ALLOWED}; ${JSON.stringify(v)} has host bits set: the block is ${network}/${prefix}`,
-    });
+  const problem = cidrProblem(v);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
-/** The network address of an IPv4 address under a prefix. */
-function ipv4Network(address: string, prefix: number): string {
-  return numberToIpv4((ipv4ToNumber(address) & maskOf(prefix)) >>> 0);
+/**
+ * Why an off-site CIDR block is refused, or undefined: its spelling must be the one a
+ * NetworkPolicy stores (no zone id, no leading zero, no host bits, IPv6 in RFC 5952 form), and it
+ * must not open the backup's way to every address, to the node or to the metadata service.
+ */
+export function cidrProblem(v: string): string | undefined {
+  const [address, prefix, extra] = v.split("/");
+  if (address.includes("%"))
+    return `${CIDR_ALLOWED}; ${JSON.stringify(v)} has a zone id, which names an interface of one host`;
+  const parsed = addressBits(address);
+  if (extra !== undefined || prefix === undefined || !/^\d{1,3}$/.test(prefix) || !parsed)
+    return CIDR_ALLOWED;
+  if (Number(prefix) > (parsed.family === 4 ? 32 : 128)) return CIDR_ALLOWED;
+  if (prefix !== String(Number(prefix)))
+    return `${CIDR_ALLOWED}; the prefix length of ${JSON.stringify(v)} has a leading zero: write ${JSON.stringify(`${address}/${Number(prefix)}`)}`;
+  const block = { ...parsed, prefix: Number(prefix) };
+  const network = networkBits(block.family, block.bits, block.prefix);
+  // Host bits set (10.1.2.3/8): a typo for a /32, or a network the writer did not mean.
+  if (network !== block.bits)
+    return `${CIDR_ALLOWED}; ${JSON.stringify(v)} has host bits set: the block is ${addressText(block.family, network)}/${prefix}`;
+  const mapped = mappedIPv4(block);
+  if (mapped)
+    return `${CIDR_ALLOWED}; ${JSON.stringify(v)} is an IPv4-mapped IPv6 block: write the IPv4 block ${addressText(4, mapped.bits)}/${mapped.prefix}`;
+  if (block.family === 6 && canonicalIPv6(address) !== address)
+    return `${CIDR_ALLOWED}; write ${JSON.stringify(v)} as ${JSON.stringify(`${canonicalIPv6(address)}/${prefix}`)}`;
+  if (block.prefix === 0)
+    return `must not hold every address: ${JSON.stringify(v)} would let the backup reach anything, the cloud metadata service and the cluster's own pods included; list the S3 server's addresses`;
+  const never = rangeOf(block, NEVER_OFFSITE);
+  if (never)
+    return `must not hold ${never.cidr}, ${never.what}: ${JSON.stringify(v)} would let the backup reach it; list the S3 server's addresses`;
+  return undefined;
 }
 
 export const NETWORK_POLICY_KEYS = {
@@ -174,12 +195,48 @@ export function offsitePeer(
   return { cidrs: [{ cidr: "0.0.0.0/0", except: NON_PUBLIC_IPV4 }], port };
 }
 
+const NAMESPACE_PREFIX = "lowcode-redis:";
+const PRIVATE_NOTE =
+  "it may be a pod, Service or node of this cluster (kubeadm gives Services 10.96.0.0/12) rather than an S3 server outside it: make sure it is the off-site server (an endpoint inside the cluster takes networkPolicyOffsiteNamespace)";
+
+/**
+ * Off-site addresses in private or shared ranges: a company's own S3 server may be there, and so
+ * may the cluster's pods and Services, which the program cannot tell apart without the cluster's
+ * ranges. Warned, not refused.
+ */
+function privateOffsiteWarnings(
+  endpoint: string | undefined,
+  offsiteNamespace: string,
+  cidrs: readonly string[],
+): string[] {
+  if (endpoint === undefined || offsiteNamespace !== "") return [];
+  const warnings: string[] = [];
+  const { url, port } = endpointUrl(endpoint);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const address = addressBits(host);
+  const hostRange =
+    address && rangeOf({ ...address, prefix: address.family === 4 ? 32 : 128 }, PRIVATE_RANGES);
+  if (hostRange)
+    warnings.push(
+      `${NAMESPACE_PREFIX}backupS3Endpoint ${JSON.stringify(endpoint)} is ${host}, a ${hostRange.what} address: the backup may send to it on port ${port}; ${PRIVATE_NOTE}.`,
+    );
+  for (const cidr of cidrs) {
+    const range = rangeOf(blockOf(cidr), PRIVATE_RANGES);
+    if (range)
+      warnings.push(
+        `${NAMESPACE_PREFIX}networkPolicyOffsiteCidrs ${JSON.stringify(cidr)} reaches ${range.what} addresses (${range.cidr}): the backup may send to them on port ${port}; ${PRIVATE_NOTE}.`,
+      );
+  }
+  return warnings;
+}
+
 type NetworkPolicyValues = { readonly [K in keyof typeof NETWORK_POLICY_KEYS]: unknown };
 
 export function resolveNetworkPolicy(
   values: NetworkPolicyValues,
   context: {
     readonly target: "docker" | "kubernetes";
+    readonly profile: string;
     readonly profileDefault: boolean;
     readonly appSecretNamespaces: readonly string[];
     readonly namespace: string;
@@ -245,6 +302,11 @@ export function resolveNetworkPolicy(
         ),
       );
   }
+  if (kubernetes && asked === false && context.profileDefault)
+    warnings.push(
+      `${NAMESPACE_PREFIX}networkPolicy is false on the ${context.profile} profile: every pod of the cluster can reach Redis, the sentinels and Commander, and the backup any address; only the passwords stand in the way.`,
+    );
+  if (kubernetes) warnings.push(...privateOffsiteWarnings(endpoint, offsiteNamespace, cidrs));
   const offsite =
     enabled && endpoint !== undefined ? offsitePeer(endpoint, cidrs, offsiteNamespace) : undefined;
   if (offsite && offsite.cidrs[0]?.except)

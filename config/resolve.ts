@@ -645,6 +645,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
     >[0],
     {
       target: v.target,
+      profile,
       profileDefault: security.networkPolicy,
       appSecretNamespaces: cluster.cluster.appSecretNamespaces,
       namespace: v.namespace,

@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isCollection, parseDocument, visit } from "yaml";
-import { NAMESPACE } from "./keys";
+import { Document, isAlias, isCollection, isMap, isScalar, parseDocument, visit } from "yaml";
+import { NAMESPACE, SECRET_KEYS } from "./keys";
+import { PulumiRefuses, pulumiConfigText } from "./pulumi-value";
 import { ConfigEntry, rawConfigFromEntries } from "./raw-config";
 import { ConfigError, RawConfig, ResolvedConfig, resolveConfig, stackNameProblem } from "./resolve";
 import { jsonText, nearest, printable } from "./suggest";
@@ -30,6 +31,17 @@ const isPlainMapping = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" &&
   value !== null &&
   [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null);
+
+/** The value nodes of the file's config mapping, by key as the file's object has them. */
+function configValueNodes(doc: Document): Map<string, unknown> {
+  let config: unknown = doc.get("config", true);
+  if (isAlias(config)) config = config.resolve(doc);
+  const nodes = new Map<string, unknown>();
+  if (!isMap(config)) return nodes;
+  for (const pair of config.items)
+    if (isScalar(pair.key)) nodes.set(String(pair.key.value), pair.value);
+  return nodes;
+}
 
 /**
  * Reads `Pulumi.<stack>.yaml` (or any file of that shape) as the Pulumi engine would hand it
@@ -97,11 +109,27 @@ export function readStackFile(file: string, stack: string): RawConfig {
       `${where}: "config" must be a mapping of keys to values, not ${describe(config)}.`,
     ]);
   }
-  const entries: ConfigEntry[] = Object.entries(config).map(([fullKey, value]) => [
-    fullKey,
-    value,
-    typeof value === "object" && value !== null && Object.hasOwn(value, "secure"),
-  ]);
+  const nodes = configValueNodes(doc);
+  const entries: ConfigEntry[] = [];
+  for (const [fullKey, value] of Object.entries(config)) {
+    const secret = typeof value === "object" && value !== null && Object.hasOwn(value, "secure");
+    // Every other value as the Pulumi engine hands it to the program: a string.
+    if (secret || !nodes.has(fullKey)) entries.push([fullKey, value, secret]);
+    else {
+      const node = nodes.get(fullKey);
+      const shown = (SECRET_KEYS as string[]).some((k) => fullKey.endsWith(`:${k}`))
+        ? "(secret value not shown)"
+        : isScalar(node)
+          ? jsonText(node.source ?? node.value)
+          : `(${describe(value)})`;
+      try {
+        entries.push([fullKey, pulumiConfigText(node, doc), false]);
+      } catch (err) {
+        if (!(err instanceof PulumiRefuses)) throw err;
+        problems.push(`Invalid ${printable(fullKey)} ${shown}: ${err.message}.`);
+      }
+    }
+  }
   return rawConfigFromEntries(stack, entries, problems);
 }
 

@@ -725,11 +725,18 @@ describe("off-site copies with rclone to an S3-compatible server on loopback (s3
   let endpoint: string;
   let remoteDir: string;
   let sandbox: Sandbox | undefined;
-  const offsiteConfig = (extra: Record<string, unknown> = {}) =>
-    resolve(
+  /**
+   * The stack with its endpoint on loopback. A stack config may not name a loopback endpoint
+   * (off-site copies leave the host), so the test resolves a public one and puts s3rver's there.
+   */
+  const offsiteConfig = ({
+    backupS3Endpoint = endpoint,
+    ...extra
+  }: Record<string, unknown> = {}) => {
+    const cfg = resolve(
       {
         ...PROD_STANDALONE,
-        backupS3Endpoint: endpoint,
+        backupS3Endpoint: "https://s3.example.com",
         backupS3Bucket: BUCKET,
         backupS3Prefix: "redis/test",
         backupRetention: 2,
@@ -740,6 +747,9 @@ describe("off-site copies with rclone to an S3-compatible server on loopback (s3
       "offsite",
       ["backupS3AccessKeyId", "backupS3SecretAccessKey"],
     );
+    const offsite = { ...cfg.backup.offsite!, endpoint: backupS3Endpoint as string };
+    return { ...cfg, backup: { ...cfg.backup, offsite } };
+  };
   /** A sandbox dir whose secrets.json holds the S3 keys, as `pulumi config set --secret` would. */
   const dirWithKeys = (accessKeyId = "S3RVER") => {
     const dir = tmp();

@@ -113,9 +113,10 @@ describe("Commander config: keys, profile defaults and cross-key rules", () => {
     assert.deepEqual(problems({ ...DEV, commanderPassword: secret }, ["commanderPassword"]), []);
   });
 
-  it("Ingress with and without TLS on Kubernetes", () => {
+  it("Ingress with and without TLS on Kubernetes (without only on the dev profile)", () => {
     assert.deepEqual(
-      resolve({ ...PROD, commanderIngressHost: "redis.example.com" }).commander.ingress,
+      resolve({ ...PROD, profile: "dev", commanderIngressHost: "redis.example.com" }).commander
+        .ingress,
       {
         host: "redis.example.com",
         tlsSecret: "",

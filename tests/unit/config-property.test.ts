@@ -9,6 +9,7 @@ import {
   sentinelPlainFiles,
   sentinelSecretFiles,
 } from "../../render/files";
+import { labels } from "../../render/kubernetes";
 import { SecretValues } from "../../render/redis-conf";
 import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 
@@ -414,5 +415,247 @@ describe("config property: whatever valid values, every rendered file holds whol
       { numRuns: VALID_RUNS },
     );
     assert.ok(rendered >= VALID_RUNS / 2, `only ${rendered} generated configs were valid`);
+  });
+});
+
+/** An address of a block, as a number, from its first address and prefix length. */
+const inBlock = (first: number, prefix: number) =>
+  fc.nat(2 ** (32 - prefix) - 1).map((offset) => (first + offset) >>> 0);
+
+/** IPv4 addresses an off-site endpoint must never be: loopback, link-local, this-network, multicast, reserved. */
+const neverOffsiteIpv4 = fc.oneof(
+  inBlock(0x7f000000, 8),
+  inBlock(0xa9fe0000, 16),
+  fc.constant(0xa9fea9fe),
+  inBlock(0, 8),
+  inBlock(0xe0000000, 4),
+  inBlock(0xf0000000, 4),
+);
+const privateIpv4 = fc.oneof(
+  inBlock(0x0a000000, 8),
+  inBlock(0xac100000, 12),
+  inBlock(0xc0a80000, 16),
+);
+
+/** Every spelling the WHATWG URL parser (and inet_aton) reads as the same IPv4 address. */
+const ipv4Spelling = (address: fc.Arbitrary<number>) =>
+  fc.tuple(address, fc.integer({ min: 0, max: 6 })).map(([n, how]) => {
+    const octets = [24, 16, 8, 0].map((s) => (n >>> s) & 255);
+    return [
+      octets.join("."),
+      octets.map((o) => `0x${o.toString(16)}`).join("."),
+      octets.map((o) => `0${o.toString(8)}`).join("."),
+      String(n),
+      `0x${n.toString(16)}`,
+      `${octets[0]}.${n & 0xffffff}`,
+      `${octets.join(".")}.`,
+    ][how];
+  });
+
+const endpointOf = (host: fc.Arbitrary<string>) =>
+  fc
+    .tuple(fc.constantFrom("http", "https"), host, fc.option(fc.integer({ min: 1, max: 65535 })))
+    .map(([scheme, h, port]) => `${scheme}://${h}${port === null ? "" : `:${port}`}`);
+
+const segment = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,7}[a-z0-9])?$/);
+const subpath = fc.array(segment, { maxLength: 3 }).map((s) => s.map((x) => `/${x}`).join(""));
+
+const OFFSITE_BASE = {
+  ...PROD,
+  backupS3Bucket: "lowcode-backups",
+  backupS3AccessKeyId: { secure: "v1:a" },
+  backupS3SecretAccessKey: { secure: "v1:b" },
+};
+
+/** [key, stack values]: each stack sets one risky value. */
+const riskyStacks: fc.Arbitrary<[string, Record<string, unknown>]> = fc.oneof(
+  endpointOf(
+    fc.oneof(
+      ipv4Spelling(neverOffsiteIpv4),
+      ipv4Spelling(privateIpv4),
+      fc.constantFrom(
+        "[::1]",
+        "[0:0:0:0:0:0:0:1]",
+        "[fe80::1]",
+        "[FE80::abcd]",
+        "[fd00:ec2::254]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:169.254.169.254]",
+        "[::]",
+        "[fd12::5]",
+        "localhost",
+        "LOCALHOST",
+        "minio.localhost",
+        "localhost.",
+        "metadata.google.internal",
+        "kubernetes",
+        "kubernetes.default.svc.cluster.local",
+      ),
+    ),
+  ).map((e): [string, Record<string, unknown>] => [
+    "backupS3Endpoint",
+    { ...OFFSITE_BASE, backupS3Endpoint: e },
+  ]),
+  fc
+    .oneof(
+      fc.constantFrom(
+        "0.0.0.0/0",
+        "::/0",
+        "169.254.169.254/32",
+        "::1/128",
+        "fe80::/10",
+        "fd00:ec2::254/128",
+      ),
+      fc
+        .tuple(fc.oneof(neverOffsiteIpv4, privateIpv4), fc.integer({ min: 1, max: 32 }))
+        .map(([n, p]) => {
+          const network = p === 32 ? n : (n & ~(2 ** (32 - p) - 1)) >>> 0;
+          return `${[24, 16, 8, 0].map((s) => (network >>> s) & 255).join(".")}/${p}`;
+        }),
+      fc.constantFrom(
+        "10.0.0.0/08",
+        "fe80::1%eth0/64",
+        "2001:db8::1/64",
+        "2001:DB8::/32",
+        "::ffff:10.0.0.0/104",
+      ),
+    )
+    .map((cidr): [string, Record<string, unknown>] => [
+      "networkPolicyOffsiteCidrs",
+      {
+        ...OFFSITE_BASE,
+        backupS3Endpoint: "https://s3.example.com",
+        networkPolicyOffsiteCidrs: [cidr],
+      },
+    ]),
+  fc
+    .oneof(
+      fc
+        .tuple(
+          fc.constantFrom(
+            "/etc",
+            "/proc",
+            "/sys",
+            "/dev",
+            "/root",
+            "/run",
+            "/var/run",
+            "/usr",
+            "/boot",
+            "/var/lib/docker",
+          ),
+          subpath,
+        )
+        .map(([d, s]) => d + s),
+      fc
+        .tuple(
+          subpath,
+          fc.constantFrom("/.ssh", "/.docker", "/.kube", "/docker.sock", "/x.socket"),
+          subpath,
+        )
+        .map(([a, b, c]) => `/srv${a}${b}${c}`),
+      fc.constantFrom("/home", "/var", "/opt", "/tmp", "//etc"),
+    )
+    .map((d): [string, Record<string, unknown>] => ["backupHostDir", { ...DEV, backupHostDir: d }]),
+  fc
+    .oneof(
+      subpath.filter((s) => s !== ""),
+      fc.tuple(fc.integer({ min: 1, max: 3 }), subpath).map(([n, s]) => `${"../".repeat(n)}x${s}`),
+      fc
+        .tuple(
+          segment,
+          fc.constantFrom("$(id)", "`id`", ";", "|", "&", " ", "'", '"', "\\", "*", "~", "$HOME"),
+        )
+        .map(([s, m]) => `${s}${m}`),
+      fc.tuple(fc.constantFrom(".git", ".github", "-x"), subpath).map(([a, s]) => a + s),
+    )
+    .map((d): [string, Record<string, unknown>] => ["renderYamlTo", { ...PROD, renderYamlTo: d }]),
+  segment.map((s): [string, Record<string, unknown>] => [
+    "appSecretNamespaces",
+    {
+      ...PROD,
+      appSecretNamespaces: [
+        `kube-${s}`
+          .slice(0, 63)
+          .replace(/[-_]+$/, "")
+          .replace(/_/g, "-"),
+      ],
+    },
+  ]),
+  fc
+    .tuple(fc.option(fc.constantFrom("registry.example.com/", "docker.io/library/")), segment)
+    .filter(([, name]) => !["redis", "valkey"].includes(name) && !name.includes("_"))
+    .map(([registry, name]): [string, Record<string, unknown>] => [
+      "redisImage",
+      { ...DEV, redisImage: `${registry ?? ""}${name}:7.2.5` },
+    ]),
+  fc
+    .oneof(
+      fc.tuple(fc.constantFrom("xn--", "sthree-", "amzn-s3-demo-"), segment).map(([p, s]) => p + s),
+      fc
+        .tuple(segment, fc.constantFrom("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))
+        .map(([s, x]) => s + x),
+      fc.tuple(segment, segment).map(([a, b]) => `${a}..${b}`),
+      fc.tuple(fc.nat(255), fc.nat(255)).map(([a, b]) => `10.${a}.${b}.1`),
+    )
+    .map((b): [string, Record<string, unknown>] => [
+      "backupS3Bucket",
+      { ...OFFSITE_BASE, backupS3Bucket: b },
+    ]),
+  fc
+    .tuple(fc.nat(255), fc.integer({ min: 16, max: 24 }))
+    .map(([c, p]): [string, Record<string, unknown>] => [
+      "dockerSubnet",
+      {
+        ...DEV,
+        dockerSubnet: p === 16 ? "172.17.0.0/16" : `172.17.${c & (0xff << (24 - p)) & 255}.0/${p}`,
+      },
+    ]),
+  fc
+    .tuple(fc.constantFrom(...Object.keys(labels("x", "metrics"))), segment)
+    .map(([k, v]): [string, Record<string, unknown>] => [
+      "metricsLabels",
+      { ...PROD, metricsServiceMonitor: true, metricsLabels: `release=prom,${k}=${v}` },
+    ]),
+  fc.constantFrom<[string, Record<string, unknown>]>(
+    ["commanderIngressHost", { ...PROD, commanderIngressHost: "redis.example.com" }],
+    [
+      "commanderIngressHost",
+      { ...PROD_STANDALONE, profile: "dev", commanderIngressHost: "redis.example.com" },
+    ],
+    ["networkPolicy", { ...PROD, networkPolicy: false }],
+  ),
+);
+
+describe("config property: no risky value is accepted silently", () => {
+  it("every stack with a risky value is refused, naming the key, or warned about it", () => {
+    const seen = new Map<string, { refused: number; warned: number }>();
+    fc.assert(
+      fc.property(riskyStacks, ([key, values]) => {
+        const secretKeys = ["backupS3AccessKeyId", "backupS3SecretAccessKey"].filter(
+          (k) => k in values,
+        );
+        const found = problemsOf(values, secretKeys);
+        const count = seen.get(key) ?? { refused: 0, warned: 0 };
+        seen.set(key, count);
+        if (found.length > 0) {
+          assert.ok(
+            found.some((p) => p.startsWith(`Invalid lowcode-redis:${key} `)),
+            `${key}: ${found.join(" | ")}`,
+          );
+          count.refused++;
+          return;
+        }
+        const { warnings } = resolve(values, "prop", secretKeys);
+        assert.ok(
+          warnings.some((w) => w.includes(`lowcode-redis:${key} `)),
+          `${JSON.stringify(values[key])} was accepted without a warning`,
+        );
+        count.warned++;
+      }),
+      { numRuns: 600, seed: 19 },
+    );
+    // Every kind was generated.
+    assert.equal(seen.size, 11, [...seen.keys()].join(", "));
   });
 });
