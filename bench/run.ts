@@ -18,6 +18,7 @@ import { partitionMaster, sandboxPartitionTarget } from "../sandbox/partition";
 import { podsUnsupported } from "../sandbox/pod-network";
 import { resolve as resolveValues, PROD } from "../tests/helpers/config";
 import { benchBackupRestore } from "./backup";
+import { benchHostileClients } from "./hostile";
 import { freeBasePort } from "../tests/helpers/ports";
 
 /**
@@ -25,7 +26,7 @@ import { freeBasePort } from "../tests/helpers/ports";
  * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --restarts N
  * (whole-group restarts, default 3), --backup-runs N (default 3), --partition-runs N (default 3),
  * --only NAME (program, throughput, failover, rolling, restart-all, second-failure, backup,
- * partition). As root, the failover benchmark also runs in pods mode (`--isolation pods`), and the
+ * partition, hostile). As root, the failover benchmark also runs in pods mode (`--isolation pods`), and the
  * partition drill runs (pods mode only).
  */
 
@@ -426,6 +427,7 @@ async function main() {
   if (!only || only === "restart-all")
     report.wholeRestart = await benchWholeRestart(option("restarts", 3));
   if (!only || only === "second-failure") report.secondFailure = await benchSecondFailure();
+  if (!only || only === "hostile") report.hostileClients = await benchHostileClients();
   if (!only || only === "backup")
     report.backupRestore = await benchBackupRestore(
       loadStackConfig("bench", path.join(ROOT, "tests", "fixtures", "prod-standalone.yaml")),
@@ -520,6 +522,34 @@ function printTable(report: Record<string, any>) {
       "second failure",
       `aborted attempt -> next failover, failover-timeout ${timeout} ms`,
       `${r.retryMs} ms`,
+    ]);
+  }
+  for (const [flood, h] of Object.entries(report.hostileClients ?? {}) as [
+    string,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    any,
+  ][]) {
+    const evicted = h.nodes
+      ? Object.values(h.nodes as Record<string, { evicted: number }>).reduce(
+          (n, v) => n + v.evicted,
+          0,
+        )
+      : undefined;
+    const dropped =
+      h.droppedAfterMs === undefined
+        ? `${h.result} after ${h.ms} ms`
+        : h.droppedAfterMs === null
+          ? "not dropped"
+          : `dropped after ${h.droppedAfterMs} ms`;
+    const memory = h.overLimit?.length ? `over limit: ${h.overLimit.join(", ")}` : "within limits";
+    const failover =
+      h.configEpochAfter === undefined
+        ? ""
+        : `, longest PING ${h.longestPingMs} ms, ${h.configEpochAfter === h.configEpochBefore ? "no failover" : "failover"}`;
+    rows.push([
+      "hostile clients",
+      flood,
+      `${dropped}${evicted === undefined ? "" : `, ${evicted} keys evicted, ${memory}`}${failover}`,
     ]);
   }
   const b = report.backupRestore;

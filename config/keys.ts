@@ -222,7 +222,7 @@ export const KEYS = {
   memoryLimit: {
     type: "string",
     description:
-      'Container memory limit; "" = maxmemory x 2 (fork headroom for BGSAVE, AOF rewrite and full syncs), plus the replication buffers in a sentinel group.',
+      'Container memory limit; "" = maxmemory x 2 (fork headroom for BGSAVE, AOF rewrite and full syncs), plus maxmemory-clients, plus the replication buffers in a sentinel group.',
     default: "",
     schema: checked(MEMORY_LIMIT_FORMAT, (v) => {
       if (v === "") return undefined;

@@ -12,7 +12,7 @@ import { parseInfo } from "../../sandbox/clients";
 import { currentMasterPort } from "../../sandbox/failover";
 import { Sandbox, SandboxProcess, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
-import { floodUnread, openConnections, peakResidentBytes } from "../helpers/flood";
+import { floodUnread, openConnections, peakResidentBytes } from "../../sandbox/flood";
 import { directClient } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 import { waitFor } from "../helpers/wait";
@@ -151,6 +151,45 @@ describe("production group against clients that flood memory, connections and ti
     );
     assert.equal(await admin(master).exists("big1", "big2"), 0);
     await assertDatasetWholeAndWithinLimits("SETRANGE transaction");
+  });
+
+  it("the app user may run none of appDeniedCommands, and still every command the platform's purposes use", async () => {
+    const master = await currentMasterPort(connection);
+    const dryrun = (...command: string[]) =>
+      admin(master).call("ACL", "DRYRUN", "app", ...command) as Promise<string>;
+    const args: Record<string, string[]> = {
+      setrange: ["k", "0", "x"],
+      setbit: ["k", "0", "1"],
+      bitfield: ["k", "GET", "u8", "0"],
+      copy: ["a", "b"],
+      sintercard: ["1", "a"],
+      zintercard: ["1", "a"],
+      zunion: ["1", "a"],
+      zinter: ["1", "a"],
+      zdiff: ["1", "a"],
+      zunionstore: ["d", "1", "a"],
+      zinterstore: ["d", "1", "a"],
+      zdiffstore: ["d", "1", "a"],
+      zrangestore: ["d", "a", "0", "-1"],
+      georadius: ["k", "0", "0", "1", "km"],
+      georadiusbymember: ["k", "m", "1", "km"],
+      geosearchstore: ["d", "k", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"],
+      bitop: ["AND", "d", "a"],
+    };
+    for (const command of cfg.appDeniedCommands) {
+      const reply = await dryrun(command, ...(args[command] ?? ["a", "b"]));
+      assert.match(reply, /no permissions/, `app may run ${command}: ${reply}`);
+    }
+    for (const command of [
+      ["HSET", "session:user:1", "token", "t"],
+      ["GET", "refresh_token:x"],
+      ["SMEMBERS", "s"],
+      ["SCAN", "0"],
+      ["BITFIELD_RO", "k", "GET", "u8", "0"],
+      ["GEOSEARCH", "k", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"],
+      ["INCR", "ratelimit:user:1:api:flows"],
+    ])
+      assert.equal(await dryrun(...command), "OK", command.join(" "));
   });
 
   it("the SUNIONSTORE transaction as app is refused before it runs: the master never stops answering, no failover", async () => {

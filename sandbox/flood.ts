@@ -1,3 +1,7 @@
+/**
+ * Hostile clients for the benchmarks and tests: floods of unread replies and of connections, and
+ * the peak memory of a process, to show what the client limits hold.
+ */
 import * as fs from "node:fs";
 import * as net from "node:net";
 
