@@ -21,7 +21,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
  * its arguments — no import, no module-level name.
  */
 export function commanderGate(modules: CommanderGateModules, options: CommanderGateOptions) {
-  const { crypto, fs, http, path, jwt, bcrypt } = modules;
+  const { crypto, fs, http, path, jwt, bcrypt, log } = modules;
   const now = () => Math.floor(Date.now() / 1000);
   const prefix = options.urlPrefix.replace(/\/+$/, "");
   /** As Express routes: case-insensitive, one trailing slash ignored. */
@@ -130,11 +130,23 @@ export function commanderGate(modules: CommanderGateModules, options: CommanderG
   const OTHER_POLICY =
     "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
   const HEADERS = {
-    "Content-Security-Policy": OTHER_POLICY,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
   };
+
+  /**
+   * Sets the headers as the response's head goes out (Express's 404 handler, for one, sets a
+   * policy of its own before): the policy is `policyOf()` then, whoever set what before.
+   */
+  function guardHead(res: ServerResponse, policyOf: () => string) {
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.writeHead = ((...args: unknown[]) => {
+      for (const [name, value] of Object.entries(HEADERS)) res.setHeader(name, value);
+      res.setHeader("Content-Security-Policy", policyOf());
+      return writeHead(...args);
+    }) as typeof res.writeHead;
+  }
 
   /** A token of the session that signed in at `signedInAt`: Commander's 60 s, never past the session. */
   function mint(signedInAt: number, singleUse: boolean): string {
@@ -229,7 +241,7 @@ export function commanderGate(modules: CommanderGateModules, options: CommanderG
       const user = sameText(String(fields.username), options.username);
       const password = await bcrypt.compare(String(fields.password), options.passwordHash);
       const from = req.socket.remoteAddress;
-      console.log(
+      log(
         user && password
           ? `Login success for user ${options.username} from remote ip ${from}`
           : `Login failed from remote ip ${from}`,
@@ -247,19 +259,20 @@ export function commanderGate(modules: CommanderGateModules, options: CommanderG
     });
   }
 
-  /** The page: its policy names its own inline scripts and handlers, so it is never a 304. */
-  function page(req: IncomingMessage, res: ServerResponse, next: () => void) {
+  /**
+   * The page: its policy names its own inline scripts and handlers, read from the page as it is
+   * sent (the page holds no data of Redis); never a 304, whose cached page would keep a policy
+   * without them.
+   */
+  function page(req: IncomingMessage, res: ServerResponse, setPolicy: (p: string) => void) {
     delete req.headers["if-none-match"];
     delete req.headers["if-modified-since"];
     res.setHeader("Cache-Control", "no-store");
     const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
     res.end = ((...args: unknown[]) => {
-      const [chunk] = args;
-      if (chunk && !res.headersSent)
-        res.setHeader("Content-Security-Policy", pagePolicy(String(chunk)));
+      if (args[0]) setPolicy(pagePolicy(String(args[0])));
       return end(...args);
     }) as typeof res.end;
-    next();
   }
 
   /** Refused to everyone: 403 to a signed-in user, to others what every data endpoint says. */
@@ -271,7 +284,8 @@ export function commanderGate(modules: CommanderGateModules, options: CommanderG
   }
 
   function handle(req: IncomingMessage, res: ServerResponse, next: () => void) {
-    for (const [name, value] of Object.entries(HEADERS)) res.setHeader(name, value);
+    let policy = OTHER_POLICY;
+    guardHead(res, () => policy);
     const at = route(req.url);
     if (routes.refused.includes(at)) return refuse(req, res);
     if (at === routes.signin && req.method === "POST")
@@ -284,7 +298,7 @@ export function commanderGate(modules: CommanderGateModules, options: CommanderG
         res.setHeader("Cache-Control", "no-cache");
         return void res.end(req.method === "HEAD" ? undefined : file.body);
       }
-      if (pathname === routes.page) return page(req, res, next);
+      if (pathname === routes.page) page(req, res, (p) => (policy = p));
     }
     next();
   }
@@ -331,6 +345,8 @@ export interface CommanderGateModules {
   readonly jwt: JsonWebToken;
   /** Commander's bcrypt: the native module when it was built, else bcryptjs. */
   readonly bcrypt: { compare(data: string, hash: string): Promise<boolean> };
+  /** Where sign-ins are logged: Commander's log (standard output). */
+  readonly log: (line: string) => void;
 }
 
 export interface CommanderGateOptions {

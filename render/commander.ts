@@ -240,6 +240,7 @@ export function renderCommanderLauncher(cfg: ResolvedConfig): string {
     "      path,",
     '      jwt: fromCommander("jsonwebtoken"),',
     "      bcrypt: commanderBcrypt(),",
+    "      log: console.log,",
     "    },",
     "    {",
     "      home,",

@@ -124,6 +124,7 @@ export function commanderModules(): CommanderGateModules & { jwt: JsonWebToken }
     path,
     jwt: fromCommander("jsonwebtoken") as JsonWebToken,
     bcrypt: fromCommander("bcryptjs") as CommanderGateModules["bcrypt"],
+    log: () => undefined,
   };
 }
 
