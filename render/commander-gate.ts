@@ -62,16 +62,20 @@ export function commanderGate(modules: CommanderGateModules, options: CommanderG
    * handler's code no longer depends on the key, so the policy allows it by its hash.
    */
   function patchTemplate(name: string, source: string): string {
-    return source.replace(/ on([a-z]+)="([^"]*)"/g, (attribute, event: string, code: string) => {
+    const handler = /(\s)on([a-z]+)="([^"]*)"/g;
+    return source.replace(handler, (attribute, space: string, event: string, code: string) => {
       const args: string[] = [];
-      const rewritten = code.replace(/'<%=\s*([\s\S]*?)\s*%>'/g, (_, expression: string) => {
-        args.push(`String(${expression})`);
-        return `JSON.parse(this.dataset.argsOn${event})[${args.length - 1}]`;
-      });
+      const rewritten = code.replace(
+        /'<%=\s*([\s\S]*?)\s*%>'/g,
+        (_: string, expression: string) => {
+          args.push(`String(${expression})`);
+          return `JSON.parse(this.dataset.argsOn${event})[${args.length - 1}]`;
+        },
+      );
       if (rewritten.includes("<%"))
         throw new Error(`${name}: an on${event} handler interpolates other than a quoted argument`);
       if (args.length === 0) return attribute;
-      return ` data-args-on${event}="<%= JSON.stringify([${args.join(", ")}]) %>" on${event}="${rewritten}"`;
+      return `${space}data-args-on${event}="<%= JSON.stringify([${args.join(", ")}]) %>" on${event}="${rewritten}"`;
     });
   }
 
@@ -191,10 +195,11 @@ export function commanderGate(modules: CommanderGateModules, options: CommanderG
       let size = 0;
       req.on("data", (chunk: Buffer) => {
         size += chunk.length;
-        if (size > limit) {
-          reject(new Error("request body too large"));
-          req.destroy();
-        } else chunks.push(chunk);
+        if (size <= limit) return void chunks.push(chunk);
+        // The rest is read and dropped, so the answer reaches the client.
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new Error("request body too large"));
       });
       req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
       req.on("error", reject);
@@ -234,13 +239,16 @@ export function commanderGate(modules: CommanderGateModules, options: CommanderG
     try {
       fields = fieldsOf(await readBody(req, 16 * 1024), req.headers["content-type"]);
     } catch {
+      res.setHeader("Connection", "close");
       return reply(res, 413, { ok: false });
     }
     let signedInAt: number | undefined;
     if (fields.username || fields.password) {
       const user = sameText(String(fields.username), options.username);
       const password = await bcrypt.compare(String(fields.password), options.passwordHash);
-      const from = req.socket.remoteAddress;
+      // Behind an Ingress the peer is the proxy: name the address it forwarded too.
+      const forwarded = req.headers["x-forwarded-for"];
+      const from = `${req.socket.remoteAddress}${forwarded ? ` (forwarded for ${String(forwarded)})` : ""}`;
       log(
         user && password
           ? `Login success for user ${options.username} from remote ip ${from}`
