@@ -2,6 +2,7 @@ import { hashSync } from "bcryptjs";
 import { DatabasePurpose, ResolvedConfig } from "../config/resolve";
 import { COMMANDER_REDIS_USER } from "./acl";
 import { Endpoint, credentials } from "./connection";
+import { commanderGate } from "./commander-gate";
 import { Files } from "./files";
 import {
   CONTAINER_SECURITY_CONTEXT,
@@ -37,6 +38,13 @@ export const COMMANDER_UID = 10000;
 export const INSIGHT_UID = 1000;
 /** bcrypt's cost: 2^12 rounds, about half a second per hash in bcryptjs here. */
 export const BCRYPT_COST = 12;
+/**
+ * How long a Commander session lasts after the password sign-in, whatever the refreshes: a
+ * working day. The admin signs in once a day; a token taken from a browser is dead by the next.
+ */
+export const COMMANDER_SESSION_SECONDS = 8 * 60 * 60;
+/** One token's life, as Commander has it: its page refreshes the token every 20 s. */
+export const COMMANDER_TOKEN_SECONDS = 60;
 
 /** Where the files are in a container or pod; the sandbox passes its own dirs in the environment. */
 export const COMMANDER_LAYOUT = {
@@ -210,7 +218,47 @@ export function renderCommanderLauncher(cfg: ResolvedConfig): string {
     `const hash = secret(${JSON.stringify(f.passwordHash)});`,
     `if (!/^\\$2[aby]\\$[0-9]{2}\\$[./A-Za-z0-9]{53}$/.test(hash)) fail(${JSON.stringify(f.passwordHash)} + " is not a bcrypt hash");`,
     "settings.server.httpAuth.passwordHash = hash;",
-    `settings.server.httpAuth.jwtSecret = secret(${JSON.stringify(f.sessionSecret)});`,
+    "function fromCommander(id) {",
+    "  return require(require.resolve(id, { paths: [home] }));",
+    "}",
+    "function commanderBcrypt() {",
+    "  try {",
+    '    return fromCommander("bcrypt");',
+    "  } catch (err) {",
+    '    return fromCommander("bcryptjs");',
+    "  }",
+    "}",
+    "// The gate in front of Commander's request handler: headers, names as text, no foreign",
+    "// connection, sessions of a bounded age signed with a key that changes with the password.",
+    "let gate;",
+    "try {",
+    `  gate = (${commanderGate.toString()})(`,
+    "    {",
+    '      crypto: require("crypto"),',
+    "      fs,",
+    '      http: require("http"),',
+    "      path,",
+    '      jwt: fromCommander("jsonwebtoken"),',
+    "      bcrypt: commanderBcrypt(),",
+    "      log: console.log,",
+    "    },",
+    "    {",
+    "      home,",
+    '      jstreeFile: path.join(path.dirname(require.resolve("jstree/package.json", { paths: [home] })), "dist", "jstree.js"),',
+    '      urlPrefix: settings.server.urlPrefix || "",',
+    '      signinPath: settings.server.signinPath || "signin",',
+    '      authHeader: settings.server.httpAuthHeaderName || "Authorization",',
+    "      username: settings.server.httpAuth.username,",
+    "      passwordHash: hash,",
+    `      sessionSecret: secret(${JSON.stringify(f.sessionSecret)}),`,
+    `      sessionSeconds: ${COMMANDER_SESSION_SECONDS},`,
+    `      tokenSeconds: ${COMMANDER_TOKEN_SECONDS},`,
+    "    },",
+    "  );",
+    "} catch (err) {",
+    '  fail("cannot guard Commander: " + err.message);',
+    "}",
+    "settings.server.httpAuth.jwtSecret = gate.signingKey;",
     "const connections = settings.connections || [];",
     `const redisPassword = secret(${JSON.stringify(f.redisPassword)});`,
     "const sentinelPassword = connections.some((c) => c.sentinels)",
@@ -224,6 +272,7 @@ export function renderCommanderLauncher(cfg: ResolvedConfig): string {
     "// Commander parses its own arguments: it gets none.",
     'const app = path.join(home, "bin", "redis-commander.js");',
     "process.argv = [process.argv[0], app];",
+    "gate.install();",
     "require(app);",
     "",
   ].join("\n");

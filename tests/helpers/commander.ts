@@ -1,3 +1,18 @@
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import { createRequire } from "node:module";
+import * as net from "node:net";
+import * as path from "node:path";
+import {
+  CommanderGateModules,
+  CommanderGateOptions,
+  JsonWebToken,
+  commanderGate,
+} from "../../render/commander-gate";
+import { COMMANDER_SESSION_SECONDS, COMMANDER_TOKEN_SECONDS } from "../../render/commander";
+import { commanderHome } from "../../sandbox/commander";
+
 /** A small HTTP client for Redis Commander's API, as its own pages call it. */
 
 export interface Reply {
@@ -62,5 +77,75 @@ export async function keyDetails(
 ): Promise<Reply> {
   return request(`${base}/apiv2/key/${encodeURIComponent(conId)}/${encodeURIComponent(key)}`, {
     token,
+  });
+}
+
+/** The claims of a session token, read without checking its signature. */
+export function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8"));
+}
+
+/** A command typed in Commander's console: what the console shows (the reply, or the error). */
+export async function consoleExec(
+  base: string,
+  token: string,
+  conId: string,
+  cmd: string,
+): Promise<Reply> {
+  return request(`${base}/apiv2/exec/${encodeURIComponent(conId)}`, { token, form: { cmd } });
+}
+
+/** A TCP listener on loopback that counts who connects: a port Commander must never reach. */
+export async function countingListener(): Promise<{
+  port: number;
+  connections: () => number;
+  close: () => Promise<void>;
+}> {
+  let count = 0;
+  const server = net.createServer((socket) => {
+    count++;
+    socket.end("-ERR not a server of this deployment\r\n");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections: () => count,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Modules as the launcher hands them to the gate: Commander's own jsonwebtoken and bcryptjs. */
+export function commanderModules(): CommanderGateModules & { jwt: JsonWebToken } {
+  const fromCommander = createRequire(path.join(commanderHome(), "package.json"));
+  return {
+    crypto,
+    fs,
+    http,
+    path,
+    jwt: fromCommander("jsonwebtoken") as JsonWebToken,
+    bcrypt: fromCommander("bcryptjs") as CommanderGateModules["bcrypt"],
+    log: () => undefined,
+  };
+}
+
+/** The launcher's gate over the npm package's Commander, with the launcher's defaults. */
+export function gateOf(options: Partial<CommanderGateOptions> & { passwordHash: string }) {
+  const home = commanderHome();
+  const fromCommander = createRequire(path.join(home, "package.json"));
+  return commanderGate(commanderModules(), {
+    home,
+    jstreeFile: path.join(
+      path.dirname(fromCommander.resolve("jstree/package.json")),
+      "dist",
+      "jstree.js",
+    ),
+    urlPrefix: "",
+    signinPath: "signin",
+    authHeader: "Authorization",
+    username: "admin",
+    sessionSecret: "a-generated-session-secret-0123456789",
+    sessionSeconds: COMMANDER_SESSION_SECONDS,
+    tokenSeconds: COMMANDER_TOKEN_SECONDS,
+    ...options,
   });
 }

@@ -1,17 +1,32 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import Redis from "ioredis";
 import { ResolvedConfig } from "../../config/resolve";
-import { COMMANDER_FILES } from "../../render/commander";
+import {
+  COMMANDER_FILES,
+  COMMANDER_SESSION_SECONDS,
+  commanderPasswordHash,
+} from "../../render/commander";
 import { ConnectionInfo } from "../../render/connection";
-import { commanderHome, commanderPaths } from "../../sandbox/commander";
+import { commanderHealthy, commanderHome, commanderPaths } from "../../sandbox/commander";
 import { currentMasterPort, failoverDrill } from "../../sandbox/failover";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { DEV, PROD, resolve } from "../helpers/config";
-import { connections, keyDetails, request, signIn } from "../helpers/commander";
+import {
+  claimsOf,
+  connections,
+  consoleExec,
+  countingListener,
+  gateOf,
+  keyDetails,
+  request,
+  signIn,
+} from "../helpers/commander";
 import { directClient } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 import { waitFor } from "../helpers/wait";
@@ -68,6 +83,38 @@ function asUser(port: number, user: { username: string; password: string }, db =
   const client = directClient(port, { ...user, db });
   client.on("error", () => undefined);
   return client;
+}
+
+/** One directive of a Content-Security-Policy, as written. */
+function directive(policy: string, name: string): string | undefined {
+  return policy
+    .split(";")
+    .map((d) => d.trim())
+    .find((d) => d === name || d.startsWith(`${name} `));
+}
+
+/** What Commander's console shows for a command, and how long it took to show it. */
+async function timedConsole(base: string, token: string, conId: string, cmd: string) {
+  const started = Date.now();
+  const reply = await consoleExec(base, token, conId, cmd);
+  return { data: String(JSON.parse(reply.body).data), ms: Date.now() - started };
+}
+
+/** Every @blocking command the server knows, asked of the ACL as the commander user. */
+async function blockingVerdicts(asked: Redis): Promise<Record<string, string>> {
+  const names = ((await asked.call("ACL", "CAT", "blocking")) as string[]).filter(
+    (c) => !c.includes("|"),
+  );
+  const verdicts: Record<string, string> = {};
+  for (const name of names) {
+    const [[, arity]] = (await asked.call("COMMAND", "INFO", name)) as [string, number][];
+    // As many arguments as the command takes; numbers parse wherever one is due.
+    const args = Array.from({ length: Math.abs(arity) - 1 }, () => "1");
+    verdicts[name] = String(
+      await asked.call("ACL", "DRYRUN", "commander", name, ...args).catch((e) => e.message),
+    );
+  }
+  return verdicts;
 }
 
 describe("Redis Commander, dev sandbox: signed-in access to the six databases, read-write", function () {
@@ -233,6 +280,167 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
       }
     }
   });
+
+  it("every response forbids framing, sniffing and referrers; the page runs no inline script but its own, by hash", async () => {
+    const token = await login();
+    for (const p of ["/", "/connections", "/signin", "/templates/editString.ejs", "/nowhere"]) {
+      const res = await fetch(`${base}${p}`, { headers: { authorization: `Bearer ${token}` } });
+      await res.arrayBuffer();
+      assert.equal(res.headers.get("x-frame-options"), "DENY", p);
+      assert.equal(res.headers.get("x-content-type-options"), "nosniff", p);
+      assert.equal(res.headers.get("referrer-policy"), "no-referrer", p);
+      const policy = res.headers.get("content-security-policy") ?? "";
+      for (const d of ["default-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"])
+        assert.equal(directive(policy, d.split(" ")[0]), d, `${p}: ${policy}`);
+      assert.doesNotMatch(policy, /script-src[^;]*'unsafe-inline'/, p);
+    }
+    const page = await fetch(`${base}/`);
+    const html = await page.text();
+    const scripts = directive(page.headers.get("content-security-policy")!, "script-src")!;
+    assert.match(
+      scripts,
+      /^script-src 'self' 'unsafe-eval' 'unsafe-hashes'( 'sha256-[A-Za-z0-9+/]{43}=')+$/,
+    );
+    assert.equal(
+      directive(page.headers.get("content-security-policy")!, "object-src"),
+      "object-src 'none'",
+    );
+    assert.match(
+      html,
+      /<script type="text\/javascript">/,
+      "the page has inline scripts, allowed by hash",
+    );
+    // Never a 304: a cached page would keep a policy without the hashes of its scripts.
+    const again = await fetch(`${base}/`, {
+      headers: { "if-none-match": page.headers.get("etag") ?? "*" },
+    });
+    assert.equal(again.status, 200);
+  });
+
+  it("adds no connection: /login and /login/detectDb reach no other host or port, signed in or not", async () => {
+    const foreign = await countingListener();
+    const token = await login();
+    try {
+      const redis = { label: "x", serverType: "redis", hostname: "127.0.0.1", dbIndex: "0" };
+      const sentinel = {
+        ...redis,
+        serverType: "sentinel",
+        sentinelName: "m",
+        sentinelPWType: "none",
+      };
+      for (const p of ["/login", "/login/detectDb", "/LOGIN", "/login/", "/Login/DetectDB/"])
+        for (const form of [
+          { ...redis, port: String(foreign.port) },
+          { ...sentinel, sentinels: `127.0.0.1:${foreign.port}` },
+        ]) {
+          assert.equal(
+            (await request(`${base}${p}`, { token, form })).status,
+            403,
+            `${p} signed in`,
+          );
+          assert.equal((await request(`${base}${p}`, { form })).status, 401, `${p} no token`);
+        }
+      assert.equal(foreign.connections(), 0, "Commander connected to the foreign port");
+      const list = await connections(base, token);
+      assert.deepEqual(
+        list.map((c) => c.label),
+        LABELS,
+      );
+    } finally {
+      await foreign.close();
+    }
+  });
+
+  it("refuses a blocking command in the console at once, and every @blocking command by ACL; the database stays served", async () => {
+    const token = await login();
+    const [sessions] = await connections(base, token);
+    for (const cmd of [
+      "blpop session:queue 0",
+      "brpop session:queue 0",
+      "blmove session:a session:b left left 0",
+      "bzpopmin session:z 0",
+      "xread block 0 streams session:events $",
+      "xreadgroup group g c block 0 streams session:events >",
+      "wait 1 0",
+    ]) {
+      const shown = await timedConsole(base, token, sessions.conId, cmd);
+      assert.match(shown.data, /NOPERM/, cmd);
+      assert.ok(shown.ms < 5000, `${cmd}: answered after ${shown.ms} ms`);
+    }
+    const admin = asUser(connection.redis[0].port, connection.users.admin);
+    try {
+      const verdicts = await blockingVerdicts(admin);
+      assert.ok(Object.keys(verdicts).length >= 10, JSON.stringify(verdicts));
+      for (const [name, verdict] of Object.entries(verdicts))
+        assert.match(verdict, new RegExp(`no permissions to run the '${name}' command`), name);
+    } finally {
+      admin.disconnect();
+    }
+    const app = asUser(connection.redis[0].port, connection.users.app, 0);
+    try {
+      await app.set("session:still-served", "yes");
+      const reply = await keyDetails(base, token, sessions.conId, "session:still-served");
+      assert.equal(JSON.parse(reply.body).value, "yes");
+    } finally {
+      app.disconnect();
+    }
+  });
+
+  it(`a session lasts ${COMMANDER_SESSION_SECONDS / 3600} h from the password sign-in: a refresh keeps its start, no token reaches past it`, async () => {
+    const first = await login();
+    const started = claimsOf(first).signedInAt as number;
+    assert.equal(typeof started, "number", "the token names its sign-in time");
+    const reply = JSON.parse((await request(`${base}/signin`, { token: first, json: {} })).body);
+    assert.equal(reply.ok, true);
+    for (const token of [first, reply.bearerToken, reply.queryToken]) {
+      assert.equal(claimsOf(token).signedInAt, started);
+      assert.ok((claimsOf(token).exp as number) <= started + COMMANDER_SESSION_SECONDS);
+    }
+    // The single-use token (downloads) starts no new session.
+    const viaQuery = await request(`${base}/signin`, { token: reply.queryToken, json: {} });
+    assert.equal(JSON.parse(viaQuery.body).ok, false);
+  });
+
+  // Last: it restarts Commander twice.
+  it("a new sign-in password revokes every token, across Commander's restart", async () => {
+    const { username, password } = connection.commander!;
+    const hashFile = path.join(commanderPaths(dir).confDir, COMMANDER_FILES.passwordHash);
+    const hash = fs.readFileSync(hashFile, "utf8");
+    const newPassword = "a-new-sign-in-password-0123";
+    const restart = async () => {
+      const pid = sandbox!.supervisor.pid("commander");
+      sandbox!.supervisor.signal("commander", "SIGTERM");
+      await waitFor(
+        "Commander to serve again after its restart",
+        async () => {
+          const now = sandbox!.supervisor.pid("commander");
+          if (now === undefined || now === pid) return undefined;
+          return (await commanderHealthy(sandbox!.commander!.port)) || undefined;
+        },
+        30_000,
+        200,
+      );
+    };
+    const old = await login();
+    assert.equal((await request(`${base}/connections`, { token: old })).status, 200);
+    try {
+      // As a changed commanderPassword does: a new hash in the Secret, and the pod rolled.
+      fs.writeFileSync(
+        hashFile,
+        commanderPasswordHash(newPassword, sandbox!.commander!.secrets.salt),
+      );
+      await restart();
+      assert.equal((await request(`${base}/connections`, { token: old })).status, 401);
+      const refresh = await request(`${base}/signin`, { token: old, json: {} });
+      assert.equal(JSON.parse(refresh.body).ok, false, "the old token is refreshed");
+      assert.equal(await signIn(base, username, password), undefined);
+      const renewed = await signIn(base, username, newPassword);
+      assert.equal((await request(`${base}/connections`, { token: renewed })).status, 200);
+    } finally {
+      fs.writeFileSync(hashFile, hash);
+      await restart();
+    }
+  });
 });
 
 describe("Redis Commander, prod sandbox: read-only, and it follows the master across a failover", function () {
@@ -346,6 +554,33 @@ describe("Redis Commander, prod sandbox: read-only, and it follows the master ac
     }
   });
 
+  it("refuses XREAD BLOCK 0 in the read-only console at once, and every @blocking command by ACL; a stream is still shown", async () => {
+    const token = await login();
+    const shown = await timedConsole(
+      base,
+      token,
+      sessionsId,
+      "xread block 0 streams session:events $",
+    );
+    assert.match(shown.data, /NOPERM/);
+    assert.ok(shown.ms < 5000, `answered after ${shown.ms} ms`);
+    const port = await currentMasterPort(connection);
+    const admin = asUser(port, connection.users.admin);
+    try {
+      for (const [name, verdict] of Object.entries(await blockingVerdicts(admin)))
+        assert.match(verdict, new RegExp(`no permissions to run the '${name}' command`), name);
+      // Commander shows a stream with XRANGE and XLEN, never XREAD.
+      await admin.xadd("session:events", "*", "user", "u-42", "action", "login");
+      const reply = await keyDetails(base, token, sessionsId, "session:events");
+      assert.equal(reply.status, 200, reply.body);
+      const stream = JSON.parse(reply.body) as { type: string; items: unknown[] };
+      assert.equal(stream.type, "stream");
+      assert.match(JSON.stringify(stream.items), /u-42/);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it("follows the master across a failover: a key written to the new master is shown", async () => {
     const before = await currentMasterPort(connection);
     const result = await failoverDrill(sandbox!, { keyPrefix: "flow:commander-failover" });
@@ -368,5 +603,45 @@ describe("Redis Commander, prod sandbox: read-only, and it follows the master ac
       500,
     );
     assert.deepEqual(shown, { node: String(result.newMasterPort) });
+  });
+});
+
+describe("Commander's sign-in gate alone, with a 2 s session: refreshes stop when the session ends", function () {
+  const SESSION_SECONDS = 2;
+  let server: http.Server;
+  let base: string;
+  const password = "a-sign-in-password-0123";
+
+  before(async () => {
+    const gate = gateOf({
+      passwordHash: commanderPasswordHash(password, "abcdefghijklmnopqrstuv"),
+      sessionSeconds: SESSION_SECONDS,
+    });
+    server = http.createServer((req, res) => gate.handle(req, res, () => res.writeHead(404).end()));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  it("signs in with the password, refreshes within the session, refuses the refresh once it is over", async () => {
+    let token = (await signIn(base, "admin", password))!;
+    const started = claimsOf(token).signedInAt as number;
+    const refused = await waitFor(
+      "the refresh to be refused",
+      async () => {
+        const reply = JSON.parse((await request(`${base}/signin`, { token, json: {} })).body);
+        if (!reply.ok) return Date.now() / 1000 - started;
+        token = reply.bearerToken;
+        assert.equal(claimsOf(token).signedInAt, started);
+        assert.ok((claimsOf(token).exp as number) <= started + SESSION_SECONDS);
+        return undefined;
+      },
+      10_000,
+      250,
+    );
+    assert.ok(refused >= SESSION_SECONDS - 1 && refused < SESSION_SECONDS + 2, `${refused} s`);
+    // A new password sign-in starts a new session.
+    assert.ok(await signIn(base, "admin", password));
   });
 });

@@ -9,8 +9,10 @@ import {
   COMMANDER_VERSION,
   INSIGHT_IMAGE,
   REDIS_CLIENT_LABEL,
+  commanderPasswordHash,
 } from "../../render/commander";
 import { CONTAINER_SECURITY_CONTEXT } from "../../render/kubernetes";
+import { gateOf } from "../helpers/commander";
 import { DEV, PROD, resolve } from "../helpers/config";
 import { checkInvariants, validateAgainstSchema } from "../helpers/k8s-schema";
 import { Json, MockRecorder, isWrappedSecret, promiseOf, unwrap } from "../helpers/pulumi-mocks";
@@ -167,6 +169,29 @@ describe("Pulumi program: CommanderUI on Docker with a supplied password and Red
     );
   });
 
+  it("a new password, a new session key: the launcher derives it from the uploaded secret and hash", () => {
+    const uploads = unwrap(
+      recorder.find("docker:index/container:Container", "lowcode-redis-commander-container").inputs
+        .uploads,
+    ) as { file: string; content: string }[];
+    const file = (name: string) => uploads.find((u) => u.file.endsWith(name))!.content;
+    const launcher = file(COMMANDER_FILES.launcher);
+    assert.ok(
+      launcher.includes("jwtSecret = gate.signingKey;") && launcher.includes("gate.install();"),
+    );
+    const sessionSecret = file(COMMANDER_FILES.sessionSecret);
+    assert.equal(sessionSecret, generated("lowcode-redis-commander-session-secret"));
+    const keyOf = (passwordHash: string) => gateOf({ passwordHash, sessionSecret }).signingKey;
+    const hash = file(COMMANDER_FILES.passwordHash);
+    // The generated password's hash, with the same salt: what the stack had before.
+    const before = commanderPasswordHash(
+      generated("lowcode-redis-commander-password"),
+      hash.slice(7, 29),
+    );
+    assert.notEqual(keyOf(hash), keyOf(before), "tokens of the old password stay valid");
+    assert.equal(keyOf(hash), keyOf(hash));
+  });
+
   it("RedisInsight: pinned image, 127.0.0.1:8082 only, hardened, its data in a volume, no credentials", () => {
     const c = unwrap(
       recorder.find("docker:index/container:Container", "lowcode-redis-commander-insight").inputs,
@@ -264,9 +289,9 @@ describe("Pulumi program: CommanderUI on Kubernetes (prod stack)", () => {
     );
     assert.equal(insight.spec.containers[0].image, INSIGHT_IMAGE);
     assert.deepEqual(insight.spec.containers[0].securityContext, CONTAINER_SECURITY_CONTEXT);
-    const settings = JSON.parse(
-      ofKind("ConfigMap", "lowcode-redis-commander-config").data[COMMANDER_FILES.settings],
-    );
+    const config = ofKind("ConfigMap", "lowcode-redis-commander-config").data;
+    const settings = JSON.parse(config[COMMANDER_FILES.settings]);
+    assert.ok(config[COMMANDER_FILES.launcher].includes("gate.install();"), "the gate guards it");
     assert.equal(settings.redis.readOnly, true);
     assert.equal(settings.connections.length, 6);
     for (const c of settings.connections) {
