@@ -44,7 +44,7 @@ describe("rendered scripts: POSIX sh that busybox (alpine image) and dash both r
     const offsite = resolve(
       {
         ...PROD_STANDALONE,
-        backupS3Endpoint: "http://127.0.0.1:9000",
+        backupS3Endpoint: "https://s3.example.com",
         backupS3Bucket: "lowcode-backups",
         backupS3AccessKeyId: { secure: "x" },
         backupS3SecretAccessKey: { secure: "x" },
