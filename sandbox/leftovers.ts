@@ -103,6 +103,23 @@ export function cwdOf(pid: number): string | undefined {
   }
 }
 
+/** A process's command line, its arguments joined by blanks ("" when this user may not see it). */
+export function commandOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** How `leftoverGroups` looks at a process beyond its /proc/<pid>/stat. */
+export interface Probe {
+  readonly cwd: (pid: number) => string | undefined;
+  readonly command: (pid: number) => string;
+}
+
+const PROC: Probe = { cwd: cwdOf, command: commandOf };
+
 /** Its working directory and open files: what of the file system a process holds. */
 function heldPaths(pid: number): string[] {
   const cwd = cwdOf(pid);
@@ -137,16 +154,18 @@ export function sandboxRuns(
 }
 
 /**
- * The process groups of the ended sandbox `previous` that still run. A group is its own when its
- * leader still runs with the recorded start time (records of earlier releases have none: then the
- * leader must run in the recorded data dir), or when the leader has ended and processes it left
- * in the group still run, started after it.
+ * The process groups the ended sandbox `previous` on `dir` left running. A group is its own when
+ * its leader still runs with the recorded start time, or when the leader has ended and processes
+ * it left in the group still run, started after it. Records of earlier releases have no start
+ * times and do not list Commander: then a leader must run in its recorded data dir, and Commander
+ * is the process that runs the dir's launcher.
  */
 export function leftoverGroups(
   previous: PreviousRun,
   live: readonly ProcessInfo[],
   bootId: string,
-  cwd: (pid: number) => string | undefined = cwdOf,
+  dir: string,
+  probe: Probe = PROC,
 ): Leftover[] {
   if (previous.bootId !== undefined && previous.bootId !== bootId) return [];
   const byPid = new Map(live.map((p) => [p.pid, p]));
@@ -162,7 +181,7 @@ export function leftoverGroups(
       const same =
         r.startTime !== undefined
           ? leader.startTime === r.startTime
-          : r.dataDir !== undefined && cwd(r.pid) === r.dataDir;
+          : r.dataDir !== undefined && probe.cwd(r.pid) === r.dataDir;
       if (!same) continue;
       pids = leader.pgid === r.pid ? members(leader.startTime) : [r.pid];
     } else {
@@ -171,6 +190,13 @@ export function leftoverGroups(
       pids = members(r.startTime);
     }
     if (pids.length > 0) groups.push({ name: r.name, pgid: r.pid, pids });
+  }
+  if (previous.started === undefined) {
+    const launcher = path.join(dir, "commander", "start-commander.js");
+    // It ran as the leader of a group of its own, as every process of the sandbox.
+    for (const p of live)
+      if (running(p) && p.pgid === p.pid && probe.command(p.pid).split(" ").includes(launcher))
+        groups.push({ name: "commander", pgid: p.pid, pids: [p.pid] });
   }
   return groups;
 }
@@ -213,7 +239,9 @@ export function refuseForeignHolders(dir: string, previous: PreviousRun | undefi
   const live = listProcesses();
   const bootId = currentBootId();
   const ended = previous && !sandboxRuns(previous.sandboxPid, previous, bootId);
-  const ours = new Set(ended ? leftoverGroups(previous, live, bootId).flatMap((g) => g.pids) : []);
+  const ours = new Set(
+    ended ? leftoverGroups(previous, live, bootId, dir).flatMap((g) => g.pids) : [],
+  );
   const holder = findHolder(processDirs(dir), live, ours);
   if (holder)
     throw new Error(
@@ -255,6 +283,7 @@ function stillRunning(pids: ReadonlyMap<number, number>): number[] {
  * SIGTERM to each group, SIGKILL after the grace period. Resolves when all of it has ended.
  */
 export async function stopLeftovers(
+  dir: string,
   previous: PreviousRun | undefined,
   log: (line: string) => void,
 ): Promise<void> {
@@ -262,7 +291,7 @@ export async function stopLeftovers(
   const bootId = currentBootId();
   if (sandboxRuns(previous.sandboxPid, previous, bootId)) return;
   const live = listProcesses();
-  const groups = leftoverGroups(previous, live, bootId);
+  const groups = leftoverGroups(previous, live, bootId, dir);
   if (groups.length === 0) return;
   const starts = new Map(live.map((p) => [p.pid, p.startTime]));
   const pids = new Map(groups.flatMap((g) => g.pids.map((pid) => [pid, starts.get(pid)!])));

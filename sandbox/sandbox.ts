@@ -597,7 +597,7 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   const previous = readPreviousRun(dir);
   claimDir(dir, previous);
   try {
-    await stopLeftovers(previous, log);
+    await stopLeftovers(dir, previous, log);
   } catch (err) {
     releaseDir(dir);
     throw err;

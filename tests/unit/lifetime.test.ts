@@ -13,6 +13,8 @@ import { REAPER_SCRIPT } from "../../sandbox/lifetime";
 import { waitFor } from "../helpers/wait";
 
 const ROOT = path.resolve(__dirname, "..", "..");
+/** The --dir of the records below. */
+const DIR = "/d";
 
 /** Pids of the processes of group `pgid` that still run (a zombie has ended). */
 const groupMembers = (pgid: number) =>
@@ -127,7 +129,7 @@ describe("leftovers: a process of an ended sandbox is recognised by its pid, sta
   it("a leader with the recorded start time: its whole group, the members it forked included", () => {
     const live = [proc(200, 200, 5000), proc(201, 200, 5100), proc(300, 300, 7000)];
     assert.deepEqual(
-      leftoverGroups(previous([{ name: "redis-0", pid: 200, startTime: 5000 }]), live, boot),
+      leftoverGroups(previous([{ name: "redis-0", pid: 200, startTime: 5000 }]), live, boot, DIR),
       [{ name: "redis-0", pgid: 200, pids: [200, 201] }],
     );
   });
@@ -135,7 +137,7 @@ describe("leftovers: a process of an ended sandbox is recognised by its pid, sta
   it("a pid now used by another process (another start time), or a record of another boot: not ours", () => {
     const live = [proc(200, 200, 9999), proc(201, 201, 5000)];
     assert.deepEqual(
-      leftoverGroups(previous([{ name: "redis-0", pid: 200, startTime: 5000 }]), live, boot),
+      leftoverGroups(previous([{ name: "redis-0", pid: 200, startTime: 5000 }]), live, boot, DIR),
       [],
     );
     assert.deepEqual(
@@ -143,6 +145,7 @@ describe("leftovers: a process of an ended sandbox is recognised by its pid, sta
         previous([{ name: "redis-1", pid: 201, startTime: 5000 }], "boot-0"),
         live,
         boot,
+        DIR,
       ),
       [],
     );
@@ -151,12 +154,12 @@ describe("leftovers: a process of an ended sandbox is recognised by its pid, sta
   it("a leader that ended: the members it left in its group (a stand-in) still are; zombies are not", () => {
     const live = [proc(200, 200, 5000, "Z"), proc(201, 200, 5100), proc(202, 200, 5200, "Z")];
     assert.deepEqual(
-      leftoverGroups(previous([{ name: "redis-0", pid: 200, startTime: 5000 }]), live, boot),
+      leftoverGroups(previous([{ name: "redis-0", pid: 200, startTime: 5000 }]), live, boot, DIR),
       [{ name: "redis-0", pgid: 200, pids: [201] }],
     );
   });
 
-  it("a processes.json of an earlier release (no start times): a leader running in its recorded data dir", () => {
+  it("a processes.json of an earlier release (no start times, no Commander): a leader running in its recorded data dir, and the process running the dir's Commander launcher", () => {
     const old: PreviousRun = {
       sandboxPid: 100,
       processes: [
@@ -164,10 +167,24 @@ describe("leftovers: a process of an ended sandbox is recognised by its pid, sta
         { name: "redis-1", pid: 300, dataDir: "/d/redis-1/data" },
       ],
     };
-    const live = [proc(200, 200, 5000), proc(300, 300, 5000)];
-    const cwd = (pid: number) => (pid === 200 ? "/d/redis-0/data" : "/home/someone");
-    assert.deepEqual(leftoverGroups(old, live, boot, cwd), [
+    const live = [
+      proc(200, 200, 5000),
+      proc(300, 300, 5000),
+      proc(400, 400, 5000),
+      proc(401, 401, 1),
+    ];
+    const probe = {
+      cwd: (pid: number) => (pid === 200 ? "/d/redis-0/data" : "/home/someone"),
+      command: (pid: number) =>
+        pid === 400
+          ? "/usr/bin/node /d/commander/start-commander.js"
+          : pid === 401
+            ? "node /other/commander/start-commander.js"
+            : "",
+    };
+    assert.deepEqual(leftoverGroups(old, live, boot, "/d", probe), [
       { name: "redis-0", pgid: 200, pids: [200] },
+      { name: "commander", pgid: 400, pids: [400] },
     ]);
   });
 
