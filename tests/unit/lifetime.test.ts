@@ -9,7 +9,7 @@ import {
   leftoverGroups,
   listProcesses,
 } from "../../sandbox/leftovers";
-import { REAPER_SCRIPT } from "../../sandbox/lifetime";
+import { REAPER_SCRIPT, spawnTied } from "../../sandbox/lifetime";
 import { waitFor } from "../helpers/wait";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -81,7 +81,7 @@ describe("lifetime: what a sandbox starts ends with it, however it ends", () => 
     });
   }
 
-  it("spawnTied: the process and what it forked end when the process that started it is SIGKILLed", async () => {
+  it("spawnTied: the process and what it forked end when the process that started it is SIGKILLed, also after its reaper was killed", async () => {
     const runner = spawn(
       process.execPath,
       [
@@ -100,11 +100,31 @@ describe("lifetime: what a sandbox starts ends with it, however it ends", () => 
       readline.createInterface({ input: runner.stdout! }).once("line", (l) => resolve(Number(l))),
     );
     await waitFor("both members", () => (groupMembers(pgid).length === 2 ? true : undefined));
+    // The reaper: the runner's shell in a session of its own. Killed, it is started again.
+    const reaper = () =>
+      listProcesses().find((p) => p.ppid === runner.pid && p.pgid === p.pid && p.pid !== pgid);
+    const first = await waitFor("the reaper", reaper);
+    process.kill(first.pid, "SIGKILL");
+    await waitFor("another reaper", () => (reaper()?.pid !== first.pid ? reaper() : undefined));
     runner.kill("SIGKILL");
     await waitFor(
       "the group to end",
       () => (groupMembers(pgid).length === 0 ? true : undefined),
       5000,
+    );
+  });
+});
+
+describe("spawnTied while its starter runs", () => {
+  it("a process that exits takes what it left in its group with it, as a container's processes end with its main process", async () => {
+    const child = spawnTied("sh", ["-c", "sleep 300 & sleep 0.5"], { stdio: "ignore" });
+    const pgid = child.pid!;
+    await waitFor("the forked sleep", () => (groupMembers(pgid).length >= 2 ? true : undefined));
+    await new Promise((r) => child.once("exit", r));
+    await waitFor(
+      "the group to end",
+      () => (groupMembers(pgid).length === 0 ? true : undefined),
+      2000,
     );
   });
 });
