@@ -1,10 +1,11 @@
-import { spawn } from "node:child_process";
+import { ChildProcess, SpawnOptions, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { nextRuns } from "../config/backup";
 import { ResolvedConfig } from "../config/resolve";
 import { backupPlainFiles, backupSecretFiles } from "../render/backup";
 import { SecretValues } from "../render/redis-conf";
+import { spawnTied } from "./lifetime";
 
 /** The sandbox's backup conf dir and backup dir under DIR. */
 export function backupPaths(dir: string) {
@@ -43,26 +44,29 @@ export function prepareBackup(
   return { script: path.join(paths.confDir, "backup.sh"), dir: paths.backupDir };
 }
 
+type Launch = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
 /**
  * Runs a rendered script with sh (or `shell`, e.g. ["busybox", "sh"]); resolves with its exit
- * code and output.
+ * code and output. The sandbox's own runs are `spawnTied`: they end with the sandbox.
  */
 export function runScript(
   script: string,
   args: readonly string[] = [],
   env: NodeJS.ProcessEnv = process.env,
   shell: readonly string[] = ["sh"],
+  launch: Launch = spawn,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const [command, ...shellArgs] = shell;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...shellArgs, script, ...args], {
+    const child = launch(command, [...shellArgs, script, ...args], {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("close", (code, signal) =>
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }),
@@ -95,17 +99,25 @@ export async function restoreNode(
   else if (restore?.kind === "s3") {
     fs.rmSync(paths.stagingDir, { recursive: true, force: true });
     fs.mkdirSync(paths.stagingDir, { recursive: true, mode: 0o700 });
-    const fetched = await runScript(path.join(paths.confDir, "fetch.sh"), [paths.stagingDir]);
+    const fetched = await runScript(
+      path.join(paths.confDir, "fetch.sh"),
+      [paths.stagingDir],
+      process.env,
+      ["sh"],
+      spawnTied,
+    );
     if (fetched.code !== 0)
       throw new Error(`restoreFrom ${restore.key}: ${lastLine(fetched.stderr)}`);
     source = path.join(paths.stagingDir, restore.file);
   } else if (restore?.kind === "local") source = path.join(paths.backupDir, restore.file);
   else throw new Error("nothing to restore from");
-  const result = await runScript(path.join(paths.confDir, "restore.sh"), [], {
-    ...process.env,
-    DATA_DIR: dataDir,
-    RESTORE_SOURCE: source,
-  });
+  const result = await runScript(
+    path.join(paths.confDir, "restore.sh"),
+    [],
+    { ...process.env, DATA_DIR: dataDir, RESTORE_SOURCE: source },
+    ["sh"],
+    spawnTied,
+  );
   if (result.code !== 0)
     throw new Error(lastLine(result.stderr) || `restore.sh exited ${result.code}`);
   return lastLine(result.stdout);
@@ -155,10 +167,12 @@ export class BackupScheduler {
       return;
     }
     const out = fs.openSync(this.logFile, "a", 0o600);
-    const run = runScript(this.script).then(({ code, stdout, stderr }) => {
-      fs.writeSync(out, stdout + stderr);
-      this.log(`backup due at ${due.toISOString()}: ${lastLine(code === 0 ? stdout : stderr)}`);
-    });
+    const run = runScript(this.script, [], process.env, ["sh"], spawnTied).then(
+      ({ code, stdout, stderr }) => {
+        fs.writeSync(out, stdout + stderr);
+        this.log(`backup due at ${due.toISOString()}: ${lastLine(code === 0 ? stdout : stderr)}`);
+      },
+    );
     this.running = run.finally(() => {
       fs.closeSync(out);
       this.running = undefined;

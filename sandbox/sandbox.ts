@@ -28,6 +28,16 @@ import {
 } from "./commander";
 import { Deviation, applyDeviations, detectDeviations, requireBinaries } from "./capabilities";
 import { Logger, StartFailure, Supervisor, describeExit, lastMeaningfulLine } from "./supervisor";
+import { setprivMissing } from "./lifetime";
+import {
+  PreviousRun,
+  StartedProcess,
+  currentBootId,
+  readProcess,
+  refuseForeignHolders,
+  sandboxRuns,
+  stopLeftovers,
+} from "./leftovers";
 import { PodNetwork, podsUnsupported } from "./pod-network";
 import { RunnablePod } from "./kubelet";
 import { hostProgramPod, podDnsName, podPort, podsDir, prepareDeploymentPods } from "./pods";
@@ -104,6 +114,15 @@ export interface ProcessesFile {
   readonly processes: readonly SandboxProcessEntry[];
   /** Pods mode only. */
   readonly pods?: PodsInfo;
+  /** The boot the pids belong to (/proc/sys/kernel/random/boot_id). */
+  readonly bootId?: string;
+  /** The sandbox's start time, in clock ticks after boot (/proc/<pid>/stat): pids are reused. */
+  readonly sandboxStartTime?: number;
+  /**
+   * Every process it runs (Commander's too), each the leader of its process group, with its start
+   * time: what a later sandbox on DIR stops first should this one have ended and left them running.
+   */
+  readonly started?: readonly StartedProcess[];
 }
 
 export interface SandboxProcessEntry {
@@ -245,12 +264,28 @@ function lockHolder(file: string): number | undefined {
 const notWritable = (dir: string, err: unknown) =>
   new Error(`--dir ${dir} is not a writable directory (${(err as Error).message}).`);
 
+/** DIR/processes.json as the last sandbox on DIR left it, when there is one. */
+function readPreviousRun(dir: string): PreviousRun | undefined {
+  try {
+    const content = JSON.parse(
+      fs.readFileSync(path.join(dir, PROCESSES_FILE), "utf8"),
+    ) as PreviousRun;
+    return Number.isInteger(content?.sandboxPid) && Array.isArray(content.processes)
+      ? content
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Makes sure DIR exists and is writable, and takes its lock: DIR/sandbox.pid holding this
  * process's pid, created exclusively (a hard link of a complete file, so nobody reads it half
- * written). A lock whose pid is not alive is left from a sandbox that died: it is taken over.
+ * written). A lock whose sandbox no longer runs is taken over. Before the lock is taken, and with
+ * nothing touched, it fails if a process that the ended sandbox did not leave behind holds one of
+ * DIR's process directories.
  */
-function claimDir(dir: string): string {
+function claimDir(dir: string, previous: PreviousRun | undefined): string {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.accessSync(dir, fs.constants.W_OK);
@@ -258,6 +293,11 @@ function claimDir(dir: string): string {
     throw notWritable(dir, err);
   }
   const lock = path.join(dir, LOCK_FILE);
+  const inUse = (holder: number) =>
+    new Error(`--dir ${dir} is in use by a running sandbox (pid ${holder}, lock ${lock}).`);
+  const holder = lockHolder(lock);
+  if (holder !== undefined && sandboxRuns(holder, previous)) throw inUse(holder);
+  refuseForeignHolders(dir, previous);
   const tmp = `${lock}.${process.pid}.tmp`;
   try {
     writeFile(tmp, `${process.pid}\n`, 0o600);
@@ -273,11 +313,7 @@ function claimDir(dir: string): string {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw notWritable(dir, err);
       }
       const holder = lockHolder(lock);
-      if (holder !== undefined && isAlive(holder)) {
-        throw new Error(
-          `--dir ${dir} is in use by a running sandbox (pid ${holder}, lock ${lock}).`,
-        );
-      }
+      if (holder !== undefined && sandboxRuns(holder, previous)) throw inUse(holder);
       fs.rmSync(lock, { force: true });
     }
     throw new Error(`--dir ${dir}: could not take the lock ${lock}.`);
@@ -545,6 +581,8 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     if (unsupported) throw new Error(`${unsupported}.`);
   }
   requireBinaries(grouped);
+  const noSetpriv = setprivMissing();
+  if (noSetpriv) throw new Error(noSetpriv);
   const dir = path.resolve(options.dir);
   // The janitor reads /proc/self/mountinfo, which escapes blanks and backslashes in paths.
   if (inPods && /[\s\\]/.test(dir))
@@ -556,7 +594,14 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   const timeoutMs = options.readyTimeoutMs ?? (SENTINEL_START_WAIT_SECONDS + 30) * 1000;
   const log = options.log ?? (() => undefined);
   const waitOptions = { signal: options.signal };
-  claimDir(dir);
+  const previous = readPreviousRun(dir);
+  claimDir(dir, previous);
+  try {
+    await stopLeftovers(dir, previous, log);
+  } catch (err) {
+    releaseDir(dir);
+    throw err;
+  }
 
   // Pods mode: the network first (each process's address is its pod's).
   let network: PodNetwork | undefined;
@@ -598,6 +643,11 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   let commanderSecrets: CommanderSecrets | undefined;
   const processesFile = path.join(dir, PROCESSES_FILE);
   const pids = new Map<string, number>();
+  const startTimes = new Map<string, number | undefined>();
+  const identity = {
+    bootId: currentBootId(),
+    sandboxStartTime: readProcess(process.pid)?.startTime,
+  };
   let pods: Map<string, RunnablePod> | undefined;
   const writeProcesses = () => {
     const content: ProcessesFile = {
@@ -651,12 +701,15 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
             },
           }
         : {}),
+      ...identity,
+      started: [...pids].map(([name, pid]) => ({ name, pid, startTime: startTimes.get(name) })),
     };
     writeFileAtomic(processesFile, JSON.stringify(content, null, 2) + "\n", 0o600);
   };
   const supervisor = new Supervisor(log, {
     onStart: (name, pid) => {
       pids.set(name, pid);
+      startTimes.set(name, readProcess(pid)?.startTime);
       log(`${name} started (pid ${pid})`);
       try {
         writeProcesses();

@@ -1,5 +1,6 @@
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import { spawnTied } from "./lifetime";
 
 export interface ProcessSpec {
   /** Unique name, used in logs ("redis-0", "sentinel-1", …). */
@@ -140,7 +141,8 @@ function readFrom(file: string, offset: number): string {
  * while it keeps exiting right after each start (`RestartPolicy`). A process that exits before its
  * owner called `markReady` never started properly (bad config, port in use, missing program):
  * restarting it would only repeat the failure, so it stays down and `startFailure` tells why.
- * `stopAll` ends every process it started.
+ * `stopAll` ends every process it started; should this process end first, they end with it
+ * (`spawnTied`).
  */
 export class Supervisor {
   private readonly processes = new Map<string, Managed>();
@@ -298,13 +300,12 @@ export class Supervisor {
       try {
         fs.fchmodSync(out, 0o600);
         managed.logOffset = fs.fstatSync(out).size;
-        child = spawn(spec.command, [...spec.args], {
+        // Its own process group, signalled as a whole like a container: a start script's
+        // helpers (the stand-in server of a choosing node) go with it.
+        child = spawnTied(spec.command, spec.args, {
           cwd: spec.cwd,
           env: spec.env ?? process.env,
           stdio: ["ignore", out, out],
-          // Its own process group, signalled as a whole like a container: a start script's
-          // helpers (the stand-in server of a choosing node) go with it.
-          detached: true,
         });
       } finally {
         fs.closeSync(out);

@@ -7,7 +7,8 @@ set -eu
 # Redis 7 server, sentinel and CLI (the sandbox runs the rendered configs on them); ps for process
 # checks; busybox-static (its sh is the official alpine image's, its crond the Docker target's
 # backup scheduler); rclone for the off-site copies; iproute2 (ip) for the sandbox's pods mode,
-# which also uses nsenter, unshare (util-linux) and chroot (coreutils), always installed.
+# which also uses nsenter, unshare (util-linux) and chroot (coreutils), always installed, as is
+# setpriv (util-linux), through which the sandbox starts every process.
 RUN_PACKAGES="redis-server redis-sentinel redis-tools procps busybox-static rclone iproute2"
 # Chromium and a font for the browser test of Redis Commander (driven by playwright-core, which
 # downloads nothing); redis_exporter and promtool (package prometheus) for the metrics and alerts; the

@@ -1,4 +1,5 @@
 import { ISOLATIONS, Isolation, startSandbox } from "../sandbox/sandbox";
+import { readProcess } from "../sandbox/leftovers";
 import { UsageError, loadConfigForCommand, parseCommandLine, runCommand } from "./cli";
 
 const USAGE =
@@ -40,6 +41,17 @@ runCommand(async () => {
   let stopRequested: (signal: string) => void = (signal) => interrupt.abort(signal);
   process.once("SIGINT", () => stopRequested("SIGINT"));
   process.once("SIGTERM", () => stopRequested("SIGTERM"));
+  // Under `npm run sandbox`, npm only waits for this process: if npm is killed, stop as on
+  // SIGTERM. Its end shows as a new parent (the kernel hands an orphan to a reaper of orphans).
+  if (process.env.npm_lifecycle_event === "sandbox") {
+    const parent = readProcess(process.pid)?.ppid;
+    const watch = setInterval(() => {
+      if (readProcess(process.pid)?.ppid === parent) return;
+      clearInterval(watch);
+      stopRequested(`npm (pid ${parent}) ended`);
+    }, 500);
+    watch.unref();
+  }
 
   const sandbox = await startSandbox(cfg, {
     dir: args.dir,

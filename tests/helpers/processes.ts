@@ -80,3 +80,72 @@ export async function runSandboxCommand(args: string[], dir: string, timeoutMs: 
 export function killCommanderIn(dir: string): void {
   spawnSync("pkill", ["-KILL", "-f", `${dir}/commander/start-commander.js`]);
 }
+
+/** A process as /proc/<pid>/stat shows it (state "Z": a zombie, which has ended). */
+export function procStat(
+  pid: number,
+): { comm: string; state: string; pgid: number; startTime: number } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const close = stat.lastIndexOf(")");
+    const fields = stat.slice(close + 2).split(" ");
+    return {
+      comm: stat.slice(stat.indexOf("(") + 1, close),
+      state: fields[0],
+      pgid: Number(fields[2]),
+      startTime: Number(fields[19]),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` runs (exists and is not a zombie). */
+export function isRunning(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== "Z";
+}
+
+/**
+ * Processes still running that a sandbox on `dir` started, as "pid comm cwd command line": every
+ * process working inside `dir` (Redis and Sentinel in their data dirs, start scripts, stand-in
+ * servers) or naming a file in it (Commander's launcher), or in the process group of one of
+ * `groups` (the pids its processes.json named).
+ */
+export function runningIn(dir: string, groups: Iterable<number> = []): string[] {
+  const leaders = new Set(groups);
+  return fs
+    .readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .flatMap((entry) => {
+      const pid = Number(entry);
+      const stat = procStat(pid);
+      if (!stat || stat.state === "Z") return [];
+      let cwd = "";
+      try {
+        cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+      } catch {
+        // gone meanwhile
+      }
+      let command = "";
+      try {
+        command = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+      } catch {
+        // gone meanwhile
+      }
+      const inDir =
+        cwd === dir || cwd.startsWith(dir + path.sep) || command.includes(dir + path.sep);
+      return inDir || leaders.has(stat.pgid) ? [`${pid} ${stat.comm} ${cwd} ${command}`] : [];
+    });
+}
+
+/** SIGKILL to every process `runningIn` finds (cleanup after a failed test). */
+export function killRunningIn(dir: string, groups: Iterable<number> = []): void {
+  for (const line of runningIn(dir, groups)) {
+    try {
+      process.kill(Number(line.split(" ")[0]), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}

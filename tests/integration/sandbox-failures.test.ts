@@ -356,6 +356,22 @@ describe("npm run sandbox fails clearly: exit 1, one line naming the cause, noth
     assertNothingLeft(run, [base]);
   });
 
+  it("setpriv missing from PATH (every process is started through it): found before anything starts", async () => {
+    const base = await freeBasePort(1);
+    const dir = path.join(tmp, "sandbox");
+    const bin = binDir(tmp, { "redis-server": "redis-server", "redis-cli": "redis-cli" });
+    const run = start(["--stack", "dev", "--dir", dir, "--base-port", String(base)], {
+      ...process.env,
+      PATH: bin,
+    });
+    assert.equal(await exitCode(run), 1, run.stdout);
+    assert.deepEqual(errorLines(run), [
+      "setpriv not found in PATH: the sandbox starts every process through it so that none outlives the sandbox (on Debian/Ubuntu: apt-get install -y util-linux).",
+    ]);
+    assert.equal(fs.existsSync(dir), false, "nothing was written");
+    assertNothingLeft(run, [base]);
+  });
+
   it("redis-sentinel missing from PATH for a sentinel group: found before anything starts", async () => {
     const base = await freeBasePort(3);
     const dir = path.join(tmp, "sandbox");
