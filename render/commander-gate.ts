@@ -294,6 +294,10 @@ export function commanderGate(modules: CommanderGateModules, options: CommanderG
   function handle(req: IncomingMessage, res: ServerResponse, next: () => void) {
     let policy = OTHER_POLICY;
     guardHead(res, () => policy);
+    // A browser sends a path ("origin form"), never a fragment or a whole URL; Express would
+    // still route "/login#x" or "http://host/login" to /login, past the match below.
+    if (!/^\/[^#]*$/.test(req.url ?? ""))
+      return reply(res, 400, { ok: false, message: "Bad request target." });
     const at = route(req.url);
     if (routes.refused.includes(at)) return refuse(req, res);
     if (at === routes.signin && req.method === "POST")

@@ -69,6 +69,45 @@ async function startWith(cfg: ResolvedConfig, prefix: string) {
 }
 
 /** Signs in with the sign-in of connection.json; the session token (Commander's live 60 s). */
+/**
+ * A POST with the request target exactly as given: fetch drops a fragment and never sends a
+ * whole URL as the target, an attacker's own client does.
+ */
+function rawPost(
+  base: string,
+  target: string,
+  token: string,
+  form: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  const url = new URL(base);
+  const body = new URLSearchParams(form).toString();
+  return new Promise((done) => {
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: "POST",
+        path: target,
+        timeout: 10_000,
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/x-www-form-urlencoded",
+          "content-length": Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        res.on("end", () => done({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on("error", (err) => done({ status: 0, body: String(err) }));
+    req.on("timeout", () => req.destroy(new Error("no answer in 10 s")));
+    req.end(body);
+  });
+}
+
 async function signInAs(connection: ConnectionInfo): Promise<string> {
   const { url, username, password } = connection.commander!;
   return (await signIn(url, username, password))!;
@@ -348,6 +387,34 @@ describe("Redis Commander, dev sandbox: signed-in access to the six databases, r
       );
     } finally {
       await foreign.close();
+    }
+  });
+
+  it("refuses request targets Express would still route: a fragment or a whole URL reaches neither /login nor Commander's own /signin", async () => {
+    const foreign = await countingListener();
+    const token = await login();
+    try {
+      const form = {
+        label: "x",
+        serverType: "redis",
+        hostname: "127.0.0.1",
+        port: String(foreign.port),
+        dbIndex: "0",
+      };
+      for (const target of [
+        "/login/detectDb#x",
+        "/login#x",
+        `${base}/login/detectDb`,
+        `${base}/login`,
+        "/signin#x",
+        `${base}/signin`,
+      ]) {
+        const reply = await rawPost(base, target, token, form);
+        assert.equal(reply.status, 400, `${target}: ${reply.status} ${reply.body}`);
+      }
+      assert.equal(foreign.connections(), 0, "Commander connected to the foreign port");
+    } finally {
+      await Promise.race([foreign.close(), new Promise((r) => setTimeout(r, 2000))]);
     }
   });
 
