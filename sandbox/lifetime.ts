@@ -37,13 +37,17 @@ export function setprivMissing(): string | undefined {
 }
 
 /**
- * The reaper's script, POSIX sh: "+PGID" and "-PGID" lines while the sandbox lives; at the end of
- * its input, SIGTERM to every group with a process still running, and SIGKILL after $1 seconds to
- * those still running then. A zombie has ended (it only waits for init to collect it).
+ * The reaper's script, POSIX sh: the groups known when it starts as its arguments after $1 (so a
+ * reaper started again knows them from its first instant, even if the sandbox dies before it could
+ * write to it), then "+PGID" and "-PGID" lines while the sandbox lives; at the end of its input,
+ * SIGTERM to every group with a process still running, and SIGKILL after $1 seconds to those still
+ * running then. A zombie has ended (it only waits for init to collect it).
  */
 export const REAPER_SCRIPT = `
 grace="$1"
+shift
 groups=" "
+for g in "$@"; do groups="$groups$g "; done
 while IFS= read -r line; do
   g="\${line#?}"
   case "$g" in "" | *[!0-9]*) continue ;; esac
@@ -93,10 +97,15 @@ class Reaper {
   private start(): void {
     // Its own session: a Ctrl-C of the sandbox's terminal, or a kill of its process group,
     // spares it.
-    const child = spawn("sh", ["-c", REAPER_SCRIPT, "reaper", String(this.graceSeconds)], {
-      detached: true,
-      stdio: ["pipe", "ignore", "ignore"],
-    });
+    const known = [...this.groups].map(String);
+    const child = spawn(
+      "sh",
+      ["-c", REAPER_SCRIPT, "reaper", String(this.graceSeconds), ...known],
+      {
+        detached: true,
+        stdio: ["pipe", "ignore", "ignore"],
+      },
+    );
     this.child = child;
     // A reaper that was killed: the next line finds the pipe closed, the restart lists again.
     child.stdin?.on("error", () => undefined);
@@ -105,7 +114,6 @@ class Reaper {
       this.child = undefined;
       if (this.groups.size > 0) this.start();
     });
-    child.stdin?.write([...this.groups].map((g) => `+${g}\n`).join(""));
     // Neither keeps this process alive.
     child.unref();
     (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
