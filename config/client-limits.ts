@@ -8,22 +8,25 @@ import { parseMemory } from "./units";
  * (the exporter's is mounted in every pod, the sentinel client's is in the applications' Secret),
  * so these bounds apply to every normal and pub/sub connection, authenticated or not.
  *
- * Sizes, all derived from one number, the largest value a command may carry or make
- * (`proto-max-bulk-len`, "bulk" below), by default maxmemory / 32:
+ * Sizes, derived from the largest value a command may carry or make (`proto-max-bulk-len`,
+ * "bulk" below, by default maxmemory / 32) and from `maxclients`:
  * - `client-query-buffer-limit` and `client-output-buffer-limit normal`: 2 x bulk. A client must
  *   be able to send or read the largest value, and one more behind it; a client that lets its
  *   replies pile up unread (a pipeline of INFO it never reads) is disconnected at that size.
  * - `client-output-buffer-limit pubsub`: 2 x bulk, or bulk / 2 for a minute (a slow subscriber).
- * - `maxmemory-clients`: 4 x bulk (maxmemory / 8 by default) for all clients together: two
- *   clients at their limit, with room for ten thousand idle connections (about 2 KB each). Past
- *   it Redis drops the largest clients, not keys.
- * Client memory counts towards maxmemory: with room in the dataset the clients take that room;
- * with a full cache they push keys out, at most maxmemory-clients' worth; under `noeviction` they
- * can hold that much above maxmemory, so the container's memory limit sets it aside
- * (config/resolve.ts).
+ * - `maxmemory-clients`, all clients together: every connection slot at the most a small client
+ *   holds (SMALL_CLIENT_BYTES), plus two clients at their limit. Past it Redis drops clients,
+ *   largest first; but among the small ones it drops the oldest first, and those are the
+ *   sentinels' and the applications' long-lived links. So the bound is never reached by small
+ *   clients alone, however many connect: a connection flood (no password needed) must not make
+ *   Redis cut the sentinels' links, which fails the master over.
+ * Client memory counts towards maxmemory: under an `allkeys-*` policy clients push keys out
+ * rather than grow the process; under `noeviction` and `volatile-*` (nothing may be left to
+ * evict) they can stand maxmemory-clients above maxmemory, so the container's memory limit sets
+ * it aside (`clientMemoryReserve`).
  */
 export interface ClientLimits {
-  /** `proto-max-bulk-len`: the largest string a command may carry or build (SETRANGE, APPEND…). */
+  /** `proto-max-bulk-len`: the largest string a command may carry or build (APPEND, MSET…). */
   readonly protoMaxBulkBytes: number;
   /** Query and output buffer limit of one normal or pub/sub client. */
   readonly clientBufferBytes: number;
@@ -33,22 +36,44 @@ export interface ClientLimits {
   readonly maxmemoryClientsBytes: number;
 }
 
+const KB = 1024;
 const MB = 1024 ** 2;
 /** Redis refuses a proto-max-bulk-len or client-query-buffer-limit below 1mb. */
 const MIN_BULK = MB;
 /** The default largest value: maxmemory divided by this. */
 const BULK_SHARE_OF_MAXMEMORY = 32;
-/** The largest value one may configure: maxmemory divided by this (clients then take a quarter). */
+/** The largest value one may configure: maxmemory divided by this. */
 const MAX_BULK_SHARE_OF_MAXMEMORY = 16;
+/**
+ * The most a client holds while Redis counts it among the smallest (its first eviction bucket
+ * ends at 32 KB): a new connection takes about 16 KB (its reply buffer), a busy one about 38 KB.
+ */
+export const SMALL_CLIENT_BYTES = 32 * KB;
 
 /** The client limits of a node whose largest value is `protoMaxBulkBytes`. */
-export function clientLimits(protoMaxBulkBytes: number): ClientLimits {
+export function clientLimits(protoMaxBulkBytes: number, maxclients: number): ClientLimits {
+  const clientBufferBytes = 2 * protoMaxBulkBytes;
   return {
     protoMaxBulkBytes,
-    clientBufferBytes: 2 * protoMaxBulkBytes,
+    clientBufferBytes,
     pubsubSoftBytes: Math.max(MIN_BULK, Math.floor(protoMaxBulkBytes / 2)),
-    maxmemoryClientsBytes: 4 * protoMaxBulkBytes,
+    maxmemoryClientsBytes: maxclients * SMALL_CLIENT_BYTES + 2 * clientBufferBytes,
   };
+}
+
+/**
+ * What a node's memory limit sets aside for its clients, beside maxmemory: under an `allkeys-*`
+ * policy what one command can add before the next eviction (two clients' buffers), and what the
+ * clients may hold beyond maxmemory when there is nothing left to evict; under any other policy
+ * all of maxmemory-clients.
+ */
+export function clientMemoryReserve(
+  limits: ClientLimits,
+  maxmemoryBytes: number,
+  maxmemoryPolicy: string,
+): number {
+  if (!maxmemoryPolicy.startsWith("allkeys-")) return limits.maxmemoryClientsBytes;
+  return Math.max(0, limits.maxmemoryClientsBytes - maxmemoryBytes) + 2 * limits.clientBufferBytes;
 }
 
 /** The default largest value for a maxmemory: a thirty-second of it in whole mb, at least 1mb. */
@@ -56,29 +81,33 @@ export function defaultProtoMaxBulkBytes(maxmemoryBytes: number): number {
   return Math.max(MIN_BULK, Math.floor(maxmemoryBytes / BULK_SHARE_OF_MAXMEMORY / MB) * MB);
 }
 
-/**
- * A Redis size in the unit it reads best: whole mb where it is one, else bytes.
- * Every size above is a whole number of bytes.
- */
+/** A Redis size in the unit it reads best: whole mb or kb where it is one, else bytes. */
 export function redisSize(bytes: number): string {
-  return bytes % MB === 0 ? `${bytes / MB}mb` : String(bytes);
+  if (bytes % MB === 0) return `${bytes / MB}mb`;
+  return bytes % KB === 0 ? `${bytes / KB}kb` : String(bytes);
 }
 
 /**
- * Sentinels hold no data; their container limit (64Mi) must hold the process (about 12 MB) and its
- * clients. A reply of a sentinel is a few kilobytes, so a client gets 4mb, and all together 32mb:
- * ten thousand idle connections (about 20 MB) stay below it, a flood of unread replies does not.
+ * A sentinel's client slots: its clients are the other sentinels, the exporter, and the
+ * applications' lookups, which connect, ask and leave (a few milliseconds each).
+ */
+export const SENTINEL_MAXCLIENTS = 256;
+
+/**
+ * Sentinels hold no data; their container limit must hold the process (about 12 MB) and its
+ * clients. A sentinel's answers are a few kilobytes, so a client gets Redis's smallest buffers
+ * (1mb), and all of them together their slots at a small client's size plus two at their limit.
  */
 export const SENTINEL_CLIENT_LIMITS: ClientLimits = {
   protoMaxBulkBytes: MIN_BULK,
-  clientBufferBytes: 4 * MB,
-  pubsubSoftBytes: MB,
-  maxmemoryClientsBytes: 32 * MB,
+  clientBufferBytes: MIN_BULK,
+  pubsubSoftBytes: MIN_BULK,
+  maxmemoryClientsBytes: SENTINEL_MAXCLIENTS * SMALL_CLIENT_BYTES + 2 * MIN_BULK,
 };
 
 /** The directives of clientLimitLines, as an extended regular expression of their line starts. */
 export const CLIENT_LIMIT_DIRECTIVES =
-  "^(proto-max-bulk-len|client-query-buffer-limit|client-output-buffer-limit|maxmemory-clients) ";
+  "^(maxclients|proto-max-bulk-len|client-query-buffer-limit|client-output-buffer-limit|maxmemory-clients) ";
 
 /** The redis.conf / sentinel.conf lines of these limits. */
 export function clientLimitLines(limits: ClientLimits): string[] {
@@ -108,6 +137,11 @@ export const COSTLY_COMMANDS = {
   setbit: "sets a bit at any offset up to 8 x proto-max-bulk-len: the same",
   bitfield: "its SET and INCRBY write at any offset: the same (BITFIELD_RO stays)",
   copy: "duplicates a key of any size in one step",
+  watch:
+    "checks each key named against every key the client already watches: one WATCH of 35,000 keys held a node for 11 s, and watched names are not counted as the client's memory",
+  pfcount:
+    "merges 12 KB of registers per key named: one call naming a key 200,000 times held a node for 7.6 s",
+  pfmerge: "the same merge, into a new key",
   sunion: "set union: reads every member of every set named",
   sinter: "set intersection: up to the size of the smallest set times the number of sets",
   sdiff: "set difference: reads every member of every set named",
@@ -139,7 +173,7 @@ const PROTO_ALLOWED = `must be "" (maxmemory / ${BULK_SHARE_OF_MAXMEMORY}) or a 
 export const CLIENT_LIMIT_KEYS = {
   protoMaxBulkLen: {
     type: "string",
-    description: `Largest value a command may carry or build (proto-max-bulk-len); "" = maxmemory / ${BULK_SHARE_OF_MAXMEMORY}. Each client may hold twice it in buffers, all clients together four times it (maxmemory-clients).`,
+    description: `Largest value a command may carry or build (proto-max-bulk-len); "" = maxmemory / ${BULK_SHARE_OF_MAXMEMORY}. Each client may hold twice it in its query and in its output buffer.`,
     default: "",
     schema: checked(PROTO_ALLOWED, (v) =>
       v === "" || parseMemory(v) !== undefined ? undefined : PROTO_ALLOWED,
@@ -148,7 +182,7 @@ export const CLIENT_LIMIT_KEYS = {
   appDeniedCommands: {
     type: "array",
     description:
-      "Commands withheld from the app user: one short call makes a value far larger than itself (SETRANGE, SETBIT, BITFIELD, COPY) or computes over several whole keys (set algebra, *STORE, BITOP); [] = none.",
+      "Commands withheld from the app user: one short call makes a value far larger than itself (SETRANGE, SETBIT, BITFIELD, COPY) or computes over several whole keys (WATCH, PFCOUNT, set algebra, *STORE, BITOP); [] = none.",
     default: [...COSTLY_NAMES],
     schema: z
       .array(
@@ -163,7 +197,11 @@ type ClientLimitValues = { readonly [K in keyof typeof CLIENT_LIMIT_KEYS]: unkno
 
 export function resolveClientLimits(
   values: ClientLimitValues,
-  context: { readonly maxmemoryBytes: number; readonly maxmemory: string },
+  context: {
+    readonly maxmemoryBytes: number;
+    readonly maxmemory: string;
+    readonly maxclients: number;
+  },
   invalid: (key: string, value: unknown, allowed: string) => string,
 ): { limits: ClientLimits; appDeniedCommands: readonly CostlyCommand[]; problems: string[] } {
   const problems: string[] = [];
@@ -180,12 +218,12 @@ export function resolveClientLimits(
         invalid(
           "protoMaxBulkLen",
           given,
-          `must be from 1mb to ${redisSize(largest)}, a ${MAX_BULK_SHARE_OF_MAXMEMORY}th of lowcode-redis:maxmemory "${context.maxmemory}": each client may hold twice it and all clients four times it, inside maxmemory`,
+          `must be from 1mb to ${redisSize(largest)}, a ${MAX_BULK_SHARE_OF_MAXMEMORY}th of lowcode-redis:maxmemory "${context.maxmemory}": each client may hold twice it in its query and in its output buffer, inside maxmemory`,
         ),
       );
   }
   return {
-    limits: clientLimits(bulk),
+    limits: clientLimits(bulk, context.maxclients),
     appDeniedCommands: values.appDeniedCommands as CostlyCommand[],
     problems,
   };

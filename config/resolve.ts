@@ -3,6 +3,7 @@ import {
   ClientLimits,
   CostlyCommand,
   clientLimits,
+  clientMemoryReserve,
   defaultProtoMaxBulkBytes,
   resolveClientLimits,
 } from "./client-limits";
@@ -433,14 +434,18 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   }
   const clients = resolveClientLimits(
     { protoMaxBulkLen: v.protoMaxBulkLen, appDeniedCommands: v.appDeniedCommands },
-    { maxmemoryBytes, maxmemory: v.maxmemory },
+    { maxmemoryBytes, maxmemory: v.maxmemory, maxclients: v.maxclients },
     invalid,
   );
   problems.push(...clients.problems);
   const clientsBytes = (m: number) =>
-    v.protoMaxBulkLen === ""
-      ? clientLimits(defaultProtoMaxBulkBytes(m)).maxmemoryClientsBytes
-      : clients.limits.maxmemoryClientsBytes;
+    clientMemoryReserve(
+      v.protoMaxBulkLen === ""
+        ? clientLimits(defaultProtoMaxBulkBytes(m), v.maxclients)
+        : clients.limits,
+      m,
+      v.maxmemoryPolicy,
+    );
   const reserved = reserveOf(nodes, clientsBytes);
   const buffers = replicationBuffers(maxmemoryBytes, nodes);
   const memoryLimit =
@@ -452,7 +457,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
     const limit = `${NAMESPACE}:memoryLimit "${memoryLimit}"`;
     const atMost = `at most ${largestFittingMaxmemoryMb(reserved, memoryLimitBytes)}mb`;
     const percent = FORK_HEADROOM * 100;
-    const clientsMb = `${clients.limits.maxmemoryClientsBytes / MIB}mb for the clients (maxmemory-clients)`;
+    const clientsMb = `${toMebibytes(clientsBytes(maxmemoryBytes)).replace("Mi", "mb")} for the clients`;
     const aside =
       nodes === 1
         ? clientsMb

@@ -16,7 +16,7 @@ import { SecretValues, configFile, need, sha256Hex, userFor } from "./redis-conf
  * | replication | nodes (group) | PSYNC, REPLCONF, PING: what a replica sends | reading or writing keys, channels |
  * | backup | nodes | what `redis-cli --rdb` sends: REPLCONF CAPA and RDB-ONLY, SYNC (a snapshot of the dataset, streamed to the backup script) | keys, channels, every other command; REPLCONF LISTENING-PORT/IP-ADDRESS/ACK (a replica that announces an address is one the sentinels connect to, with their password, and may promote; ACK would count for min-replicas-to-write and WAIT) |
  * | sentinel | nodes (group) | what Sentinel sends to monitor and reconfigure a node (Redis Sentinel docs), its hello channel | data, other channels, other CONFIG subcommands |
- * | sentinel-client | sentinels | master lookups, PING, event subscriptions | SENTINEL FAILOVER/SET/MONITOR/REMOVE/RESET, PUBLISH (a hello published to a sentinel is believed) |
+ * | sentinel-client | sentinels | master lookups, PING, subscriptions to Sentinel's event channels by name | SENTINEL FAILOVER/SET/MONITOR/REMOVE/RESET, PUBLISH (a hello published to a sentinel is believed); any other channel (a subscriber's channel names are memory Redis does not count as the client's) |
  * | failover | sentinels | SENTINEL FAILOVER, the master lookup and SENTINEL REPLICAS (is a replica promotable?): the pre-stop hook of the master's pod | other SENTINEL subcommands |
  * | sentinel-peer | sentinels | what one sentinel sends another: PING, CLIENT SETNAME, hello PUBLISH, SENTINEL IS-MASTER-DOWN-BY-ADDR | everything else: its password is in every sentinel's state file |
  * | commander | nodes, both profiles | Redis Commander: with `commanderReadOnly` (production's default) the read commands (`@read`: GET, SCAN, TYPE, TTL, HGETALL, MEMORY USAGE…), INFO (ioredis's ready check confirms it reached the master after a failover; Commander's server page), SELECT and the connection commands it sends (CLIENT SETNAME, COMMAND); otherwise also `@write` | `@dangerous` but INFO (KEYS, FLUSH*, CONFIG, MONITOR, CLIENT LIST/KILL, DEBUG, SHUTDOWN, ACL…); any write when read-only; scripting (EVAL runs writes), pub/sub (no channel granted), transactions when read-only; `@blocking` (BLPOP, XREAD…: one connection per database serves every Commander user, a blocked one stalls them all) |
@@ -193,11 +193,71 @@ export function exporterUserLine(
   return `user ${EXPORTER_USER} on #${hash(need(secrets, "exporterPassword"))} ${rules}`;
 }
 
+/**
+ * The channels Sentinel publishes its events on (Redis 7.0 and 7.2, sentinel.c): what monitoring
+ * clients subscribe to, by name (a PSUBSCRIBE pattern must equal one of them).
+ */
+export const SENTINEL_EVENT_CHANNELS = [
+  "+reset-master",
+  "+monitor",
+  "-monitor",
+  "+set",
+  "+slave",
+  "+sentinel",
+  "-dup-sentinel",
+  "+sentinel-invalid-addr",
+  "+sentinel-address-switch",
+  "+sentinel-address-update",
+  "+fix-slave-config",
+  "+convert-to-slave",
+  "+slave-reconf-sent",
+  "+slave-reconf-sent-be",
+  "-slave-reconf-sent-timeout",
+  "+slave-reconf-inprog",
+  "+slave-reconf-done",
+  "+role-change",
+  "-role-change",
+  "+reboot",
+  "-reboot",
+  "+sdown",
+  "-sdown",
+  "+odown",
+  "-odown",
+  "+new-epoch",
+  "+vote-for-leader",
+  "+elected-leader",
+  "+try-failover",
+  "-failover-abort-not-elected",
+  "-failover-abort-no-good-slave",
+  "-failover-abort-slave-timeout",
+  "+failover-state-select-slave",
+  "+selected-slave",
+  "+failover-state-send-slaveof-noone",
+  "+failover-state-wait-promotion",
+  "+promoted-slave",
+  "+failover-state-reconf-slaves",
+  "+failover-detected",
+  "+failover-end-for-timeout",
+  "+failover-end",
+  "+switch-master",
+  "+tilt",
+  "-tilt",
+  "+config-update-from",
+  "+script-child",
+  "-script-child",
+  "-script-error",
+  "-script-timeout",
+  "-cmd-link-reconnection",
+  "-pubsub-link-reconnection",
+] as const;
+
 /** The rules of each user on the sentinels. */
 export const SENTINEL_ACL_RULES = {
   "sentinel-client": [
-    // Sentinel's event channels (+switch-master, +sdown…) are what clients subscribe to.
-    "resetchannels &*",
+    // Sentinel's event channels (+switch-master, +sdown…) are what clients subscribe to: those
+    // names only, since a name Redis keeps for a subscriber is memory it does not count as the
+    // client's (a hundred names of 1 MB took a sentinel past its container limit).
+    `resetchannels ${SENTINEL_EVENT_CHANNELS.map((c) => `&${c}`).join(" ")}`,
     "-@all +ping +hello",
     "+sentinel|get-master-addr-by-name +sentinel|sentinels +sentinel|replicas +sentinel|slaves +sentinel|master",
     "+subscribe +psubscribe +unsubscribe +punsubscribe",

@@ -1,6 +1,7 @@
 import {
   CLIENT_LIMIT_DIRECTIVES,
   SENTINEL_CLIENT_LIMITS,
+  SENTINEL_MAXCLIENTS,
   clientLimitLines,
 } from "../config/client-limits";
 import { ResolvedConfig } from "../config/resolve";
@@ -67,6 +68,7 @@ export function renderSentinelConf(cfg: ResolvedConfig): string {
     `sentinel failover-timeout ${name} ${cfg.sentinel.failoverTimeoutMs}`,
     `sentinel parallel-syncs ${name} 1`,
     // Every application holds the sentinel-client password: its clients are bounded like a node's.
+    `maxclients ${SENTINEL_MAXCLIENTS}`,
     ...clientLimitLines(SENTINEL_CLIENT_LIMITS),
   ]);
 }

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
@@ -12,7 +13,7 @@ import { parseInfo } from "../../sandbox/clients";
 import { currentMasterPort } from "../../sandbox/failover";
 import { Sandbox, SandboxProcess, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
-import { floodUnread, openConnections, peakResidentBytes } from "../../sandbox/flood";
+import { floodUnread, openConnections, peakResidentBytes, resp } from "../../sandbox/flood";
 import { directClient } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 import { waitFor } from "../helpers/wait";
@@ -119,7 +120,7 @@ describe("production group against clients that flood memory, connections and ti
     await assertDatasetWholeAndWithinLimits("HELLO flood as backup");
   });
 
-  it("SENTINEL MASTER as sentinel-client (every application holds it), never read: the sentinel stays within its 64Mi", async () => {
+  it("SENTINEL MASTER as sentinel-client (every application holds it), never read: the sentinel drops it, within its memory limit", async () => {
     const sentinel = connection.sentinels[0];
     const flood = await floodUnread(
       sentinel.port,
@@ -265,6 +266,45 @@ describe("production group against clients that flood memory, connections and ti
       }
       assert.equal(sandbox!.supervisor.pid(target.name), pid, `${target.name} was restarted`);
     }
+  });
+
+  it("sentinel-client subscribes to Sentinel's events only: a channel name of its own is refused, so it cannot fill a sentinel with names", async () => {
+    const sentinel = connection.sentinels[0];
+    const s = client(
+      sentinel.port,
+      connection.sentinelUser!.username,
+      connection.sentinelUser!.password,
+    );
+    await s.subscribe("+switch-master", "+sdown");
+    await assert.rejects(s.subscribe(`x:${"c".repeat(1024 * 1024 - 8)}`), /NOPERM/);
+    await assert.rejects(s.psubscribe("*"), /NOPERM/);
+  });
+
+  it("a command of 3M empty arguments, never completed, as sentinel-client: the sentinel drops it within its limit", async () => {
+    const sentinel = sandbox!.sentinels[1];
+    const socket = net.connect(sentinel.port, "127.0.0.1");
+    await new Promise((ok, fail) => socket.once("connect", ok).once("error", fail));
+    socket.on("error", () => undefined);
+    socket.on("data", () => undefined);
+    socket.write(
+      resp(["AUTH", connection.sentinelUser!.username, connection.sentinelUser!.password]),
+    );
+    socket.write(`*${2 ** 31 - 1}\r\n`);
+    const chunk = Buffer.from("$0\r\n\r\n".repeat(100_000));
+    try {
+      for (let sent = 0; sent < 3_000_000 && !socket.destroyed; sent += 100_000)
+        await new Promise<void>((ok) =>
+          socket.write(chunk) ? ok() : socket.once("drain", ok).once("close", ok),
+        );
+      await waitFor(
+        "the sentinel to drop the client",
+        () => (socket.destroyed ? true : undefined),
+        10_000,
+      );
+    } finally {
+      socket.destroy();
+    }
+    await assertDatasetWholeAndWithinLimits("3M empty arguments to a sentinel");
   });
 
   it("property: a flood of unread replies as any user, on any process, evicts nothing and keeps every process within its limit", async () => {

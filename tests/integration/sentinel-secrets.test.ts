@@ -74,7 +74,7 @@ for (const [what, values, rotated] of [
       assert.equal(await authAccepted(sentinelPort, EXPORTER_USER, before.exporterPassword), false);
       // The client limits are back in every state file, and in force: an unread flood is dropped.
       for (const state of stateFiles)
-        assert.match(fs.readFileSync(state, "utf8"), /^maxmemory-clients 32mb$/m);
+        assert.match(fs.readFileSync(state, "utf8"), /^maxmemory-clients 10mb$/m);
       const flood = await floodUnread(
         sentinelPort,
         [clientUser.username, clientUser.password],

@@ -327,7 +327,7 @@ describe("Pulumi program: a SentinelGroup on Docker: memory limits and the platf
       "lowcode-redis-sentinel-1": SENTINEL_MEMORY_MI.limit,
       "lowcode-redis-sentinel-2": SENTINEL_MEMORY_MI.limit,
     });
-    assert.equal(SENTINEL_MEMORY_MI.limit, 64);
+    assert.equal(SENTINEL_MEMORY_MI.limit, 128);
   });
 
   it("joins the existing network: no network created, one lookup, every container on it", () => {

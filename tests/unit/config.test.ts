@@ -86,7 +86,7 @@ describe("config validation: every bad value fails before any resource, naming k
     [
       "maxmemory above the limit's headroom",
       { maxmemory: "700mb", memoryLimit: "768Mi" },
-      'Invalid lowcode-redis:maxmemory "700mb": must leave, after 84mb for the clients (maxmemory-clients), 25% of the rest of lowcode-redis:memoryLimit "768Mi" free for forks (at most 528mb).',
+      'Invalid lowcode-redis:maxmemory "700mb": must leave, after 84mb for the clients, 25% of the rest of lowcode-redis:memoryLimit "768Mi" free for forks (at most 528mb).',
     ],
     [
       "protoMaxBulkLen not a size",
@@ -96,22 +96,22 @@ describe("config validation: every bad value fails before any resource, naming k
     [
       "protoMaxBulkLen past a 16th of maxmemory",
       { protoMaxBulkLen: "64mb" },
-      'Invalid lowcode-redis:protoMaxBulkLen "64mb": must be from 1mb to 24mb, a 16th of lowcode-redis:maxmemory "384mb": each client may hold twice it and all clients four times it, inside maxmemory.',
+      'Invalid lowcode-redis:protoMaxBulkLen "64mb": must be from 1mb to 24mb, a 16th of lowcode-redis:maxmemory "384mb": each client may hold twice it in its query and in its output buffer, inside maxmemory.',
     ],
     [
       "protoMaxBulkLen below Redis's 1mb",
       { protoMaxBulkLen: "512kb" },
-      'Invalid lowcode-redis:protoMaxBulkLen "512kb": must be from 1mb to 24mb, a 16th of lowcode-redis:maxmemory "384mb": each client may hold twice it and all clients four times it, inside maxmemory.',
+      'Invalid lowcode-redis:protoMaxBulkLen "512kb": must be from 1mb to 24mb, a 16th of lowcode-redis:maxmemory "384mb": each client may hold twice it in its query and in its output buffer, inside maxmemory.',
     ],
     [
       "appDeniedCommands naming a command outside the list",
       { appDeniedCommands: ["keys"] },
-      'Invalid lowcode-redis:appDeniedCommands ["keys"]: must be a list of commands, each once, from: setrange, setbit, bitfield, copy, sunion, sinter, sdiff, sunionstore, sinterstore, sdiffstore, sintercard, zunion, zinter, zdiff, zunionstore, zinterstore, zdiffstore, zintercard, zrangestore, georadius, georadiusbymember, geosearchstore, bitop ([] withholds none).',
+      'Invalid lowcode-redis:appDeniedCommands ["keys"]: must be a list of commands, each once, from: setrange, setbit, bitfield, copy, watch, pfcount, pfmerge, sunion, sinter, sdiff, sunionstore, sinterstore, sdiffstore, sintercard, zunion, zinter, zdiff, zunionstore, zinterstore, zdiffstore, zintercard, zrangestore, georadius, georadiusbymember, geosearchstore, bitop ([] withholds none).',
     ],
     [
       "appDeniedCommands naming one twice",
       { appDeniedCommands: ["copy", "copy"] },
-      'Invalid lowcode-redis:appDeniedCommands ["copy","copy"]: must be a list of commands, each once, from: setrange, setbit, bitfield, copy, sunion, sinter, sdiff, sunionstore, sinterstore, sdiffstore, sintercard, zunion, zinter, zdiff, zunionstore, zinterstore, zdiffstore, zintercard, zrangestore, georadius, georadiusbymember, geosearchstore, bitop ([] withholds none).',
+      'Invalid lowcode-redis:appDeniedCommands ["copy","copy"]: must be a list of commands, each once, from: setrange, setbit, bitfield, copy, watch, pfcount, pfmerge, sunion, sinter, sdiff, sunionstore, sinterstore, sdiffstore, sintercard, zunion, zinter, zdiff, zunionstore, zinterstore, zdiffstore, zintercard, zrangestore, georadius, georadiusbymember, geosearchstore, bitop ([] withholds none).',
     ],
     [
       "memoryLimit unparsable",
@@ -811,17 +811,17 @@ describe("config validation: the cluster domain, the Docker network choice and t
     [
       "a group's maxmemory leaving no room for the replication buffers",
       { ...PROD, maxmemory: "700mb", memoryLimit: "1Gi" },
-      'Invalid lowcode-redis:maxmemory "700mb": must leave, after 84mb for the clients (maxmemory-clients) and 351mb of replication buffers (2 replicas x 175mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 522mb).',
+      'Invalid lowcode-redis:maxmemory "700mb": must leave, after 84mb for the clients and 351mb of replication buffers (2 replicas x 175mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 522mb).',
     ],
     [
       "a group's maxmemory one mb above what fits",
       { ...PROD, maxmemory: "523mb", memoryLimit: "1Gi" },
-      'Invalid lowcode-redis:maxmemory "523mb": must leave, after 64mb for the clients (maxmemory-clients) and 263mb of replication buffers (2 replicas x 131mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 522mb).',
+      'Invalid lowcode-redis:maxmemory "523mb": must leave, after 64mb for the clients and 263mb of replication buffers (2 replicas x 131mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 522mb).',
     ],
     [
       "the standalone limit for a group of 5",
       { ...PROD, replicas: 5, memoryLimit: "768Mi" },
-      'Invalid lowcode-redis:maxmemory "384mb": must leave, after 48mb for the clients (maxmemory-clients) and 385mb of replication buffers (4 replicas x 96mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "768Mi" free for forks (at most 312mb).',
+      'Invalid lowcode-redis:maxmemory "384mb": must leave, after 48mb for the clients and 385mb of replication buffers (4 replicas x 96mb, a quarter of maxmemory, + 1mb backlog), 25% of the rest of lowcode-redis:memoryLimit "768Mi" free for forks (at most 287mb).',
     ],
   ];
   for (const [what, values, message] of cases) {

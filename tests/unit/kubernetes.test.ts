@@ -392,10 +392,10 @@ describe("Kubernetes names in the cluster's DNS domain (clusterDomain), and each
     const sentinel = objects.find(
       (o) => o.kind === "StatefulSet" && o.metadata.name === "lowcode-redis-sentinel",
     )!;
-    assert.deepEqual(SENTINEL_MEMORY_MI, { request: 32, limit: 64 });
+    assert.deepEqual(SENTINEL_MEMORY_MI, { request: 32, limit: 128 });
     assert.deepEqual(sentinel.spec.template.spec.containers[0].resources, {
       requests: { cpu: "50m", memory: "32Mi" },
-      limits: { memory: "64Mi" },
+      limits: { memory: "128Mi" },
     });
   });
 });

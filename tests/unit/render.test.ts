@@ -141,7 +141,7 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     assert.doesNotMatch(app, /\+(config|flushall|flushdb|keys|debug|shutdown)/);
   });
 
-  it("every client is bounded, derived from maxmemory: a 32nd per value, twice that per client, four times for all", () => {
+  it("every client is bounded: a 32nd of maxmemory per value, twice that per client, every slot at a small client's size and two full clients for all", () => {
     for (const values of [DEV, PROD]) {
       const lines = renderRedisConf(resolve(values)).split("\n");
       for (const line of [
@@ -149,7 +149,8 @@ describe("redis.conf rendering: platform settings and each profile's security", 
         "client-query-buffer-limit 24mb",
         "client-output-buffer-limit normal 24mb 0 0",
         "client-output-buffer-limit pubsub 24mb 6mb 60",
-        "maxmemory-clients 48mb",
+        // Every connection slot at a small client's 32 KB, and two clients at their limit.
+        "maxmemory-clients 369152kb",
         "busy-reply-threshold 1000",
         "lazyfree-lazy-user-del yes",
       ])
@@ -157,23 +158,26 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     }
     const big = renderRedisConf(resolve({ ...DEV, maxmemory: "2gb" })).split("\n");
     assert.ok(big.includes("proto-max-bulk-len 64mb"));
-    assert.ok(big.includes("maxmemory-clients 256mb"));
+    assert.ok(big.includes("maxmemory-clients 582144kb")); // 10000 x 32 KB + 2 x 128mb
     const set = renderRedisConf(resolve({ ...DEV, protoMaxBulkLen: "20mb" })).split("\n");
     assert.ok(set.includes("proto-max-bulk-len 20mb"));
     assert.ok(set.includes("client-output-buffer-limit normal 40mb 0 0"));
-    assert.ok(set.includes("maxmemory-clients 80mb"));
+    assert.ok(set.includes("maxmemory-clients 401920kb"));
+    const few = renderRedisConf(resolve({ ...DEV, maxclients: 1000 })).split("\n");
+    assert.ok(few.includes("maxmemory-clients 81152kb")); // 1000 x 32 KB + 2 x 24mb
     // Redis refuses either below 1mb: a tiny node still gets 1mb.
     const tiny = renderRedisConf(resolve({ ...DEV, maxmemory: "8mb" })).split("\n");
     assert.ok(tiny.includes("proto-max-bulk-len 1mb"));
     assert.ok(tiny.includes("client-query-buffer-limit 2mb"));
   });
 
-  it("sentinels bound their clients within their 64Mi container, in sentinel.conf", () => {
+  it("sentinels bound their clients within their container, in sentinel.conf", () => {
     const conf = renderSentinelConf(resolve(PROD)).split("\n");
     for (const line of [
-      "client-output-buffer-limit normal 4mb 0 0",
-      "client-output-buffer-limit pubsub 4mb 1mb 60",
-      "maxmemory-clients 32mb",
+      "maxclients 256",
+      "client-output-buffer-limit normal 1mb 0 0",
+      "client-output-buffer-limit pubsub 1mb 1mb 60",
+      "maxmemory-clients 10mb",
     ])
       assert.ok(conf.includes(line), `missing "${line}"`);
   });
