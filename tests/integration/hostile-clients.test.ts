@@ -241,6 +241,9 @@ describe("production group against clients that flood memory, connections and ti
         ).maxclients,
       );
       const pid = sandbox!.supervisor.pid(target.name);
+      // Connected before the flood: afterwards there is no slot left.
+      const observer = client(target.port, "exporter", password("exporterPassword"));
+      await observer.ping();
       const flood = await openConnections(target.port, maxclients + 50);
       try {
         const script = target.kind === "redis" ? "probe.sh" : "sentinel-probe.sh";
@@ -261,6 +264,10 @@ describe("production group against clients that flood memory, connections and ti
           ready.stderr,
           /max number of clients reached|Server closed the connection|Connection reset by peer/,
         );
+        // Every slot taken by a new connection is still below maxmemory-clients: Redis evicts
+        // no client, so the sentinels' and replicas' long-lived links stay.
+        const stats = parseInfo((await observer.call("INFO", "stats")) as string);
+        assert.equal(stats.evicted_clients, "0", `${target.name} evicted clients`);
       } finally {
         flood.close();
       }
