@@ -68,6 +68,11 @@ export function ioredisOptions(
     // sentinels spelt differently (announced name vs address) and lengthen a lookup round over
     // sentinels that do not answer beyond sentinels x sentinelCommandTimeout.
     updateSentinels: false,
+    // A master the sentinels replaced keeps its connections until they reconfigure it, which they
+    // do only some seconds after it answers them again (one with a full disk answers MISCONF);
+    // its replica may still acknowledge writes there that the new master never gets. The client
+    // moves at the failover instead: it subscribes to +switch-master and reconnects on it.
+    failoverDetector: true,
     ...(connection.natMap ? { natMap: { ...connection.natMap } } : {}),
   };
 }

@@ -83,7 +83,7 @@ describe("client settings of the connection contract and the ioredis options bui
     assert.equal(ioredisOptions(standalone, "admin").db, 0);
   });
 
-  it("sentinel options: the sentinels of the contract only, bounded lookups, retries from scratch forever", () => {
+  it("sentinel options: the sentinels of the contract only, bounded lookups, retries from scratch forever, a move at each failover", () => {
     const options = ioredisOptions(group, "admin", 1);
     const { retryStrategy, sentinelRetryStrategy, ...plain } = options;
     assert.deepEqual(plain, {
@@ -93,6 +93,7 @@ describe("client settings of the connection contract and the ioredis options bui
       sentinelPassword: "sentinel-client-password-0123456789",
       sentinelCommandTimeout: 500,
       updateSentinels: false,
+      failoverDetector: true,
       username: "admin",
       password: "admin-password-0123456789",
       db: 1,
