@@ -181,7 +181,7 @@ const REFUSAL = /^(NOREPLICAS|READONLY|MISCONF|OOM)/;
  * `SET`, then `WAIT 1 <waitMs>`; each write recorded as acknowledged, accepted, refused or failed
  * (partition-writer.ts's classes). `between` runs between two writes, never during one.
  */
-function startWriter(connection: ConnectionInfo, prefix: string, waitMs: number) {
+export function startWriter(connection: ConnectionInfo, prefix: string, waitMs: number) {
   const client = new IORedis(ioredisOptions(connection, "app", connection.databases.flowCache));
   client.on("error", () => undefined);
   const records: WriteRecord[] = [];
@@ -257,7 +257,7 @@ async function agreedMaster(target: DiskFullTarget): Promise<DrillNode> {
  * The master of a whole group: the sentinels agree on it, it serves as master, and every other
  * node is its replica with the link up. Throws, saying what is missing, otherwise.
  */
-async function settledGroup(target: DiskFullTarget): Promise<DrillNode> {
+export async function settledGroup(target: DiskFullTarget): Promise<DrillNode> {
   const master = await agreedMaster(target);
   const info = parseInfo(await onNode(target.connection, master, (c) => c.info("replication")));
   if (info.role !== "master") throw new Error(`${master.name} serves as ${info.role}`);
