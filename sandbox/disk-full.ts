@@ -391,42 +391,7 @@ export async function diskFullDrill(
       `settled ${(settledMs / 1000).toFixed(1)} s after the space came back: ${masterAfter.name} is master`,
     );
     await writer.stop();
-    const masterOffset = Number(
-      parseInfo(await onNode(connection, masterAfter, (c) => c.info("replication")))
-        .master_repl_offset,
-    );
-    for (const node of target.nodes.filter((n) => n !== masterAfter))
-      await until(`${node.name} catching up`, timeoutMs, async () => {
-        const info = parseInfo(await onNode(connection, node, (c) => c.info("replication")));
-        return Number(info.slave_repl_offset) >= masterOffset ? true : undefined;
-      });
-    const keysOf = (outcomes: WriteOutcome[]) =>
-      writer.records.filter((r) => outcomes.includes(r.outcome)).map((r) => r.key);
-    const acknowledgedKeys = keysOf(["acknowledged"]);
-    const acceptedKeys = keysOf(["acknowledged", "accepted"]);
-    const held = async (node: DrillNode, keys: readonly string[]) => {
-      const present = new Set<string>();
-      for (let i = 0; i < keys.length; i += 500) {
-        const chunk = keys.slice(i, i + 500);
-        const values = await onNode(
-          connection,
-          node,
-          (c) => c.mget(...chunk),
-          connection.databases.flowCache,
-        );
-        chunk.forEach((k, j) => values[j] !== null && present.add(k));
-      }
-      return present;
-    };
-    const nodes: NodeReadBack[] = [];
-    for (const node of target.nodes) {
-      const present = await held(node, acceptedKeys);
-      nodes.push({
-        name: node.name,
-        keys: present.size,
-        missingAcknowledged: acknowledgedKeys.filter((k) => !present.has(k)).length,
-      });
-    }
+    const nodes = await readBack(target, masterAfter, writer.records, timeoutMs);
     const count = (outcome: WriteOutcome) =>
       writer.records.filter((r) => r.outcome === outcome).length;
     return {
@@ -462,6 +427,50 @@ export async function diskFullDrill(
     fs.rmSync(ballast, { force: true });
     await writer.stop();
   }
+}
+
+/**
+ * Once every replica holds what `master` had, what each node holds of the drill's writes: the keys
+ * of every write that got OK (acknowledged or not), and the acknowledged writes it lacks.
+ */
+async function readBack(
+  target: DiskFullTarget,
+  master: DrillNode,
+  records: readonly WriteRecord[],
+  timeoutMs: number,
+): Promise<NodeReadBack[]> {
+  const { connection } = target;
+  const replication = async (node: DrillNode) =>
+    parseInfo(await onNode(connection, node, (c) => c.info("replication")));
+  const masterOffset = Number((await replication(master)).master_repl_offset);
+  for (const node of target.nodes.filter((n) => n !== master))
+    await until(`${node.name} catching up`, timeoutMs, async () =>
+      Number((await replication(node)).slave_repl_offset) >= masterOffset ? true : undefined,
+    );
+  const acknowledged = records.filter((r) => r.outcome === "acknowledged").map((r) => r.key);
+  const accepted = records
+    .filter((r) => r.outcome === "acknowledged" || r.outcome === "accepted")
+    .map((r) => r.key);
+  const nodes: NodeReadBack[] = [];
+  for (const node of target.nodes) {
+    const present = new Set<string>();
+    for (let i = 0; i < accepted.length; i += 500) {
+      const chunk = accepted.slice(i, i + 500);
+      const values = await onNode(
+        connection,
+        node,
+        (c) => c.mget(...chunk),
+        connection.databases.flowCache,
+      );
+      chunk.forEach((key, j) => values[j] !== null && present.add(key));
+    }
+    nodes.push({
+      name: node.name,
+      keys: present.size,
+      missingAcknowledged: acknowledged.filter((k) => !present.has(k)).length,
+    });
+  }
+  return nodes;
 }
 
 /** The drill passes: nothing acknowledged missing on any node, and no process crashed. */
