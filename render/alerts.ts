@@ -13,7 +13,9 @@ import { header } from "./redis-conf";
  *   and `instance`;
  * - kube-state-metrics for the backup CronJob `<name>-backup`: `kube_cronjob_created` and
  *   `kube_cronjob_status_last_successful_time` (absent until a run has succeeded). A run succeeds
- *   only after `redis-check-rdb` and the checksum passed, so a successful run is a good backup.
+ *   only after `redis-check-rdb` and the checksum passed, so a successful run is a good backup;
+ * - kubelet's volume metrics of the Redis data claims (`kubelet_volume_stats_available_bytes`,
+ *   `kubelet_volume_stats_capacity_bytes`, labelled `namespace` and `persistentvolumeclaim`).
  *
  * Every selector names this deployment's namespace and job (or CronJob), so that other Redis
  * deployments in the same Prometheus never fire these rules. Metric names and labels were read
@@ -33,6 +35,27 @@ export const MEMORY_ALERT_RATIO = 0.9;
 export const BACKUP_MAX_AGE_HOURS = 26;
 /** Redis's default min-replicas-max-lag: a replica silent longer (they acknowledge every second) no longer counts for min-replicas-to-write. */
 export const REPLICA_LAG_SECONDS = 10;
+/**
+ * Free space of a Redis data volume below which the next big write Redis makes beside its files
+ * may not fit. Steady state, a volume holds dump.rdb, the AOF's base and up to as much again in
+ * increments before a rewrite (auto-aof-rewrite-percentage 100): about 3 copies of the dataset as
+ * RDB. An AOF rewrite then writes a new base beside the old files, a BGSAVE a temporary RDB beside
+ * dump.rdb, a replica's full sync the master's RDB: one more copy each, for a while. With 3 copies
+ * in 70% of the volume, one more takes about 23%: below 30% free the next one may fail, and a
+ * failed write of the AOF or RDB makes the node refuse every write (MISCONF).
+ */
+export const VOLUME_LOW_RATIO = 0.3;
+/** Under this, a full volume is one rewrite or full sync away whatever the trend: paged. */
+export const VOLUME_CRITICAL_RATIO = 0.1;
+/**
+ * The trend that pages: the free space of the last 6 h (long enough to average over AOF rewrites,
+ * which shrink the files every so often) extrapolated 4 h ahead (time to grow the claim or stop
+ * what writes, at night included), on a volume less than half free (a volume just filled by a
+ * full sync would otherwise extrapolate that jump).
+ */
+export const VOLUME_TREND_WINDOW = "6h";
+export const VOLUME_FULL_WITHIN_HOURS = 4;
+export const VOLUME_TREND_MAX_RATIO = 0.5;
 /** Window of the counters' increase: several scrapes at any usual interval (15-60 s). */
 export const RATE_WINDOW = "5m";
 
@@ -54,6 +77,10 @@ export const FOR = {
   replicaLag: "30s",
   /** A short peak above the ratio while keys expire or get evicted is normal. */
   memory: "5m",
+  /** An AOF rewrite or a BGSAVE holds an extra copy of the dataset for a few minutes at most: a dip that long is not a full volume. */
+  volume: "10m",
+  /** The trend and the level are kubelet's, sampled every minute or so: a few samples. */
+  volumeCritical: "5m",
   /** kube-state-metrics restarting or the CronJob being replaced by `pulumi up` take minutes, not an hour. */
   backupUnwatched: "1h",
 } as const;
@@ -80,6 +107,12 @@ export function alertScope(cfg: ResolvedConfig, name: string) {
     redisJob: `${name}-metrics`,
     sentinelJob: `${name}-sentinel-metrics`,
     backupCronJob: `${name}-backup`,
+    /**
+     * The Redis data claims: the StatefulSet `name`'s volumeClaimTemplate `data`, one claim per
+     * pod (`data-<name>-<ordinal>`; tests/unit/alerts.test.ts checks it against the rendered
+     * StatefulSet). The sentinels' `state-…` claims do not match.
+     */
+    dataClaims: `data-${regexQuote(name)}-[0-9]+`,
   };
 }
 
@@ -113,7 +146,7 @@ export function backupMaxAgeSeconds(cfg: ResolvedConfig): number {
 
 /** The rule groups: `spec.groups` of a PrometheusRule, `groups` of a rules file. */
 export function alertRuleGroups(cfg: ResolvedConfig, name: string): RuleGroup[] {
-  const { namespace, redisJob, sentinelJob, backupCronJob } = alertScope(cfg, name);
+  const { namespace, redisJob, sentinelJob, backupCronJob, dataClaims } = alertScope(cfg, name);
   const group = cfg.topology === "sentinel";
   const ns = `-n ${namespace}`;
   const redis = selector({ namespace, job: redisJob });
@@ -194,8 +227,9 @@ export function alertRuleGroups(cfg: ResolvedConfig, name: string): RuleGroup[] 
       `increase(redis_errors_total${selector({ namespace, job: redisJob, "err~": "OOM|NOREPLICAS|MISCONF" })}[${RATE_WINDOW}]) > 0`,
       undefined,
       "Redis in {{ $labels.pod }} refuses writes ({{ $labels.err }})",
-      `Redis in {{ $labels.pod }} answered writes with {{ $labels.err }} in the last ${RATE_WINDOW}. OOM: maxmemory is full and the policy (${policy}) frees nothing; NOREPLICAS: fewer than min-replicas-to-write replicas acknowledged within min-replicas-max-lag; MISCONF: the last RDB save failed. First: \`${redisLogs}\`, then RedisMemoryHigh, RedisReplicaLinkDown or the data volume's free space.`,
+      `Redis in {{ $labels.pod }} answered writes with {{ $labels.err }} in the last ${RATE_WINDOW}. OOM: maxmemory is full and the policy (${policy}) frees nothing; NOREPLICAS: fewer than min-replicas-to-write replicas acknowledged within min-replicas-max-lag; MISCONF: the node could not write its AOF or its last RDB (see RedisDataVolumeLow). First: \`${redisLogs}\`, then RedisMemoryHigh, RedisReplicaLinkDown or the data volume's free space.`,
     ),
+    ...volumeRules(cfg, name, dataClaims, rule),
   ];
   if (policy.startsWith("allkeys-")) {
     redisRules.push(
@@ -315,6 +349,52 @@ export function alertRuleGroups(cfg: ResolvedConfig, name: string): RuleGroup[] 
     });
   }
   return groups;
+}
+
+/**
+ * The data volumes' free space, from kubelet's volume metrics of the claims: a warning while there
+ * is time, a page when it fills within hours or is nearly full. Full, a node refuses writes
+ * (MISCONF) and a group cannot fail over to a replica that is full too, until there is room again.
+ */
+function volumeRules(
+  cfg: ResolvedConfig,
+  name: string,
+  dataClaims: string,
+  rule: (
+    alert: string,
+    severity: Severity,
+    expr: string,
+    forDuration: string | undefined,
+    summary: string,
+    description: string,
+  ) => AlertRule,
+): AlertRule[] {
+  const ns = `-n ${cfg.kubernetes.namespace}`;
+  const claims = selector({
+    namespace: cfg.kubernetes.namespace,
+    "persistentvolumeclaim~": dataClaims,
+  });
+  const available = `kubelet_volume_stats_available_bytes${claims}`;
+  const free = `${available} / (kubelet_volume_stats_capacity_bytes${claims} > 0)`;
+  const look = `First: which files grew: \`kubectl ${ns} exec <pod> -c redis -- ls -la /data /data/appendonlydir\` (the pod is the claim's name without \`data-\`; increments piling up mean AOF rewrites fail: \`aof_last_bgrewrite_status\` in INFO persistence), then grow the claim (a storage class with allowVolumeExpansion) or the dataset's bound.`;
+  return [
+    rule(
+      "RedisDataVolumeLow",
+      "warning",
+      `${free} < ${VOLUME_LOW_RATIO}`,
+      FOR.volume,
+      "The Redis data volume {{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free",
+      `The data volume {{ $labels.persistentvolumeclaim }} of ${name} has had less than ${VOLUME_LOW_RATIO * 100}% free for ${FOR.volume}: the next AOF rewrite, BGSAVE or full sync writes another copy of the dataset and may not fit; once a write of the AOF or RDB fails, the node refuses writes (MISCONF). ${look}`,
+    ),
+    rule(
+      "RedisDataVolumeFillingUp",
+      "critical",
+      `(${free} < ${VOLUME_CRITICAL_RATIO}) or (${free} < ${VOLUME_TREND_MAX_RATIO} and predict_linear(${available}[${VOLUME_TREND_WINDOW}], ${VOLUME_FULL_WITHIN_HOURS} * 3600) < 0)`,
+      FOR.volumeCritical,
+      "The Redis data volume {{ $labels.persistentvolumeclaim }} is about to fill up ({{ $value | humanizePercentage }} free)",
+      `The data volume {{ $labels.persistentvolumeclaim }} of ${name} has {{ $value | humanizePercentage }} free and, at the rate of the last ${VOLUME_TREND_WINDOW}, fills within ${VOLUME_FULL_WITHIN_HOURS} h (or has less than ${VOLUME_CRITICAL_RATIO * 100}% left): then the node refuses every write (MISCONF) until there is room again. ${look}`,
+    ),
+  ];
 }
 
 /** The label selector of a component's pods (render/kubernetes.ts `selector`). */

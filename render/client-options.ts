@@ -14,6 +14,25 @@ export function retryDelayMs(settings: ClientSettings, attempt: number): number 
 }
 
 /**
+ * ioredis's `reconnectOnError` for a group: a reconnection, through the sentinels, when the master
+ * answers MISCONF (it cannot write its AOF or RDB: a full volume), at most once per `intervalMs`.
+ * The sentinels fail such a master over, but reconfigure it only 8 s after it answers them again:
+ * once it has room it takes writes again from the clients still connected to it, and the replica
+ * still following it acknowledges them, until the sentinels make it a replica and they are lost.
+ * A client that reconnects meanwhile goes to the new master. (ioredis's `failoverDetector` would
+ * move at +switch-master, but can end a client for good: a switch during a reconnection closes
+ * the connector in the middle of it.)
+ */
+export function reconnectOnMisconf(intervalMs: number): (err: Error) => 1 | false {
+  let last = -Infinity;
+  return (err) => {
+    if (!err.message.startsWith("MISCONF") || Date.now() - last < intervalMs) return false;
+    last = Date.now();
+    return 1;
+  };
+}
+
+/**
  * ioredis options for a platform service, from the connection contract: one server for a
  * standalone deployment, the master through the sentinels for a group. Every wait is bounded
  * (see `ClientSettings`); reconnection never gives up.
@@ -68,6 +87,7 @@ export function ioredisOptions(
     // sentinels spelt differently (announced name vs address) and lengthen a lookup round over
     // sentinels that do not answer beyond sentinels x sentinelCommandTimeout.
     updateSentinels: false,
+    reconnectOnError: reconnectOnMisconf(settings.retryMaxDelayMs),
     ...(connection.natMap ? { natMap: { ...connection.natMap } } : {}),
   };
 }

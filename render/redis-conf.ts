@@ -241,6 +241,10 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
     'appendfilename "appendonly.aof"',
     'appenddirname "appendonlydir"',
     `appendfsync ${r.appendfsync}`,
+    // A node killed while its volume was full may have left half a command at the end of its AOF:
+    // it starts with every complete one (a replica gets the rest from its master) instead of not
+    // starting at all. Redis's default, stated.
+    "aof-load-truncated yes",
     "",
     "# Events and monitoring",
     `notify-keyspace-events "${r.notifyKeyspaceEvents}"`,
@@ -292,6 +296,11 @@ function replicationLines(cfg: ResolvedConfig): string[] {
     "# Replication (the role is chosen at start: see start-redis.sh)",
     "replica-read-only yes",
     "replica-serve-stale-data yes",
+    // A replica that cannot write its AOF or RDB (a full volume) keeps applying its master's
+    // writes and keeps the unwritten AOF in memory, written out once the disk has room, instead of
+    // aborting on its master's next write and restarting without the writes it had acknowledged.
+    // Meanwhile it answers PING with MISCONF, so the sentinels do not promote it.
+    "replica-ignore-disk-write-errors yes",
     `min-replicas-to-write ${cfg.sentinel.minReplicasToWrite}`,
     `min-replicas-max-lag ${cfg.sentinel.minReplicasMaxLag}`,
     // Sized with the memory limit, which holds them (config/resolve.ts, ReplicationBuffers).

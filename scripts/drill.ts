@@ -8,6 +8,14 @@ import {
   runningSandboxTarget,
 } from "../sandbox/drill";
 import {
+  BALLAST_FILE,
+  DiskFullRefused,
+  describeDiskFull,
+  diskFullDrill,
+  diskFullPassed,
+  runningDiskFullTarget,
+} from "../sandbox/disk-full";
+import {
   describeMasterPartition,
   partitionMaster,
   partitionReplica,
@@ -18,7 +26,7 @@ import { heal } from "../sandbox/pod-network";
 import { UsageError, runCommand } from "./cli";
 
 const USAGE =
-  "npm run drill -- rolling-restart --dir DIR [--no-pre-stop]\n       npm run drill -- restart-all --dir DIR\n       npm run drill -- partition --dir DIR [--target master|sentinel|replica]";
+  "npm run drill -- rolling-restart --dir DIR [--no-pre-stop]\n       npm run drill -- restart-all --dir DIR\n       npm run drill -- partition --dir DIR [--target master|sentinel|replica]\n       npm run drill -- disk-full --dir DIR [--hold-seconds N]";
 
 const PARTITION_TARGETS = ["master", "sentinel", "replica"] as const;
 
@@ -31,14 +39,23 @@ const PARTITION_TARGETS = ["master", "sentinel", "replica"] as const;
  * the master, a sentinel or a replica off from the rest of the group, heals, and fails when an
  * acknowledged write is lost, the isolated master kept accepting writes past
  * min-replicas-max-lag + 2 s, a lone sentinel caused a failover, or a replica did not catch up.
+ * disk-full fills the filesystem of DIR (a small one: it refuses others) while writing through
+ * the sentinels, holds, frees it, and fails when an acknowledged write is missing on a node or a
+ * process crashed.
  */
 runCommand(async () => {
   const [drill, ...rest] = process.argv.slice(2);
-  if (drill !== "rolling-restart" && drill !== "restart-all" && drill !== "partition")
+  if (
+    drill !== "rolling-restart" &&
+    drill !== "restart-all" &&
+    drill !== "partition" &&
+    drill !== "disk-full"
+  )
     throw new UsageError(`Unknown drill ${JSON.stringify(drill ?? "")}.\nUsage: ${USAGE}`);
   let dir: string | undefined;
   let preStop = true;
   let partitioned: (typeof PARTITION_TARGETS)[number] = "master";
+  let holdSeconds: number | undefined;
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === "--dir" && rest[i + 1]) dir = rest[++i];
     else if (rest[i] === "--target" && drill === "partition") {
@@ -48,11 +65,39 @@ runCommand(async () => {
           `--target ${JSON.stringify(rest[i] ?? "")}: must be one of ${PARTITION_TARGETS.join(", ")}.\nUsage: ${USAGE}`,
         );
       partitioned = value;
+    } else if (rest[i] === "--hold-seconds" && drill === "disk-full") {
+      holdSeconds = Number(rest[++i]);
+      if (!Number.isInteger(holdSeconds) || holdSeconds < 1 || holdSeconds > 3600)
+        throw new UsageError(
+          `--hold-seconds ${JSON.stringify(rest[i] ?? "")}: must be a whole number from 1 to 3600.\nUsage: ${USAGE}`,
+        );
     } else if (rest[i] === "--no-pre-stop" && drill === "rolling-restart") preStop = false;
     else throw new UsageError(`Unknown option ${JSON.stringify(rest[i])}.\nUsage: ${USAGE}`);
   }
   if (!dir) throw new UsageError(`--dir is required.\nUsage: ${USAGE}`);
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  if (drill === "disk-full") {
+    const sandboxDir = path.resolve(dir);
+    // Interrupted, the drill must not leave the filesystem full.
+    for (const signal of ["SIGINT", "SIGTERM"] as const)
+      process.once(signal, () => {
+        fs.rmSync(path.join(sandboxDir, BALLAST_FILE), { force: true });
+        process.stderr.write(`${signal}: the ballast is removed\n`);
+        process.exit(130);
+      });
+    try {
+      const r = await diskFullDrill(runningDiskFullTarget(sandboxDir), {
+        holdMs: holdSeconds === undefined ? undefined : holdSeconds * 1000,
+        log,
+      });
+      log(describeDiskFull(r));
+      if (!diskFullPassed(r)) process.exitCode = 1;
+    } catch (err) {
+      if (err instanceof DiskFullRefused) throw new UsageError(err.message);
+      throw err;
+    }
+    return;
+  }
   if (drill === "partition") {
     const target = runningPartitionTarget(path.resolve(dir));
     // Interrupted, the drill must not leave the sandbox cut in two.

@@ -459,8 +459,90 @@ function groupCases(): Case[] {
       ],
       expect: { "5m": none },
     },
-    // 7. Backups.
+    // 7. Data volumes.
+    ...volumeCases(),
+    // 8. Backups.
     ...backupCases(),
+  ];
+}
+
+/** Kubelet's labels of a claim's volume series, as kube-prometheus-stack scrapes them. */
+function kubelet(claim: string, namespace = NS): Labels {
+  return {
+    namespace,
+    persistentvolumeclaim: claim,
+    job: "kubelet",
+    service: "kube-prometheus-stack-kubelet",
+    instance: "10.0.1.4:10250",
+    node: "node-a",
+    metrics_path: "/metrics",
+  };
+}
+
+/** A claim's capacity (1 GB) and available bytes (promtool values). */
+function volume(labels: Labels, available: string, samples: number): Series[] {
+  return [
+    series("kubelet_volume_stats_capacity_bytes", labels, `1000000000x${samples}`),
+    series("kubelet_volume_stats_available_bytes", labels, available),
+  ];
+}
+
+function volumeCases(): Case[] {
+  const data = (i: number, namespace = NS) => kubelet(`data-${NAME}-${i}`, namespace);
+  return [
+    {
+      title:
+        "RedisDataVolumeLow fires 10m after a data claim has less than 30% free, only for that claim",
+      alert: "RedisDataVolumeLow",
+      series: [
+        ...volume(data(0), "600000000x15", 15),
+        ...volume(data(1), "250000000x15", 15),
+        ...volume(data(2), "310000000x15", 15),
+      ],
+      expect: { "9m": none, "11m": [at(data(1), 0.25)] },
+    },
+    {
+      title:
+        "RedisDataVolumeLow ignores the sentinels' state claims, other namespaces and other deployments' claims",
+      alert: "RedisDataVolumeLow",
+      series: [
+        ...volume(data(0), "500000000x15", 15),
+        ...volume(kubelet(`state-${NAME}-sentinel-0`), "50000000x15", 15),
+        ...volume(data(0, OTHER_NS), "50000000x15", 15),
+        ...volume(kubelet("data-billing-redis-0"), "50000000x15", 15),
+        ...volume(kubelet(`data-${NAME}-cache-0`), "50000000x15", 15),
+      ],
+      expect: { "12m": none },
+    },
+    {
+      title:
+        "RedisDataVolumeFillingUp fires when the last hours' trend fills a volume less than half free within 4 h",
+      alert: "RedisDataVolumeFillingUp",
+      // 75 MB/h down from 450 MB: at 1 h 375 MB left (4 h more empty it: not yet), at 3 h 225 MB.
+      series: volume(data(1), "450000000-12500000x24", 24),
+      step: "10m",
+      expect: { "1h": none, "3h": [at(data(1), 0.225)] },
+    },
+    {
+      title:
+        "RedisDataVolumeFillingUp fires 5m after a volume has less than 10% free, trend or not",
+      alert: "RedisDataVolumeFillingUp",
+      series: volume(data(2), "80000000x10", 10),
+      expect: { "4m": none, "5m": [at(data(2), 0.08)] },
+    },
+    {
+      title:
+        "RedisDataVolumeFillingUp stays quiet on a volume filling fast but more than half free, on a low steady one, and for others' claims",
+      alert: "RedisDataVolumeFillingUp",
+      series: [
+        ...volume(data(0), "900000000-12500000x24", 24),
+        ...volume(data(1), "200000000x24", 24),
+        ...volume(data(2, OTHER_NS), "300000000-12500000x24", 24),
+        ...volume(kubelet(`state-${NAME}-sentinel-0`), "50000000x24", 24),
+      ],
+      step: "10m",
+      expect: { "3h": none },
+    },
   ];
 }
 
@@ -666,6 +748,8 @@ const REQUIRED = {
     "RedisMemoryHigh",
     "RedisRejectingConnections",
     "RedisWritesRefused",
+    "RedisDataVolumeLow",
+    "RedisDataVolumeFillingUp",
   ],
   allkeys: ["RedisEvictingKeysWithoutTTL"],
   sentinel: [
@@ -702,7 +786,7 @@ describe("Prometheus alert rules under promtool", function () {
     return file;
   };
 
-  it("the prod stack has every required alert: down, masters, sentinels, replication, memory, evictions, connections, backups", () => {
+  it("the prod stack has every required alert: down, masters, sentinels, replication, memory, evictions, connections, data volumes, backups", () => {
     assert.equal(prod.topology, "sentinel");
     assert.equal(prod.backup.enabled, true);
     assert.ok(prod.redis.maxmemoryPolicy.startsWith("allkeys-"));

@@ -8,11 +8,17 @@ import {
   BACKUP_MAX_AGE_HOURS,
   MEMORY_ALERT_RATIO,
   REPLICA_LAG_SECONDS,
+  VOLUME_CRITICAL_RATIO,
+  VOLUME_FULL_WITHIN_HOURS,
+  VOLUME_LOW_RATIO,
+  VOLUME_TREND_MAX_RATIO,
+  VOLUME_TREND_WINDOW,
   alertRuleGroups,
   backupMaxAgeSeconds,
   alertScope,
   sentinelsNeeded,
 } from "../../render/alerts";
+import { redisObjects } from "../../render/kubernetes";
 import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 
 const NAME = "lowcode-redis";
@@ -88,12 +94,25 @@ describe("alert rules: shape, scope and the exporter's metric names", () => {
       for (const r of rulesOf(cfg)) {
         // No metric is read without a selector (a bare name would match every deployment).
         const bare = r.expr.replace(/[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\}/g, "{}");
-        assert.doesNotMatch(bare, /\b(redis_\w+|up|kube_\w+)\b(?!\s*\()/, `${r.alert}: ${r.expr}`);
+        assert.doesNotMatch(
+          bare,
+          /\b(redis_\w+|up|kube_\w+|kubelet_\w+)\b(?!\s*\()/,
+          `${r.alert}: ${r.expr}`,
+        );
         const found = selectors(r.expr);
         assert.ok(found.length > 0, `${r.alert}: no selector`);
         for (const { metric, matchers } of found) {
           const where = `${r.alert}: ${metric}`;
           assert.deepEqual(matchers.namespace, { op: "=", value: s.namespace }, where);
+          if (metric.startsWith("kubelet_volume_stats_")) {
+            // Kubelet's series: this deployment's data claims, whatever job scrapes kubelet.
+            assert.deepEqual(
+              matchers.persistentvolumeclaim,
+              { op: "=~", value: s.dataClaims },
+              where,
+            );
+            continue;
+          }
           if (metric.startsWith("kube_cronjob_")) {
             assert.deepEqual(matchers.cronjob, { op: "=", value: s.backupCronJob }, where);
             continue;
@@ -159,6 +178,56 @@ describe("alert rules: shape, scope and the exporter's metric names", () => {
     );
     assert.match(rule("RedisNodesMissing").expr, / < 3$/);
     assert.match(rule("RedisSentinelsMissing").expr, / < 3$/);
+  });
+
+  it("the data-volume alerts read exactly the Redis data claims of the rendered StatefulSet", () => {
+    for (const cfg of [prod, resolve(PROD_STANDALONE)]) {
+      const pattern = new RegExp(`^(?:${alertScope(cfg, NAME).dataClaims})$`);
+      const claims = (name: string) =>
+        redisObjects(cfg, name)
+          .filter((o) => o.kind === "StatefulSet")
+          .flatMap((o) => {
+            const spec = o.spec as {
+              replicas: number;
+              volumeClaimTemplates: { metadata: { name: string } }[];
+            };
+            return Array.from(
+              { length: spec.replicas },
+              (_, i) => `${spec.volumeClaimTemplates[0].metadata.name}-${o.metadata.name}-${i}`,
+            );
+          });
+      const [data, state] = [
+        claims(NAME).filter((c) => c.startsWith("data-")),
+        claims(NAME).filter((c) => !c.startsWith("data-")),
+      ];
+      assert.equal(data.length, cfg.sentinel.nodes);
+      for (const claim of data) assert.match(claim, pattern);
+      // Not the sentinels' state claims, nor the claims of another deployment named alike.
+      assert.equal(state.length, cfg.topology === "sentinel" ? cfg.sentinel.sentinels : 0);
+      for (const claim of [...state, ...claims(`${NAME}-cache`), ...claims("x" + NAME)])
+        assert.doesNotMatch(claim, pattern);
+    }
+  });
+
+  it("the data-volume thresholds: a warning below 30% free, a page below 10% or when the last 6 h's trend fills it within 4 h", () => {
+    const rule = (alert: string) => rulesOf(prod).find((r) => r.alert === alert)!;
+    assert.deepEqual(
+      [VOLUME_LOW_RATIO, VOLUME_CRITICAL_RATIO, VOLUME_TREND_MAX_RATIO],
+      [0.3, 0.1, 0.5],
+    );
+    assert.match(rule("RedisDataVolumeLow").expr, / < 0\.3$/);
+    assert.equal(rule("RedisDataVolumeLow").labels.severity, "warning");
+    const critical = rule("RedisDataVolumeFillingUp");
+    assert.equal(critical.labels.severity, "critical");
+    assert.match(critical.expr, /\) < 0\.1\) or \(/);
+    assert.match(critical.expr, / < 0\.5 and predict_linear\(/);
+    assert.ok(
+      critical.expr.includes(`[${VOLUME_TREND_WINDOW}], ${VOLUME_FULL_WITHIN_HOURS} * 3600) < 0)`),
+      critical.expr,
+    );
+    // Both divide by a capacity above 0: a claim reporting no capacity fires nothing.
+    for (const r of [rule("RedisDataVolumeLow"), critical])
+      assert.match(r.expr, /kubelet_volume_stats_capacity_bytes\{[^}]*\} > 0\)/);
   });
 
   it("a failover needs the quorum and a majority of the sentinels: the quorum alert uses the larger", () => {

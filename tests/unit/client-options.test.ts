@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ioredisOptions, retryDelayMs } from "../../render/client-options";
+import { ioredisOptions, reconnectOnMisconf, retryDelayMs } from "../../render/client-options";
 import { ClientSettings, buildConnection, clientSettings } from "../../render/connection";
 import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 
@@ -83,9 +83,9 @@ describe("client settings of the connection contract and the ioredis options bui
     assert.equal(ioredisOptions(standalone, "admin").db, 0);
   });
 
-  it("sentinel options: the sentinels of the contract only, bounded lookups, retries from scratch forever", () => {
+  it("sentinel options: the sentinels of the contract only, bounded lookups, retries from scratch forever, a new lookup when the master answers MISCONF", () => {
     const options = ioredisOptions(group, "admin", 1);
-    const { retryStrategy, sentinelRetryStrategy, ...plain } = options;
+    const { retryStrategy, sentinelRetryStrategy, reconnectOnError, ...plain } = options;
     assert.deepEqual(plain, {
       sentinels: [0, 1, 2].map((i) => ({ host: `sentinel-${i}`, port: 26379 })),
       name: "lowcode-master",
@@ -103,6 +103,18 @@ describe("client settings of the connection contract and the ioredis options bui
       lazyConnect: true,
     });
     assert.ok(!("host" in options) && !("port" in options));
+    assert.ok(reconnectOnError);
+    const misconf = new Error("MISCONF Errors writing to the AOF file: No space left on device");
+    assert.equal(reconnectOnError(misconf), 1);
+    // At most once per retryMaxDelayMs (1 s), and never for other errors.
+    assert.equal(reconnectOnError(misconf), false);
+    assert.equal(
+      reconnectOnError(new Error("NOREPLICAS Not enough good replicas to write.")),
+      false,
+    );
+    // Each client has its own limit.
+    assert.equal(ioredisOptions(group, "app").reconnectOnError!(misconf), 1);
+    assert.equal(ioredisOptions(standalone, "app").reconnectOnError, undefined);
     for (const strategy of [retryStrategy, sentinelRetryStrategy]) {
       assert.ok(strategy);
       assert.deepEqual(
@@ -110,6 +122,15 @@ describe("client settings of the connection contract and the ioredis options bui
         [50, 100, 200, 400, 800, 1000, 1000, 1000],
       );
     }
+  });
+
+  it("MISCONF reconnection: again once the interval has passed", async () => {
+    const reconnect = reconnectOnMisconf(20);
+    const misconf = new Error("MISCONF Errors writing to the AOF file: No space left on device");
+    assert.equal(reconnect(misconf), 1);
+    assert.equal(reconnect(misconf), false);
+    await new Promise((r) => setTimeout(r, 25));
+    assert.equal(reconnect(misconf), 1);
   });
 
   it("retry delay: doubles from the base up to the cap, always a number (ioredis gives up on anything else)", () => {

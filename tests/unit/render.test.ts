@@ -322,6 +322,16 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     );
   });
 
+  it("a full disk: a group's replicas keep applying their master's writes, and every node starts from an AOF cut short", () => {
+    const group = renderRedisConf(resolve(PROD)).split("\n");
+    // Redis 7.0 and 7.2 both have it (7.0.0 on); the default, no, aborts the replica.
+    assert.ok(group.includes("replica-ignore-disk-write-errors yes"));
+    for (const values of [DEV, PROD_STANDALONE, PROD])
+      assert.ok(renderRedisConf(resolve(values)).split("\n").includes("aof-load-truncated yes"));
+    // A standalone server has no master to take writes from.
+    assert.doesNotMatch(renderRedisConf(resolve(DEV)), /replica-ignore-disk-write-errors/);
+  });
+
   it("is a pure function of the config: the same bytes twice, different bytes for another setting", () => {
     assert.equal(renderRedisConf(resolve(DEV)), renderRedisConf(resolve(DEV)));
     assert.notEqual(
