@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import Redis from "ioredis";
@@ -6,7 +7,7 @@ import { loadStackConfig } from "../config/stack-file";
 import { SENTINEL_MEMORY_MI } from "../render/kubernetes";
 import { directClient, parseInfo } from "../sandbox/clients";
 import { currentMasterPort } from "../sandbox/failover";
-import { floodUnread, peakResidentBytes } from "../sandbox/flood";
+import { floodUnread, peakResidentBytes, resp } from "../sandbox/flood";
 import { Sandbox, startSandbox } from "../sandbox/sandbox";
 
 /**
@@ -173,6 +174,33 @@ export async function benchHostileClients(): Promise<Record<string, unknown>> {
     `hostile: SETRANGE: ${JSON.stringify(results["SETRANGE transaction as app"])}\n`,
   );
   results["SUNIONSTORE transaction as app"] = await benchFailoverOnDemand();
+  results["unfinished command of empty arguments as probe (not bounded)"] = await withGroup(
+    async (sandbox, master) => {
+      const sent = await unfinishedCommand(master, ["probe", sandbox.secrets.probePassword!]);
+      return { ...sent, nodes: await keysAndEvictions(sandbox), ...peaks(sandbox) };
+    },
+  );
+  results["PUBLISH of proto-max-bulk-len to 85 subscribers as app (not bounded)"] = await withGroup(
+    async (sandbox, master) => {
+      const { username, password } = sandbox.connection.users.app;
+      const subscribers = Array.from({ length: 85 }, () =>
+        directClient("127.0.0.1", master, { username, password }),
+      );
+      try {
+        await Promise.all(subscribers.map((c) => c.subscribe("flow:1:cursors")));
+        const publisher = directClient("127.0.0.1", master, { username, password });
+        await publisher.publish(
+          "flow:1:cursors",
+          "x".repeat(sandbox.config.redis.clients.protoMaxBulkBytes - 64),
+        );
+        publisher.disconnect();
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return { nodes: await keysAndEvictions(sandbox), ...peaks(sandbox) };
+      } finally {
+        for (const c of subscribers) c.disconnect();
+      }
+    },
+  );
   process.stderr.write(
     `hostile: SUNIONSTORE: ${JSON.stringify(results["SUNIONSTORE transaction as app"])}\n`,
   );
@@ -249,4 +277,30 @@ export function benchFailoverOnDemand() {
       masterBefore: master,
     };
   });
+}
+
+/**
+ * A command announced with 2^31 - 1 arguments, then empty arguments sent until the server drops
+ * the client or 12M were sent: Redis counts each argument at a few bytes, where it holds about 40.
+ */
+async function unfinishedCommand(port: number, auth: readonly [string, string]) {
+  const socket = net.connect(port, "127.0.0.1");
+  await new Promise((ok, fail) => socket.once("connect", ok).once("error", fail));
+  socket.on("error", () => undefined);
+  socket.on("data", () => undefined);
+  socket.write(resp(["AUTH", ...auth]));
+  socket.write(`*${2 ** 31 - 1}\r\n`);
+  const batch = 100_000;
+  const chunk = Buffer.from("$0\r\n\r\n".repeat(batch));
+  let sent = 0;
+  const started = Date.now();
+  while (sent < 12_000_000 && !socket.destroyed) {
+    await new Promise<void>((ok) =>
+      socket.write(chunk) ? ok() : socket.once("drain", ok).once("close", ok),
+    );
+    sent += batch;
+  }
+  const dropped = socket.destroyed;
+  socket.destroy();
+  return { argumentsSent: sent, droppedAfterMs: dropped ? Date.now() - started : null };
 }
