@@ -45,3 +45,47 @@ export function parseInfo(text: string): Record<string, string> {
   }
   return fields;
 }
+
+/**
+ * Polls `check` every 100 ms until it returns a value, or fails after `timeoutMs` naming `what`
+ * and the last error the check threw (a drill's message says why a node never answered).
+ */
+export async function until<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = ` (${(err as Error).message})`;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: not within ${Math.round(timeoutMs / 1000)} s${last}`);
+}
+
+/** `use` with a short-lived connection to one server as the admin user of `connection`. */
+export async function withAdmin<T>(
+  connection: ConnectionInfo,
+  at: { readonly host: string; readonly port: number },
+  use: (c: Redis) => Promise<T>,
+  db = 0,
+): Promise<T> {
+  const client = directClient(at.host, at.port, {
+    ...connection.users.admin,
+    db,
+    connectTimeout: 1000,
+    commandTimeout: 3000,
+  });
+  try {
+    await client.connect();
+    return await use(client);
+  } finally {
+    client.disconnect();
+  }
+}

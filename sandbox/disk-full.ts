@@ -3,7 +3,7 @@ import * as path from "node:path";
 import IORedis from "ioredis";
 import { ioredisOptions } from "../render/client-options";
 import { ConnectionInfo } from "../render/connection";
-import { directClient, parseInfo, sentinelClient } from "./clients";
+import { parseInfo, sentinelClient, until, withAdmin } from "./clients";
 import {
   DrillNode,
   DrillTarget,
@@ -138,21 +138,6 @@ export function fillWithBallast(file: string): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>) {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = ` (${(err as Error).message})`;
-    }
-    await sleep(100);
-  }
-  throw new Error(`${what}: not within ${Math.round(timeoutMs / 1000)} s${last}`);
-}
-
 /** A node as admin, one short-lived connection. */
 async function onNode<T>(
   connection: ConnectionInfo,
@@ -160,18 +145,7 @@ async function onNode<T>(
   use: (c: IORedis) => Promise<T>,
   db = 0,
 ): Promise<T> {
-  const client = directClient(node.host, node.port, {
-    ...connection.users.admin,
-    db,
-    connectTimeout: 1000,
-    commandTimeout: 3000,
-  });
-  try {
-    await client.connect();
-    return await use(client);
-  } finally {
-    client.disconnect();
-  }
+  return withAdmin(connection, node, use, db);
 }
 
 const REFUSAL = /^(NOREPLICAS|READONLY|MISCONF|OOM)/;

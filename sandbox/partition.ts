@@ -5,7 +5,7 @@ import * as readline from "node:readline";
 import IORedis from "ioredis";
 import { ConnectionInfo, Endpoint } from "../render/connection";
 import { ioredisOptions } from "../render/client-options";
-import { directClient, parseInfo, sentinelClient } from "./clients";
+import { parseInfo, sentinelClient, until, withAdmin } from "./clients";
 import {
   DrillTarget,
   masterEpoch,
@@ -34,21 +34,6 @@ export interface PartitionTarget extends DrillTarget {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>) {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = ` (${(err as Error).message})`;
-    }
-    await sleep(100);
-  }
-  throw new Error(`${what}: not within ${Math.round(timeoutMs / 1000)} s${last}`);
-}
 
 /** A pods-mode sandbox of this process, as a partition target. */
 export function sandboxPartitionTarget(sandbox: Sandbox): PartitionTarget {
@@ -87,18 +72,7 @@ async function onNode<T>(
   use: (c: IORedis) => Promise<T>,
   db = 0,
 ): Promise<T> {
-  const client = directClient(at.host, at.port, {
-    ...target.connection.users.admin,
-    db,
-    connectTimeout: 1000,
-    commandTimeout: 3000,
-  });
-  try {
-    await client.connect();
-    return await use(client);
-  } finally {
-    client.disconnect();
-  }
+  return withAdmin(target.connection, at, use, db);
 }
 
 const nodeNamed = (target: PartitionTarget, name: string) => {
