@@ -75,7 +75,7 @@ export function floodUnread(
 export async function openConnections(
   port: number,
   count: number,
-): Promise<{ readonly open: () => number; close: () => void }> {
+): Promise<{ readonly open: () => number; readonly sockets: net.Socket[]; close: () => void }> {
   const sockets: net.Socket[] = [];
   const alive = new Set<net.Socket>();
   await Promise.all(
@@ -99,10 +99,62 @@ export async function openConnections(
   );
   return {
     open: () => alive.size,
+    sockets,
     close: () => {
       for (const s of sockets) s.destroy();
     },
   };
+}
+
+/**
+ * What a server answers a connection when every client slot is taken (before any command): its
+ * greeting to a connection it refuses, or nothing within `waitMs` when it took the connection.
+ */
+function greeting(port: number, waitMs: number): Promise<{ text: string; socket: net.Socket }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let text = "";
+    const done = () => resolve({ text, socket });
+    const timer = setTimeout(done, waitMs);
+    socket.on("data", (d) => (text += d.toString()));
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      clearTimeout(timer);
+      done();
+    });
+  });
+}
+
+/**
+ * Takes every client slot of a server with connections that send nothing (no password needed):
+ * `count` at once, then more until a new connection is refused with "max number of clients
+ * reached". The kernel completes a connection before the server accepts it, so connections that
+ * seem open are not yet slots taken; the server's own refusal says the slots are. Bounded by
+ * `timeoutMs`.
+ */
+export async function fillClientSlots(
+  port: number,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<{ close: () => void }> {
+  const flood = await openConnections(port, count);
+  const extra: net.Socket[] = [];
+  const close = () => {
+    flood.close();
+    for (const s of extra) s.destroy();
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { text, socket } = await greeting(port, 500);
+    if (/max number of clients reached/.test(text)) {
+      socket.destroy();
+      return { close };
+    }
+    // Taken: it holds a slot too. Add more behind it.
+    extra.push(socket, ...(await openConnections(port, 50)).sockets);
+  }
+  close();
+  throw new Error(`the client slots of port ${port} were not all taken within ${timeoutMs} ms`);
 }
 
 /** The most memory a process has held resident since it started (VmHWM), in bytes. */

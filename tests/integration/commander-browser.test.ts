@@ -47,12 +47,25 @@ function treeNode(page: Page, id: string) {
   return page.locator(`li[id="${id.replace(/["\\]/g, "\\$&")}"]`);
 }
 
-/** Signs in on the page, as an admin types it. */
+/**
+ * Signs in on the page, as an admin types it, until the sign-in page is gone (the page reloads
+ * signed in). A click that lands while the page's script is still starting is lost, as it would
+ * be for a person, who then clicks again: at most three tries.
+ */
 async function signInOnPage(page: Page, username: string, password: string): Promise<void> {
-  await page.locator("#signinModal").waitFor({ state: "visible", timeout: 15_000 });
-  await page.locator("#signinUsername").fill(username);
-  await page.locator("#signinPassword").fill(password);
-  await page.locator("#signinButton").click();
+  const modal = page.locator("#signinModal");
+  for (let attempt = 1; ; attempt++) {
+    await modal.waitFor({ state: "visible", timeout: 15_000 });
+    await page.locator("#signinUsername").fill(username);
+    await page.locator("#signinPassword").fill(password);
+    await page.locator("#signinButton").click();
+    try {
+      await modal.waitFor({ state: "hidden", timeout: 10_000 });
+      return;
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
 }
 
 /** A listener on a free loopback port that records every request: where a stolen token would go. */
@@ -183,7 +196,12 @@ describe("Redis Commander in headless Chromium: sign in on the real page, open a
 
     const idOf = async (label: RegExp) => {
       const item = page.getByRole("treeitem", { name: label });
-      await item.waitFor({ timeout: 20_000 });
+      await item.waitFor({ timeout: 20_000 }).catch(async (err: Error) => {
+        // What the page showed instead, for whoever reads the failure.
+        fs.mkdirSync(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: path.join(ARTIFACTS, "commander-hostile-names.png") });
+        throw err;
+      });
       return (await item.getAttribute("id"))!.replace(/_anchor$/, "");
     };
     const db0 = await idOf(/^sessions \(db0\)/);

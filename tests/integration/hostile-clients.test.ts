@@ -13,7 +13,7 @@ import { parseInfo } from "../../sandbox/clients";
 import { currentMasterPort } from "../../sandbox/failover";
 import { Sandbox, SandboxProcess, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
-import { floodUnread, openConnections, peakResidentBytes, resp } from "../../sandbox/flood";
+import { fillClientSlots, floodUnread, peakResidentBytes, resp } from "../../sandbox/flood";
 import { directClient } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 import { waitFor } from "../helpers/wait";
@@ -244,7 +244,7 @@ describe("production group against clients that flood memory, connections and ti
       // Connected before the flood: afterwards there is no slot left.
       const observer = client(target.port, "exporter", password("exporterPassword"));
       await observer.ping();
-      const flood = await openConnections(target.port, maxclients + 50);
+      const flood = await fillClientSlots(target.port, maxclients + 50);
       try {
         const script = target.kind === "redis" ? "probe.sh" : "sentinel-probe.sh";
         const probe = (...args: string[]) =>
