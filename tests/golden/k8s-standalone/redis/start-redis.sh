@@ -1,0 +1,8 @@
+#!/bin/sh
+# start-redis.sh of lowcode-redis, stack k8s-standalone, profile production, target kubernetes, topology standalone.
+# Rendered from the stack config: change the config, not this file.
+# Environment: CONF_DIR (rendered files), DATA_DIR (data). Arguments: those of redis-server.
+set -u
+umask 077
+chmod -R go-rwx "$CONF_DIR" "$DATA_DIR" 2>/dev/null || :
+exec redis-server "$@"
