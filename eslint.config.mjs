@@ -2,7 +2,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "bench/results/"] },
+  { ignores: ["node_modules/", "dist/", "bench/results/", "tests/golden/*/"] },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],
