@@ -221,6 +221,16 @@ function aptPackages(calls: string[]): string[] {
   );
 }
 
+/** The step that runs the unit tier. */
+const UNIT_TIER = /^\s*npm run test:unit\b/;
+
+/** The Node major a job sets up (actions/setup-node's node-version). */
+function nodeOf(job: Job): number {
+  const setup = steps(job).find((s) => s.uses?.startsWith("actions/setup-node@"));
+  assert.ok(setup, "no actions/setup-node step");
+  return Number(setup.with?.["node-version"]);
+}
+
 const PULUMI_ACTION = /^pulumi\/actions@v\d+$/;
 
 /** The stacks a pulumi/actions step runs `command` on, its matrix expanded. */
@@ -332,6 +342,7 @@ describe("GitHub workflows: pull requests run the tests, render, and preview bot
   before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-workflows-"))));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const testJobs = jobs.filter((j) => runIndex(j.job, /^\s*npx mocha\b|^\s*npm test\b/) >= 0);
+  const unitJobs = jobs.filter((j) => runIndex(j.job, UNIT_TIER) >= 0);
 
   it("a job installs the system packages, runs npm ci, the lint and the tests, in that order", () => {
     assert.equal(testJobs.length, 1, `test jobs: ${testJobs.map((j) => j.id).join(", ")}`);
@@ -359,14 +370,20 @@ describe("GitHub workflows: pull requests run the tests, render, and preview bot
     assert.deepEqual(aptPackages(aptCalls(script, dir)), ciRun);
   });
 
-  it("on Node 22 and 24, with npm's cache", () => {
-    const job = testJobs[0].job;
-    assert.deepEqual(job.strategy?.matrix?.node, [22, 24]);
-    const setup = steps(job).find((s) => s.uses?.startsWith("actions/setup-node@"));
-    assert.ok(setup, "no actions/setup-node step");
-    assert.equal(setup.with?.["node-version"], "${{ matrix.node }}");
-    assert.equal(setup.with?.cache, "npm");
-    assert.ok(steps(job)[0].uses?.startsWith("actions/checkout@"), "checkout is the first step");
+  it("the whole suite on Node 24; the unit tier on Node 22 after the same install and npm ci; npm's cache", () => {
+    assert.deepEqual(nodeOf(testJobs[0].job), 24);
+    assert.equal(unitJobs.length, 1, `unit jobs: ${unitJobs.map((j) => j.id).join(", ")}`);
+    const unit = unitJobs[0].job;
+    assert.equal(nodeOf(unit), 22);
+    const [install, ci, tier] = [INSTALLS, /^\s*npm ci\b/, UNIT_TIER].map((re) =>
+      runIndex(unit, re),
+    );
+    assert.ok(install >= 0 && install < ci && ci < tier, "unit job: install, npm ci, test:unit");
+    for (const job of [testJobs[0].job, unit]) {
+      const setup = steps(job).find((s) => s.uses?.startsWith("actions/setup-node@"));
+      assert.equal(setup?.with?.cache, "npm");
+      assert.ok(steps(job)[0].uses?.startsWith("actions/checkout@"), "checkout is the first step");
+    }
   });
 
   it("renders the prod stack's files", () => {
@@ -386,6 +403,10 @@ describe("GitHub workflows: pull requests run the tests, render, and preview bot
       assert.ok(
         testJobs.every((t) => p.after.has(t.id)),
         `${p.id} does not wait for the tests (${[...p.after].join(", ")})`,
+      );
+      assert.ok(
+        unitJobs.every((t) => p.after.has(t.id)),
+        `${p.id} does not wait for the unit tier`,
       );
       for (const step of pulumiSteps(p.job, "preview")) {
         assert.equal(step.with?.["comment-on-pr"], true);
@@ -412,11 +433,14 @@ describe("GitHub workflows: pull requests run the tests, render, and preview bot
 describe("GitHub workflows: a push to main tests, then deploys dev, then prod in a protected environment", () => {
   const jobs = jobsOn("push", "main");
   const testJobs = jobs.filter((j) => runIndex(j.job, /^\s*npx mocha\b|^\s*npm test\b/) >= 0);
+  const unitJobs = jobs.filter((j) => runIndex(j.job, UNIT_TIER) >= 0);
   const up = (stack: string) => jobs.filter((j) => pulumiStacks(j.job, "up").includes(stack));
 
-  it("runs the tests on Node 22 and 24", () => {
+  it("runs the whole suite on Node 24 and the unit tier on Node 22", () => {
     assert.equal(testJobs.length, 1);
-    assert.deepEqual(testJobs[0].job.strategy?.matrix?.node, [22, 24]);
+    assert.equal(nodeOf(testJobs[0].job), 24);
+    assert.equal(unitJobs.length, 1);
+    assert.equal(nodeOf(unitJobs[0].job), 22);
   });
 
   it("up dev after the tests; up prod after dev, in the environment production", () => {
@@ -426,7 +450,7 @@ describe("GitHub workflows: a push to main tests, then deploys dev, then prod in
     assert.notEqual(dev[0].id, prod[0].id, "dev and prod deploy in separate jobs");
     for (const j of [...dev, ...prod]) {
       assert.ok(
-        testJobs.every((t) => j.after.has(t.id)),
+        [...testJobs, ...unitJobs].every((t) => j.after.has(t.id)),
         `${j.id} does not wait for the tests`,
       );
     }
