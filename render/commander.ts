@@ -2,7 +2,7 @@ import { hashSync } from "bcryptjs";
 import { DatabasePurpose, ResolvedConfig } from "../config/resolve";
 import { COMMANDER_REDIS_USER } from "./acl";
 import { Endpoint, credentials } from "./connection";
-import { commanderGate } from "./commander-gate";
+import { COMMANDER_GATE_PARTS, commanderGate } from "./commander-gate";
 import { Files } from "./files";
 import {
   CONTAINER_SECURITY_CONTEXT,
@@ -232,6 +232,11 @@ export function renderCommanderLauncher(cfg: ResolvedConfig): string {
     "// connection, sessions of a bounded age signed with a key that changes with the password.",
     "let gate;",
     "try {",
+    "  const gateParts = {",
+    ...Object.entries(COMMANDER_GATE_PARTS).map(
+      ([name, part]) => `    ${name}: (${part.toString()}),`,
+    ),
+    "  };",
     `  gate = (${commanderGate.toString()})(`,
     "    {",
     '      crypto: require("crypto"),',
@@ -254,6 +259,7 @@ export function renderCommanderLauncher(cfg: ResolvedConfig): string {
     `      sessionSeconds: ${COMMANDER_SESSION_SECONDS},`,
     `      tokenSeconds: ${COMMANDER_TOKEN_SECONDS},`,
     "    },",
+    "    gateParts,",
     "  );",
     "} catch (err) {",
     '  fail("cannot guard Commander: " + err.message);',

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import * as net from "node:net";
 import * as path from "node:path";
 import {
+  COMMANDER_GATE_PARTS,
   CommanderGateModules,
   CommanderGateOptions,
   JsonWebToken,
@@ -128,11 +129,13 @@ export function commanderModules(): CommanderGateModules & { jwt: JsonWebToken }
   };
 }
 
-/** The launcher's gate over the npm package's Commander, with the launcher's defaults. */
-export function gateOf(options: Partial<CommanderGateOptions> & { passwordHash: string }) {
+/** The launcher's options of the gate over the npm package's Commander, with its defaults. */
+export function gateOptions(
+  options: Partial<CommanderGateOptions> & { passwordHash: string },
+): CommanderGateOptions {
   const home = commanderHome();
   const fromCommander = createRequire(path.join(home, "package.json"));
-  return commanderGate(commanderModules(), {
+  return {
     home,
     jstreeFile: path.join(
       path.dirname(fromCommander.resolve("jstree/package.json")),
@@ -147,5 +150,10 @@ export function gateOf(options: Partial<CommanderGateOptions> & { passwordHash: 
     sessionSeconds: COMMANDER_SESSION_SECONDS,
     tokenSeconds: COMMANDER_TOKEN_SECONDS,
     ...options,
-  });
+  };
+}
+
+/** The launcher's gate over the npm package's Commander, with the launcher's defaults. */
+export function gateOf(options: Partial<CommanderGateOptions> & { passwordHash: string }) {
+  return commanderGate(commanderModules(), gateOptions(options), COMMANDER_GATE_PARTS);
 }

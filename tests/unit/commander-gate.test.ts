@@ -1,15 +1,23 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import { createRequire } from "node:module";
 import * as path from "node:path";
+import { AddressInfo } from "node:net";
 import { hashSync } from "bcryptjs";
 import { COMMANDER_SESSION_SECONDS, renderCommanderLauncher } from "../../render/commander";
+import {
+  COMMANDER_GATE_PARTS,
+  CommanderGateParts,
+  commanderGate,
+} from "../../render/commander-gate";
 import { commanderHome } from "../../sandbox/commander";
-import { commanderModules, gateOf } from "../helpers/commander";
+import { commanderModules, gateOf, gateOptions, request, signIn } from "../helpers/commander";
 import { DEV, PROD, resolve } from "../helpers/config";
 
-const HASH = hashSync("a-sign-in-password-0123", 4);
+const PASSWORD = "a-sign-in-password-0123";
+const HASH = hashSync(PASSWORD, 4);
 const TEMPLATES = path.join(commanderHome(), "web", "static", "templates");
 const ejs = createRequire(path.join(commanderHome(), "package.json"))("ejs") as {
   render(template: string, data: object): string;
@@ -137,10 +145,59 @@ describe("Commander's gate: key names as text, a strict policy, sessions of a bo
     assert.equal(late.exp, t + 10);
   });
 
-  it("the launcher embeds the gate, hands Commander the derived key and installs the gate before Commander starts", () => {
+  it("the gate and each of its parts use nothing but their arguments: built from their sources alone, it answers as the module's", async () => {
+    /** A function as the launcher has it: its source, evaluated where no module-level name is. */
+    const fromSource = <T>(f: T): T => new Function(`return (${String(f)});`)() as T;
+    const parts = Object.fromEntries(
+      Object.entries(COMMANDER_GATE_PARTS).map(([name, part]) => [name, fromSource(part)]),
+    ) as CommanderGateParts;
+    const embedded = fromSource(commanderGate)(
+      commanderModules(),
+      gateOptions({ passwordHash: HASH }),
+      parts,
+    );
+    assert.equal(embedded.signingKey, gate.signingKey);
+    assert.deepEqual(embedded.patchedHandlers, gate.patchedHandlers);
+    const page = `<script>start();</script><button onclick="refreshTree()">`;
+    assert.equal(embedded.pagePolicy(page), gate.pagePolicy(page));
+    const t = now();
+    assert.equal(gate.sessionOf(embedded.mint(t, false)), t);
+    assert.equal(embedded.sessionOf(gate.mint(t, false)), t);
+
+    const server = http.createServer((req, res) =>
+      embedded.handle(req, res, () => res.setHeader("Content-Type", "text/html").end(page)),
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const refused = await fetch(`${base}/login`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(refused.status, 401);
+      assert.equal(refused.headers.get("x-frame-options"), "DENY");
+      assert.match(refused.headers.get("content-security-policy")!, /^default-src 'none'; /);
+      assert.equal(await signIn(base, "admin", "a-wrong-password-0123"), undefined);
+      const token = await signIn(base, "admin", PASSWORD);
+      assert.ok(token, "signed in");
+      assert.equal(embedded.sessionOf(token), gate.sessionOf(token));
+      const detect = await request(`${base}/login/detectDb`, { method: "POST", token });
+      assert.equal(detect.status, 403);
+      const branch = await request(`${base}/templates/editBranch.ejs`);
+      const source = fs.readFileSync(path.join(TEMPLATES, "editBranch.ejs"), "utf8");
+      assert.equal(branch.body, gate.patchTemplate("editBranch.ejs", source));
+      const shown = await fetch(`${base}/`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(await shown.text(), page);
+      assert.equal(shown.headers.get("content-security-policy"), gate.pagePolicy(page));
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("the launcher embeds the gate and its parts, hands Commander the derived key and installs the gate before Commander starts", () => {
     for (const cfg of [resolve(DEV), resolve(PROD)]) {
       const launcher = renderCommanderLauncher(cfg);
-      assert.ok(launcher.includes("gate = (function commanderGate(modules, options)"));
+      assert.ok(launcher.includes("gate = (function commanderGate(modules, options, parts)"));
+      for (const name of Object.keys(COMMANDER_GATE_PARTS))
+        assert.match(launcher, new RegExp(`^    ${name}: \\((async )?function ${name}\\(`, "m"));
+      assert.ok(launcher.includes("    gateParts,\n  );\n"));
       assert.ok(launcher.includes(`sessionSeconds: ${COMMANDER_SESSION_SECONDS},`));
       const order = ["jwtSecret = gate.signingKey;", "gate.install();", "require(app);"].map((s) =>
         launcher.indexOf(s),
