@@ -47,65 +47,66 @@ function commanderBcrypt() {
 // connection, sessions of a bounded age signed with a key that changes with the password.
 let gate;
 try {
-  gate = (function commanderGate(modules, options) {
-    const { crypto, fs, http, path, jwt, bcrypt, log } = modules;
-    const now = () => Math.floor(Date.now() / 1000);
-    const prefix = options.urlPrefix.replace(/\/+$/, "");
-    /** As Express routes: case-insensitive, one trailing slash ignored. */
-    const route = (url) => (url ?? "/")
-        .split("?")[0]
-        .toLowerCase()
-        .replace(/(.)\/$/, "$1");
-    const routes = {
-        signin: `${prefix}/${options.signinPath}`.toLowerCase(),
-        refused: [`${prefix}/login`, `${prefix}/login/detectdb`],
-        page: `${prefix}/`,
-    };
+  const gateParts = {
+    sessionTokens: (function sessionTokens(crypto, jwt, options) {
     const TOKEN = { issuer: "Redis Commander", subject: "Session Token" };
-    /** HMAC-SHA256 of the user and the password hash under the generated secret, as hex. */
     const signingKey = crypto
         .createHmac("sha256", options.sessionSecret)
         .update(`lowcode-redis Commander sessions\n${options.username}\n${options.passwordHash}`)
         .digest("hex");
-    const sha256Source = (text) => `'sha256-${crypto.createHash("sha256").update(text, "utf8").digest("base64")}'`;
-    /** Every inline event handler's code in HTML (the attribute value, as written). */
-    const handlersOf = (html) => [...html.matchAll(/\son[a-z]+="([^"]*)"/g)].map((m) => m[1]);
-    /** Every inline script's text in HTML (those with a src are files, allowed by 'self'). */
-    const inlineScriptsOf = (html) => [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script\s*>/gi)]
-        .filter((m) => !/\bsrc\s*=/i.test(m[1]))
-        .map((m) => m[2]);
-    /**
-     * A key view template with each onclick's interpolated arguments moved to a data attribute:
-     * `onclick="deleteKey('<%= connectionId %>','<%= key %>')"` becomes
-     * `data-args-onclick="<%= JSON.stringify([String(connectionId), String(key)]) %>"
-     * onclick="deleteKey(JSON.parse(this.dataset.argsOnclick)[0], …)"`. EJS escapes the JSON for the
-     * attribute, the browser unescapes it, JSON.parse reads it back: a quote in a key stays text. The
-     * handler's code no longer depends on the key, so the policy allows it by its hash.
-     */
-    function patchTemplate(name, source) {
-        const handler = /(\s)on([a-z]+)="([^"]*)"/g;
-        return source.replace(handler, (attribute, space, event, code) => {
-            const args = [];
-            const rewritten = code.replace(/'<%=\s*([\s\S]*?)\s*%>'/g, (_, expression) => {
-                args.push(`String(${expression})`);
-                return `JSON.parse(this.dataset.argsOn${event})[${args.length - 1}]`;
-            });
-            if (rewritten.includes("<%"))
-                throw new Error(`${name}: an on${event} handler interpolates other than a quoted argument`);
-            if (args.length === 0)
-                return attribute;
-            return `${space}data-args-on${event}="<%= JSON.stringify([${args.join(", ")}]) %>" on${event}="${rewritten}"`;
+    const now = () => Math.floor(Date.now() / 1000);
+    const mint = (signedInAt, singleUse) => {
+        const exp = Math.min(now() + options.tokenSeconds, signedInAt + options.sessionSeconds);
+        return jwt.sign({ signedInAt, exp, ...(singleUse ? { singleUse } : {}) }, signingKey, {
+            ...TOKEN,
+            algorithm: "HS256",
         });
-    }
+    };
+    const claimsOf = (token) => {
+        try {
+            return jwt.verify(token, signingKey, { ...TOKEN, algorithms: ["HS256"] });
+        }
+        catch {
+            return undefined;
+        }
+    };
+    const sessionOf = (token) => {
+        const claims = claimsOf(token);
+        if (claims === undefined)
+            return undefined;
+        const at = claims.signedInAt;
+        // Single-use tokens are for downloads, not for a new session token.
+        if (claims.singleUse || typeof at !== "number" || !Number.isInteger(at))
+            return undefined;
+        return now() < at + options.sessionSeconds ? at : undefined;
+    };
+    return { signingKey, now, mint, claimsOf, sessionOf };
+}),
+    patchTemplate: (function patchTemplate(name, source) {
+    const handler = /(\s)on([a-z]+)="([^"]*)"/g;
+    return source.replace(handler, (attribute, space, event, code) => {
+        const args = [];
+        const rewritten = code.replace(/'<%=\s*([\s\S]*?)\s*%>'/g, (_, expression) => {
+            args.push(`String(${expression})`);
+            return `JSON.parse(this.dataset.argsOn${event})[${args.length - 1}]`;
+        });
+        if (rewritten.includes("<%"))
+            throw new Error(`${name}: an on${event} handler interpolates other than a quoted argument`);
+        if (args.length === 0)
+            return attribute;
+        return `${space}data-args-on${event}="<%= JSON.stringify([${args.join(", ")}]) %>" on${event}="${rewritten}"`;
+    });
+}),
+    patchedFiles: (function patchedFiles(modules, options, prefix, parts) {
+    const { fs, path } = modules;
     const templatesDir = path.join(options.home, "web", "static", "templates");
     const templates = new Map();
     for (const file of fs.readdirSync(templatesDir).filter((f) => f.endsWith(".ejs")))
-        templates.set(`${prefix}/templates/${file}`, patchTemplate(file, fs.readFileSync(path.join(templatesDir, file), "utf8")));
+        templates.set(`${prefix}/templates/${file}`, parts.patchTemplate(file, fs.readFileSync(path.join(templatesDir, file), "utf8")));
     const jstree = fs.readFileSync(options.jstreeFile, "utf8");
     if (!/force_text\s*:\s*false/.test(jstree))
         throw new Error(`${options.jstreeFile}: not the jstree release with core.force_text`);
-    /** Files served in place of Commander's: the patched templates, jstree with names as text. */
-    const patchedFiles = new Map([
+    const files = new Map([
         ...[...templates].map(([url, body]) => [url, { type: "text/plain; charset=utf-8", body }]),
         [
             `${prefix}/jstree/jstree.js`,
@@ -117,224 +118,223 @@ try {
             },
         ],
     ]);
-    const templateHandlers = [...templates.values()].flatMap(handlersOf);
-    /**
-     * The page's policy. 'unsafe-eval' stays: Commander renders its key views with client-side EJS
-     * (compiled with Function) and jQuery runs a view's scripts with eval; what it does not allow is
-     * any inline script or event handler but the page's own and the patched templates', by hash.
-     */
-    function pagePolicy(html) {
-        const hashes = new Set([...inlineScriptsOf(html), ...handlersOf(html), ...templateHandlers].map(sha256Source));
-        return [
-            "default-src 'none'",
-            `script-src 'self' 'unsafe-eval' 'unsafe-hashes' ${[...hashes].join(" ")}`,
-            "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data:",
-            "font-src 'self'",
-            "connect-src 'self'",
-            // The "Commands" button shows redis.io's command reference in a frame.
-            "frame-src https://redis.io",
-            "form-action 'self'",
-            "base-uri 'none'",
-            "object-src 'none'",
-            "frame-ancestors 'none'",
-        ].join("; ");
-    }
-    /** Every other response: nothing runs, nothing loads, if a browser ever shows it as a page. */
-    const OTHER_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    return { files, templateHandlers: [...templates.values()].flatMap(parts.handlersOf) };
+}),
+    handlersOf: (function handlersOf(html) {
+    return [...html.matchAll(/\son[a-z]+="([^"]*)"/g)].map((m) => m[1]);
+}),
+    inlineScriptsOf: (function inlineScriptsOf(html) {
+    return [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script\s*>/gi)]
+        .filter((m) => !/\bsrc\s*=/i.test(m[1]))
+        .map((m) => m[2]);
+}),
+    pagePolicy: (function pagePolicy(gate, html) {
+    const { crypto } = gate.modules;
+    const sha256Source = (text) => `'sha256-${crypto.createHash("sha256").update(text, "utf8").digest("base64")}'`;
+    const inline = [
+        ...gate.parts.inlineScriptsOf(html),
+        ...gate.parts.handlersOf(html),
+        ...gate.templateHandlers,
+    ];
+    const hashes = new Set(inline.map(sha256Source));
+    return [
+        "default-src 'none'",
+        `script-src 'self' 'unsafe-eval' 'unsafe-hashes' ${[...hashes].join(" ")}`,
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        // The "Commands" button shows redis.io's command reference in a frame.
+        "frame-src https://redis.io",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+    ].join("; ");
+}),
+    guardHead: (function guardHead(res, policyOf) {
     const HEADERS = {
         "X-Frame-Options": "DENY",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
     };
-    /**
-     * Sets the headers as the response's head goes out (Express's 404 handler, for one, sets a
-     * policy of its own before): the policy is `policyOf()` then, whoever set what before.
-     */
-    function guardHead(res, policyOf) {
-        const writeHead = res.writeHead.bind(res);
-        res.writeHead = ((...args) => {
-            for (const [name, value] of Object.entries(HEADERS))
-                res.setHeader(name, value);
-            res.setHeader("Content-Security-Policy", policyOf());
-            return writeHead(...args);
+    const writeHead = res.writeHead.bind(res);
+    res.writeHead = ((...args) => {
+        for (const [name, value] of Object.entries(HEADERS))
+            res.setHeader(name, value);
+        res.setHeader("Content-Security-Policy", policyOf());
+        return writeHead(...args);
+    });
+}),
+    routeOf: (function routeOf(url) {
+    return (url ?? "/")
+        .split("?")[0]
+        .toLowerCase()
+        .replace(/(.)\/$/, "$1");
+}),
+    readBody: (function readBody(req, limit) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        let size = 0;
+        req.on("data", (chunk) => {
+            size += chunk.length;
+            if (size <= limit)
+                return void chunks.push(chunk);
+            // The rest is read and dropped, so the answer reaches the client.
+            req.removeAllListeners("data");
+            req.resume();
+            reject(new Error("request body too large"));
         });
-    }
-    /** A token of the session that signed in at `signedInAt`: Commander's 60 s, never past the session. */
-    function mint(signedInAt, singleUse) {
-        const exp = Math.min(now() + options.tokenSeconds, signedInAt + options.sessionSeconds);
-        return jwt.sign({ signedInAt, exp, ...(singleUse ? { singleUse } : {}) }, signingKey, {
-            ...TOKEN,
-            algorithm: "HS256",
-        });
-    }
-    /** The claims of a token this gate signed and that has not expired; undefined otherwise. */
-    function claimsOf(token) {
+        req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+        req.on("error", reject);
+    });
+}),
+    fieldsOf: (function fieldsOf(body, contentType) {
+    if (/^application\/([\w.+-]+\+)?json\b/i.test(contentType ?? "")) {
         try {
-            return jwt.verify(token, signingKey, { ...TOKEN, algorithms: ["HS256"] });
+            const parsed = JSON.parse(body);
+            return parsed && typeof parsed === "object" ? parsed : {};
         }
         catch {
-            return undefined;
+            return {};
         }
     }
-    /** The sign-in time of a valid, refreshable session token; undefined otherwise. */
-    function sessionOf(token) {
-        const claims = claimsOf(token);
-        if (claims === undefined)
-            return undefined;
-        const at = claims.signedInAt;
-        // Single-use tokens are for downloads, not for a new session token.
-        if (claims.singleUse || typeof at !== "number" || !Number.isInteger(at))
-            return undefined;
-        return now() < at + options.sessionSeconds ? at : undefined;
+    return Object.fromEntries(new URLSearchParams(body));
+}),
+    reply: (function reply(res, status, value) {
+    res.statusCode = status;
+    res.setHeader("Content-Type", "application/json; charset=utf-8");
+    res.setHeader("Cache-Control", "no-store");
+    res.end(JSON.stringify(value));
+}),
+    bearerOf: (function bearerOf(req, authHeader) {
+    const [scheme, token] = String(req.headers[authHeader.toLowerCase()] ?? "").split(/\s+/);
+    return /^Bearer$/i.test(scheme) && token ? token : undefined;
+}),
+    sameText: (function sameText(crypto, a, b) {
+    const key = crypto.randomBytes(32);
+    const digest = (s) => crypto.createHmac("sha256", key).update(s).digest();
+    return crypto.timingSafeEqual(digest(a), digest(b));
+}),
+    signin: (async function signin(gate, req, res) {
+    const { modules, options, parts, tokens } = gate;
+    let fields;
+    try {
+        fields = parts.fieldsOf(await parts.readBody(req, 16 * 1024), req.headers["content-type"]);
     }
-    const sameText = (a, b) => {
-        const key = crypto.randomBytes(32);
-        const digest = (s) => crypto.createHmac("sha256", key).update(s).digest();
-        return crypto.timingSafeEqual(digest(a), digest(b));
+    catch {
+        res.setHeader("Connection", "close");
+        return parts.reply(res, 413, { ok: false });
+    }
+    let signedInAt;
+    if (fields.username || fields.password) {
+        const user = parts.sameText(modules.crypto, String(fields.username), options.username);
+        const password = await modules.bcrypt.compare(String(fields.password), options.passwordHash);
+        // Behind an Ingress the peer is the proxy: name the address it forwarded too.
+        const forwarded = req.headers["x-forwarded-for"];
+        const from = `${req.socket.remoteAddress}${forwarded ? ` (forwarded for ${String(forwarded)})` : ""}`;
+        modules.log(user && password
+            ? `Login success for user ${options.username} from remote ip ${from}`
+            : `Login failed from remote ip ${from}`);
+        if (user && password)
+            signedInAt = tokens.now();
+    }
+    else {
+        const token = parts.bearerOf(req, options.authHeader);
+        if (token !== undefined)
+            signedInAt = tokens.sessionOf(token);
+    }
+    if (signedInAt === undefined)
+        return parts.reply(res, 200, { ok: false });
+    parts.reply(res, 200, {
+        ok: true,
+        bearerToken: tokens.mint(signedInAt, false),
+        queryToken: tokens.mint(signedInAt, true),
+    });
+}),
+    servePage: (function servePage(gate, req, res, setPolicy) {
+    delete req.headers["if-none-match"];
+    delete req.headers["if-modified-since"];
+    res.setHeader("Cache-Control", "no-store");
+    const end = res.end.bind(res);
+    res.end = ((...args) => {
+        if (args[0])
+            setPolicy(gate.parts.pagePolicy(gate, String(args[0])));
+        return end(...args);
+    });
+}),
+    refuse: (function refuse(gate, req, res) {
+    const token = gate.parts.bearerOf(req, gate.options.authHeader);
+    if (token !== undefined && gate.tokens.claimsOf(token) !== undefined)
+        return gate.parts.reply(res, 403, {
+            ok: false,
+            message: "Connections come from the settings only.",
+        });
+    res.writeHead(401).end("Unauthorized - Missing Token");
+}),
+    handle: (function handle(gate, req, res, next) {
+    const { parts, routes } = gate;
+    // Every response but the page's: nothing runs, nothing loads, if a browser ever shows it.
+    let policy = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    parts.guardHead(res, () => policy);
+    // A browser sends a path ("origin form"), never a fragment or a whole URL; Express would
+    // still route "/login#x" or "http://host/login" to /login, past the match below.
+    if (!/^\/[^#]*$/.test(req.url ?? ""))
+        return parts.reply(res, 400, { ok: false, message: "Bad request target." });
+    const at = parts.routeOf(req.url);
+    if (routes.refused.includes(at))
+        return parts.refuse(gate, req, res);
+    if (at === routes.signin && req.method === "POST")
+        return void parts.signin(gate, req, res).catch(() => parts.reply(res, 500, { ok: false }));
+    if (req.method === "GET" || req.method === "HEAD") {
+        const pathname = (req.url ?? "/").split("?")[0];
+        const file = gate.patchedFiles.get(pathname);
+        if (file) {
+            res.setHeader("Content-Type", file.type);
+            res.setHeader("Cache-Control", "no-cache");
+            return void res.end(req.method === "HEAD" ? undefined : file.body);
+        }
+        if (pathname === routes.page)
+            parts.servePage(gate, req, res, (p) => (policy = p));
+    }
+    next();
+}),
+    install: (function install(gate) {
+    const target = gate.modules.http;
+    const createServer = target.createServer;
+    target.createServer = (...args) => createServer(...args.map((arg) => typeof arg === "function"
+        ? (req, res) => gate.parts.handle(gate, req, res, () => arg(req, res))
+        : arg));
+}),
+  };
+  gate = (function commanderGate(modules, options, parts) {
+    const prefix = options.urlPrefix.replace(/\/+$/, "");
+    const tokens = parts.sessionTokens(modules.crypto, modules.jwt, options);
+    const patched = parts.patchedFiles(modules, options, prefix, parts);
+    const gate = {
+        modules,
+        options,
+        parts,
+        tokens,
+        routes: {
+            signin: `${prefix}/${options.signinPath}`.toLowerCase(),
+            refused: [`${prefix}/login`, `${prefix}/login/detectdb`],
+            page: `${prefix}/`,
+        },
+        patchedFiles: patched.files,
+        templateHandlers: patched.templateHandlers,
     };
-    function readBody(req, limit) {
-        return new Promise((resolve, reject) => {
-            const chunks = [];
-            let size = 0;
-            req.on("data", (chunk) => {
-                size += chunk.length;
-                if (size <= limit)
-                    return void chunks.push(chunk);
-                // The rest is read and dropped, so the answer reaches the client.
-                req.removeAllListeners("data");
-                req.resume();
-                reject(new Error("request body too large"));
-            });
-            req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-            req.on("error", reject);
-        });
-    }
-    function fieldsOf(body, contentType) {
-        if (/^application\/([\w.+-]+\+)?json\b/i.test(contentType ?? "")) {
-            try {
-                const parsed = JSON.parse(body);
-                return parsed && typeof parsed === "object" ? parsed : {};
-            }
-            catch {
-                return {};
-            }
-        }
-        return Object.fromEntries(new URLSearchParams(body));
-    }
-    function reply(res, status, value) {
-        res.statusCode = status;
-        res.setHeader("Content-Type", "application/json; charset=utf-8");
-        res.setHeader("Cache-Control", "no-store");
-        res.end(JSON.stringify(value));
-    }
-    /** The bearer token of a request, from the header Commander reads. */
-    function bearerOf(req) {
-        const [scheme, token] = String(req.headers[options.authHeader.toLowerCase()] ?? "").split(/\s+/);
-        return /^Bearer$/i.test(scheme) && token ? token : undefined;
-    }
-    /** Commander's sign-in and refresh, as its page calls them, with the session's age bounded. */
-    async function signin(req, res) {
-        let fields;
-        try {
-            fields = fieldsOf(await readBody(req, 16 * 1024), req.headers["content-type"]);
-        }
-        catch {
-            res.setHeader("Connection", "close");
-            return reply(res, 413, { ok: false });
-        }
-        let signedInAt;
-        if (fields.username || fields.password) {
-            const user = sameText(String(fields.username), options.username);
-            const password = await bcrypt.compare(String(fields.password), options.passwordHash);
-            // Behind an Ingress the peer is the proxy: name the address it forwarded too.
-            const forwarded = req.headers["x-forwarded-for"];
-            const from = `${req.socket.remoteAddress}${forwarded ? ` (forwarded for ${String(forwarded)})` : ""}`;
-            log(user && password
-                ? `Login success for user ${options.username} from remote ip ${from}`
-                : `Login failed from remote ip ${from}`);
-            if (user && password)
-                signedInAt = now();
-        }
-        else {
-            const token = bearerOf(req);
-            if (token !== undefined)
-                signedInAt = sessionOf(token);
-        }
-        if (signedInAt === undefined)
-            return reply(res, 200, { ok: false });
-        reply(res, 200, {
-            ok: true,
-            bearerToken: mint(signedInAt, false),
-            queryToken: mint(signedInAt, true),
-        });
-    }
-    /**
-     * The page: its policy names its own inline scripts and handlers, read from the page as it is
-     * sent (the page holds no data of Redis); never a 304, whose cached page would keep a policy
-     * without them.
-     */
-    function page(req, res, setPolicy) {
-        delete req.headers["if-none-match"];
-        delete req.headers["if-modified-since"];
-        res.setHeader("Cache-Control", "no-store");
-        const end = res.end.bind(res);
-        res.end = ((...args) => {
-            if (args[0])
-                setPolicy(pagePolicy(String(args[0])));
-            return end(...args);
-        });
-    }
-    /** Refused to everyone: 403 to a signed-in user, to others what every data endpoint says. */
-    function refuse(req, res) {
-        const token = bearerOf(req);
-        if (token !== undefined && claimsOf(token) !== undefined)
-            return reply(res, 403, { ok: false, message: "Connections come from the settings only." });
-        res.writeHead(401).end("Unauthorized - Missing Token");
-    }
-    function handle(req, res, next) {
-        let policy = OTHER_POLICY;
-        guardHead(res, () => policy);
-        // A browser sends a path ("origin form"), never a fragment or a whole URL; Express would
-        // still route "/login#x" or "http://host/login" to /login, past the match below.
-        if (!/^\/[^#]*$/.test(req.url ?? ""))
-            return reply(res, 400, { ok: false, message: "Bad request target." });
-        const at = route(req.url);
-        if (routes.refused.includes(at))
-            return refuse(req, res);
-        if (at === routes.signin && req.method === "POST")
-            return void signin(req, res).catch(() => reply(res, 500, { ok: false }));
-        if (req.method === "GET" || req.method === "HEAD") {
-            const pathname = (req.url ?? "/").split("?")[0];
-            const file = patchedFiles.get(pathname);
-            if (file) {
-                res.setHeader("Content-Type", file.type);
-                res.setHeader("Cache-Control", "no-cache");
-                return void res.end(req.method === "HEAD" ? undefined : file.body);
-            }
-            if (pathname === routes.page)
-                page(req, res, (p) => (policy = p));
-        }
-        next();
-    }
-    /** Puts the gate in front of every HTTP server this process creates: Commander's one. */
-    function install() {
-        const target = http;
-        const createServer = target.createServer;
-        target.createServer = (...args) => createServer(...args.map((arg) => typeof arg === "function"
-            ? (req, res) => handle(req, res, () => arg(req, res))
-            : arg));
-    }
     return {
-        signingKey,
-        patchTemplate,
+        signingKey: tokens.signingKey,
+        patchTemplate: parts.patchTemplate,
         /** The patched templates' handlers, allowed by hash on the page. */
-        patchedHandlers: templateHandlers,
-        pagePolicy,
-        mint,
-        sessionOf,
-        handle,
-        install,
+        patchedHandlers: gate.templateHandlers,
+        pagePolicy: (html) => parts.pagePolicy(gate, html),
+        mint: tokens.mint,
+        sessionOf: tokens.sessionOf,
+        handle: (req, res, next) => parts.handle(gate, req, res, next),
+        /** Puts the gate in front of every HTTP server this process creates: Commander's one. */
+        install: () => parts.install(gate),
     };
 })(
     {
@@ -358,6 +358,7 @@ try {
       sessionSeconds: 28800,
       tokenSeconds: 60,
     },
+    gateParts,
   );
 } catch (err) {
   fail("cannot guard Commander: " + err.message);
