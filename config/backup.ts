@@ -532,7 +532,7 @@ export function resolveBackup(
         invalid(
           "restoreFrom",
           restoreFrom,
-          "on the Docker target must be a file of the backup volume (or backupHostDir): copy the off-site backup and its .sha256 there first (README: restore runbook), then name the file",
+          "on the Docker target must be a file of the backup volume (or backupHostDir): copy the off-site backup and its .sha256 there first (docs/operations/restore.md), then name the file",
         ),
       );
     restore = { kind: "s3", bucket: restoreBucket, key, file: key.slice(key.lastIndexOf("/") + 1) };

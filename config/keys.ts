@@ -421,7 +421,7 @@ export const KEYS = {
   failoverTimeoutMs: {
     type: "integer",
     description:
-      "Sentinel failover-timeout; an aborted failover is retried after twice this (README: second failure).",
+      "Sentinel failover-timeout; an aborted failover is retried after twice this (docs/architecture.md#second-failure).",
     // 10 s: a failover attempt that aborts is retried after 20 s instead of Redis's 6 minutes
     // (180 s default) or 2 minutes (60 s); nothing else in Sentinel gets faster or flaps with it.
     default: 10000,

@@ -7,7 +7,7 @@ export type DeclaredType = "string" | "integer" | "boolean" | "array";
 export interface KeySpec {
   /** Type declared in Pulumi.yaml. */
   readonly type: DeclaredType;
-  /** One line for Pulumi.yaml and the README. */
+  /** One line for Pulumi.yaml and docs/configuration.md. */
   readonly description: string;
   /** Default declared in Pulumi.yaml; `undefined` for secrets (generated when unset). */
   readonly default: unknown;
