@@ -1,11 +1,15 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
+import NodeModule from "node:module";
+import { setTimeout as sleep } from "node:timers/promises";
 import * as path from "node:path";
-import Redis, { RedisOptions } from "ioredis";
+import Redis from "ioredis";
+import { redisOptionsFromEnv } from "../../examples/nestjs/redis-options";
 import { appConnectionEnv } from "../../render/app-secret";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
+import { GLOBALS, MODULES, OnApplicationShutdown, Provider } from "../helpers/nestjs-common";
 import { directClient } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 
@@ -19,29 +23,36 @@ const PURPOSES: readonly Purpose[] = [
   "RATE_LIMITING",
   "QUERY_CACHE",
 ];
-type OptionsFromEnv = (env: NodeJS.ProcessEnv, database: Purpose) => RedisOptions;
-
-const ROOT = path.join(__dirname, "..", "..");
 
 /**
- * The README's `redis-options.ts`, verbatim: the code block whose first line is that comment.
- * Compiled inside the project so that it imports the project's ioredis.
+ * examples/nestjs/redis.module.ts with the tests' stand-in for `@nestjs/common`
+ * (tests/helpers/nestjs-common.ts): its one client per database, and its shutdown hook.
  */
-function loadReadmeModule(): { optionsFromEnv: OptionsFromEnv; cleanup: () => void } {
-  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-  const block = /```ts\n(\/\/ redis-options\.ts\n[\s\S]*?)```/.exec(readme);
-  assert.ok(block, "README.md has no ```ts block starting with // redis-options.ts");
-  const dir = fs.mkdtempSync(path.join(ROOT, "tests", ".readme-"));
-  const file = path.join(dir, "redis-options.ts");
-  fs.writeFileSync(file, block[1]);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const loaded = require(file) as { redisOptionsFromEnv?: OptionsFromEnv };
-  assert.equal(typeof loaded.redisOptionsFromEnv, "function", "it exports redisOptionsFromEnv");
-  return {
-    optionsFromEnv: loaded.redisOptionsFromEnv!,
-    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+function loadNestModule(): { module: OnApplicationShutdown; providers: readonly Provider[] } {
+  const loader = NodeModule as unknown as { _resolveFilename: Resolve };
+  const resolve = loader._resolveFilename;
+  loader._resolveFilename = function (this: unknown, request, ...rest) {
+    if (request === "@nestjs/common") return require.resolve("../helpers/nestjs-common");
+    return resolve.call(this, request, ...rest);
   };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = require("../../examples/nestjs/redis.module") as {
+      RedisModule: new () => OnApplicationShutdown;
+    };
+    assert.ok(GLOBALS.has(loaded.RedisModule), "RedisModule is @Global()");
+    const metadata = MODULES.get(loaded.RedisModule);
+    assert.ok(metadata, "RedisModule is a @Module()");
+    assert.deepEqual(
+      metadata.exports,
+      PURPOSES.map((p) => `REDIS_${p}`),
+    );
+    return { module: new loaded.RedisModule(), providers: metadata.providers };
+  } finally {
+    loader._resolveFilename = resolve;
+  }
 }
+type Resolve = (this: unknown, request: string, ...rest: unknown[]) => string;
 
 /** What the Kubernetes Secret would hold, with the sandbox's addresses in place of the pods'. */
 function envOf(sandbox: Sandbox): NodeJS.ProcessEnv {
@@ -55,14 +66,12 @@ for (const [what, values] of [
   ["a sentinel group, through the sentinels", PROD],
   ["a standalone server", PROD_STANDALONE],
 ] as const) {
-  describe(`The connection Secret's variables and the README's NestJS options: ${what}`, function () {
+  describe(`The connection Secret's variables and the NestJS example (examples/nestjs): ${what}`, function () {
     let dir: string;
     let sandbox: Sandbox | undefined;
-    let readme: ReturnType<typeof loadReadmeModule> | undefined;
     const clients: Redis[] = [];
 
     before(async () => {
-      readme = loadReadmeModule();
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-app-secret-"));
       sandbox = await startSandbox(resolve(values, "prod"), {
         dir,
@@ -73,7 +82,6 @@ for (const [what, values] of [
     after(async () => {
       for (const c of clients) c.disconnect();
       await sandbox?.stop();
-      readme?.cleanup();
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
     });
 
@@ -85,7 +93,7 @@ for (const [what, values] of [
       );
       clients.push(admin);
       for (const purpose of PURPOSES) {
-        const client = new Redis(readme!.optionsFromEnv(env, purpose));
+        const client = new Redis(redisOptionsFromEnv(env, purpose));
         clients.push(client);
         assert.equal(await whoami(client), "app");
         await client.set(`probe:${purpose}`, purpose);
@@ -95,10 +103,41 @@ for (const [what, values] of [
       }
     });
 
+    it("the NestJS module gives one client per database, as the app user, and closes them all at shutdown", async () => {
+      const env = envOf(sandbox!);
+      const saved = { ...process.env };
+      Object.assign(process.env, env);
+      let nest: ReturnType<typeof loadNestModule>;
+      let made: Redis[];
+      try {
+        nest = loadNestModule();
+        made = nest.providers.map((p) => p.useFactory() as Redis);
+      } finally {
+        for (const name of Object.keys(env)) if (!(name in saved)) delete process.env[name];
+        Object.assign(process.env, saved);
+      }
+      clients.push(...made);
+      assert.deepEqual(
+        nest.providers.map((p) => p.provide),
+        PURPOSES.map((p) => `REDIS_${p}`),
+      );
+      for (const [i, purpose] of PURPOSES.entries()) {
+        assert.equal(await whoami(made[i]), "app", purpose);
+        assert.equal(made[i].options.db, Number(env[`REDIS_DB_${purpose}`]), purpose);
+      }
+      await nest.module.onApplicationShutdown();
+      // QUIT is answered before the connection closes: give the closes a moment.
+      for (let i = 0; i < 40 && made.some((c) => c.status !== "end"); i++) await sleep(50);
+      assert.deepEqual(
+        made.map((c) => c.status),
+        made.map(() => "end"),
+      );
+    });
+
     it("a missing variable is named in the error", () => {
       const env = { ...envOf(sandbox!) };
       delete env.REDIS_PASSWORD;
-      assert.throws(() => readme!.optionsFromEnv(env, "SESSIONS"), /REDIS_PASSWORD/);
+      assert.throws(() => redisOptionsFromEnv(env, "SESSIONS"), /REDIS_PASSWORD/);
     });
   });
 }
