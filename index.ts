@@ -4,7 +4,7 @@ import { deployStack } from "./stack";
 const { config, secrets } = loadPulumiConfig();
 const outputs = deployStack(config, secrets);
 
-/** DESIGN §3 connection contract; secret (it carries passwords). */
+/** The connection contract (docs/connecting.md); secret (it carries passwords). */
 export const connection = outputs.connection;
 
 /** Redis Commander's URL, when enabled. */

@@ -13,7 +13,7 @@ import { startSandbox } from "../sandbox/sandbox";
 import { freeBasePort } from "../tests/helpers/ports";
 
 /**
- * Backup and restore of about 100 MB over the six databases (DESIGN §5), on a production-profile
+ * Backup and restore of about 100 MB over the six databases, on a production-profile
  * sandbox: `sh backup.sh` against a bare `redis-cli --rdb` to a file from the same master in the
  * same run (the floor); a sandbox restored from the backup (start to every key readable) against
  * a plain redis-server loading the same RDB with AOF off. Runs alternate; medians are reported.

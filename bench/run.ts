@@ -22,7 +22,7 @@ import { benchHostileClients } from "./hostile";
 import { freeBasePort } from "../tests/helpers/ports";
 
 /**
- * `npm run bench`: the benchmarks of DESIGN §5. Prints a table and writes bench/results/latest.json.
+ * `npm run bench` (docs/sandbox.md): prints a table and writes bench/results/latest.json.
  * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --restarts N
  * (whole-group restarts, default 3), --backup-runs N (default 3), --partition-runs N (default 3),
  * --only NAME (program, throughput, failover, rolling, restart-all, second-failure, backup,

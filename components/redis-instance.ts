@@ -30,7 +30,7 @@ export class RedisInstance extends pulumi.ComponentResource {
   /** Address applications in the same network or cluster use. */
   public readonly host: pulumi.Output<string>;
   public readonly port: pulumi.Output<number>;
-  /** DESIGN §3 connection contract; secret, since it carries passwords. */
+  /** The connection contract (docs/connecting.md); secret, since it carries passwords. */
   public readonly connection: pulumi.Output<ConnectionInfo>;
   public readonly secrets: SecretOutputs;
 

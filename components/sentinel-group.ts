@@ -49,7 +49,7 @@ export class SentinelGroup extends pulumi.ComponentResource {
   public readonly masterName: pulumi.Output<string>;
   /** Sentinel addresses applications use (ioredis `sentinels`). */
   public readonly sentinels: pulumi.Output<Endpoint[]>;
-  /** DESIGN §3 connection contract; secret, since it carries passwords. */
+  /** The connection contract (docs/connecting.md); secret, since it carries passwords. */
   public readonly connection: pulumi.Output<ConnectionInfo>;
   public readonly secrets: SecretOutputs;
 

@@ -11,7 +11,7 @@ export interface Credentials {
   readonly password: string;
 }
 
-/** The connection contract of DESIGN §3: `connection.json` and the stack output `connection`. */
+/** The connection contract (docs/connecting.md): `connection.json` and the stack output. */
 export interface ConnectionInfo {
   readonly stack: string;
   readonly profile: string;

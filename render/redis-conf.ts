@@ -279,7 +279,7 @@ export function renderRedisConf(cfg: ResolvedConfig): string {
 
 /**
  * A sentinel group's nodes: replicas are read-only and resync without touching disk; the master
- * refuses writes unless enough replicas are attached and current (see README, write safety).
+ * refuses writes unless enough replicas are attached and current (docs/architecture.md).
  */
 function replicationLines(cfg: ResolvedConfig): string[] {
   // A backup streams the RDB as a replica does (redis-cli --rdb): from memory, without the

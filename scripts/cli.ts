@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, ResolvedConfig, STACK_NAME } from "../config/resolve";
 import { loadStackConfig } from "../config/stack-file";
 
-/** Exit code of every command for invalid config or arguments (DESIGN §3). */
+/** Exit code of every command for invalid config or arguments (docs/configuration.md). */
 export const EXIT_INVALID = 2;
 
 export class UsageError extends Error {}

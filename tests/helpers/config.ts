@@ -40,7 +40,7 @@ export const PROD_STANDALONE = {
 } as const;
 export const PROD = { target: "kubernetes", profile: "production", topology: "sentinel" } as const;
 
-/** The platform's databases by purpose (DESIGN §1). */
+/** The platform's databases by purpose (docs/configuration.md#databases). */
 export const PLATFORM_DATABASES = {
   sessions: 0,
   flowCache: 1,

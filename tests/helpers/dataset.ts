@@ -11,8 +11,8 @@ export interface SeededKey {
 }
 
 /**
- * Writes keys of every type into each of the six databases, as the platform names them (DESIGN
- * §1), most with a TTL, `perDatabase` of each kind; returns what was written.
+ * Writes keys of every type into each of the six databases, as the platform names them (docs/
+ * configuration.md), most with a TTL, `perDatabase` of each kind; returns what was written.
  */
 export async function seedPlatformData(
   connection: ConnectionInfo,

@@ -21,7 +21,8 @@ export function directClient(port: number, extra: RedisOptions = {}): Redis {
 }
 
 /**
- * The six use cases of DESIGN §1, run as the app user against a running deployment.
+ * The platform's six use cases, one per database (docs/configuration.md#databases), run as the
+ * app user against a running deployment.
  * Each assertion checks what the platform depends on, not only that a command ran.
  */
 export async function exercisePlatform(connection: ConnectionInfo): Promise<void> {

@@ -110,7 +110,7 @@ function thaw(pids: readonly number[]): void {
   }
 }
 
-/** The sentinel client of the README before issue 6: no timeouts, ioredis's default retries. */
+/** A sentinel client with ioredis's defaults: no timeouts, default retries (docs/connecting.md). */
 function untimedOptions(connection: ConnectionInfo): RedisOptions {
   return {
     sentinels: connection.sentinels.map(({ host, port }) => ({ host, port })),

@@ -114,7 +114,7 @@ for (const [profile, values, stack] of [
       await expectExpiredEvent(connection);
     });
 
-    it("runs every platform setting of DESIGN §1 (checked through the admin path)", async () => {
+    it("runs every platform setting of docs/profiles.md (checked as admin)", async () => {
       for (const [parameter, expected] of Object.entries(EXPECTED_SETTINGS)) {
         assert.equal(await adminConfigGet(connection, parameter), expected, parameter);
       }

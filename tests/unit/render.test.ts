@@ -33,7 +33,7 @@ const SECRETS = {
   configCommand: "CONFIG_ABCDEF0123456789",
 };
 
-/** Every setting of DESIGN §1, as redis.conf lines (Redis 7 names). */
+/** Every platform setting (docs/profiles.md), as redis.conf lines (Redis 7 names). */
 const PLATFORM_SETTINGS = [
   "maxmemory 384mb",
   "maxmemory-policy allkeys-lru",
@@ -59,7 +59,7 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     ["dev", DEV],
     ["production", PROD_STANDALONE],
   ] as const) {
-    it(`${profile}: holds every platform setting of DESIGN §1`, () => {
+    it(`${profile}: holds every platform setting (docs/profiles.md#platform-settings)`, () => {
       const lines = renderRedisConf(resolve(values)).split("\n");
       for (const setting of PLATFORM_SETTINGS)
         assert.ok(lines.includes(setting), `missing "${setting}"`);
