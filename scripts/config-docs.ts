@@ -36,7 +36,7 @@ const SECTIONS: readonly Section[] = [
     title: "Memory and clients",
     anchor: "memory-and-clients",
     intro:
-      "How the memory limit follows from these: [profiles.md](profiles.md#memory-limit); the client bounds: [security.md](security.md#memory-bounds-for-every-client).",
+      "How the memory limit follows from these: [profiles.md](profiles.md#memory-limit); the client bounds: [security.md](security.md#memory-bounds-for-every-client); each command of appDeniedCommands and why: [security.md](security.md#the-app-users-commands).",
     keys: [
       "maxmemory",
       "maxmemoryPolicy",
