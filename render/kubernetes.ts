@@ -2,6 +2,7 @@ import { ResolvedConfig } from "../config/resolve";
 import type { Endpoint } from "./connection";
 import { Files, nodePlainFiles, sentinelPlainFiles } from "./files";
 import { LAYOUT, nodeBindArgs, redisServerArgs, sha256Hex } from "./redis-conf";
+import { fillTemplate, scriptTemplate } from "./template";
 import { AppEndpoints, appSecretObjects } from "./app-secret";
 import { exporterContainer, exporterVolume, metricsObjects } from "./metrics";
 import { redisNetworkPolicies } from "./network-policy";
@@ -111,27 +112,19 @@ export function nodeAddresses(cfg: ResolvedConfig, name: string): string {
   ).join(" ");
 }
 
+const PREPARE_TEMPLATE = scriptTemplate("prepare.sh");
+
 /**
- * Copies the read-only ConfigMap and Secret into the writable in-memory /conf, owner-only: the
- * files, and the directory where the volume lets the redis user change it.
+ * The init container's script (render/scripts/prepare.sh): copies the read-only ConfigMap and
+ * Secret into the writable in-memory /conf, owner-only.
  */
 export function renderPrepareScript(cfg: ResolvedConfig): string {
-  return [
-    "#!/bin/sh",
-    `# prepare.sh of lowcode-redis, stack ${cfg.stack}: Redis and Sentinel rewrite their config files,`,
-    "# so they run from a writable copy. The secret files never leave the in-memory volume.",
-    "# The directories can be overridden for a dry run: CONFIG_MOUNT, SECRET_MOUNT, CONF_DIR.",
-    "set -eu",
-    `from_config="\${CONFIG_MOUNT:-${MOUNTS.config}}"`,
-    `from_secret="\${SECRET_MOUNT:-${MOUNTS.secret}}"`,
-    `to="\${CONF_DIR:-${LAYOUT.confDir}}"`,
-    // The globs skip the mounts' hidden ..data links; cp follows the visible links to the files.
-    "umask 077",
-    'chmod 0700 "$to" 2>/dev/null || :',
-    'for f in "$from_config"/* "$from_secret"/*; do cp "$f" "$to"/; done',
-    'chmod 0600 "$to"/*',
-    "",
-  ].join("\n");
+  return fillTemplate(PREPARE_TEMPLATE, {
+    STACK: cfg.stack,
+    CONFIG_MOUNT: MOUNTS.config,
+    SECRET_MOUNT: MOUNTS.secret,
+    CONF_DIR: LAYOUT.confDir,
+  });
 }
 
 const withPrepare = (cfg: ResolvedConfig, files: Files): Files => ({

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { clientLimitLines } from "../config/client-limits";
 import { ResolvedConfig } from "../config/resolve";
+import { fillTemplate, scriptTemplate } from "./template";
 
 /** Where the rendered files live in a container or pod (the sandbox mirrors it under its dir). */
 export interface ContainerLayout {
@@ -347,40 +348,26 @@ export function renderProbePassword(cfg: ResolvedConfig, secrets: SecretValues):
   return need(secrets, userFor(cfg, "probe").secret);
 }
 
+const PROBE_TEMPLATE = scriptTemplate("probe.sh");
+const PING_PROBE_TEMPLATE = scriptTemplate("ping-probe.sh");
+
+/** The two header lines of a rendered script (they follow its `#!/bin/sh`). */
+export function scriptHeader(cfg: ResolvedConfig, file: string): string {
+  return header(cfg, file).slice(0, 2).join("\n");
+}
+
 /**
- * Health check of a node, authenticated with the probe password file beside it; PROBE_PORT
- * overrides the port (the sandbox's nodes).
- * - `probe.sh` (readiness): PONG, and a replica's link to its master is up with no full sync
- *   running, so a rolling update never moves on while a replica is behind.
- * - `probe.sh live` (liveness): the process answers, LOADING (a large dataset is loading),
- *   MASTERDOWN and a full client table included: restarting it then would only start the load
- *   again, or hand a connection flood (no password needed) the power to restart every node.
+ * Health check of a node (render/scripts/probe.sh): `probe.sh` is readiness (PONG, and a
+ * replica linked to its master with no full sync running), `probe.sh live` liveness (the process
+ * answers, even LOADING, MASTERDOWN or with every client slot taken).
  */
 export function renderProbeScript(cfg: ResolvedConfig): string {
-  const user = userFor(cfg, "probe").username;
-  const cli = `redis-cli --no-auth-warning --user ${user} -h 127.0.0.1 -p "\${PROBE_PORT:-${cfg.port}}"`;
-  return [
-    "#!/bin/sh",
-    ...header(cfg, "probe.sh").slice(0, 2),
-    "# Exit 0 when the node is ready (no argument) or alive (argument: live).",
-    'REDISCLI_AUTH="$(cat "$(dirname "$0")/probe.pass")"',
-    "export REDISCLI_AUTH",
-    `reply="$(timeout 3 ${cli} ping 2>&1)"`,
-    'if [ "${1:-ready}" = live ]; then',
-    // start-redis.sh is choosing the node's role (its stand-in answers no PING): alive.
-    '  [ -d "$(dirname "$0")/standin" ] && exit 0',
-    `  case "$reply" in PONG | LOADING* | MASTERDOWN* | ${SERVING_BUT_FULL}) exit 0 ;; esac`,
-    '  echo "probe: $reply" >&2',
-    "  exit 1",
-    "fi",
-    '[ "$reply" = "PONG" ] || { echo "probe: $reply" >&2; exit 1; }',
-    `info="$(timeout 3 ${cli} info replication 2>&1)" || { echo "probe: $info" >&2; exit 1; }`,
-    // A node choosing its role answers on its port with a stand-in that serves no INFO.
-    'case "$info" in *role:master*) exit 0 ;; *role:slave*) ;; *) echo "probe: $info" >&2; exit 1 ;; esac',
-    "printf '%s\\n' \"$info\" | grep -q '^master_link_status:up' || { echo 'probe: replica not linked to its master' >&2; exit 1; }",
-    "printf '%s\\n' \"$info\" | grep -q '^master_sync_in_progress:0' || { echo 'probe: replica in a full sync' >&2; exit 1; }",
-    "",
-  ].join("\n");
+  return fillTemplate(PROBE_TEMPLATE, {
+    HEADER: scriptHeader(cfg, "probe.sh"),
+    PROBE_USER: userFor(cfg, "probe").username,
+    PORT: String(cfg.port),
+    SERVING_BUT_FULL,
+  });
 }
 
 /**
@@ -395,9 +382,9 @@ export const SERVING_BUT_FULL =
   '*"max number of clients reached"* | *"Server closed the connection"* | *"Connection reset by peer"*';
 
 /**
- * A health check: exit 0 when the server answers PING to `user`; with the argument `live`, also
- * when every client slot is taken (see SERVING_BUT_FULL). The password file sits beside the
- * script, so one script serves every layout; PROBE_PORT overrides the port (the sandbox's nodes).
+ * A health check (render/scripts/ping-probe.sh): exit 0 when the server answers PING to `user`;
+ * with the argument `live`, also when every client slot is taken (see SERVING_BUT_FULL). The
+ * password file sits beside the script, so one script serves every layout.
  */
 export function renderPingProbe(
   cfg: ResolvedConfig,
@@ -406,19 +393,13 @@ export function renderPingProbe(
   port: number,
   passwordFile: string,
 ): string {
-  return [
-    "#!/bin/sh",
-    ...header(cfg, file).slice(0, 2),
-    "# Exit 0 when the server answers PING to an authenticated client (argument live: or is full).",
-    `REDISCLI_AUTH="$(cat "$(dirname "$0")/${passwordFile}")"`,
-    "export REDISCLI_AUTH",
-    `reply="$(timeout 3 redis-cli --no-auth-warning --user ${user} -h 127.0.0.1 -p "\${PROBE_PORT:-${port}}" ping 2>&1)"`,
-    '[ "$reply" = "PONG" ] && exit 0',
-    `[ "\${1:-ready}" = live ] && case "$reply" in ${SERVING_BUT_FULL}) exit 0 ;; esac`,
-    'echo "probe: $reply" >&2',
-    "exit 1",
-    "",
-  ].join("\n");
+  return fillTemplate(PING_PROBE_TEMPLATE, {
+    HEADER: scriptHeader(cfg, file),
+    PASSWORD_FILE: passwordFile,
+    USER: user,
+    PORT: String(port),
+    SERVING_BUT_FULL,
+  });
 }
 
 export interface ServerLayout {
