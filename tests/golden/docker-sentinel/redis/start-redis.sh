@@ -61,11 +61,13 @@ start_standin() {
 }
 stop_standin() { [ -n "$standin_pid" ] && { kill "$standin_pid" 2>/dev/null; wait "$standin_pid" 2>/dev/null; standin_pid=; }; rm -rf "$standin_dir"; }
 recorded() {
-  _aof="$(ls -t "$DATA_DIR"/appendonlydir/*.aof 2>/dev/null | head -n 1)"
-  if [ ! -s "$DATA_DIR/dump.rdb" ] || { [ -n "$_aof" ] && [ "$_aof" -nt "$DATA_DIR/dump.rdb" ]; }; then
+  # When the AOF and the RDB last changed, in seconds ("" without one).
+  _aof_time="$(stat -c %Y "$DATA_DIR"/appendonlydir/*.aof 2>/dev/null | sort -n | tail -n 1)"
+  _rdb_time="$(stat -c %Y "$DATA_DIR/dump.rdb" 2>/dev/null)"
+  if [ ! -s "$DATA_DIR/dump.rdb" ] || [ "${_aof_time:-0}" -gt "${_rdb_time:-0}" ]; then
     # No RDB, or the AOF went on after it (the node did not stop cleanly): data whose
     # replication position is unknown, as recent as the AOF.
-    if [ -z "$_aof" ]; then echo none; else echo "$(stat -c %Y "$_aof") - 0"; fi
+    if [ -z "$_aof_time" ]; then echo none; else echo "$_aof_time - 0"; fi
     return
   fi
   _check="$(timeout 300 redis-check-rdb "$DATA_DIR/dump.rdb" 2>/dev/null)" || { echo unknown; return; }
@@ -151,7 +153,8 @@ if [ "$master" = "$NODE_HOST $NODE_PORT" ] && [ -z "$chosen" ]; then
   for node in $NODES; do
     [ "$node" = "$me" ] && continue
     offset="$(field "$(peer_cli "$node" info replication)" master_repl_offset)"
-    [ -n "$offset" ] && [ "$offset" -gt "$mine_offset" ] || continue
+    [ -n "$offset" ] || continue
+    [ "$offset" -gt "$mine_offset" ] || continue
     # Offset 0: a node restarted from its AOF; newer than none when it holds keys.
     { [ "$offset" -gt 0 ] || peer_cli "$node" info keyspace | grep -q "^db"; } && newer="$node"
   done
