@@ -38,8 +38,9 @@ rm -rf "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp"
 # written for); Redis checks the RDB's own CRC64 again as it loads.
 err="$(cp "$RESTORE_SOURCE" "$DATA_DIR/.restore.tmp" 2>&1)" || fail "cannot copy $RESTORE_SOURCE into $DATA_DIR: $err"
 [ "$(sha256_of < "$DATA_DIR/.restore.tmp")" = "$expected" ] || fail "$RESTORE_SOURCE does not match its checksum"
-check="$(redis-check-rdb "$DATA_DIR/.restore.tmp" 2>&1)" && printf "%s\n" "$check" | grep -q "RDB looks OK" ||
+if ! check="$(redis-check-rdb "$DATA_DIR/.restore.tmp" 2>&1)" || ! printf "%s\n" "$check" | grep -q "RDB looks OK"; then
   fail "redis-check-rdb refused $RESTORE_SOURCE: $(rdb_error "$check")"
+fi
 sync "$DATA_DIR/.restore.tmp"
 @SEEDED_MARKER@
 @AOF_BASE@

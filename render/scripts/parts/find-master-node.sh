@@ -1,2 +1,2 @@
 ## The master's "host port": the one node.
-find_master() { set -- $NODES; echo "${1%:*} ${1##*:}"; }
+find_master() { for _n in $NODES; do echo "${_n%:*} ${_n##*:}"; return; done; }

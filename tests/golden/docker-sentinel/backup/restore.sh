@@ -32,19 +32,22 @@ rm -rf "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp"
 # written for); Redis checks the RDB's own CRC64 again as it loads.
 err="$(cp "$RESTORE_SOURCE" "$DATA_DIR/.restore.tmp" 2>&1)" || fail "cannot copy $RESTORE_SOURCE into $DATA_DIR: $err"
 [ "$(sha256_of < "$DATA_DIR/.restore.tmp")" = "$expected" ] || fail "$RESTORE_SOURCE does not match its checksum"
-check="$(redis-check-rdb "$DATA_DIR/.restore.tmp" 2>&1)" && printf "%s\n" "$check" | grep -q "RDB looks OK" ||
+if ! check="$(redis-check-rdb "$DATA_DIR/.restore.tmp" 2>&1)" || ! printf "%s\n" "$check" | grep -q "RDB looks OK"; then
   fail "redis-check-rdb refused $RESTORE_SOURCE: $(rdb_error "$check")"
+fi
 sync "$DATA_DIR/.restore.tmp"
 # The node's start script counts a seeded node as one without data whenever a record or
 # another node holds data: a node seeded again after its volume was lost never wins over them.
 printf "%s\n" "${RESTORE_SOURCE##*/}" > "$DATA_DIR/restored-from" || fail "cannot write $DATA_DIR/restored-from"
-mkdir "$DATA_DIR/.appendonlydir.tmp" &&
-  # One file, two names: Redis replaces both by new files, never writes into them.
-  ln "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp/appendonly.aof.1.base.rdb" &&
-  printf "file appendonly.aof.1.base.rdb seq 1 type b\n" > "$DATA_DIR/.appendonlydir.tmp/appendonly.aof.manifest" &&
-  sync "$DATA_DIR/.appendonlydir.tmp/appendonly.aof.manifest" "$DATA_DIR/.appendonlydir.tmp" &&
-  # The commit point: the AOF directory appears whole.
-  mv "$DATA_DIR/.appendonlydir.tmp" "$DATA_DIR/appendonlydir" || fail "cannot write the AOF in $DATA_DIR"
+{
+  mkdir "$DATA_DIR/.appendonlydir.tmp" &&
+    # One file, two names: Redis replaces both by new files, never writes into them.
+    ln "$DATA_DIR/.restore.tmp" "$DATA_DIR/.appendonlydir.tmp/appendonly.aof.1.base.rdb" &&
+    printf "file appendonly.aof.1.base.rdb seq 1 type b\n" > "$DATA_DIR/.appendonlydir.tmp/appendonly.aof.manifest" &&
+    sync "$DATA_DIR/.appendonlydir.tmp/appendonly.aof.manifest" "$DATA_DIR/.appendonlydir.tmp" &&
+    # The commit point: the AOF directory appears whole.
+    mv "$DATA_DIR/.appendonlydir.tmp" "$DATA_DIR/appendonlydir"
+} || fail "cannot write the AOF in $DATA_DIR"
 mv "$DATA_DIR/.restore.tmp" "$DATA_DIR/dump.rdb" || fail "cannot write $DATA_DIR/dump.rdb"
 sync "$DATA_DIR"
 echo "restore: $DATA_DIR seeded from ${RESTORE_SOURCE##*/} ($(wc -c < "$DATA_DIR/dump.rdb" | tr -d " ") bytes, sha256 $expected)"

@@ -37,7 +37,7 @@ fail() {
   unlock
   exit 1
 }
-find_master() { set -- $NODES; echo "${1%:*} ${1##*:}"; }
+find_master() { for _n in $NODES; do echo "${_n%:*} ${_n##*:}"; return; done; }
 sha256_of() { if command -v openssl > /dev/null 2>&1; then openssl dgst -sha256 -r | cut -d " " -f 1; else sha256sum | cut -d " " -f 1; fi; }
 rdb_error() { printf "%s\n" "$1" | awk '/RDB ERROR DETECTED/ { getline; print; found = 1; exit } { last = $0 } END { if (!found) print last }'; }
 # "; No space left on device in DIR" when the backup volume is full and $1 does not say so:
@@ -95,9 +95,12 @@ wait "$cli"; code=$?; cli=""
 # The checksum and the check read the file side by side.
 (sha256_of < "$partial" > "$work/sum") &
 summing=$!
-check="$(redis-check-rdb "$partial" 2>&1)" && printf "%s\n" "$check" | grep -q "RDB looks OK" ||
-  { wait "$summing"; fail "redis-check-rdb refused the RDB from $host:$port: $(rdb_error "$check")"; }
-wait "$summing" && sum="$(cat "$work/sum")" && [ -n "$sum" ] || fail "cannot compute the checksum of $name"
+if ! check="$(redis-check-rdb "$partial" 2>&1)" || ! printf "%s\n" "$check" | grep -q "RDB looks OK"; then
+  wait "$summing"; fail "redis-check-rdb refused the RDB from $host:$port: $(rdb_error "$check")"
+fi
+sum=""
+if wait "$summing"; then sum="$(cat "$work/sum")"; fi
+[ -n "$sum" ] || fail "cannot compute the checksum of $name"
 size="$(wc -c < "$partial" | tr -d " ")"
 printf "%s  %s\n" "$sum" "$name" > "$work/sha256" || fail "cannot write the checksum of $name into $work"
 # Copied rather than written by the shell: cp names the reason of a failure, a shell may not.

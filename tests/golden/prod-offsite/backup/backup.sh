@@ -100,9 +100,12 @@ wait "$cli"; code=$?; cli=""
 # The checksum and the check read the file side by side.
 (sha256_of < "$partial" > "$work/sum") &
 summing=$!
-check="$(redis-check-rdb "$partial" 2>&1)" && printf "%s\n" "$check" | grep -q "RDB looks OK" ||
-  { wait "$summing"; fail "redis-check-rdb refused the RDB from $host:$port: $(rdb_error "$check")"; }
-wait "$summing" && sum="$(cat "$work/sum")" && [ -n "$sum" ] || fail "cannot compute the checksum of $name"
+if ! check="$(redis-check-rdb "$partial" 2>&1)" || ! printf "%s\n" "$check" | grep -q "RDB looks OK"; then
+  wait "$summing"; fail "redis-check-rdb refused the RDB from $host:$port: $(rdb_error "$check")"
+fi
+sum=""
+if wait "$summing"; then sum="$(cat "$work/sum")"; fi
+[ -n "$sum" ] || fail "cannot compute the checksum of $name"
 size="$(wc -c < "$partial" | tr -d " ")"
 printf "%s  %s\n" "$sum" "$name" > "$work/sha256" || fail "cannot write the checksum of $name into $work"
 # Copied rather than written by the shell: cp names the reason of a failure, a shell may not.
