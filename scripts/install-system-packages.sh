@@ -11,8 +11,8 @@ set -eu
 # setpriv (util-linux), through which the sandbox starts every process.
 RUN_PACKAGES="redis-server redis-sentinel redis-tools procps busybox-static rclone iproute2"
 # Chromium and a font for the browser test of Redis Commander (driven by playwright-core, which
-# downloads nothing); redis_exporter and promtool (package prometheus) for the metrics and alerts; the
-# rendered scripts are checked with shellcheck.
+# downloads nothing); redis_exporter and promtool (package prometheus) for the metrics and alerts;
+# shellcheck, with which npm run lint checks every rendered script.
 TEST_PACKAGES="chromium fonts-dejavu-core prometheus-redis-exporter prometheus shellcheck"
 
 case "${1:-}" in

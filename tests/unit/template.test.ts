@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SCRIPTS_DIR, fillTemplate, withoutNotes } from "../../render/template";
+import { renderedScripts, shellcheckMatrix } from "../../scripts/shellcheck-rendered";
 
 describe("script templates: fillTemplate and the files under render/scripts/", () => {
   it("fills every placeholder, inline and alone on its line, in one pass", () => {
@@ -52,6 +53,31 @@ describe("script templates: fillTemplate and the files under render/scripts/", (
       assert.ok(text.endsWith("\n"), `${file} ends without a newline`);
       assert.ok(!text.includes("\t"), `${file} has a tab`);
       if (!file.startsWith("parts/")) assert.ok(text.startsWith("#!/bin/sh\n"), file);
+    }
+  });
+});
+
+describe("npm run lint's shellcheck matrix", () => {
+  it("renders every template and every part under render/scripts/ at least once", () => {
+    const rendered = Object.values(shellcheckMatrix()).flatMap((cfg) =>
+      Object.entries(renderedScripts(cfg)).filter(([file]) => file.endsWith(".sh")),
+    );
+    const texts = rendered.map(([, text]) => text);
+    const templates = fs
+      .readdirSync(SCRIPTS_DIR, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".sh"));
+    // Every line of every template, where no placeholder is in it, is in some rendered script.
+    for (const template of templates) {
+      const lines = withoutNotes(fs.readFileSync(path.join(SCRIPTS_DIR, template), "utf8"))
+        .split("\n")
+        .filter((l) => l.trim() !== "" && !/@[A-Z]/.test(l));
+      assert.ok(lines.length > 0, `${template} has no line without a placeholder`);
+      for (const line of lines)
+        assert.ok(
+          texts.some((text) => text.includes(`${line}\n`)),
+          `no script of the matrix holds ${template}'s ${JSON.stringify(line)}`,
+        );
     }
   });
 });

@@ -361,7 +361,14 @@ describe("GitHub workflows: pull requests run the tests, render, and preview bot
     const ciRun = aptPackages(
       aptCalls(fs.readFileSync(path.join(ROOT, ".ci", "run"), "utf8"), dir),
     );
-    for (const p of ["redis-server", "redis-sentinel", "redis-tools", "busybox-static"]) {
+    // shellcheck: npm run lint checks the rendered scripts with it.
+    for (const p of [
+      "redis-server",
+      "redis-sentinel",
+      "redis-tools",
+      "busybox-static",
+      "shellcheck",
+    ]) {
       assert.ok(ciRun.includes(p), `.ci/run does not install ${p}: ${ciRun.join(" ")}`);
     }
     const script = steps(testJobs[0].job)
