@@ -118,6 +118,7 @@ const PRE_STOP_TEMPLATE = scriptTemplate("pre-stop.sh");
 const START_SENTINEL_TEMPLATE = scriptTemplate("start-sentinel.sh");
 const SENTINEL_RECORD_PART = scriptTemplate("parts/sentinel-record.sh");
 const PEER_FUNCTIONS_PART = scriptTemplate("parts/peer-functions.sh");
+const STANDIN_DEFAULT_OFF_PART = scriptTemplate("parts/standin-default-off.sh");
 
 /**
  * How long a node that finds no sentinel record, and holds the same data as another node, waits
@@ -172,8 +173,7 @@ export function renderStartRedisScript(cfg: ResolvedConfig): string {
     HEADER,
     ...sharedFunctions(cfg),
     PROBE_USER: probe,
-    // The stand-in's probe user stands for the default user where there is one of its own.
-    DEFAULT_USER_OFF: probe === "default" ? "" : '    echo "user default off"',
+    DEFAULT_USER_OFF: probe === "default" ? "" : STANDIN_DEFAULT_OFF_PART,
     RECORD_KEY,
     RESTORED_MARKER,
     SENTINEL_RECORD_WAIT_SECONDS: String(SENTINEL_RECORD_WAIT_SECONDS),

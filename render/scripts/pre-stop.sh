@@ -11,6 +11,10 @@
 # of every sentinel), NODES ("host:port ..." of every Redis node, in ordinal order); optional
 # SENTINEL_RECORD_WAIT_SECONDS and PEER_WAIT_SECONDS shorten the choosing waits (tests).
 set -u
+# The longest this hook takes, and how long the master waits for a replica the sentinels would
+# promote (after a replica restarts, a sentinel skips it until its next INFO, every 10 s).
+pre_stop_seconds=@PRE_STOP_SECONDS@
+promotable_wait_seconds=@PROMOTABLE_WAIT_SECONDS@
 ## The start scripts need a majority of the sentinels (sentinel_record); the hook asks the first
 ## that answers, as the failover user.
 # Prints "host port" of the master as the first answering sentinel knows it, or nothing.
@@ -27,7 +31,7 @@ ask_sentinels() {
   unset REDISCLI_AUTH
 }
 
-deadline=$(( $(date +%s) + @PRE_STOP_SECONDS@ ))
+deadline=$(( $(date +%s) + pre_stop_seconds ))
 left() { echo $(( deadline - $(date +%s) )); }
 # redis-cli as the failover user: cli HOST PORT COMMAND…; local_cli, and sentinel_cli HOST:PORT.
 cli() { _h=$1; _p=$2; shift 2; REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")" timeout 3 redis-cli --no-auth-warning --raw --user @FAILOVER_USER@ -h "$_h" -p "$_p" "$@"; }
@@ -54,13 +58,13 @@ if [ "$(field "$info" connected_slaves)" = "0" ]; then
   echo "pre-stop: master without replicas; nothing to fail over to"
   exit 0
 fi
-ready_by=$(( $(date +%s) + @PROMOTABLE_WAIT_SECONDS@ ))
+ready_by=$(( $(date +%s) + promotable_wait_seconds ))
 while :; do
   for address in $SENTINELS; do
     [ "$(promotable "$address")" -gt 0 ] && break 2
   done
   if [ "$(date +%s)" -ge "$ready_by" ]; then
-    echo "pre-stop: no sentinel would promote a replica within @PROMOTABLE_WAIT_SECONDS@s; stopping as master"
+    echo "pre-stop: no sentinel would promote a replica within ${promotable_wait_seconds}s; stopping as master"
     exit 0
   fi
   sleep 0.5
@@ -95,5 +99,5 @@ while [ "$(left)" -gt 0 ]; do
   sleep 0.1
 done
 local_cli client unpause >/dev/null
-echo "pre-stop: no new master within @PRE_STOP_SECONDS@s; stopping as master"
+echo "pre-stop: no new master within ${pre_stop_seconds}s; stopping as master"
 exit 0

@@ -22,6 +22,9 @@
 set -u
 umask 077
 chmod -R go-rwx "$CONF_DIR" "$DATA_DIR" 2>/dev/null || :
+# How long a node the sentinels name master, while another node holds newer data, waits for them
+# to fail over before it starts as master anyway.
+master_wait_seconds=@MASTER_WAIT_SECONDS@
 log() { echo "start-redis: $*"; }
 @SENTINEL_RECORD@
 @PEER_FUNCTIONS@
@@ -169,10 +172,10 @@ if [ "$master" = "$NODE_HOST $NODE_PORT" ] && [ -z "$chosen" ]; then
   if [ -n "$newer" ]; then
     log "$newer holds newer data (this node: $mine); waiting for the sentinels to fail over"
     ## The wait is bounded in seconds, whatever an unreachable sentinel costs a turn (3 s each).
-    deadline=$(( $(date +%s) + @MASTER_WAIT_SECONDS@ ))
+    deadline=$(( $(date +%s) + master_wait_seconds ))
     while [ "$master" = "$NODE_HOST $NODE_PORT" ]; do
       if [ "$(date +%s)" -ge "$deadline" ]; then
-        log "the sentinels still name this node master after @MASTER_WAIT_SECONDS@s; starting as master"
+        log "the sentinels still name this node master after ${master_wait_seconds}s; starting as master"
         break
       fi
       sleep 1

@@ -9,6 +9,9 @@
 set -u
 umask 077
 chmod -R go-rwx "$CONF_DIR" "$DATA_DIR" 2>/dev/null || :
+# How long a node the sentinels name master, while another node holds newer data, waits for them
+# to fail over before it starts as master anyway.
+master_wait_seconds=35
 log() { echo "start-redis: $*"; }
 sentinel_record() {
   REDISCLI_AUTH="$(cat "$CONF_DIR/sentinel-client.pass")"
@@ -161,10 +164,10 @@ if [ "$master" = "$NODE_HOST $NODE_PORT" ] && [ -z "$chosen" ]; then
   done
   if [ -n "$newer" ]; then
     log "$newer holds newer data (this node: $mine); waiting for the sentinels to fail over"
-    deadline=$(( $(date +%s) + 35 ))
+    deadline=$(( $(date +%s) + master_wait_seconds ))
     while [ "$master" = "$NODE_HOST $NODE_PORT" ]; do
       if [ "$(date +%s)" -ge "$deadline" ]; then
-        log "the sentinels still name this node master after 35s; starting as master"
+        log "the sentinels still name this node master after ${master_wait_seconds}s; starting as master"
         break
       fi
       sleep 1

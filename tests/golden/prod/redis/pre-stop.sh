@@ -6,6 +6,10 @@
 # of every sentinel), NODES ("host:port ..." of every Redis node, in ordinal order); optional
 # SENTINEL_RECORD_WAIT_SECONDS and PEER_WAIT_SECONDS shorten the choosing waits (tests).
 set -u
+# The longest this hook takes, and how long the master waits for a replica the sentinels would
+# promote (after a replica restarts, a sentinel skips it until its next INFO, every 10 s).
+pre_stop_seconds=30
+promotable_wait_seconds=15
 # Prints "host port" of the master as the first answering sentinel knows it, or nothing.
 ask_sentinels() {
   REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")"
@@ -20,7 +24,7 @@ ask_sentinels() {
   unset REDISCLI_AUTH
 }
 
-deadline=$(( $(date +%s) + 30 ))
+deadline=$(( $(date +%s) + pre_stop_seconds ))
 left() { echo $(( deadline - $(date +%s) )); }
 # redis-cli as the failover user: cli HOST PORT COMMAND…; local_cli, and sentinel_cli HOST:PORT.
 cli() { _h=$1; _p=$2; shift 2; REDISCLI_AUTH="$(cat "$CONF_DIR/failover.pass")" timeout 3 redis-cli --no-auth-warning --raw --user failover -h "$_h" -p "$_p" "$@"; }
@@ -47,13 +51,13 @@ if [ "$(field "$info" connected_slaves)" = "0" ]; then
   echo "pre-stop: master without replicas; nothing to fail over to"
   exit 0
 fi
-ready_by=$(( $(date +%s) + 15 ))
+ready_by=$(( $(date +%s) + promotable_wait_seconds ))
 while :; do
   for address in $SENTINELS; do
     [ "$(promotable "$address")" -gt 0 ] && break 2
   done
   if [ "$(date +%s)" -ge "$ready_by" ]; then
-    echo "pre-stop: no sentinel would promote a replica within 15s; stopping as master"
+    echo "pre-stop: no sentinel would promote a replica within ${promotable_wait_seconds}s; stopping as master"
     exit 0
   fi
   sleep 0.5
@@ -88,5 +92,5 @@ while [ "$(left)" -gt 0 ]; do
   sleep 0.1
 done
 local_cli client unpause >/dev/null
-echo "pre-stop: no new master within 30s; stopping as master"
+echo "pre-stop: no new master within ${pre_stop_seconds}s; stopping as master"
 exit 0
