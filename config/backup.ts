@@ -1,7 +1,7 @@
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { NEVER_OFFSITE, addressBits, addressText, mappedIPv4, rangeOf } from "./addresses";
-import { KeySpec, MI, TI, bool, checked, int, quantity } from "./schemas";
+import { Invalid, KeySpec, KeyValues, MI, TI, bool, checked, int, quantity } from "./schemas";
 import { toMebibytes, wholeQuantity } from "./units";
 
 /**
@@ -418,7 +418,7 @@ export const BACKUP_KEYS = {
       return `must be ${RESTORE_ALLOWED}`;
     }),
   },
-} satisfies Record<string, KeySpec>;
+} as const satisfies Record<string, KeySpec>;
 
 export interface OffsiteConfig {
   /** "" = Amazon S3. */
@@ -445,32 +445,30 @@ export interface BackupConfig {
   readonly restore?: RestoreSource;
 }
 
-type BackupValues = { readonly [K in keyof typeof BACKUP_KEYS]: unknown };
-
 /**
  * Cross-key rules of the backup keys, once each has passed its schema. `supplied` names the secret
  * keys set in the stack config.
  */
 export function resolveBackup(
-  values: BackupValues,
+  values: KeyValues<typeof BACKUP_KEYS>,
   context: {
     readonly target: "docker" | "kubernetes";
     readonly maxmemoryBytes: number;
     readonly maxmemory: string;
     readonly supplied: ReadonlySet<string>;
   },
-  invalid: (key: string, value: unknown, allowed: string) => string,
+  invalid: Invalid,
 ): { backup: BackupConfig; problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const v = values as Record<keyof typeof BACKUP_KEYS, never>;
-  const enabled = v.backupEnabled as boolean;
-  const bucket = v.backupS3Bucket as string;
-  const retention = v.backupRetention as number;
+  const v = values;
+  const enabled = v.backupEnabled;
+  const bucket = v.backupS3Bucket;
+  const retention = v.backupRetention;
   const storageSize =
     v.backupStorageSize === ""
       ? toMebibytes((retention + 1) * context.maxmemoryBytes)
-      : (v.backupStorageSize as string);
+      : v.backupStorageSize;
 
   if (bucket !== "") {
     for (const key of ["backupS3AccessKeyId", "backupS3SecretAccessKey"])
@@ -494,7 +492,7 @@ export function resolveBackup(
       ),
     );
   if (context.target === "kubernetes") {
-    const bytes = Number(wholeQuantity(storageSize)!);
+    const bytes = Number(wholeQuantity(storageSize));
     if (bytes < 2 * context.maxmemoryBytes)
       problems.push(
         invalid(
@@ -514,7 +512,7 @@ export function resolveBackup(
   }
 
   let restore: RestoreSource | undefined;
-  const restoreFrom = v.restoreFrom as string;
+  const restoreFrom = v.restoreFrom;
   if (restoreFrom.startsWith("s3://")) {
     const [, restoreBucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(restoreFrom)!;
     if (bucket === "" || restoreBucket !== bucket)
@@ -551,18 +549,18 @@ export function resolveBackup(
   return {
     backup: {
       enabled,
-      schedule: (v.backupSchedule as string).trim().split(/\s+/).join(" "),
+      schedule: v.backupSchedule.trim().split(/\s+/).join(" "),
       retention,
       storageSize,
-      hostDir: v.backupHostDir as string,
+      hostDir: v.backupHostDir,
       offsite:
         bucket === ""
           ? undefined
           : {
-              endpoint: v.backupS3Endpoint as string,
+              endpoint: v.backupS3Endpoint,
               bucket,
-              prefix: v.backupS3Prefix as string,
-              region: v.backupS3Region as string,
+              prefix: v.backupS3Prefix,
+              region: v.backupS3Region,
             },
       restore,
     },

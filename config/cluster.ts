@@ -1,4 +1,4 @@
-import { KeySpec, checked, namespaceList } from "./schemas";
+import { Invalid, KeySpec, KeyValues, checked, namespaceList } from "./schemas";
 
 /**
  * The keys of how the prod stack meets its cluster and its workflow: where the applications'
@@ -55,7 +55,7 @@ export const CLUSTER_KEYS = {
     default: "",
     schema: checked(RENDER_DIR_ALLOWED, renderDirProblem),
   },
-} satisfies Record<string, KeySpec>;
+} as const satisfies Record<string, KeySpec>;
 
 export interface ClusterConfig {
   /** Namespaces of the applications' connection Secret. */
@@ -64,22 +64,19 @@ export interface ClusterConfig {
   readonly renderYamlTo?: string;
 }
 
-type ClusterValues = { readonly [K in keyof typeof CLUSTER_KEYS]: unknown };
-
 export function resolveCluster(
-  values: ClusterValues,
+  values: KeyValues<typeof CLUSTER_KEYS>,
   context: {
     readonly target: "docker" | "kubernetes";
     readonly namespace: string;
     /** Whether the stack restores a backup (restoreFrom). */
     readonly restores: boolean;
   },
-  invalid: (key: string, value: unknown, allowed: string) => string,
+  invalid: Invalid,
 ): { cluster: ClusterConfig; problems: string[] } {
   const problems: string[] = [];
-  const v = values as Record<keyof typeof CLUSTER_KEYS, never>;
-  const renderTo = v.renderYamlTo as string;
-  const namespaces = v.appSecretNamespaces as string[] | undefined;
+  const renderTo = values.renderYamlTo;
+  const namespaces = values.appSecretNamespaces;
   if (context.target !== "kubernetes") {
     const only = `is for the Kubernetes target only; this stack's target is ${context.target}`;
     if (renderTo !== "") problems.push(invalid("renderYamlTo", renderTo, only));

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { KeySpec, bool, checked, int, password } from "./schemas";
+import { Invalid, KeySpec, KeyValues, bool, checked, int, password } from "./schemas";
 
 /**
  * The keys of the CommanderUI component (Redis Commander, and RedisInsight on request), and what
@@ -86,7 +86,7 @@ export const COMMANDER_KEYS = {
     default: 8082,
     schema: int(1024, 65535),
   },
-} satisfies Record<string, KeySpec>;
+} as const satisfies Record<string, KeySpec>;
 
 /** What the CommanderUI component works from. */
 export interface CommanderConfig {
@@ -101,11 +101,9 @@ export interface CommanderConfig {
   readonly insight: { readonly enabled: boolean; readonly port: number };
 }
 
-type CommanderValues = { readonly [K in keyof typeof COMMANDER_KEYS]: unknown };
-
 /** Cross-key rules of the Commander keys, once each has passed its schema. */
 export function resolveCommander(
-  values: CommanderValues,
+  values: KeyValues<typeof COMMANDER_KEYS>,
   context: {
     readonly target: "docker" | "kubernetes";
     readonly profileReadOnly: boolean;
@@ -114,17 +112,16 @@ export function resolveCommander(
     readonly publishedPorts: ReadonlyMap<number, string>;
     readonly supplied: ReadonlySet<string>;
   },
-  invalid: (key: string, value: unknown, allowed: string) => string,
+  invalid: Invalid,
 ): { commander: CommanderConfig; problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const v = values as Record<keyof typeof COMMANDER_KEYS, never>;
-  const enabled = v.commanderEnabled as boolean;
-  const insight = { enabled: v.insightEnabled as boolean, port: v.insightPort as number };
-  const readOnly =
-    v.commanderReadOnly === undefined ? context.profileReadOnly : (v.commanderReadOnly as boolean);
-  const host = v.commanderIngressHost as string;
-  const tlsSecret = v.commanderIngressTlsSecret as string;
+  const v = values;
+  const enabled = v.commanderEnabled;
+  const insight = { enabled: v.insightEnabled, port: v.insightPort };
+  const readOnly = v.commanderReadOnly ?? context.profileReadOnly;
+  const host = v.commanderIngressHost;
+  const tlsSecret = v.commanderIngressTlsSecret;
 
   if (!enabled && context.supplied.has("commanderPassword"))
     problems.push(
@@ -176,7 +173,7 @@ export function resolveCommander(
       if (holder) problems.push(invalid(key, port, `is already published for ${holder}`));
       else taken.set(port, what);
     };
-    if (enabled) claim("commanderPort", v.commanderPort as number, "Redis Commander");
+    if (enabled) claim("commanderPort", v.commanderPort, "Redis Commander");
     if (insight.enabled) claim("insightPort", insight.port, "RedisInsight");
   }
   if (enabled && !readOnly && context.profile === "production")
@@ -186,8 +183,8 @@ export function resolveCommander(
   return {
     commander: {
       enabled,
-      port: v.commanderPort as number,
-      username: v.commanderUser as string,
+      port: v.commanderPort,
+      username: v.commanderUser,
       readOnly,
       ingress: enabled && host !== "" ? { host, tlsSecret } : undefined,
       insight,

@@ -1,4 +1,4 @@
-import { KeySpec, bool, labelList, parseLabels } from "./schemas";
+import { Invalid, KeySpec, KeyValues, bool, labelList, parseLabels } from "./schemas";
 
 /**
  * The labels the ServiceMonitor and the PrometheusRule carry of their own (render/kubernetes.ts
@@ -53,7 +53,7 @@ export const METRICS_KEYS = {
         });
     }),
   },
-} satisfies Record<string, KeySpec>;
+} as const satisfies Record<string, KeySpec>;
 
 export interface MetricsConfig {
   /** The exporter sidecars, the exporter user and the metrics Services. */
@@ -63,17 +63,15 @@ export interface MetricsConfig {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-type MetricsValues = { readonly [K in keyof typeof METRICS_KEYS]: unknown };
-
 export function resolveMetrics(
-  values: MetricsValues,
+  values: KeyValues<typeof METRICS_KEYS>,
   context: { readonly target: "docker" | "kubernetes" },
-  invalid: (key: string, value: unknown, allowed: string) => string,
+  invalid: Invalid,
 ): { metrics: MetricsConfig; problems: string[] } {
   const problems: string[] = [];
-  const v = values as Record<keyof typeof METRICS_KEYS, never>;
+  const v = values;
   const kubernetes = context.target === "kubernetes";
-  const enabled = kubernetes && (v.metricsEnabled as boolean);
+  const enabled = kubernetes && v.metricsEnabled;
   for (const key of ["metricsServiceMonitor", "metricsPrometheusRule"] as const) {
     if (v[key] !== true) continue;
     if (!kubernetes)
@@ -96,9 +94,9 @@ export function resolveMetrics(
   return {
     metrics: {
       enabled,
-      serviceMonitor: enabled && (v.metricsServiceMonitor as boolean),
-      prometheusRule: enabled && (v.metricsPrometheusRule as boolean),
-      labels: parseLabels(v.metricsLabels as string),
+      serviceMonitor: enabled && v.metricsServiceMonitor,
+      prometheusRule: enabled && v.metricsPrometheusRule,
+      labels: parseLabels(v.metricsLabels),
     },
     problems,
   };

@@ -11,7 +11,17 @@ import {
   rangeOf,
 } from "./addresses";
 import { z } from "zod";
-import { KeySpec, bool, labelList, namespaceList, namespaceName, parseLabels } from "./schemas";
+import {
+  Invalid,
+  KeySpec,
+  KeyValues,
+  bool,
+  keyNames,
+  labelList,
+  namespaceList,
+  namespaceName,
+  parseLabels,
+} from "./schemas";
 
 /**
  * The keys of the NetworkPolicies around the pods of this program (Kubernetes): who may reach
@@ -125,7 +135,7 @@ export const NETWORK_POLICY_KEYS = {
       .array(cidr, { error: CIDR_ALLOWED })
       .max(32, { error: "must list at most 32 blocks" }),
   },
-} satisfies Record<string, KeySpec>;
+} as const satisfies Record<string, KeySpec>;
 
 /**
  * Where the backup's off-site copies go, on one port: address blocks (with the ranges cut out of
@@ -230,10 +240,8 @@ function privateOffsiteWarnings(
   return warnings;
 }
 
-type NetworkPolicyValues = { readonly [K in keyof typeof NETWORK_POLICY_KEYS]: unknown };
-
 export function resolveNetworkPolicy(
-  values: NetworkPolicyValues,
+  values: KeyValues<typeof NETWORK_POLICY_KEYS>,
   context: {
     readonly target: "docker" | "kubernetes";
     readonly profile: string;
@@ -244,21 +252,21 @@ export function resolveNetworkPolicy(
     /** The backup's off-site endpoint, when backups go off-site. */
     readonly offsiteEndpoint?: string;
   },
-  invalid: (key: string, value: unknown, allowed: string) => string,
+  invalid: Invalid,
 ): { networkPolicy: NetworkPolicyConfig; problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const v = values as Record<keyof typeof NETWORK_POLICY_KEYS, never>;
+  const v = values;
   const kubernetes = context.target === "kubernetes";
-  const asked = v.networkPolicy as boolean | undefined;
+  const asked = v.networkPolicy;
   const enabled = kubernetes && (asked ?? context.profileDefault);
-  const cidrs = v.networkPolicyOffsiteCidrs as string[];
-  const offsiteNamespace = v.networkPolicyOffsiteNamespace as string;
+  const cidrs = v.networkPolicyOffsiteCidrs;
+  const offsiteNamespace = v.networkPolicyOffsiteNamespace;
   if (!kubernetes) {
     // On Docker none of these keys does anything: a value given is a mistake to point out.
-    for (const key of Object.keys(NETWORK_POLICY_KEYS) as (keyof typeof NETWORK_POLICY_KEYS)[]) {
-      const given = v[key] as unknown;
-      const fallback = NETWORK_POLICY_KEYS[key].default as unknown;
+    for (const key of keyNames(NETWORK_POLICY_KEYS)) {
+      const given: unknown = v[key];
+      const fallback: unknown = NETWORK_POLICY_KEYS[key].default;
       if (given === undefined || JSON.stringify(given) === JSON.stringify(fallback)) continue;
       if (key === "networkPolicy" && given === false) continue;
       problems.push(
@@ -313,20 +321,20 @@ export function resolveNetworkPolicy(
     warnings.push(
       `The backup may reach any public IPv4 address on port ${offsite.port} (private, loopback, link-local and reserved ranges excluded): a NetworkPolicy cannot name ${endpoint || "Amazon S3"} by host name. Set lowcode-redis:networkPolicyOffsiteCidrs to its addresses to narrow it.`,
     );
-  const clientNamespaces = v.networkPolicyClientNamespaces as string[];
+  const clientNamespaces = v.networkPolicyClientNamespaces;
   return {
     networkPolicy: {
       enabled,
-      clientLabels: parseLabels(v.networkPolicyClientLabels as string),
+      clientLabels: parseLabels(v.networkPolicyClientLabels),
       clientNamespaces:
         clientNamespaces.length > 0
           ? clientNamespaces
           : context.appSecretNamespaces.length > 0
             ? context.appSecretNamespaces
             : [context.namespace],
-      ingressNamespace: v.networkPolicyIngressNamespace as string,
-      monitoringNamespace: v.networkPolicyMonitoringNamespace as string,
-      dnsNamespace: v.networkPolicyDnsNamespace as string,
+      ingressNamespace: v.networkPolicyIngressNamespace,
+      monitoringNamespace: v.networkPolicyMonitoringNamespace,
+      dnsNamespace: v.networkPolicyDnsNamespace,
       offsite,
     },
     problems,

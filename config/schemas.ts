@@ -1,10 +1,13 @@
 import { z } from "zod";
 import { exactQuantity, parseMemory, wholeQuantity } from "./units";
 
+/** The Pulumi config namespace of every key (`lowcode-redis:<key>`). */
+export const NAMESPACE = "lowcode-redis";
+
 /** Raw value types the Pulumi project file can declare. */
 export type DeclaredType = "string" | "integer" | "boolean" | "array";
 
-export interface KeySpec {
+export interface KeySpec<Schema extends z.ZodType = z.ZodType> {
   /** Type declared in Pulumi.yaml. */
   readonly type: DeclaredType;
   /** One line for Pulumi.yaml and docs/configuration.md. */
@@ -12,9 +15,38 @@ export interface KeySpec {
   /** Default declared in Pulumi.yaml; `undefined` for secrets (generated when unset). */
   readonly default: unknown;
   /** Validates one value; its messages say what is allowed. */
-  readonly schema: z.ZodType;
+  readonly schema: Schema;
   /** Set with `pulumi config set --secret`; never echoed in errors. */
   readonly secret?: boolean;
+}
+
+/** A table of keys, as each feature declares its own. */
+export type KeyTable = Readonly<Record<string, KeySpec>>;
+
+/** `undefined` where a key has no default: unset, it means "the profile's (or the stack's) choice". */
+type UnsetWithoutDefault<Spec extends KeySpec> = Spec extends { readonly default: undefined }
+  ? undefined
+  : never;
+
+/** What a key holds once its value has passed its schema (or was left at its default). */
+export type KeyValue<Spec extends KeySpec> = z.output<Spec["schema"]> | UnsetWithoutDefault<Spec>;
+
+/**
+ * The values of a table of keys, as the feature's resolver receives them. Secrets are left out:
+ * the config knows only whether one is set (their values go straight to the components).
+ */
+export type KeyValues<Table extends KeyTable> = {
+  readonly [K in keyof Table as Table[K] extends { readonly secret: true } ? never : K]: KeyValue<
+    Table[K]
+  >;
+};
+
+/** The message of a value its key refuses: `Invalid lowcode-redis:<key> <value>: <allowed>.` */
+export type Invalid = (key: string, value: unknown, allowed: string) => string;
+
+/** The own keys of a table, typed as its keys. */
+export function keyNames<Table extends object>(table: Table): (keyof Table & string)[] {
+  return Object.keys(table).filter((k): k is keyof Table & string => Object.hasOwn(table, k));
 }
 
 export const int = (min: number, max: number) =>
@@ -24,7 +56,7 @@ export const int = (min: number, max: number) =>
     .min(min, { error: `must be a whole number from ${min} to ${max}` })
     .max(max, { error: `must be a whole number from ${min} to ${max}` });
 
-export const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `must be one of ${values.join(", ")}` });
 
 export const bool = z.boolean({ error: "must be true or false" });
