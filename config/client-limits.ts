@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { KeySpec, checked } from "./schemas";
+import { Invalid, KeySpec, KeyValues, checked, int, keyNames } from "./schemas";
 import { parseMemory } from "./units";
 
 /**
@@ -165,12 +165,19 @@ export const COSTLY_COMMANDS = {
 } as const;
 
 export type CostlyCommand = keyof typeof COSTLY_COMMANDS;
-const COSTLY_NAMES = Object.keys(COSTLY_COMMANDS) as CostlyCommand[];
+const COSTLY_NAMES = keyNames(COSTLY_COMMANDS);
 
 const DENIED_ALLOWED = `must be a list of commands, each once, from: ${COSTLY_NAMES.join(", ")} ([] withholds none)`;
 const PROTO_ALLOWED = `must be "" (maxmemory / ${BULK_SHARE_OF_MAXMEMORY}) or a memory size such as "16mb", from 1mb to a ${MAX_BULK_SHARE_OF_MAXMEMORY}th of maxmemory`;
 
+/** The keys of the client connections: how many, what each may cost, how often a quiet one is probed. */
 export const CLIENT_LIMIT_KEYS = {
+  maxclients: {
+    type: "integer",
+    description: "Maximum client connections.",
+    default: 10000,
+    schema: int(1, 100000),
+  },
   protoMaxBulkLen: {
     type: "string",
     description: `Largest value a command may carry or build (proto-max-bulk-len); "" = maxmemory / ${BULK_SHARE_OF_MAXMEMORY}. Each client may hold twice it in its query and in its output buffer.`,
@@ -185,34 +192,35 @@ export const CLIENT_LIMIT_KEYS = {
       "Commands withheld from the app user: one short call makes a value far larger than itself (SETRANGE, SETBIT, BITFIELD, COPY) or computes over several whole keys (WATCH, PFCOUNT, set algebra, *STORE, BITOP); [] = none.",
     default: [...COSTLY_NAMES],
     schema: z
-      .array(
-        z.enum(COSTLY_NAMES as [CostlyCommand, ...CostlyCommand[]], { error: DENIED_ALLOWED }),
-        { error: DENIED_ALLOWED },
-      )
+      .array(z.enum(COSTLY_NAMES, { error: DENIED_ALLOWED }), { error: DENIED_ALLOWED })
       .refine((list) => new Set(list).size === list.length, { error: DENIED_ALLOWED }),
   },
-} satisfies Record<string, KeySpec>;
+  tcpKeepalive: {
+    type: "integer",
+    description: "TCP keepalive in seconds (0 = off).",
+    default: 300,
+    schema: int(0, 7200),
+  },
+} as const satisfies Record<string, KeySpec>;
 
-type ClientLimitValues = { readonly [K in keyof typeof CLIENT_LIMIT_KEYS]: unknown };
-
+/** The limits of one client on a node of `maxmemoryBytes`: proto-max-bulk-len within its bounds. */
 export function resolveClientLimits(
-  values: ClientLimitValues,
+  values: KeyValues<typeof CLIENT_LIMIT_KEYS>,
   context: {
     readonly maxmemoryBytes: number;
     readonly maxmemory: string;
-    readonly maxclients: number;
   },
-  invalid: (key: string, value: unknown, allowed: string) => string,
+  invalid: Invalid,
 ): { limits: ClientLimits; appDeniedCommands: readonly CostlyCommand[]; problems: string[] } {
   const problems: string[] = [];
-  const given = values.protoMaxBulkLen as string;
+  const given = values.protoMaxBulkLen;
   const largest = Math.max(
     MIN_BULK,
     Math.floor(context.maxmemoryBytes / MAX_BULK_SHARE_OF_MAXMEMORY / MB) * MB,
   );
   let bulk = defaultProtoMaxBulkBytes(context.maxmemoryBytes);
   if (given !== "") {
-    bulk = parseMemory(given)!;
+    bulk = parseMemory(given) ?? 0;
     if (bulk < MIN_BULK || bulk > largest)
       problems.push(
         invalid(
@@ -223,8 +231,8 @@ export function resolveClientLimits(
       );
   }
   return {
-    limits: clientLimits(bulk, context.maxclients),
-    appDeniedCommands: values.appDeniedCommands as CostlyCommand[],
+    limits: clientLimits(bulk, values.maxclients),
+    appDeniedCommands: values.appDeniedCommands,
     problems,
   };
 }

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SuppliedSecrets } from "../components/secrets";
 import { NAMESPACE, SECRET_KEYS } from "./keys";
 import { parseConfigKey, rawConfigFromEntries } from "./raw-config";
-import { ConfigError, ResolvedConfig, SecretName, resolveConfig } from "./resolve";
+import { ConfigError, ResolvedConfig, resolveConfig } from "./resolve";
 
 /** Whether the engine passed a key as secret. The SDK exports this at run time but not in its types. */
 function isConfigSecret(fullKey: string): boolean {
@@ -12,7 +12,8 @@ function isConfigSecret(fullKey: string): boolean {
   // Without the check, trust the value for the password keys (Config.getSecret still marks them
   // secret) and treat the others as plain.
   const key = parseConfigKey(fullKey);
-  return key?.namespace === NAMESPACE && (SECRET_KEYS as string[]).includes(key.name);
+  const secret: readonly string[] = SECRET_KEYS;
+  return key?.namespace === NAMESPACE && secret.includes(key.name);
 }
 
 /**
@@ -32,7 +33,7 @@ export function loadPulumiConfig(): { config: ResolvedConfig; secrets: SuppliedS
   }
   const stackConfig = new pulumi.Config(NAMESPACE);
   const secrets: SuppliedSecrets = {};
-  for (const key of SECRET_KEYS as SecretName[]) {
+  for (const key of SECRET_KEYS) {
     const value = stackConfig.getSecret(key);
     if (value !== undefined) secrets[key] = value;
   }

@@ -1,6 +1,26 @@
 import { KEY_NAMES, NAMESPACE } from "./keys";
-import type { RawConfig } from "./resolve";
 import { nearest, printable } from "./suggest";
+
+/** A secret set in a stack file but not decrypted here (`{ secure: … }`): its value is unknown. */
+export interface SecretReference {
+  readonly secure: string;
+}
+
+/** Config as read from a stack file or the Pulumi engine: keys without the namespace. */
+export interface RawConfig {
+  readonly stack: string;
+  /** Only own properties are read: a `__proto__` or `constructor` key is an unknown key. */
+  readonly values: Readonly<Record<string, unknown>>;
+  /** Keys whose values were stored encrypted (`pulumi config set --secret`). */
+  readonly secretKeys: ReadonlySet<string>;
+  /**
+   * Full keys of other namespaces (`kubernetes:context`, `lowcode_redis:port`): ignored, but one
+   * that looks like a misspelling of ours gets a warning.
+   */
+  readonly otherNamespaceKeys?: readonly string[];
+  /** Problems found while reading (the file's shape, malformed or repeated keys), listed with the others. */
+  readonly problems?: readonly string[];
+}
 
 /** A config key as Pulumi reads it (`<namespace>:<name>`). */
 export interface ConfigKey {
@@ -23,7 +43,7 @@ export function parseConfigKey(fullKey: string): ConfigKey | undefined {
 
 /** The key of our namespace a malformed or misplaced key most likely meant, if one is close. */
 export function meantKey(name: string): string | undefined {
-  const known = KEY_NAMES as readonly string[];
+  const known: readonly string[] = KEY_NAMES;
   const segments = name.split(":").filter((s) => s !== "" && s !== "config");
   const exact = segments.find((s) => known.includes(s));
   const guess = exact ?? segments.map((s) => nearest(s, known)).find((s) => s !== undefined);
@@ -62,7 +82,7 @@ export function rawConfigFromEntries(
   entries: Iterable<ConfigEntry>,
   problems: readonly string[] = [],
 ): RawConfig {
-  const values: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const values: Record<string, unknown> = Object.create(null);
   const spelledAs = new Map<string, string>();
   const secretKeys = new Set<string>();
   const otherNamespaceKeys: string[] = [];

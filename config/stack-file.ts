@@ -4,7 +4,10 @@ import { Document, isAlias, isCollection, isMap, isScalar, parseDocument, visit 
 import { NAMESPACE, SECRET_KEYS } from "./keys";
 import { PulumiRefuses, pulumiConfigText } from "./pulumi-value";
 import { ConfigEntry, rawConfigFromEntries } from "./raw-config";
-import { ConfigError, RawConfig, ResolvedConfig, resolveConfig, stackNameProblem } from "./resolve";
+import { ConfigError } from "./config-error";
+import { stackNameProblem } from "./parse";
+import { RawConfig } from "./raw-config";
+import { ResolvedConfig, resolveConfig } from "./resolve";
 import { jsonText, nearest, printable } from "./suggest";
 
 /** The top-level keys of a Pulumi stack settings file. */
@@ -117,7 +120,7 @@ export function readStackFile(file: string, stack: string): RawConfig {
     if (secret || !nodes.has(fullKey)) entries.push([fullKey, value, secret]);
     else {
       const node = nodes.get(fullKey);
-      const shown = (SECRET_KEYS as string[]).some((k) => fullKey.endsWith(`:${k}`))
+      const shown = SECRET_KEYS.some((k) => fullKey.endsWith(`:${k}`))
         ? "(secret value not shown)"
         : isScalar(node)
           ? jsonText(node.source ?? node.value)

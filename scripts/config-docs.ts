@@ -45,7 +45,7 @@ const SECTIONS: readonly Section[] = [
       "cpuRequest",
       "maxclients",
       "tcpKeepalive",
-      ...names(CLIENT_LIMIT_KEYS),
+      ...names(CLIENT_LIMIT_KEYS).filter((k) => k !== "maxclients" && k !== "tcpKeepalive"),
     ],
   },
   {

@@ -372,7 +372,9 @@ describe("Kubernetes names in the cluster's DNS domain (clusterDomain), and each
       }
     };
     walk(root);
-    assert.deepEqual(hits, ['config/keys.ts: const DEFAULT_CLUSTER_DOMAIN = "cluster.local";']);
+    assert.deepEqual(hits, [
+      'config/kubernetes.ts: const DEFAULT_CLUSTER_DOMAIN = "cluster.local";',
+    ]);
   });
 
   it("a group's Redis containers hold maxmemory, the replication buffers and the fork headroom", () => {
