@@ -1,4 +1,4 @@
-import { loadPulumiConfig } from "./config/pulumi";
+import { loadPulumiConfig } from "./pulumi-config";
 import { deployStack } from "./stack";
 
 const { config, secrets } = loadPulumiConfig();

@@ -53,7 +53,7 @@ function fromFile(key: string, text: string): Outcome {
   return outcome(() => resolveConfig(readStackFile(file, "dev")));
 }
 
-/** `pulumi up`'s path (config/pulumi.ts): the strings the engine hands over, resolved. */
+/** `pulumi up`'s path (pulumi-config.ts): the strings the engine hands over, resolved. */
 function fromEngine(key: string, value: string): Outcome {
   const entries = [...Object.entries(BASE), [key, value]].map(
     ([k, v]) => [`lowcode-redis:${k}`, v, false] as const,

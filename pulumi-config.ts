@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { SuppliedSecrets } from "../components/secrets";
-import { NAMESPACE, SECRET_KEYS } from "./keys";
-import { parseConfigKey, rawConfigFromEntries } from "./raw-config";
-import { ConfigError, ResolvedConfig, resolveConfig } from "./resolve";
+import { SuppliedSecrets } from "./components/secrets";
+import { NAMESPACE, SECRET_KEYS } from "./config/keys";
+import { parseConfigKey, rawConfigFromEntries } from "./config/raw-config";
+import { ConfigError, ResolvedConfig, resolveConfig } from "./config/resolve";
 
 /** Whether the engine passed a key as secret. The SDK exports this at run time but not in its types. */
 function isConfigSecret(fullKey: string): boolean {
