@@ -85,8 +85,8 @@ function* runDays(expression: string, years: number): Generator<number> {
  */
 export function shortestInterval(expression: string): { minutes: number; where: string } {
   const fields = CronExpressionParser.parse(expression, { tz: "UTC" }).fields;
-  const minutes = [...fields.minute.values] as number[];
-  const hours = [...fields.hour.values] as number[];
+  const minutes: number[] = [...fields.minute.values];
+  const hours: number[] = [...fields.hour.values];
   const two = (n: number) => String(n).padStart(2, "0");
   let best = { minutes: Infinity, where: "" };
   for (let i = 1; i < minutes.length; i++)
@@ -127,8 +127,8 @@ export function shortestInterval(expression: string): { minutes: number; where: 
  */
 export function longestIntervalMinutes(expression: string): number {
   const fields = CronExpressionParser.parse(expression, { tz: "UTC" }).fields;
-  const minutes = [...fields.minute.values] as number[];
-  const hours = [...fields.hour.values] as number[];
+  const minutes: number[] = [...fields.minute.values];
+  const hours: number[] = [...fields.hour.values];
   const runs = hours.flatMap((h) => minutes.map((m) => h * 60 + m));
   let longest = 0;
   for (let i = 1; i < runs.length; i++) longest = Math.max(longest, runs[i] - runs[i - 1]);
@@ -157,7 +157,7 @@ export function scheduleProblem(expression: string): string | undefined {
   try {
     CronExpressionParser.parse(expression, { tz: "UTC" });
   } catch (err) {
-    return `${SCHEDULE_ALLOWED} (${(err as Error).message})`;
+    return `${SCHEDULE_ALLOWED} (${err instanceof Error ? err.message : String(err)})`;
   }
   const closest = shortestInterval(expression);
   if (closest.minutes < MIN_BACKUP_INTERVAL_MINUTES)

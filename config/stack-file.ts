@@ -30,10 +30,13 @@ function describe(value: unknown): string {
   return `a ${typeof value} (${jsonText(value).slice(0, 40)})`;
 }
 
+/** An object's prototype (`Object.getPrototypeOf` is typed `any`). */
+const prototypeOf = (value: object): object | null => Object.getPrototypeOf(value);
+
 const isPlainMapping = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" &&
   value !== null &&
-  [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null);
+  [Object.prototype, null].includes(prototypeOf(value));
 
 /** The value nodes of the file's config mapping, by key as the file's object has them. */
 function configValueNodes(doc: Document): Map<string, unknown> {
@@ -57,7 +60,12 @@ export function readStackFile(file: string, stack: string): RawConfig {
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(fs.readFileSync(file));
   } catch (err) {
-    const reason = err instanceof TypeError ? "it is not UTF-8 text" : (err as Error).message;
+    const reason =
+      err instanceof TypeError
+        ? "it is not UTF-8 text"
+        : err instanceof Error
+          ? err.message
+          : String(err);
     throw new ConfigError([`Cannot read stack config ${file}: ${reason}.`]);
   }
   // Messages give the position, never the source line: it may hold a password.
@@ -85,7 +93,8 @@ export function readStackFile(file: string, stack: string): RawConfig {
     top = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     // A nest of aliases that would expand without bound ("billion laughs").
-    throw new ConfigError([`${where} is not a stack config: ${(err as Error).message}.`]);
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ConfigError([`${where} is not a stack config: ${reason}.`]);
   }
   if (!isPlainMapping(top)) {
     throw new ConfigError([
@@ -93,7 +102,7 @@ export function readStackFile(file: string, stack: string): RawConfig {
     ]);
   }
   for (const key of Object.keys(top)) {
-    if ((STACK_FILE_KEYS as readonly string[]).includes(key)) continue;
+    if (STACK_FILE_KEYS.some((known) => known === key)) continue;
     const guess = nearest(key, STACK_FILE_KEYS);
     problems.push(
       `${where}: unknown top-level key ${printable(key)}${guess ? `; did you mean ${guess}?` : "."} A stack file holds ${STACK_FILE_KEYS.join(", ")}.`,

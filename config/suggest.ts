@@ -37,7 +37,8 @@ export function nearest(word: string, candidates: readonly string[]): string | u
  * itself leaves U+007F-U+009F, U+2028 and U+2029 raw).
  */
 export function jsonText(value: unknown): string {
-  const json = JSON.stringify(value) as string | undefined;
+  // JSON.stringify is typed string, but gives undefined for undefined, a function or a symbol.
+  const json: string | undefined = JSON.stringify(value);
   if (json === undefined) return String(value);
   return json.replace(
     /[\u007f-\u009f\u2028\u2029]/g,
