@@ -1,4 +1,4 @@
-import { Document, Node, Scalar, isAlias, isMap, isPair, isScalar, isSeq } from "yaml";
+import { Document, Scalar, isAlias, isMap, isPair, isScalar, isSeq } from "yaml";
 
 /**
  * The string the Pulumi engine hands the program for a value of a stack file, so that `npm run
@@ -44,7 +44,7 @@ const BY_NAME: Readonly<Record<string, GoValue>> = Object.assign(Object.create(n
     [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"].map((s) => [s, { float: Infinity }]),
   ),
   ...Object.fromEntries([".inf", ".Inf", ".INF"].map((s) => [`-${s}`, { float: -Infinity }])),
-}) as Record<string, GoValue>;
+});
 
 const YAML_STYLE_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 const INT64 = 2n ** 63n;
@@ -177,8 +177,16 @@ function goJsonString(s: string): string {
 /** Bytewise order of UTF-8 strings, as Go sorts a map's keys. */
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-function isFloat(v: GoValue): v is { float: number } {
+function isFloat(v: GoValue): v is { readonly float: number } {
   return typeof v === "object" && v !== null && "float" in v;
+}
+
+function isList(v: GoValue): v is readonly GoValue[] {
+  return Array.isArray(v);
+}
+
+function isTime(v: GoValue): v is { readonly time: string } {
+  return typeof v === "object" && v !== null && "time" in v;
 }
 
 /**
@@ -200,12 +208,10 @@ function goJson(v: GoValue): string {
   if (typeof v === "string") return goJsonString(v);
   if (typeof v === "bigint" || typeof v === "boolean") return String(v);
   if (isFloat(v)) return floatText(v.float);
-  if ("time" in v) return goJsonString(v.time as string);
-  if (v instanceof Map) {
-    const keys = [...v.keys()].sort(utf8Order);
-    return `{${keys.map((k) => `${goJsonString(k)}:${goJson(v.get(k) as GoValue)}`).join(",")}}`;
-  }
-  return `[${(v as readonly GoValue[]).map((item) => goJson(item)).join(",")}]`;
+  if (isTime(v)) return goJsonString(v.time);
+  if (isList(v)) return `[${v.map((item) => goJson(item)).join(",")}]`;
+  const entries = [...v.entries()].sort(([a], [b]) => utf8Order(a, b));
+  return `{${entries.map(([k, item]) => `${goJsonString(k)}:${goJson(item)}`).join(",")}}`;
 }
 
 /**
@@ -213,11 +219,11 @@ function goJson(v: GoValue): string {
  * a PulumiRefuses error whose message says what in it Pulumi refuses.
  */
 export function pulumiConfigText(node: unknown, doc: Document): string {
-  const v = goValue(node as Node | null, doc);
+  const v = goValue(node, doc);
   if (v === null) return ""; // Pulumi: "treated as an empty string"
   if (typeof v === "string") return v;
   if (typeof v === "bigint" || typeof v === "boolean") return String(v);
   if (isFloat(v)) return floatText(v.float);
-  if (!(v instanceof Map) && !Array.isArray(v) && "time" in v) return v.time as string;
+  if (isTime(v)) return v.time;
   return goJson(v);
 }
