@@ -155,7 +155,6 @@ function resolveFeatures({ values, supplied, invalid }: ParsedConfig) {
     networkPolicy,
     metrics,
   ].flatMap((feature) => feature.problems);
-  const warnings = [backup, commander, networkPolicy, sentinel, memory].map((f) => f.warnings);
   return {
     security,
     memory: memory.memory,
@@ -170,7 +169,8 @@ function resolveFeatures({ values, supplied, invalid }: ParsedConfig) {
     networkPolicy: networkPolicy.networkPolicy,
     metrics: metrics.metrics,
     problems,
-    warnings,
+    warnings: [backup, commander, networkPolicy, sentinel].flatMap((feature) => feature.warnings),
+    memoryWarnings: memory.warnings,
   };
 }
 
@@ -241,14 +241,6 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   const features = resolveFeatures(parsed);
   if (features.problems.length > 0) throw new ConfigError(features.problems);
   // The features' warnings, then the keys of look-alike namespaces, then the eviction policy's.
-  const [backup, commander, networkPolicy, sentinel, memory] = features.warnings;
-  const warnings = [
-    ...backup,
-    ...commander,
-    ...networkPolicy,
-    ...sentinel,
-    ...parsed.warnings,
-    ...memory,
-  ];
+  const warnings = [...features.warnings, ...parsed.warnings, ...features.memoryWarnings];
   return resolvedConfig(raw.stack, parsed, features, warnings);
 }
