@@ -304,7 +304,7 @@ function replicationLines(cfg: ResolvedConfig): string[] {
     "replica-ignore-disk-write-errors yes",
     `min-replicas-to-write ${cfg.sentinel.minReplicasToWrite}`,
     `min-replicas-max-lag ${cfg.sentinel.minReplicasMaxLag}`,
-    // Sized with the memory limit, which holds them (config/resolve.ts, ReplicationBuffers).
+    // Sized with the memory limit, which holds them (config/memory.ts, ReplicationBuffers).
     `client-output-buffer-limit replica ${b.replicaHardMb}mb ${b.replicaSoftMb}mb ${b.replicaSoftSeconds}`,
     `repl-backlog-size ${b.backlogMb}mb`,
     "",
