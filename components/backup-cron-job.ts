@@ -9,7 +9,7 @@ import {
   backupSecretFiles,
   renderCrontab,
 } from "../render/backup";
-import { backupSite } from "../render/artifacts";
+import { backupSite } from "../plan";
 import { Files } from "../render/files";
 import { K8sObject } from "../render/kubernetes";
 import {

@@ -479,12 +479,12 @@ export function nodeConfigData(cfg: ResolvedConfig): Files {
   return withPrepare(cfg, nodePlainFiles(cfg));
 }
 
-/** Every object of a standalone instance or a sentinel group, in apply order; Secrets without data. */
-export function redisObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
+/** The Redis nodes' objects, in apply order: Secret (without data), ConfigMap, Services, StatefulSet. */
+export function nodeObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
   const n = objectNames(name);
   const grouped = cfg.topology === "sentinel";
   const redisPort = { name: "redis", port: cfg.port };
-  const objects: K8sObject[] = [
+  return [
     secret(cfg, n.secret, name, "redis"),
     configMap(cfg, n.configMap, name, "redis", nodeConfigData(cfg)),
     service(cfg, n.headlessService, name, "redis", redisPort, true),
@@ -504,21 +504,17 @@ export function redisObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
       terminationGraceSeconds: grouped ? terminationGraceSeconds() : 30,
       serverPort: cfg.port,
     }),
+    ...(grouped ? [disruptionBudget(cfg, n.disruptionBudget, name, "redis")] : []),
   ];
-  // Around the pods, and for the applications and Prometheus: policies first, so that no pod
-  // runs a moment without them.
-  const cluster = (objects: K8sObject[]) => [
-    ...redisNetworkPolicies(cfg, name),
-    ...objects,
-    ...metricsObjects(cfg, name),
-    ...appSecretObjects(cfg, name),
-  ];
-  if (!grouped) return cluster(objects);
+}
+
+/** A sentinel group's sentinels, in apply order; none for a standalone instance. */
+export function sentinelObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
+  if (cfg.topology !== "sentinel") return [];
+  const n = objectNames(name);
   const sentinelPort = { name: "sentinel", port: SENTINEL_PORT };
   const sentinelData = withPrepare(cfg, sentinelPlainFiles(cfg));
-  return cluster([
-    ...objects,
-    disruptionBudget(cfg, n.disruptionBudget, name, "redis"),
+  return [
     secret(cfg, n.sentinelSecret, name, "sentinel"),
     configMap(cfg, n.sentinelConfigMap, name, "sentinel", sentinelData),
     service(cfg, n.sentinelHeadlessService, name, "sentinel", sentinelPort, true),
@@ -537,7 +533,22 @@ export function redisObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
       serverPort: SENTINEL_PORT,
     }),
     disruptionBudget(cfg, n.sentinelDisruptionBudget, name, "sentinel"),
-  ]);
+  ];
+}
+
+/**
+ * Every object of a standalone instance or a sentinel group, in apply order; Secrets without data.
+ * Around the pods, and for the applications and Prometheus: policies first, so that no pod runs a
+ * moment without them.
+ */
+export function redisObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
+  return [
+    ...redisNetworkPolicies(cfg, name),
+    ...nodeObjects(cfg, name),
+    ...sentinelObjects(cfg, name),
+    ...metricsObjects(cfg, name),
+    ...appSecretObjects(cfg, name),
+  ];
 }
 
 /** Where applications in the cluster reach Redis: the client Service, or every sentinel pod. */
