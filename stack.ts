@@ -9,12 +9,13 @@ import {
   SuppliedSecrets,
   allSecrets,
 } from "./components";
-import { SecretValues } from "./render/redis-conf";
+import { createObjects } from "./components/targets/kubernetes";
 import { NAMESPACE } from "./config/keys";
 import { ResolvedConfig } from "./config/resolve";
+import { COMPONENT_NAMES, DeploymentPlan, planDeployment, unitsOf } from "./plan";
 import { ConnectionInfo } from "./render/connection";
-import { namespaceSpec } from "./render/kubernetes";
 import { DEPLOYMENT_NAME } from "./render/names";
+import { SecretValues } from "./render/redis-conf";
 
 export interface StackOutputs {
   readonly connection: pulumi.Output<ConnectionInfo>;
@@ -24,26 +25,32 @@ export interface StackOutputs {
   readonly commanderLogin?: pulumi.Output<{ username: string; password: string }>;
 }
 
-/** Builds the whole resource graph of one stack from its validated config. */
+/**
+ * Builds the whole resource graph of one stack from its validated config: the units of its plan,
+ * each created by the component that owns it.
+ */
 export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): StackOutputs {
   for (const warning of cfg.warnings) void pulumi.log.warn(warning);
+  const plan = planDeployment(cfg);
 
-  if (cfg.target === "docker") return deploy(cfg, secrets, { network: dockerNetwork(cfg) });
+  if (cfg.target === "docker") return deploy(cfg, plan, secrets, { network: dockerNetwork(cfg) });
 
   const provider = kubernetesProvider(cfg);
-  const dependsOn: pulumi.Resource[] = [];
-  if (cfg.kubernetes.createNamespace) {
-    dependsOn.push(
-      new k8s.core.v1.Namespace(
-        "lowcode-namespace",
-        namespaceSpec(cfg) as k8s.core.v1.NamespaceArgs,
-        // Deleting a namespace deletes its claims: the data, the sentinels' state, the backups.
-        // `pulumi destroy` (or a replacement) leaves it to the operator.
-        { provider, retainOnDelete: true },
-      ),
-    );
-  }
-  return deploy(cfg, secrets, { dependsOn, providers: provider ? [provider] : undefined });
+  // The stack's own objects (the namespace) come before every component's.
+  const { created } = createObjects(
+    unitsOf(plan, "stack").flatMap((u) => u.objects),
+    {
+      opts: { provider },
+      secrets: pulumi.output({ values: {} }),
+      rolloutKey: () => {
+        throw new Error("the stack's own objects roll with no Secret");
+      },
+    },
+  );
+  return deploy(cfg, plan, secrets, {
+    dependsOn: created,
+    providers: provider ? [provider] : undefined,
+  });
 }
 
 /**
@@ -66,14 +73,20 @@ interface Placement {
 }
 
 /** The Redis component with its backups, then Commander beside it. */
-function deploy(cfg: ResolvedConfig, secrets: SuppliedSecrets, placement: Placement): StackOutputs {
-  const redis = deployRedis(cfg, secrets, placement);
-  if (!cfg.commander.enabled && !cfg.commander.insight.enabled)
-    return { connection: redis.connection };
+function deploy(
+  cfg: ResolvedConfig,
+  plan: DeploymentPlan,
+  secrets: SuppliedSecrets,
+  placement: Placement,
+): StackOutputs {
+  const redis = deployRedis(cfg, plan, secrets, placement);
+  const units = unitsOf(plan, "commander");
+  if (units.length === 0) return { connection: redis.connection };
   const ui = new CommanderUI(
-    `${DEPLOYMENT_NAME}-commander`,
+    COMPONENT_NAMES.commander,
     {
       config: cfg,
+      units,
       redisName: DEPLOYMENT_NAME,
       redisSecrets: allSecrets(redis.secrets),
       password: secrets.commanderPassword,
@@ -101,18 +114,21 @@ function deploy(cfg: ResolvedConfig, secrets: SuppliedSecrets, placement: Placem
  */
 function deployRedis(
   cfg: ResolvedConfig,
+  plan: DeploymentPlan,
   secrets: SuppliedSecrets,
   placement: Placement,
 ): RedisInstance | SentinelGroup {
-  if (!cfg.backup.enabled && !cfg.backup.restore) return createRedis(cfg, secrets, placement);
+  const units = unitsOf(plan, "backup");
+  if (units.length === 0) return createRedis(cfg, plan, secrets, placement);
   let handOver!: (values: pulumi.Output<SecretValues>) => void;
   const groupSecrets = pulumi.output(
     new Promise<pulumi.Output<SecretValues>>((resolve) => (handOver = resolve)),
   );
   const backup = new BackupCronJob(
-    `${DEPLOYMENT_NAME}-backup`,
+    COMPONENT_NAMES.backup,
     {
       config: cfg,
+      units,
       redisName: DEPLOYMENT_NAME,
       secrets: groupSecrets.apply((values) => values),
       network: placement.network,
@@ -120,7 +136,10 @@ function deployRedis(
     },
     { providers: placement.providers },
   );
-  const redis = createRedis(cfg, secrets, { ...placement, restoreFirst: backup.restoreStep });
+  const redis = createRedis(cfg, plan, secrets, {
+    ...placement,
+    restoreFirst: backup.restoreStep,
+  });
   handOver(allSecrets(redis.secrets));
   return redis;
 }
@@ -155,12 +174,13 @@ export function dockerNetwork(cfg: ResolvedConfig): pulumi.Output<string> {
 /** The topology's component: one RedisInstance, or a SentinelGroup. */
 function createRedis(
   cfg: ResolvedConfig,
+  plan: DeploymentPlan,
   secrets: SuppliedSecrets,
   placement: Placement & { restoreFirst?: pulumi.Input<pulumi.Resource>[] },
 ): RedisInstance | SentinelGroup {
   const { providers, ...where } = placement;
-  const args = { config: cfg, secrets, ...where };
+  const args = { config: cfg, units: unitsOf(plan, "redis"), secrets, ...where };
   return cfg.topology === "sentinel"
-    ? new SentinelGroup(DEPLOYMENT_NAME, args, { providers })
-    : new RedisInstance(DEPLOYMENT_NAME, args, { providers });
+    ? new SentinelGroup(COMPONENT_NAMES.redis, args, { providers })
+    : new RedisInstance(COMPONENT_NAMES.redis, args, { providers });
 }

@@ -1,17 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedConfig } from "../config/resolve";
+import { Unit } from "../plan";
 import { ConnectionInfo, Endpoint, buildConnection } from "../render/connection";
-import { nodePlainFiles, nodeSecretFiles } from "../render/files";
-import { appEndpoints, objectNames, serviceHost } from "../render/kubernetes";
-import { DOCKER_LAYOUT, dockerNodeAddress, redisServerArgs } from "../render/redis-conf";
+import { objectNames, serviceHost } from "../render/kubernetes";
 import { SecretOutputs, SuppliedSecrets, allSecrets, createSecrets } from "./secrets";
-import { createDockerProcess, createImage, redisMemoryMb } from "./targets/docker";
-import { createKubernetesObjects } from "./targets/kubernetes";
-import { appConnectionEnv, appSecretName } from "../render/app-secret";
+import { createUnits } from "./targets/units";
 
 export interface RedisInstanceArgs {
-  /** The validated stack config (`loadPulumiConfig`); decides the target and the profile. */
+  /** The validated stack config (`loadPulumiConfig`): the secrets it needs, the endpoints. */
   readonly config: ResolvedConfig;
+  /** The plan's units this component creates (`unitsOf(planDeployment(config), "redis")`). */
+  readonly units: readonly Unit[];
   /** Passwords set with `pulumi config set --secret`. Default: every password is generated. */
   readonly secrets?: SuppliedSecrets;
   /** Docker: network to join (the platform's `lowcode-network`). Required on the docker target. */
@@ -43,70 +42,36 @@ export class RedisInstance extends pulumi.ComponentResource {
       );
     }
     this.secrets = createSecrets(name, cfg, args.secrets ?? {}, this);
-    const endpoint =
-      cfg.target === "docker"
-        ? this.createDocker(name, cfg, args)
-        : this.createKubernetes(name, cfg, args);
+    const values = allSecrets(this.secrets);
+    createUnits(args.units, {
+      name,
+      component: "RedisInstance",
+      parent: this,
+      secrets: values.apply((v) => ({ values: v })),
+      network: args.network,
+      dependsOn: args.dependsOn,
+      restoreFirst: args.restoreFirst,
+    });
+    const endpoint = endpoints(name, cfg);
     this.host = pulumi.output(endpoint.internal.host);
     this.port = pulumi.output(endpoint.internal.port);
     this.connection = pulumi.secret(
-      allSecrets(this.secrets).apply((values) =>
-        buildConnection(cfg, values, { redis: [endpoint.external] }),
-      ),
+      values.apply((v) => buildConnection(cfg, v, { redis: [endpoint.external] })),
     );
     this.registerOutputs({ host: this.host, port: this.port, connection: this.connection });
   }
+}
 
-  /** Container `name` on the network, data in a named volume, port published on 127.0.0.1 only. */
-  private createDocker(name: string, cfg: ResolvedConfig, args: RedisInstanceArgs) {
-    if (args.network === undefined)
-      throw new Error(`RedisInstance ${name}: args.network is required on the docker target`);
-    const image = createImage(name, cfg, this);
-    const address = dockerNodeAddress(cfg, 0);
-    createDockerProcess(
-      {
-        name,
-        image: image.imageId,
-        network: args.network,
-        address,
-        command: [
-          "sh",
-          DOCKER_LAYOUT.startRedisScript,
-          ...redisServerArgs(cfg, DOCKER_LAYOUT, address),
-        ],
-        env: { CONF_DIR: DOCKER_LAYOUT.confDir, DATA_DIR: DOCKER_LAYOUT.dataDir },
-        plainFiles: nodePlainFiles(cfg),
-        secretFiles: allSecrets(this.secrets).apply((values) => nodeSecretFiles(cfg, values)),
-        publish: { internal: cfg.port, external: cfg.hostPort },
-        healthcheck: DOCKER_LAYOUT.probeScript,
-        memoryMb: redisMemoryMb(cfg),
-        after: args.restoreFirst,
-      },
-      this,
-    );
-    const internal: Endpoint = { host: name, port: cfg.port };
-    return { internal, external: { host: "127.0.0.1", port: cfg.hostPort } };
-  }
-
-  /** Secret, ConfigMap, headless and client Services, and a one-pod StatefulSet. */
-  private createKubernetes(name: string, cfg: ResolvedConfig, args: RedisInstanceArgs) {
-    const names = objectNames(name);
-    const values = allSecrets(this.secrets);
-    createKubernetesObjects(
-      name,
-      cfg,
-      {
-        [names.secret]: values.apply((v) => nodeSecretFiles(cfg, v)),
-        [appSecretName(name)]: values.apply((v) =>
-          appConnectionEnv(cfg, v, appEndpoints(cfg, name)),
-        ),
-      },
-      this,
-      args.dependsOn,
-      args.restoreFirst,
-    );
-    const host = serviceHost(cfg, names.clientService);
-    const internal: Endpoint = { host, port: cfg.port };
-    return { internal, external: internal };
-  }
+/**
+ * Docker: the container `name` on the network, its port published on 127.0.0.1. Kubernetes: the
+ * client Service, in the cluster and out.
+ */
+function endpoints(name: string, cfg: ResolvedConfig): { internal: Endpoint; external: Endpoint } {
+  if (cfg.target === "docker")
+    return {
+      internal: { host: name, port: cfg.port },
+      external: { host: "127.0.0.1", port: cfg.hostPort },
+    };
+  const internal = { host: serviceHost(cfg, objectNames(name).clientService), port: cfg.port };
+  return { internal, external: internal };
 }

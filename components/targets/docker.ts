@@ -1,103 +1,161 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ResolvedConfig } from "../../config/resolve";
-import { Files } from "../../render/files";
-import { DOCKER_LAYOUT as LAYOUT } from "../../render/redis-conf";
+import { ContainerSpec, PlanSecrets, Upload, Uploads, VolumeMount } from "../../plan";
 
-/** A container of the deployment: files uploaded into its data volume's conf dir. */
-export interface DockerProcessSpec {
-  /** Container name and network alias; resource names derive from it. */
-  readonly name: string;
-  readonly image: pulumi.Input<string>;
+/** Where the containers go and what they get. */
+export interface ContainersContext {
+  readonly parent: pulumi.Resource;
+  /** The Docker network the containers join. */
   readonly network: pulumi.Input<string>;
-  readonly address: string;
-  readonly command: string[];
-  readonly env?: Record<string, string>;
-  readonly plainFiles: Files;
-  readonly secretFiles: pulumi.Output<Files>;
-  /** Container port published on 127.0.0.1 of the host. */
-  readonly publish: { readonly internal: number; readonly external: number };
-  readonly healthcheck: string;
-  /** Memory limit in MiB (the provider's "MB"); every container of the deployment has one. */
-  readonly memoryMb: number;
-  /** What must be done first: the restore step that seeds the first node's volume. */
-  readonly after?: pulumi.Input<pulumi.Resource>[];
+  /** The secrets the uploaded files are made of; a secret Output. */
+  readonly secrets: pulumi.Output<PlanSecrets>;
+  /** What a container `afterRestore` waits for (the restore step). */
+  readonly restoreFirst?: pulumi.Input<pulumi.Resource>[];
+  /** What a container `afterRedis` waits for (the Redis component). */
+  readonly redis?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Bounded logs: every long-running container of the deployment. */
+const LOGS = { logDriver: "json-file", logOpts: { "max-size": "10m", "max-file": "3" } };
+
+/** The uploaded files, secret as a whole: the engine keeps secretness per property. */
+function uploadsOf(uploads: Uploads, secrets: pulumi.Output<PlanSecrets>): pulumi.Output<Upload[]> {
+  const owner = String(uploads.uid);
+  return secrets.apply((s) => [
+    ...Object.entries({ ...uploads.files.plain, ...uploads.files.secret(s) }).map(
+      ([file, content]) => ({
+        file: `${uploads.dir}/${file}`,
+        content,
+        owner,
+        group: owner,
+        permissions: uploads.permissions,
+      }),
+    ),
+    ...(uploads.extra ?? []),
+  ]);
+}
+
+/** The images and volumes of a component, each created once however many containers use it. */
+class Shared {
+  private readonly images = new Map<string, docker.RemoteImage>();
+  private readonly volumes = new Map<string, docker.Volume>();
+  constructor(private readonly parent: pulumi.Resource) {}
+
+  image(spec: ContainerSpec["image"]): docker.RemoteImage {
+    const found = this.images.get(spec.resourceName);
+    if (found) return found;
+    const image = new docker.RemoteImage(
+      spec.resourceName,
+      { name: spec.name, keepLocally: true },
+      { parent: this.parent },
+    );
+    this.images.set(spec.resourceName, image);
+    return image;
+  }
+
+  volume(resourceName: string, retainOnDelete?: boolean): docker.Volume {
+    const found = this.volumes.get(resourceName);
+    if (found) return found;
+    const volume = new docker.Volume(
+      resourceName,
+      { name: resourceName },
+      { parent: this.parent, ...(retainOnDelete ? { retainOnDelete: true } : {}) },
+    );
+    this.volumes.set(resourceName, volume);
+    return volume;
+  }
+
+  mount(mount: VolumeMount): { args: docker.types.input.ContainerVolume; created?: docker.Volume } {
+    const readOnly = mount.readOnly === undefined ? {} : { readOnly: mount.readOnly };
+    const { source, containerPath } = mount;
+    if ("hostPath" in source)
+      return { args: { hostPath: source.hostPath, containerPath, ...readOnly } };
+    if ("existing" in source)
+      return { args: { volumeName: source.existing, containerPath, ...readOnly } };
+    const volume = this.volume(source.create.resourceName, source.create.retainOnDelete);
+    return { args: { volumeName: volume.name, containerPath, ...readOnly }, created: volume };
+  }
+}
+
+/** The network part of a container: fixed address and alias, plain membership, or none. */
+function networkArgs(spec: ContainerSpec, network: pulumi.Input<string>) {
+  if (spec.network === "none") return { networkMode: "none" };
+  const { alias, address } = spec.network;
+  return {
+    networksAdvanced: [
+      {
+        name: network,
+        ...(alias ? { aliases: [alias] } : {}),
+        ...(address ? { ipv4Address: address } : {}),
+      },
+    ],
+  };
 }
 
 /**
- * One container with the image's redis user (999), all capabilities dropped, a restart policy, an
- * authenticated health check, and the port on 127.0.0.1 only. Owned by 999 and writable: Redis and
- * Sentinel rewrite their config files.
+ * One hardened container: every capability dropped (some added back where the spec says),
+ * no-new-privileges, a memory limit, bounded logs, ports on 127.0.0.1 only.
  */
-export function createDockerProcess(
-  spec: DockerProcessSpec,
-  parent: pulumi.Resource,
-): docker.Container {
-  const volume = new docker.Volume(`${spec.name}-data`, { name: `${spec.name}-data` }, { parent });
-  const upload = (file: string, content: string) => ({
-    file: `${LAYOUT.confDir}/${file}`,
-    content,
-    owner: "999",
-    group: "999",
-    permissions: "0600",
-  });
+function createContainer(spec: ContainerSpec, ctx: ContainersContext, shared: Shared) {
+  const mounts = spec.volumes.map((m) => shared.mount(m));
   return new docker.Container(
-    `${spec.name}-container`,
+    spec.resourceName,
     {
       name: spec.name,
-      image: spec.image,
-      user: "999:999",
-      command: spec.command,
-      envs: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      // Secret as a whole: the engine keeps secretness per property.
-      uploads: spec.secretFiles.apply((secretFiles) =>
-        Object.entries({ ...spec.plainFiles, ...secretFiles }).map(([file, content]) =>
-          upload(file, content),
-        ),
-      ),
-      networksAdvanced: [{ name: spec.network, aliases: [spec.name], ipv4Address: spec.address }],
-      ports: [
-        {
-          internal: spec.publish.internal,
-          external: spec.publish.external,
-          ip: "127.0.0.1",
-          protocol: "tcp",
-        },
-      ],
-      volumes: [{ volumeName: volume.name, containerPath: LAYOUT.dataDir }],
-      restart: "unless-stopped",
-      healthcheck: {
-        tests: ["CMD", "sh", spec.healthcheck],
-        interval: "10s",
-        timeout: "3s",
-        retries: 5,
-        startPeriod: "30s",
-      },
-      wait: true,
+      image: shared.image(spec.image).imageId,
+      user: spec.user,
+      ...(spec.entrypoints ? { entrypoints: spec.entrypoints } : {}),
+      ...(spec.command ? { command: spec.command } : {}),
+      ...(spec.env ? { envs: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) } : {}),
+      ...(spec.uploads ? { uploads: uploadsOf(spec.uploads, ctx.secrets) } : {}),
+      ...networkArgs(spec, ctx.network),
+      ...(spec.publish ? { ports: [{ ...spec.publish, ip: "127.0.0.1", protocol: "tcp" }] } : {}),
+      volumes: mounts.map((m) => m.args),
+      ...(spec.readOnlyRoot ? { readOnly: true } : {}),
+      ...(spec.tmpfs ? { tmpfs: spec.tmpfs } : {}),
+      ...(spec.runOnce
+        ? { mustRun: false, attach: true, logs: true, restart: "no" }
+        : { restart: "unless-stopped", ...LOGS }),
+      ...(spec.healthcheck ? { healthcheck: spec.healthcheck } : {}),
+      ...(spec.waitHealthy ? { wait: true } : {}),
       memory: spec.memoryMb,
-      capabilities: { drops: ["ALL"] },
+      capabilities: {
+        drops: ["ALL"],
+        ...(spec.addCapabilities ? { adds: spec.addCapabilities } : {}),
+      },
       securityOpts: ["no-new-privileges:true"],
-      logDriver: "json-file",
-      logOpts: { "max-size": "10m", "max-file": "3" },
     },
-    { parent, dependsOn: [volume, ...(spec.after ?? [])] },
+    {
+      parent: ctx.parent,
+      dependsOn: [
+        ...mounts.flatMap((m) => (m.created ? [m.created] : [])),
+        ...(spec.afterRestore ? (ctx.restoreFirst ?? []) : []),
+        ...(spec.afterRedis ? (ctx.redis ?? []) : []),
+      ],
+    },
   );
 }
 
-/** The pinned image, pulled once per component. */
-export function createImage(
-  name: string,
-  cfg: ResolvedConfig,
-  parent: pulumi.Resource,
-): docker.RemoteImage {
-  return new docker.RemoteImage(
-    `${name}-image`,
-    { name: cfg.image, keepLocally: true },
-    { parent },
-  );
-}
-
-/** Memory limit of a Redis container in MiB: `memoryLimit` (maxmemory, replication buffers, fork headroom). */
-export function redisMemoryMb(cfg: ResolvedConfig): number {
-  return Math.ceil(cfg.resources.memoryLimitBytes / 1024 ** 2);
+/**
+ * Creates a component's containers, their images and volumes. Returns the restore steps: a
+ * one-shot container's exit, which fails the deployment when it is not 0.
+ */
+export function createContainers(
+  specs: readonly ContainerSpec[],
+  ctx: ContainersContext,
+): pulumi.Input<pulumi.Resource>[] {
+  const shared = new Shared(ctx.parent);
+  const restoreSteps: pulumi.Input<pulumi.Resource>[] = [];
+  for (const spec of specs) {
+    const container = createContainer(spec, ctx, shared);
+    const runOnce = spec.runOnce;
+    if (spec.restoreStep && runOnce)
+      restoreSteps.push(
+        container.exitCode.apply((code) => {
+          if (code !== undefined && code !== 0) throw new Error(runOnce.failure(code));
+          return container;
+        }),
+      );
+  }
+  return restoreSteps;
 }

@@ -1,35 +1,74 @@
 import { createHmac } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
-import { ResolvedConfig } from "../../config/resolve";
+import { PlanSecrets, PlannedObject, SecretFiles } from "../../plan";
 import { Files } from "../../render/files";
-import { K8sObject, objectNames, redisObjects } from "../../render/kubernetes";
-
-/** Secret data of the Secrets of `redisObjects`, by object name. */
-export type SecretData = Record<string, pulumi.Output<Files>>;
-
-/** The Pulumi resource name of an object: its kind keeps same-named objects apart. */
-export function resourceName(object: K8sObject): string {
-  return `${object.metadata.name}-${object.kind.toLowerCase()}`;
-}
+import { K8sObject } from "../../render/kubernetes";
 
 /** The pod template annotation that changes whenever the data of the Secret the pods mount does. */
 export const SECRET_DIGEST_ANNOTATION = "lowcode.ton/secret-hmac";
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** Creates the resource of one object. */
+type ObjectResource = (
+  name: string,
+  object: K8sObject,
+  opts: pulumi.CustomResourceOptions,
+) => pulumi.CustomResource;
 
 /**
- * A StatefulSet whose pod template carries an HMAC of its Secret's data. The init step copies the
- * Secret into the pod once, so a changed password reaches Redis only through new pods: the digest
- * rolls them. Keyed with a generated key, it reveals nothing of the passwords it covers.
+ * A resource class of the Kubernetes provider, for objects of its kind. The plan's objects are
+ * plain data of the fields the class takes (tests/unit validates them against the Kubernetes
+ * schemas); the class keeps only the fields it knows. The one place an object becomes args.
+ */
+function ofClass<Args>(
+  Resource: new (
+    name: string,
+    args: Args,
+    opts?: pulumi.CustomResourceOptions,
+  ) => pulumi.CustomResource,
+): ObjectResource {
+  return (name, object, opts) => new Resource(name, object as Args, opts);
+}
+
+/** The resource class of each kind the plan holds. */
+const RESOURCES: Readonly<Record<string, ObjectResource>> = {
+  Namespace: ofClass(k8s.core.v1.Namespace),
+  Secret: ofClass(k8s.core.v1.Secret),
+  ConfigMap: ofClass(k8s.core.v1.ConfigMap),
+  Service: ofClass(k8s.core.v1.Service),
+  PersistentVolumeClaim: ofClass(k8s.core.v1.PersistentVolumeClaim),
+  StatefulSet: ofClass(k8s.apps.v1.StatefulSet),
+  Deployment: ofClass(k8s.apps.v1.Deployment),
+  CronJob: ofClass(k8s.batch.v1.CronJob),
+  Job: ofClass(k8s.batch.v1.Job),
+  NetworkPolicy: ofClass(k8s.networking.v1.NetworkPolicy),
+  Ingress: ofClass(k8s.networking.v1.Ingress),
+  PodDisruptionBudget: ofClass(k8s.policy.v1.PodDisruptionBudget),
+  // The Prometheus operator's.
+  ServiceMonitor: ofClass(k8s.apiextensions.CustomResource),
+  PrometheusRule: ofClass(k8s.apiextensions.CustomResource),
+};
+
+/** A nested field of a plain object, or an empty one. */
+function field(value: unknown, key: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return {};
+  const inner: unknown = Object.getOwnPropertyDescriptor(value, key)?.value;
+  return typeof inner === "object" && inner !== null ? { ...inner } : {};
+}
+
+/**
+ * A workload whose pod template carries an HMAC of its Secret's data. The pods copy the Secret
+ * once at start, so a changed password reaches them only through new pods: the digest rolls them.
+ * Keyed with a generated key, it reveals nothing of the passwords it covers.
  */
 export function withSecretDigest(
   object: K8sObject,
   data: pulumi.Output<Files>,
   key: pulumi.Output<string>,
-) {
-  const spec = object.spec as Json;
+): K8sObject {
+  const spec = field(object, "spec");
+  const template = field(spec, "template");
+  const metadata = field(template, "metadata");
   const digest = pulumi.unsecret(
     pulumi
       .all([data, key])
@@ -40,115 +79,73 @@ export function withSecretDigest(
     spec: digest.apply((hmac) => ({
       ...spec,
       template: {
-        ...spec.template,
+        ...template,
         metadata: {
-          ...spec.template.metadata,
-          annotations: { ...spec.template.metadata.annotations, [SECRET_DIGEST_ANNOTATION]: hmac },
+          ...metadata,
+          annotations: { ...field(metadata, "annotations"), [SECRET_DIGEST_ANNOTATION]: hmac },
         },
       },
     })),
   };
 }
 
-/**
- * Creates an object that needs nothing but its spec: a NetworkPolicy, a Service, a
- * PodDisruptionBudget, or the Prometheus operator's ServiceMonitor and PrometheusRule. Throws on
- * any other kind, which its component creates itself.
- */
-export function createPlainObject(
-  resourceName: string,
-  object: K8sObject,
-  opts: pulumi.CustomResourceOptions,
-): pulumi.Resource {
-  const args = object as unknown as Record<string, unknown>;
-  switch (object.kind) {
-    case "NetworkPolicy":
-      return new k8s.networking.v1.NetworkPolicy(resourceName, args, opts);
-    case "Service":
-      return new k8s.core.v1.Service(resourceName, args, opts);
-    case "PodDisruptionBudget":
-      return new k8s.policy.v1.PodDisruptionBudget(resourceName, args, opts);
-    case "ServiceMonitor":
-    case "PrometheusRule":
-      return new k8s.apiextensions.CustomResource(
-        resourceName,
-        args as unknown as k8s.apiextensions.CustomResourceArgs,
-        opts,
-      );
-    default:
-      throw new Error(`no resource type for ${object.kind}`);
-  }
+/** Where the objects go and what they get. */
+export interface ObjectsContext {
+  /** The component, or none (the stack's namespace). */
+  readonly parent?: pulumi.Resource;
+  /** Options every object gets (the provider of the stack's namespace). */
+  readonly opts?: pulumi.CustomResourceOptions;
+  /** The secrets the Secrets' data and the digests are made of; a secret Output. */
+  readonly secrets: pulumi.Output<PlanSecrets>;
+  /** What every object waits for (the namespace). */
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** What an object `afterRestore` waits for besides. */
+  readonly restoreFirst?: pulumi.Input<pulumi.Resource>[];
+  /** The key of the digests: generated once per component, when first needed. */
+  readonly rolloutKey: () => pulumi.Output<string>;
+}
+
+export interface CreatedObjects {
+  /** Every resource but the workloads, in order. */
+  readonly created: pulumi.Resource[];
+  /** The restore Jobs the first node waits for. */
+  readonly restoreSteps: pulumi.Resource[];
 }
 
 /**
- * Creates the Kubernetes objects of a standalone instance or a sentinel group as children of
- * `parent`: Secrets get their data as secret Outputs; workloads wait for their config.
+ * Creates planned objects in order. A Secret gets its data as a secret Output; a workload waits
+ * for every object created before it in this call (policies, config) and rolls with its Secret.
  */
-export function createKubernetesObjects(
-  name: string,
-  cfg: ResolvedConfig,
-  secretData: SecretData,
-  parent: pulumi.Resource,
-  dependsOn: pulumi.Input<pulumi.Resource>[] = [],
-  /** What the Redis nodes' StatefulSet waits for: the restore Job that seeds the first node. */
-  nodesAfter: pulumi.Input<pulumi.Resource>[] = [],
-): void {
+export function createObjects(
+  planned: readonly PlannedObject[],
+  ctx: ObjectsContext,
+): CreatedObjects {
   const created: pulumi.Resource[] = [];
-  const digestKey = new random.RandomPassword(
-    `${name}-rollout-key`,
-    { length: 32, special: false },
-    { parent },
-  ).result;
-  for (const object of redisObjects(cfg, name)) {
-    const opts: pulumi.CustomResourceOptions = { parent, dependsOn: [...dependsOn] };
-    const args = object as unknown as Record<string, unknown>;
-    switch (object.kind) {
-      case "Secret": {
-        const data = secretData[object.metadata.name];
-        if (!data) throw new Error(`no data for Secret ${object.metadata.name}`);
-        // The applications' Secret has one name in several namespaces.
-        const inOtherNamespace = object.metadata.namespace !== cfg.kubernetes.namespace;
-        created.push(
-          new k8s.core.v1.Secret(
-            inOtherNamespace
-              ? `${resourceName(object)}-${object.metadata.namespace}`
-              : resourceName(object),
-            { ...args, stringData: pulumi.secret(data) },
-            opts,
-          ),
-        );
-        break;
-      }
-      case "ConfigMap":
-        created.push(new k8s.core.v1.ConfigMap(resourceName(object), args, opts));
-        break;
-      case "StatefulSet": {
-        const mounted = ((object.spec as Json).template.spec.volumes as Json[]).find(
-          (v) => v.secret,
-        )?.secret.secretName as string;
-        const data = secretData[mounted];
-        if (!data) throw new Error(`no data for Secret ${mounted}`);
-        new k8s.apps.v1.StatefulSet(
-          resourceName(object),
-          withSecretDigest(object, data, digestKey) as unknown as k8s.apps.v1.StatefulSetArgs,
-          {
-            ...opts,
-            dependsOn: [
-              ...dependsOn,
-              ...created,
-              ...(object.metadata.name === objectNames(name).statefulSet ? nodesAfter : []),
-            ],
-            // Kubernetes refuses to change the claim templates of a StatefulSet (a new volume size):
-            // it is deleted (its claims stay, with their data) and created again under its name.
-            replaceOnChanges: ["spec.volumeClaimTemplates"],
-            deleteBeforeReplace: true,
-          },
-        );
-        break;
-      }
-      default:
-        // Policies and Services before the pods: no pod runs a moment without its policy.
-        created.push(createPlainObject(resourceName(object), object, opts));
-    }
+  const restoreSteps: pulumi.Resource[] = [];
+  const dependsOn = ctx.dependsOn ?? [];
+  const dataOf = (files: SecretFiles) => ctx.secrets.apply(files);
+  for (const p of planned) {
+    const create = RESOURCES[p.object.kind];
+    if (!create) throw new Error(`no resource type for ${p.object.kind}`);
+    const args = p.secretData
+      ? { ...p.object, stringData: pulumi.secret(dataOf(p.secretData)) }
+      : p.rollsWith
+        ? withSecretDigest(p.object, dataOf(p.rollsWith), ctx.rolloutKey())
+        : p.object;
+    const resource = create(p.resourceName, args, {
+      ...ctx.opts,
+      parent: ctx.parent,
+      dependsOn: [
+        ...dependsOn,
+        ...(p.waitsForEarlier ? created : []),
+        ...(p.afterRestore ? (ctx.restoreFirst ?? []) : []),
+      ],
+      ...(p.retainOnDelete ? { retainOnDelete: true } : {}),
+      ...(p.replaceOnChanges ? { replaceOnChanges: p.replaceOnChanges } : {}),
+      ...(p.deleteBeforeReplace ? { deleteBeforeReplace: true } : {}),
+    });
+    if (p.restoreStep) restoreSteps.push(resource);
+    if (!p.waitsForEarlier) created.push(resource);
   }
+  return { created, restoreSteps };
 }
