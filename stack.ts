@@ -39,13 +39,7 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
   // The stack's own objects (the namespace) come before every component's.
   const { created } = createObjects(
     unitsOf(plan, "stack").flatMap((u) => u.objects),
-    {
-      opts: { provider },
-      secrets: pulumi.output({ values: {} }),
-      rolloutKey: () => {
-        throw new Error("the stack's own objects roll with no Secret");
-      },
-    },
+    { opts: { provider }, secrets: pulumi.output({ values: {} }) },
   );
   return deploy(cfg, plan, secrets, {
     dependsOn: created,

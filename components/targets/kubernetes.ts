@@ -102,7 +102,7 @@ export interface ObjectsContext {
   /** What an object `afterRestore` waits for besides. */
   readonly restoreFirst?: pulumi.Input<pulumi.Resource>[];
   /** The key of the digests: generated once per component, when first needed. */
-  readonly rolloutKey: () => pulumi.Output<string>;
+  readonly rolloutKey?: () => pulumi.Output<string>;
 }
 
 export interface CreatedObjects {
@@ -124,13 +124,17 @@ export function createObjects(
   const restoreSteps: pulumi.Resource[] = [];
   const dependsOn = ctx.dependsOn ?? [];
   const dataOf = (files: SecretFiles) => ctx.secrets.apply(files);
+  const digestKey = () => {
+    if (!ctx.rolloutKey) throw new Error("objects that roll with a Secret need a rollout key");
+    return ctx.rolloutKey();
+  };
   for (const p of planned) {
     const create = RESOURCES[p.object.kind];
     if (!create) throw new Error(`no resource type for ${p.object.kind}`);
     const args = p.secretData
       ? { ...p.object, stringData: pulumi.secret(dataOf(p.secretData)) }
       : p.rollsWith
-        ? withSecretDigest(p.object, dataOf(p.rollsWith), ctx.rolloutKey())
+        ? withSecretDigest(p.object, dataOf(p.rollsWith), digestKey())
         : p.object;
     const resource = create(p.resourceName, args, {
       ...ctx.opts,
