@@ -107,7 +107,7 @@ export function commanderUnits(cfg: ResolvedConfig): Unit[] {
           ]
         : [],
       processes: [
-        { name: "commander", kind: "commander", ordinal: 0, port: cfg.commander.port, files },
+        { name: "commander", kind: "commander", ordinal: 0, port: cfg.commander.port },
       ],
     }),
   ];

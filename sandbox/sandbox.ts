@@ -6,13 +6,8 @@ import Redis from "ioredis";
 import { directClient, parseInfo } from "./clients";
 import { ResolvedConfig } from "../config/resolve";
 import { ConnectionInfo, Endpoint, buildConnection, credentials } from "../render/connection";
-import {
-  Files,
-  nodePlainFiles,
-  nodeSecretFiles,
-  sentinelPlainFiles,
-  sentinelSecretFiles,
-} from "../render/files";
+import { Files } from "../render/files";
+import { ProcessSpec, planDeployment, plannedProcesses } from "../plan";
 import { SecretValues, ServerLayout, redisServerArgs, requiredSecrets } from "../render/redis-conf";
 import { SENTINEL_START_WAIT_SECONDS } from "../render/sentinel";
 import { BackupScheduler, backupPaths, prepareBackup, restoreNode } from "./backup";
@@ -40,7 +35,7 @@ import {
 } from "./leftovers";
 import { PodNetwork, podsUnsupported } from "./pod-network";
 import { RunnablePod } from "./kubelet";
-import { hostProgramPod, podDnsName, podPort, podsDir, prepareDeploymentPods } from "./pods";
+import { hostProgramPod, podDnsName, podsDir, prepareDeploymentPods } from "./pods";
 
 export interface SandboxOptions {
   /** Everything lives here: configs, data, logs, secrets.json, connection.json. */
@@ -372,11 +367,9 @@ function ownerOnlyDir(dir: string): void {
 /** Where a process of the sandbox lives. */
 function processAt(
   dir: string,
-  kind: SandboxProcess["kind"],
-  index: number,
+  { name, kind }: { name: string; kind: SandboxProcess["kind"] },
   port: number,
 ): SandboxProcess {
-  const name = `${kind}-${index}`;
   return {
     name,
     kind,
@@ -614,31 +607,35 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
       throw err;
     }
   }
-  const placed = (kind: SandboxProcess["kind"], index: number, loopbackPort: number) => {
-    const at = processAt(dir, kind, index, loopbackPort);
+  // Which processes exist is the deployment plan's; where each runs, the sandbox's.
+  const planned = plannedProcesses(planDeployment(cfg));
+  const specs = new Map(planned.map((p) => [p.name, p]));
+  const placed = (spec: ProcessSpec & { kind: SandboxProcess["kind"] }) => {
+    const loopbackPort =
+      basePort + spec.ordinal + (spec.kind === "sentinel" ? SENTINEL_PORT_OFFSET : 0);
+    const at = processAt(dir, spec, loopbackPort);
     if (!network) return at;
-    const announced = podDnsName(cfg, kind, index);
+    const announced = podDnsName(cfg, spec.kind, spec.ordinal);
     const pod = network.addPod(at.name, [announced]);
     return {
       ...at,
-      port: podPort(cfg, kind),
+      port: spec.port,
       host: pod.ip,
       announced,
       // The pod's in-memory emptyDir, mounted on the host too.
       confDir: path.join(podsDir(dir), at.name, "volumes", "conf"),
     };
   };
-  const nodes = Array.from({ length: cfg.sentinel.nodes }, (_, i) =>
-    placed("redis", i, basePort + i),
-  );
-  const sentinels = Array.from({ length: cfg.sentinel.sentinels }, (_, i) =>
-    placed("sentinel", i, basePort + SENTINEL_PORT_OFFSET + i),
-  );
+  const ofKind = <K extends ProcessSpec["kind"]>(kind: K) =>
+    planned.filter((p): p is ProcessSpec & { kind: K } => p.kind === kind);
+  const nodes = ofKind("redis").map(placed);
+  const sentinels = ofKind("sentinel").map(placed);
   const all = [...nodes, ...sentinels];
-  const commanderPort = !cfg.commander.enabled
+  const [commander] = ofKind("commander");
+  const commanderPort = !commander
     ? undefined
     : inPods
-      ? cfg.commander.port
+      ? commander.port
       : sandboxCommanderPort(cfg, basePort, DEFAULT_BASE_PORT);
   let commanderSecrets: CommanderSecrets | undefined;
   const processesFile = path.join(dir, PROCESSES_FILE);
@@ -857,17 +854,24 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
         );
       }
     } else {
-      const nodeFiles = nodePlainFiles(cfg);
-      nodeFiles["redis.conf"] = applyDeviations(nodeFiles["redis.conf"], deviations);
-      for (const node of nodes)
-        prepareProcess(dir, node, { ...nodeFiles, ...nodeSecretFiles(cfg, secrets) });
-      for (const sentinel of sentinels)
-        prepareProcess(dir, sentinel, {
-          ...sentinelPlainFiles(cfg),
-          ...sentinelSecretFiles(cfg, secrets),
-        });
+      const specOf = (p: SandboxProcess) => {
+        const spec = specs.get(p.name);
+        if (!spec?.files || !spec.script)
+          throw new Error(`the deployment plan has no files or start script for ${p.name}`);
+        return { files: spec.files, script: spec.script };
+      };
+      // The plan's files of each process; redis.conf with the deviations.
+      const filesOf = (p: SandboxProcess): Files => {
+        const { files } = specOf(p);
+        const plain = { ...files.plain };
+        if (plain["redis.conf"] !== undefined)
+          plain["redis.conf"] = applyDeviations(plain["redis.conf"], deviations);
+        return { ...plain, ...files.secret({ values: secrets }) };
+      };
+      for (const p of all) prepareProcess(dir, p, filesOf(p));
+      const script = (p: SandboxProcess) => path.join(p.confDir, specOf(p).script);
       const launchArgs = (node: SandboxProcess, extra: string[]) => [
-        path.join(node.confDir, "start-redis.sh"),
+        script(node),
         ...sandboxServerArgs(cfg, node, deviations),
         ...extra,
       ];
@@ -892,12 +896,7 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
           supervisor.start({
             name: sentinel.name,
             command: "sh",
-            args: [
-              path.join(sentinel.confDir, "start-sentinel.sh"),
-              "--port",
-              String(sentinel.port),
-              ...LOOPBACK_BIND,
-            ],
+            args: [script(sentinel), "--port", String(sentinel.port), ...LOOPBACK_BIND],
             cwd: sentinel.dataDir,
             logFile: sentinel.logFile,
             env: {
