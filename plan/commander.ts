@@ -106,9 +106,7 @@ export function commanderUnits(cfg: ResolvedConfig): Unit[] {
             },
           ]
         : [],
-      processes: [
-        { name: "commander", kind: "commander", ordinal: 0, port: cfg.commander.port },
-      ],
+      processes: [{ name: "commander", kind: "commander", ordinal: 0, port: cfg.commander.port }],
     }),
   ];
 }
