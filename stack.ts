@@ -33,7 +33,8 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
   for (const warning of cfg.warnings) void pulumi.log.warn(warning);
   const plan = planDeployment(cfg);
 
-  if (cfg.target === "docker") return deploy(cfg, plan, secrets, { network: dockerNetwork(cfg) });
+  const stack = { cfg, plan, secrets };
+  if (cfg.target === "docker") return deploy(stack, { network: dockerNetwork(cfg) });
 
   const provider = kubernetesProvider(cfg);
   // The stack's own objects (the namespace) come before every component's.
@@ -41,10 +42,7 @@ export function deployStack(cfg: ResolvedConfig, secrets: SuppliedSecrets): Stac
     unitsOf(plan, "stack").flatMap((u) => u.objects),
     { opts: { provider }, secrets: pulumi.output({ values: {} }) },
   );
-  return deploy(cfg, plan, secrets, {
-    dependsOn: created,
-    providers: provider ? [provider] : undefined,
-  });
+  return deploy(stack, { dependsOn: created, providers: provider ? [provider] : undefined });
 }
 
 /**
@@ -59,6 +57,13 @@ export function kubernetesProvider(cfg: ResolvedConfig): k8s.Provider | undefine
   });
 }
 
+/** What the components are built from: the config, its plan, the secrets set for the stack. */
+interface StackInput {
+  readonly cfg: ResolvedConfig;
+  readonly plan: DeploymentPlan;
+  readonly secrets: SuppliedSecrets;
+}
+
 /** Where the components go: the Docker network, what they wait for, the Kubernetes provider. */
 interface Placement {
   readonly network?: pulumi.Input<string>;
@@ -67,13 +72,9 @@ interface Placement {
 }
 
 /** The Redis component with its backups, then Commander beside it. */
-function deploy(
-  cfg: ResolvedConfig,
-  plan: DeploymentPlan,
-  secrets: SuppliedSecrets,
-  placement: Placement,
-): StackOutputs {
-  const redis = deployRedis(cfg, plan, secrets, placement);
+function deploy(stack: StackInput, placement: Placement): StackOutputs {
+  const { cfg, plan, secrets } = stack;
+  const redis = deployRedis(stack, placement);
   const units = unitsOf(plan, "commander");
   if (units.length === 0) return { connection: redis.connection };
   const ui = new CommanderUI(
@@ -106,14 +107,9 @@ function deploy(
  * The Redis component and its backups. The backups are built first, so that the first node can
  * wait for their restore step; they get the Redis component's secrets once it has made them.
  */
-function deployRedis(
-  cfg: ResolvedConfig,
-  plan: DeploymentPlan,
-  secrets: SuppliedSecrets,
-  placement: Placement,
-): RedisInstance | SentinelGroup {
-  const units = unitsOf(plan, "backup");
-  if (units.length === 0) return createRedis(cfg, plan, secrets, placement);
+function deployRedis(stack: StackInput, placement: Placement): RedisInstance | SentinelGroup {
+  const units = unitsOf(stack.plan, "backup");
+  if (units.length === 0) return createRedis(stack, placement);
   let handOver!: (values: pulumi.Output<SecretValues>) => void;
   const groupSecrets = pulumi.output(
     new Promise<pulumi.Output<SecretValues>>((resolve) => (handOver = resolve)),
@@ -121,7 +117,7 @@ function deployRedis(
   const backup = new BackupCronJob(
     COMPONENT_NAMES.backup,
     {
-      config: cfg,
+      config: stack.cfg,
       units,
       redisName: DEPLOYMENT_NAME,
       secrets: groupSecrets.apply((values) => values),
@@ -130,10 +126,7 @@ function deployRedis(
     },
     { providers: placement.providers },
   );
-  const redis = createRedis(cfg, plan, secrets, {
-    ...placement,
-    restoreFirst: backup.restoreStep,
-  });
+  const redis = createRedis(stack, { ...placement, restoreFirst: backup.restoreStep });
   handOver(allSecrets(redis.secrets));
   return redis;
 }
@@ -167,9 +160,7 @@ export function dockerNetwork(cfg: ResolvedConfig): pulumi.Output<string> {
 
 /** The topology's component: one RedisInstance, or a SentinelGroup. */
 function createRedis(
-  cfg: ResolvedConfig,
-  plan: DeploymentPlan,
-  secrets: SuppliedSecrets,
+  { cfg, plan, secrets }: StackInput,
   placement: Placement & { restoreFirst?: pulumi.Input<pulumi.Resource>[] },
 ): RedisInstance | SentinelGroup {
   const { providers, ...where } = placement;
