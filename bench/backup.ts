@@ -7,8 +7,8 @@ import Redis from "ioredis";
 import { ResolvedConfig } from "../config/resolve";
 import { ioredisOptions } from "../render/client-options";
 import { ConnectionInfo } from "../render/connection";
-import { runScript } from "../sandbox/backup";
-import { directClient } from "../sandbox/clients";
+import { runScript } from "../sandbox/runtime/backup";
+import { directClient } from "../lib/redis-clients";
 import { startSandbox } from "../sandbox/sandbox";
 import { freeBasePort } from "../tests/helpers/ports";
 

@@ -5,9 +5,9 @@ import * as path from "node:path";
 import Redis from "ioredis";
 import { loadStackConfig } from "../config/stack-file";
 import { SENTINEL_MEMORY_MI } from "../render/kubernetes";
-import { directClient, parseInfo } from "../sandbox/clients";
-import { currentMasterPort } from "../sandbox/failover";
-import { floodUnread, peakResidentBytes, resp } from "../sandbox/flood";
+import { directClient, parseInfo } from "../lib/redis-clients";
+import { currentMasterPort } from "../sandbox/drills/failover";
+import { floodUnread, peakResidentBytes, resp } from "../sandbox/drills/flood";
 import { Sandbox, startSandbox } from "../sandbox/sandbox";
 
 /**

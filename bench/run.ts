@@ -11,11 +11,11 @@ import {
   rollingRestart,
   sandboxDrillTarget,
   startAcknowledgedWriter,
-} from "../sandbox/drill";
-import { abortedFailover, failoverDrill } from "../sandbox/failover";
+} from "../sandbox/drills/drill";
+import { abortedFailover, failoverDrill } from "../sandbox/drills/failover";
 import { Isolation, startSandbox } from "../sandbox/sandbox";
-import { partitionMaster, sandboxPartitionTarget } from "../sandbox/partition";
-import { podsUnsupported } from "../sandbox/pod-network";
+import { partitionMaster, sandboxPartitionTarget } from "../sandbox/drills/partition";
+import { podsUnsupported } from "../sandbox/runtime/pod-network";
 import { resolve as resolveValues, PROD } from "../tests/helpers/config";
 import { benchBackupRestore } from "./backup";
 import { benchHostileClients } from "./hostile";

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { BACKUP_STATUS_FILE } from "../render/backup";
 import Redis from "ioredis";
 import { ConnectionInfo } from "../render/connection";
-import { parseInfo, sentinelClient } from "../sandbox/clients";
+import { parseInfo, sentinelClient } from "../lib/redis-clients";
 import { ioredisOptions } from "../render/client-options";
 
 export interface SlowEntry {

@@ -3,14 +3,14 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import Redis from "ioredis";
-import { directClient, parseInfo } from "./clients";
+import { directClient, parseInfo } from "../lib/redis-clients";
 import { ResolvedConfig } from "../config/resolve";
 import { ConnectionInfo, Endpoint, buildConnection, credentials } from "../render/connection";
 import { Files } from "../render/files";
 import { ProcessSpec, planDeployment, plannedProcesses } from "../plan";
 import { SecretValues, ServerLayout, redisServerArgs, requiredSecrets } from "../render/redis-conf";
 import { SENTINEL_START_WAIT_SECONDS } from "../render/sentinel";
-import { BackupScheduler, backupPaths, prepareBackup, restoreNode } from "./backup";
+import { BackupScheduler, backupPaths, prepareBackup, restoreNode } from "./runtime/backup";
 import { CommanderSecrets } from "../render/commander";
 import {
   COMMANDER_SECRET_KEYS,
@@ -20,10 +20,21 @@ import {
   generateCommanderSecret,
   prepareCommander,
   sandboxCommanderPort,
-} from "./commander";
-import { Deviation, applyDeviations, detectDeviations, requireBinaries } from "./capabilities";
-import { Logger, StartFailure, Supervisor, describeExit, lastMeaningfulLine } from "./supervisor";
-import { setprivMissing } from "./lifetime";
+} from "./runtime/commander";
+import {
+  Deviation,
+  applyDeviations,
+  detectDeviations,
+  requireBinaries,
+} from "./runtime/capabilities";
+import {
+  Logger,
+  StartFailure,
+  Supervisor,
+  describeExit,
+  lastMeaningfulLine,
+} from "./runtime/supervisor";
+import { setprivMissing } from "./runtime/lifetime";
 import {
   PreviousRun,
   StartedProcess,
@@ -32,10 +43,10 @@ import {
   refuseForeignHolders,
   sandboxRuns,
   stopLeftovers,
-} from "./leftovers";
-import { PodNetwork, podsUnsupported } from "./pod-network";
-import { RunnablePod } from "./kubelet";
-import { hostProgramPod, podDnsName, podsDir, prepareDeploymentPods } from "./pods";
+} from "./runtime/leftovers";
+import { PodNetwork, podsUnsupported } from "./runtime/pod-network";
+import { RunnablePod } from "./runtime/kubelet";
+import { hostProgramPod, podDnsName, podsDir, prepareDeploymentPods } from "./runtime/pods";
 
 export interface SandboxOptions {
   /** Everything lives here: configs, data, logs, secrets.json, connection.json. */
@@ -64,7 +75,7 @@ export interface SandboxOptions {
    * `loopback` (default): every process on 127.0.0.1 under the name `localhost`. `pods` (root
    * only): every node and sentinel in a network namespace of its own on a private bridge, under
    * its StatefulSet DNS name, run from the rendered manifests by a kubelet-like runner
-   * (sandbox/kubelet.ts); Commander, the backup and a client pod for drills in namespaces too.
+   * (sandbox/runtime/kubelet.ts); Commander, the backup and a client pod for drills in namespaces too.
    */
   readonly isolation?: Isolation;
 }

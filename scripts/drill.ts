@@ -6,7 +6,7 @@ import {
   restartGroup,
   rollingRestart,
   runningSandboxTarget,
-} from "../sandbox/drill";
+} from "../sandbox/drills/drill";
 import {
   BALLAST_FILE,
   DiskFullRefused,
@@ -14,15 +14,15 @@ import {
   diskFullDrill,
   diskFullPassed,
   runningDiskFullTarget,
-} from "../sandbox/disk-full";
+} from "../sandbox/drills/disk-full";
 import {
   describeMasterPartition,
   partitionMaster,
   partitionReplica,
   partitionSentinel,
   runningPartitionTarget,
-} from "../sandbox/partition";
-import { heal } from "../sandbox/pod-network";
+} from "../sandbox/drills/partition";
+import { heal } from "../sandbox/runtime/pod-network";
 import { UsageError, runCommand } from "./cli";
 
 const USAGE =

@@ -1,5 +1,5 @@
 import { ISOLATIONS, Isolation, startSandbox } from "../sandbox/sandbox";
-import { readProcess } from "../sandbox/leftovers";
+import { readProcess } from "../sandbox/runtime/leftovers";
 import { UsageError, loadConfigForCommand, parseCommandLine, runCommand } from "./cli";
 
 const USAGE =

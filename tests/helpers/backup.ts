@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { runScript } from "../../sandbox/backup";
+import { runScript } from "../../sandbox/runtime/backup";
 import * as fs from "node:fs";
 import * as path from "node:path";
 

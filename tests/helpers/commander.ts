@@ -12,7 +12,7 @@ import {
   commanderGate,
 } from "../../render/commander-gate";
 import { COMMANDER_SESSION_SECONDS, COMMANDER_TOKEN_SECONDS } from "../../render/commander";
-import { commanderHome } from "../../sandbox/commander";
+import { commanderHome } from "../../sandbox/runtime/commander";
 
 /** A small HTTP client for Redis Commander's API, as its own pages call it. */
 

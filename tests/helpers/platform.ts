@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import Redis, { RedisOptions } from "ioredis";
 import { ConnectionInfo } from "../../render/connection";
-import { directClient as sandboxDirectClient } from "../../sandbox/clients";
+import { directClient as sandboxDirectClient } from "../../lib/redis-clients";
 import { ioredisOptions } from "../../render/client-options";
 import { waitFor } from "./wait";
 
@@ -15,7 +15,7 @@ export function platformClient(
   return new Redis({ ...ioredisOptions(connection, role, db), ...extra });
 }
 
-/** A client of one server on 127.0.0.1 that sends nothing by itself (see sandbox/clients). */
+/** A client of one server on 127.0.0.1 that sends nothing by itself (see lib/redis-clients). */
 export function directClient(port: number, extra: RedisOptions = {}): Redis {
   return sandboxDirectClient("127.0.0.1", port, extra);
 }

@@ -8,7 +8,7 @@ import Redis from "ioredis";
 import S3rver from "s3rver";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { collectReport, formatReport } from "../../ops/monitor";
-import { directClient } from "../../sandbox/clients";
+import { directClient } from "../../lib/redis-clients";
 import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 import { backupPlainFiles, renderOffsiteScript } from "../../render/backup";
 import { SeededKey, assertSameData, readKeys, seedPlatformData } from "../helpers/dataset";

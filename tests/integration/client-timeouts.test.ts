@@ -6,7 +6,7 @@ import * as path from "node:path";
 import Redis, { RedisOptions } from "ioredis";
 import { ioredisOptions } from "../../render/client-options";
 import { ConnectionInfo } from "../../render/connection";
-import { currentMasterPort } from "../../sandbox/failover";
+import { currentMasterPort } from "../../sandbox/drills/failover";
 import { Sandbox, SandboxProcess, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
 import { directClient } from "../helpers/platform";

@@ -13,8 +13,8 @@ import {
   commanderPasswordHash,
 } from "../../render/commander";
 import { ConnectionInfo } from "../../render/connection";
-import { commanderHealthy, commanderHome, commanderPaths } from "../../sandbox/commander";
-import { currentMasterPort, failoverDrill } from "../../sandbox/failover";
+import { commanderHealthy, commanderHome, commanderPaths } from "../../sandbox/runtime/commander";
+import { currentMasterPort, failoverDrill } from "../../sandbox/drills/failover";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { DEV, PROD, resolve } from "../helpers/config";
 import {

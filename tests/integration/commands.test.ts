@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { commanderHealthy } from "../../sandbox/commander";
+import { commanderHealthy } from "../../sandbox/runtime/commander";
 import { readProcesses } from "../../sandbox/sandbox";
 import { exercisePlatform } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";

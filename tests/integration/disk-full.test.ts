@@ -16,7 +16,7 @@ import {
   sandboxDiskFullTarget,
   settledGroup,
   startWriter,
-} from "../../sandbox/disk-full";
+} from "../../sandbox/drills/disk-full";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
 import { freeBasePort } from "../helpers/ports";

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import Redis from "ioredis";
 import { EXPORTER_NODE_RULES, EXPORTER_USER } from "../../render/acl";
 import { exporterArgs, renderExporterPasswordFile } from "../../render/metrics";
-import { currentMasterPort } from "../../sandbox/failover";
+import { currentMasterPort } from "../../sandbox/drills/failover";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
 import { platformClient, directClient } from "../helpers/platform";

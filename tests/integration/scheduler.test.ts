@@ -8,7 +8,7 @@ import { acceptedSchedules as schedules } from "../helpers/cron";
 import { CronExpressionParser } from "cron-parser";
 import { ResolvedConfig } from "../../config/resolve";
 import { renderCrontab } from "../../render/backup";
-import { BackupScheduler } from "../../sandbox/backup";
+import { BackupScheduler } from "../../sandbox/runtime/backup";
 import { startSandbox } from "../../sandbox/sandbox";
 import { PROD_STANDALONE, resolve } from "../helpers/config";
 import { freeBasePort } from "../helpers/ports";

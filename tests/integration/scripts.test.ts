@@ -9,7 +9,7 @@ import { backupPlainFiles } from "../../render/backup";
 import { SecretValues, redisServerArgs } from "../../render/redis-conf";
 import { ResolvedConfig } from "../../config/resolve";
 import { credentials } from "../../render/connection";
-import { applyDeviations, detectDeviations } from "../../sandbox/capabilities";
+import { applyDeviations, detectDeviations } from "../../sandbox/runtime/capabilities";
 import { loadOrCreateSecrets } from "../../sandbox/sandbox";
 import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 import { directClient } from "../helpers/platform";

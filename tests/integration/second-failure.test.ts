@@ -7,7 +7,7 @@ import {
   currentMasterPort,
   failoverDrill,
   masterPortNamedBy,
-} from "../../sandbox/failover";
+} from "../../sandbox/drills/failover";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
 import { directClient } from "../helpers/platform";

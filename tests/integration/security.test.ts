@@ -5,7 +5,7 @@ import * as path from "node:path";
 import Redis from "ioredis";
 import { ResolvedConfig } from "../../config/resolve";
 import { ConnectionInfo } from "../../render/connection";
-import { currentMasterPort, failoverDrill } from "../../sandbox/failover";
+import { currentMasterPort, failoverDrill } from "../../sandbox/drills/failover";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { terminationGraceSeconds } from "../../render/sentinel";
 import { PROD, resolve } from "../helpers/config";

@@ -6,7 +6,7 @@ import { CLIENT_LIMIT_DIRECTIVES } from "../../config/client-limits";
 import { EXPORTER_USER } from "../../render/acl";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { DEV, PROD, resolve } from "../helpers/config";
-import { floodUnread } from "../../sandbox/flood";
+import { floodUnread } from "../../sandbox/drills/flood";
 import { authAccepted, directClient } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 

@@ -7,7 +7,7 @@ import Redis from "ioredis";
 import { ResolvedConfig } from "../../config/resolve";
 import { ConnectionInfo } from "../../render/connection";
 import { ioredisOptions } from "../../render/client-options";
-import { currentMasterPort, failoverDrill } from "../../sandbox/failover";
+import { currentMasterPort, failoverDrill } from "../../sandbox/drills/failover";
 import { Sandbox, readProcesses, startSandbox } from "../../sandbox/sandbox";
 import { DEV, PROD, resolve } from "../helpers/config";
 import { directClient, exercisePlatform } from "../helpers/platform";

@@ -11,8 +11,8 @@ import {
   restartGroup,
   sandboxDrillTarget,
   startAcknowledgedWriter,
-} from "../../sandbox/drill";
-import { currentMasterPort, failoverDrill } from "../../sandbox/failover";
+} from "../../sandbox/drills/drill";
+import { currentMasterPort, failoverDrill } from "../../sandbox/drills/failover";
 import { Sandbox, SandboxOptions, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
 import { freeBasePort } from "../helpers/ports";

@@ -12,7 +12,7 @@ import {
   CommanderGateParts,
   commanderGate,
 } from "../../render/commander-gate";
-import { commanderHome } from "../../sandbox/commander";
+import { commanderHome } from "../../sandbox/runtime/commander";
 import { commanderModules, gateOf, gateOptions, request, signIn } from "../helpers/commander";
 import { DEV, PROD, resolve } from "../helpers/config";
 

@@ -8,8 +8,8 @@ import {
   findHolder,
   leftoverGroups,
   listProcesses,
-} from "../../sandbox/leftovers";
-import { REAPER_SCRIPT, spawnTied } from "../../sandbox/lifetime";
+} from "../../sandbox/runtime/leftovers";
+import { REAPER_SCRIPT, spawnTied } from "../../sandbox/runtime/lifetime";
 import { waitFor } from "../helpers/wait";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -88,7 +88,7 @@ describe("lifetime: what a sandbox starts ends with it, however it ends", () => 
         "-r",
         "ts-node/register/transpile-only",
         "-e",
-        `const { spawnTied } = require("./sandbox/lifetime");
+        `const { spawnTied } = require("./sandbox/runtime/lifetime");
          const child = spawnTied("sh", ["-c", "sleep 300 & exec sleep 301"], { stdio: "ignore" });
          console.log(child.pid);
          setInterval(() => undefined, 1000);`,

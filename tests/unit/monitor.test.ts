@@ -9,7 +9,7 @@ import {
   parseReplicas,
   sentinelView,
 } from "../../ops/monitor";
-import { parseInfo } from "../../sandbox/clients";
+import { parseInfo } from "../../lib/redis-clients";
 import { ConnectionInfo } from "../../render/connection";
 
 const INFO = [

@@ -5,8 +5,8 @@ import * as path from "node:path";
 import { loadStackConfig } from "../../config/stack-file";
 import { redisObjects } from "../../render/kubernetes";
 import { DEPLOYMENT_NAME } from "../../render/names";
-import { containerEnv, expandReferences, writeAtomicVolume } from "../../sandbox/kubelet";
-import { chooseSubnet } from "../../sandbox/pod-network";
+import { containerEnv, expandReferences, writeAtomicVolume } from "../../sandbox/runtime/kubelet";
+import { chooseSubnet } from "../../sandbox/runtime/pod-network";
 
 const toNumber = (ip: string) =>
   ip.split(".").reduce((n, octet) => n * 256 + Number(octet), 0) >>> 0;

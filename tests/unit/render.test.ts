@@ -19,7 +19,7 @@ import {
   sentinelPlainFiles,
 } from "../../render/files";
 import { renderSentinelConf } from "../../render/sentinel";
-import { applyDeviations } from "../../sandbox/capabilities";
+import { applyDeviations } from "../../sandbox/runtime/capabilities";
 import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 
 const SECRETS = {

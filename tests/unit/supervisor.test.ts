@@ -8,7 +8,7 @@ import {
   Supervisor,
   lastMeaningfulLine,
   nextRestart,
-} from "../../sandbox/supervisor";
+} from "../../sandbox/runtime/supervisor";
 import { waitFor } from "../helpers/wait";
 
 describe("supervisor: a restart policy for processes that ran, not for ones that never started", () => {

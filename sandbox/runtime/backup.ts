@@ -1,10 +1,10 @@
 import { ChildProcess, SpawnOptions, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { nextRuns } from "../config/backup";
-import { ResolvedConfig } from "../config/resolve";
-import { backupPlainFiles, backupSecretFiles } from "../render/backup";
-import { SecretValues } from "../render/redis-conf";
+import { nextRuns } from "../../config/backup";
+import { ResolvedConfig } from "../../config/resolve";
+import { backupPlainFiles, backupSecretFiles } from "../../render/backup";
+import { SecretValues } from "../../render/redis-conf";
 import { spawnTied } from "./lifetime";
 
 /** The sandbox's backup conf dir and backup dir under DIR. */

@@ -3,9 +3,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import IORedis from "ioredis";
-import { ConnectionInfo, Endpoint } from "../render/connection";
-import { ioredisOptions } from "../render/client-options";
-import { parseInfo, sentinelClient, until, withAdmin } from "./clients";
+import { ConnectionInfo, Endpoint } from "../../render/connection";
+import { ioredisOptions } from "../../render/client-options";
+import { parseInfo, sentinelClient, until, withAdmin } from "../../lib/redis-clients";
 import {
   DrillTarget,
   masterEpoch,
@@ -14,14 +14,14 @@ import {
   startAcknowledgedWriter,
 } from "./drill";
 import { masterNamedBy } from "./failover";
-import { PodAddress, heal, partition } from "./pod-network";
-import { Sandbox, nodeAt, readProcesses } from "./sandbox";
+import { PodAddress, heal, partition } from "../runtime/pod-network";
+import { Sandbox, nodeAt, readProcesses } from "../sandbox";
 import type { WriteRecord } from "./partition-writer";
 
 /**
  * Network-partition drills on a pods-mode sandbox (`--isolation pods`): the master cut off from
  * the sentinels and the replicas while a client in a pod of its own keeps writing to it; a
- * sentinel cut off alone; a replica cut off and healed. The cut is silent (sandbox/pod-network.ts):
+ * sentinel cut off alone; a replica cut off and healed. The cut is silent (sandbox/runtime/pod-network.ts):
  * packets vanish, as when a node's network fails, so timeouts decide, not refused connections.
  */
 
@@ -135,7 +135,7 @@ async function settledMaster(target: PartitionTarget, timeoutMs = 60_000): Promi
   });
 }
 
-/** The writer of sandbox/partition-writer.ts in the client pod, and what it reported so far. */
+/** The writer of sandbox/drills/partition-writer.ts in the client pod, and what it reported so far. */
 function startPodWriter(target: PartitionTarget, at: Endpoint, prefix: string) {
   const client = target.pods.client;
   if (!client) throw new Error("the sandbox has no client pod");
@@ -159,7 +159,7 @@ function startPodWriter(target: PartitionTarget, at: Endpoint, prefix: string) {
       path.join(__dirname, "partition-writer.ts"),
       JSON.stringify(args),
     ],
-    { cwd: path.resolve(__dirname, ".."), stdio: ["ignore", "pipe", "inherit"] },
+    { cwd: path.resolve(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] },
   );
   readline
     .createInterface({ input: child.stdout! })

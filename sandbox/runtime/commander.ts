@@ -2,15 +2,15 @@ import { randomBytes, randomInt } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { ResolvedConfig } from "../config/resolve";
+import { ResolvedConfig } from "../../config/resolve";
 import {
   CommanderSecrets,
   CommanderSite,
   commanderPasswordHash,
   commanderPlainFiles,
   commanderSecretFiles,
-} from "../render/commander";
-import { SecretValues } from "../render/redis-conf";
+} from "../../render/commander";
+import { SecretValues } from "../../render/redis-conf";
 
 /** The sandbox's Commander files and log under DIR. */
 export function commanderPaths(dir: string) {

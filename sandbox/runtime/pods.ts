@@ -1,18 +1,18 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ResolvedConfig } from "../config/resolve";
-import { Files, nodeSecretFiles, sentinelSecretFiles } from "../render/files";
-import { K8sObject, objectNames, podHost, redisObjects } from "../render/kubernetes";
-import { DEPLOYMENT_NAME } from "../render/names";
-import { SecretValues } from "../render/redis-conf";
-import { SENTINEL_PORT } from "../render/sentinel";
+import { ResolvedConfig } from "../../config/resolve";
+import { Files, nodeSecretFiles, sentinelSecretFiles } from "../../render/files";
+import { K8sObject, objectNames, podHost, redisObjects } from "../../render/kubernetes";
+import { DEPLOYMENT_NAME } from "../../render/names";
+import { SecretValues } from "../../render/redis-conf";
+import { SENTINEL_PORT } from "../../render/sentinel";
 import { Deviation, applyDeviations } from "./capabilities";
 import { RunnablePod, preparePod } from "./kubelet";
 import { Pod, PodNetwork } from "./pod-network";
 
 /**
  * Pods mode of the sandbox: the StatefulSets `npm run render` writes for this stack, each pod in a
- * pod of a `PodNetwork` under its stable DNS name, run by `preparePod` (sandbox/kubelet.ts).
+ * pod of a `PodNetwork` under its stable DNS name, run by `preparePod` (sandbox/runtime/kubelet.ts).
  */
 
 /** Where the pods' volumes and container roots live under the sandbox dir. */

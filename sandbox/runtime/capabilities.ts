@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { ResolvedConfig } from "../config/resolve";
+import { ResolvedConfig } from "../../config/resolve";
 
 /** The Redis programs, from PATH: the rendered start and probe scripts call them by these names. */
 export const BINARIES = {

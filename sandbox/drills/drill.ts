@@ -2,13 +2,13 @@ import { spawn } from "node:child_process";
 import type Redis from "ioredis";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PRE_STOP_SECONDS, terminationGraceSeconds } from "../render/sentinel";
+import { PRE_STOP_SECONDS, terminationGraceSeconds } from "../../render/sentinel";
 import { currentMaster } from "./failover";
-import { ConnectionInfo } from "../render/connection";
+import { ConnectionInfo } from "../../render/connection";
 import IORedis from "ioredis";
-import { ioredisOptions } from "../render/client-options";
-import { sentinelClient } from "./clients";
-import { Sandbox, SandboxProcessEntry, isAlive, nodeAt, readProcesses } from "./sandbox";
+import { ioredisOptions } from "../../render/client-options";
+import { sentinelClient } from "../../lib/redis-clients";
+import { Sandbox, SandboxProcessEntry, isAlive, nodeAt, readProcesses } from "../sandbox";
 
 /** A command run in a node's container (a probe, a hook): argv and environment. */
 export interface ContainerCommand {

@@ -1,9 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import IORedis from "ioredis";
-import { ioredisOptions } from "../render/client-options";
-import { ConnectionInfo } from "../render/connection";
-import { parseInfo, sentinelClient, until, withAdmin } from "./clients";
+import { ioredisOptions } from "../../render/client-options";
+import { ConnectionInfo } from "../../render/connection";
+import { parseInfo, sentinelClient, until, withAdmin } from "../../lib/redis-clients";
 import {
   DrillNode,
   DrillTarget,
@@ -13,7 +13,7 @@ import {
 } from "./drill";
 import { masterNamedBy } from "./failover";
 import type { WriteOutcome, WriteRecord } from "./partition-writer";
-import { Sandbox, isAlive, nodeAt, readProcesses } from "./sandbox";
+import { Sandbox, isAlive, nodeAt, readProcesses } from "../sandbox";
 
 /**
  * The disk-full drill: the filesystem holding every node's data fills up (a ballast file) while a

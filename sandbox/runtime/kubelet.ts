@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { K8sObject } from "../render/kubernetes";
-import type { Files } from "../render/files";
+import type { K8sObject } from "../../render/kubernetes";
+import type { Files } from "../../render/files";
 import { Pod, PodNetwork, PodNetworkError, run, tmpfsSource } from "./pod-network";
 
 /**

@@ -4,7 +4,7 @@ import { STOP_GRACE_SECONDS } from "./lifetime";
 
 /**
  * What a sandbox that ended left on its --dir, and what else holds the dir. A sandbox's processes
- * end with it (sandbox/lifetime.ts); should some still run (the reaper was killed too and a Redis
+ * end with it (sandbox/runtime/lifetime.ts); should some still run (the reaper was killed too and a Redis
  * refused SIGTERM, or a sandbox of an earlier release), the next sandbox on the dir stops them
  * before it touches anything, and refuses to start while a process it cannot recognise as one of
  * them holds a data dir. A pid alone proves nothing, since pids are reused: a recorded process is
