@@ -10,7 +10,7 @@ import { ConnectionInfo } from "../render/connection";
 import { runScript } from "../sandbox/runtime/backup";
 import { directClient } from "../lib/redis-clients";
 import { startSandbox } from "../sandbox/sandbox";
-import { freeBasePort } from "../tests/helpers/ports";
+import { freeBasePort } from "../lib/ports";
 
 /**
  * Backup and restore of about 100 MB over the six databases, on a production-profile

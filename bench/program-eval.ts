@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { loadStackConfig } from "../config/stack-file";
 import { deployStack } from "../stack";
-import { MockRecorder, promiseOf } from "../tests/helpers/pulumi-mocks";
+import { MockRecorder, promiseOf } from "../lib/pulumi-mocks";
 
 /** One measurement for `npm run bench`: build a stack's resource graph under Pulumi mocks. */
 async function main() {

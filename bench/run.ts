@@ -16,10 +16,10 @@ import { abortedFailover, failoverDrill } from "../sandbox/drills/failover";
 import { Isolation, startSandbox } from "../sandbox/sandbox";
 import { partitionMaster, sandboxPartitionTarget } from "../sandbox/drills/partition";
 import { podsUnsupported } from "../sandbox/runtime/pod-network";
-import { resolve as resolveValues, PROD } from "../tests/helpers/config";
+import { resolve as resolveValues, PROD } from "../lib/config-values";
 import { benchBackupRestore } from "./backup";
 import { benchHostileClients } from "./hostile";
-import { freeBasePort } from "../tests/helpers/ports";
+import { freeBasePort } from "../lib/ports";
 
 /**
  * `npm run bench` (docs/sandbox.md): prints a table and writes bench/results/latest.json.

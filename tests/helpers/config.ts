@@ -1,13 +1,7 @@
-import { ConfigError, RawConfig, ResolvedConfig, resolveConfig } from "../../config/resolve";
+import { ConfigError } from "../../config/resolve";
+import { resolve } from "../../lib/config-values";
 
-/** Resolves config values given the way a stack file gives them; secret keys are marked secret. */
-export function resolve(
-  values: Record<string, unknown>,
-  stack = "test",
-  secretKeys: string[] = [],
-): ResolvedConfig {
-  return resolveConfig(raw(values, stack, secretKeys));
-}
+export { DEV, PROD, PROD_STANDALONE, raw, resolve } from "../../lib/config-values";
 
 /** Every problem `values` get, or [] when they resolve. */
 export function problemsOf(
@@ -23,22 +17,6 @@ export function problemsOf(
     throw err;
   }
 }
-
-export function raw(
-  values: Record<string, unknown>,
-  stack = "test",
-  secretKeys: string[] = [],
-): RawConfig {
-  return { stack, values, secretKeys: new Set(secretKeys) };
-}
-
-export const DEV = { target: "docker", profile: "dev", topology: "standalone" } as const;
-export const PROD_STANDALONE = {
-  target: "kubernetes",
-  profile: "production",
-  topology: "standalone",
-} as const;
-export const PROD = { target: "kubernetes", profile: "production", topology: "sentinel" } as const;
 
 /** The platform's databases by purpose (docs/configuration.md#databases). */
 export const PLATFORM_DATABASES = {
