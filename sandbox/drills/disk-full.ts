@@ -13,7 +13,9 @@ import {
 } from "./drill";
 import { masterNamedBy } from "./failover";
 import type { WriteOutcome, WriteRecord } from "./partition-writer";
-import { Sandbox, isAlive, nodeAt, readProcesses } from "../sandbox";
+import { Sandbox } from "../sandbox";
+import { isAlive, readProcesses } from "../contract";
+import { nodeAt } from "../process-list";
 
 /**
  * The disk-full drill: the filesystem holding every node's data fills up (a ballast file) while a

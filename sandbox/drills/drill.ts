@@ -8,7 +8,9 @@ import { ConnectionInfo } from "../../render/connection";
 import IORedis from "ioredis";
 import { ioredisOptions } from "../../render/client-options";
 import { sentinelClient } from "../../lib/redis-clients";
-import { Sandbox, SandboxProcessEntry, isAlive, nodeAt, readProcesses } from "../sandbox";
+import { Sandbox } from "../sandbox";
+import { SandboxProcessEntry, isAlive, readProcesses } from "../contract";
+import { nodeAt } from "../process-list";
 
 /** A command run in a node's container (a probe, a hook): argv and environment. */
 export interface ContainerCommand {

@@ -2,7 +2,8 @@ import Redis from "ioredis";
 import { ioredisOptions } from "../../render/client-options";
 import { ConnectionInfo, Endpoint } from "../../render/connection";
 import { sentinelClient } from "../../lib/redis-clients";
-import { Sandbox, SandboxProcess, nodeAt } from "../sandbox";
+import { Sandbox } from "../sandbox";
+import { SandboxProcess, nodeAt } from "../process-list";
 
 /** The master one sentinel names: its announced name (or address) and port. */
 export async function masterNamedBy(

@@ -15,7 +15,9 @@ import {
 } from "./drill";
 import { masterNamedBy } from "./failover";
 import { PodAddress, heal, partition } from "../runtime/pod-network";
-import { Sandbox, nodeAt, readProcesses } from "../sandbox";
+import { Sandbox } from "../sandbox";
+import { readProcesses } from "../contract";
+import { nodeAt } from "../process-list";
 import type { WriteRecord } from "./partition-writer";
 
 /**

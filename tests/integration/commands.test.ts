@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { commanderHealthy } from "../../sandbox/runtime/commander";
-import { readProcesses } from "../../sandbox/sandbox";
+import { readProcesses } from "../../sandbox/contract";
 import { exercisePlatform } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
 import {

@@ -10,9 +10,14 @@ import { ioredisOptions } from "../../render/client-options";
 import { commanderHealthy } from "../../sandbox/runtime/commander";
 import { rollingRestart, sandboxDrillTarget } from "../../sandbox/drills/drill";
 import { failoverDrill } from "../../sandbox/drills/failover";
-import { partitionMaster, partitionReplica, sandboxPartitionTarget } from "../../sandbox/drills/partition";
+import {
+  partitionMaster,
+  partitionReplica,
+  sandboxPartitionTarget,
+} from "../../sandbox/drills/partition";
 import { leftovers, podsUnsupported } from "../../sandbox/runtime/pod-network";
-import { Sandbox, readProcesses, startSandbox } from "../../sandbox/sandbox";
+import { Sandbox, startSandbox } from "../../sandbox/sandbox";
+import { readProcesses } from "../../sandbox/contract";
 import { PROD, resolve } from "../helpers/config";
 import { exercisePlatform } from "../helpers/platform";
 import { waitFor } from "../helpers/wait";

@@ -4,7 +4,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Redis from "ioredis";
 import { ioredisOptions } from "../../render/client-options";
-import { rollingRestart, sandboxDrillTarget, startAcknowledgedWriter } from "../../sandbox/drills/drill";
+import {
+  rollingRestart,
+  sandboxDrillTarget,
+  startAcknowledgedWriter,
+} from "../../sandbox/drills/drill";
 import { Sandbox, startSandbox } from "../../sandbox/sandbox";
 import { PROD, resolve } from "../helpers/config";
 import { freeBasePort } from "../helpers/ports";

@@ -10,7 +10,7 @@ import { SecretValues, redisServerArgs } from "../../render/redis-conf";
 import { ResolvedConfig } from "../../config/resolve";
 import { credentials } from "../../render/connection";
 import { applyDeviations, detectDeviations } from "../../sandbox/runtime/capabilities";
-import { loadOrCreateSecrets } from "../../sandbox/sandbox";
+import { loadOrCreateSecrets } from "../../sandbox/secrets";
 import { DEV, PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 import { directClient } from "../helpers/platform";
 import { freeBasePort } from "../helpers/ports";
