@@ -7,7 +7,7 @@ import { renderArtifacts } from "../render/artifacts";
 import { backupPlainFiles } from "../render/backup";
 import { Files } from "../render/files";
 import { renderPrepareScript } from "../render/kubernetes";
-import { GOLDEN_CASES, goldenConfig } from "../tests/golden/cases";
+import { SAMPLE_STACKS, sampleStackConfig } from "../lib/stack-cases";
 
 /**
  * `npm run lint` runs Debian's shellcheck, as POSIX sh, over every script the stack renders for a
@@ -33,7 +33,9 @@ const offsite = (values: Record<string, unknown>) => ({
 export function shellcheckMatrix(): Record<string, ResolvedConfig> {
   const k8s = { target: "kubernetes", profile: "production" };
   return {
-    ...Object.fromEntries(Object.keys(GOLDEN_CASES).map((name) => [name, goldenConfig(name)])),
+    ...Object.fromEntries(
+      Object.keys(SAMPLE_STACKS).map((name) => [name, sampleStackConfig(name)]),
+    ),
     "dev-no-aof": variant("dev-no-aof", { appendonly: false }),
     "sentinel-no-aof": variant("sentinel-no-aof", {
       ...k8s,

@@ -1,24 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { loadStackConfig } from "../../config/stack-file";
-import { ResolvedConfig } from "../../config/resolve";
+import { SAMPLE_STACKS, sampleStackConfig } from "../../lib/stack-cases";
 
-/**
- * The golden cases: each a stack file and the stack name it is read as. `dev` and `prod` are the
- * project's own stack files; the others are beside this file.
- */
-export const GOLDEN_CASES: Record<string, string> = {
-  dev: path.join(__dirname, "../../Pulumi.dev.yaml"),
-  prod: path.join(__dirname, "../../Pulumi.prod.yaml"),
-  "docker-sentinel": path.join(__dirname, "docker-sentinel.yaml"),
-  "k8s-standalone": path.join(__dirname, "k8s-standalone.yaml"),
-  "prod-offsite": path.join(__dirname, "prod-offsite.yaml"),
-  "prod-no-policies": path.join(__dirname, "prod-no-policies.yaml"),
-};
-
-export function goldenConfig(name: string): ResolvedConfig {
-  return loadStackConfig(name, GOLDEN_CASES[name]);
-}
+/** The golden cases: the sample stacks (lib/stack-cases.ts), each read as the stack of its name. */
+export const GOLDEN_CASES = SAMPLE_STACKS;
+export const goldenConfig = sampleStackConfig;
 
 /** `UPDATE_GOLDEN=1` (npm run golden:update) rewrites the snapshots instead of comparing. */
 export const UPDATING = process.env.UPDATE_GOLDEN === "1";

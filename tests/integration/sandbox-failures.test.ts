@@ -10,6 +10,8 @@ import { waitFor } from "../helpers/wait";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const SENTINEL_OFFSET = 20000;
+/** How long `npm run sandbox` may take to start its first process: ts-node compiles it first. */
+const START_WAIT_MS = 30_000;
 const INSTALL_HINT =
   "the sandbox needs Redis 7 (on Debian/Ubuntu: apt-get install -y redis-server redis-sentinel redis-tools).";
 
@@ -212,7 +214,11 @@ describe("npm run sandbox fails clearly: exit 1, one line naming the cause, noth
     const dir = path.join(tmp, "sandbox");
     const run = start(["--stack", "prod", "--dir", dir, "--base-port", String(base)]);
     // The sentinels start once the three nodes are ready: take sentinel-0's port before that.
-    await waitFor("redis-0 started", () => (/redis-0 started/.test(run.stdout) ? true : undefined));
+    await waitFor(
+      "redis-0 started",
+      () => (/redis-0 started/.test(run.stdout) ? true : undefined),
+      START_WAIT_MS,
+    );
     servers.push(await occupy(base + SENTINEL_OFFSET));
     assert.equal(await exitCode(run), 1, run.stdout);
     const log = path.join(dir, "logs", "sentinel-0.log");
@@ -259,7 +265,11 @@ describe("npm run sandbox fails clearly: exit 1, one line naming the cause, noth
     const base = await freeBasePort(3);
     const dir = path.join(tmp, "sandbox");
     const run = start(["--stack", "prod", "--dir", dir, "--base-port", String(base)]);
-    await waitFor("redis-1 started", () => (/redis-1 started/.test(run.stdout) ? true : undefined));
+    await waitFor(
+      "redis-1 started",
+      () => (/redis-1 started/.test(run.stdout) ? true : undefined),
+      START_WAIT_MS,
+    );
     process.kill(Number(fs.readFileSync(path.join(dir, "sandbox.pid"), "utf8")), "SIGTERM");
     assert.equal(await exitCode(run), 1, run.stdout);
     assert.deepEqual(errorLines(run), ["interrupted (SIGTERM) while starting"]);
