@@ -116,12 +116,26 @@ function writeScripts(dir: string, matrix: Record<string, ResolvedConfig>): stri
   return scripts;
 }
 
+/** The sandbox's own scripts (its reaper, the pods-mode cleanup), copied under `dir`. */
+function writeSandboxScripts(dir: string): string[] {
+  const runtime = path.join(__dirname, "..", "sandbox", "runtime");
+  return fs
+    .readdirSync(runtime)
+    .filter((file) => file.endsWith(".sh"))
+    .map((file) => {
+      const target = path.join("sandbox", file);
+      fs.mkdirSync(path.join(dir, "sandbox"), { recursive: true });
+      fs.copyFileSync(path.join(runtime, file), path.join(dir, target));
+      return target;
+    });
+}
+
 /** Runs shellcheck over the matrix's scripts; prints each finding; 0 when there is none. */
 function main(): number {
   const matrix = shellcheckMatrix();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-shellcheck-"));
   try {
-    const scripts = writeScripts(dir, matrix);
+    const scripts = [...writeScripts(dir, matrix), ...writeSandboxScripts(dir)];
     // -x with the scripts' own directory: backup.sh and offsite.sh source backup.env beside them.
     const args = ["-s", "sh", "-x", "-P", "SCRIPTDIR", "-f", "gcc", ...scripts];
     const run = spawnSync("shellcheck", args, { cwd: dir, encoding: "utf8" });
@@ -135,7 +149,7 @@ function main(): number {
     for (const line of findings) process.stdout.write(`${line}\n`);
     process.stderr.write(run.stderr);
     process.stdout.write(
-      `shellcheck -s sh: ${scripts.length} distinct scripts rendered for ${Object.keys(matrix).length} configs, ${findings.length} finding(s)\n`,
+      `shellcheck -s sh: ${scripts.length} distinct scripts rendered for ${Object.keys(matrix).length} configs and the sandbox's own, ${findings.length} finding(s)\n`,
     );
     return run.status === 0 && findings.length === 0 ? 0 : 1;
   } finally {
