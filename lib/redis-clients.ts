@@ -69,6 +69,21 @@ export async function until<T>(
   throw new Error(`${what}: not within ${Math.round(timeoutMs / 1000)} s${last}`);
 }
 
+/** `use` with a short-lived connection to one server, closed whatever `use` does. */
+export async function withConnection<T>(
+  at: { readonly host: string; readonly port: number },
+  options: RedisOptions,
+  use: (c: Redis) => Promise<T>,
+): Promise<T> {
+  const client = directClient(at.host, at.port, options);
+  try {
+    await client.connect();
+    return await use(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** `use` with a short-lived connection to one server as the admin user of `connection`. */
 export async function withAdmin<T>(
   connection: ConnectionInfo,
@@ -76,16 +91,6 @@ export async function withAdmin<T>(
   use: (c: Redis) => Promise<T>,
   db = 0,
 ): Promise<T> {
-  const client = directClient(at.host, at.port, {
-    ...connection.users.admin,
-    db,
-    connectTimeout: 1000,
-    commandTimeout: 3000,
-  });
-  try {
-    await client.connect();
-    return await use(client);
-  } finally {
-    client.disconnect();
-  }
+  const options = { ...connection.users.admin, db, connectTimeout: 1000, commandTimeout: 3000 };
+  return withConnection(at, options, use);
 }

@@ -3,24 +3,14 @@ import Redis from "ioredis";
 import { ResolvedConfig } from "../config/resolve";
 import { Endpoint, credentials } from "../render/connection";
 import { SecretValues } from "../render/redis-conf";
-import { directClient, parseInfo } from "../lib/redis-clients";
+import { parseInfo, withConnection } from "../lib/redis-clients";
 import { StartFailure, Supervisor, describeExit, lastMeaningfulLine } from "./runtime/supervisor";
 import { HOST, SandboxProcess, endpointOf, nodeAt } from "./process-list";
 
 export type Auth = { username: string; password: string };
 
 async function withClient<T>(at: Endpoint, auth: Auth, use: (c: Redis) => Promise<T>): Promise<T> {
-  const client = directClient(at.host, at.port, {
-    ...auth,
-    enableOfflineQueue: false,
-    connectTimeout: 1000,
-  });
-  try {
-    await client.connect();
-    return await use(client);
-  } finally {
-    client.disconnect();
-  }
+  return withConnection(at, { ...auth, enableOfflineQueue: false, connectTimeout: 1000 }, use);
 }
 
 /** The start was aborted (SIGINT/SIGTERM while starting). */

@@ -28,8 +28,16 @@ function productFiles(dir = ROOT): string[] {
   });
 }
 
+const parsed = new Map<string, ts.SourceFile>();
+
+/** A file's syntax tree, read and parsed once for all the checks. */
 function parse(file: string): ts.SourceFile {
-  return ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+  let source = parsed.get(file);
+  if (!source) {
+    source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+    parsed.set(file, source);
+  }
+  return source;
 }
 
 function functionName(node: ts.Node): string {
