@@ -1,7 +1,7 @@
-import Redis from "ioredis";
+import Redis, { RedisOptions } from "ioredis";
 import { ioredisOptions } from "../../render/client-options";
 import { ConnectionInfo, Endpoint } from "../../render/connection";
-import { sentinelClient } from "../../lib/redis-clients";
+import { sentinelClient, until } from "../../lib/redis-clients";
 import { Sandbox } from "../sandbox";
 import { SandboxProcess, nodeAt } from "../process-list";
 
@@ -9,8 +9,9 @@ import { SandboxProcess, nodeAt } from "../process-list";
 export async function masterNamedBy(
   connection: ConnectionInfo,
   sentinel: { readonly host: string; readonly port: number },
+  options: RedisOptions = {},
 ): Promise<Endpoint> {
-  const client = sentinelClient(connection, sentinel);
+  const client = sentinelClient(connection, sentinel, options);
   try {
     await client.connect();
     const [host, port] = (await client.call(
@@ -32,16 +33,35 @@ export async function masterPortNamedBy(
   return (await masterNamedBy(connection, sentinel)).port;
 }
 
-/** The master the sentinels name (the first that answers). */
-export async function currentMaster(connection: ConnectionInfo): Promise<Endpoint> {
-  for (const sentinel of connection.sentinels) {
-    try {
-      return await masterNamedBy(connection, sentinel);
-    } catch {
-      // ask the next sentinel
-    }
+/**
+ * The master the sentinels agree on: a majority of them answer and every answer names the same
+ * node. Asked while they disagree (one has not yet heard of the last failover: they learn it from
+ * hello messages, every 2 s; or one shows a failover's new epoch with the old address), it asks
+ * again until they agree, for at most `timeoutMs`.
+ */
+export async function currentMaster(
+  connection: ConnectionInfo,
+  timeoutMs = 20_000,
+): Promise<Endpoint> {
+  let answers: Array<Endpoint | undefined> = [];
+  const agreed = async () => {
+    answers = await Promise.all(
+      connection.sentinels.map((s) =>
+        // a frozen sentinel accepts connections and answers nothing: it has no say
+        masterNamedBy(connection, s, { commandTimeout: 2_000 }).catch(() => undefined),
+      ),
+    );
+    const named = answers.filter((a) => a !== undefined);
+    const first = named[0];
+    if (2 * named.length <= answers.length) return undefined;
+    return named.every((a) => a.host === first.host && a.port === first.port) ? first : undefined;
+  };
+  try {
+    return await until("the sentinels agreeing on the master", timeoutMs, agreed);
+  } catch (err) {
+    const said = answers.map((a) => (a ? `${a.host}:${a.port}` : "no answer")).join(", ");
+    throw new Error(`${(err as Error).message} (last answers: ${said})`);
   }
-  throw new Error("no sentinel answered");
 }
 
 /** The port of the node the sentinels name master (loopback mode: each node has its own). */

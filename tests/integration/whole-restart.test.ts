@@ -103,7 +103,7 @@ describe("sentinel group: a whole-group restart after a failover keeps the newes
       timeoutMs: 60_000,
     });
     assert.equal(failover.lost, 0);
-    assert.notEqual(failover.newMasterPort, basePort);
+    assert.notEqual(failover.newMasterPort, basePort, JSON.stringify(failover));
     await waitFor(
       "the old master back as a replica",
       async () => (await sandbox!.supervisor.pid("redis-0")) !== undefined || undefined,
