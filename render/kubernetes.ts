@@ -355,8 +355,24 @@ function execProbe(script: string, ...args: string[]) {
   return { exec: { command: ["sh", script, ...args] }, timeoutSeconds: 5 };
 }
 
-/** How long a node may take to load its data at start before liveness applies. */
-const STARTUP_LOAD_SECONDS = 300;
+/** The floor of the load budget: the process start, a small dataset, a slow volume's first reads. */
+export const STARTUP_LOAD_FLOOR_SECONDS = 60;
+/**
+ * The load rate the budget assumes, in MiB/s: conservative for a network volume, and for the AOF
+ * increment, which Redis replays command by command (an RDB loads several times faster).
+ */
+export const STARTUP_LOAD_MIB_PER_SECOND = 10;
+
+/**
+ * How long a node may take to load its data at start before liveness applies:
+ * 60 s + 2 × maxmemory ÷ 10 MiB/s. At start a node reads the AOF's base (an RDB of up to
+ * maxmemory) and its increment, which grows to the base's size before a rewrite
+ * (auto-aof-rewrite-percentage 100): up to twice maxmemory. 384mb: 60 + 77 = 137 s.
+ */
+export function startupLoadSeconds(maxmemoryBytes: number): number {
+  const mib = maxmemoryBytes / 1024 ** 2;
+  return STARTUP_LOAD_FLOOR_SECONDS + Math.ceil((2 * mib) / STARTUP_LOAD_MIB_PER_SECOND);
+}
 
 function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unknown> {
   const n = objectNames(name);
@@ -399,7 +415,10 @@ function redisContainer(cfg: ResolvedConfig, name: string): Record<string, unkno
       periodSeconds: 5,
       // The start may choose with the other nodes, wait for a failover, then load the data.
       failureThreshold: Math.ceil(
-        (PEER_WAIT_SECONDS + masterWaitSeconds(cfg) + STARTUP_LOAD_SECONDS) / 5,
+        (PEER_WAIT_SECONDS +
+          masterWaitSeconds(cfg) +
+          startupLoadSeconds(cfg.redis.maxmemoryBytes)) /
+          5,
       ),
     },
     livenessProbe: {

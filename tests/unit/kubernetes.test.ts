@@ -1,13 +1,20 @@
 import { strict as assert } from "node:assert";
 import {
+  PEER_WAIT_SECONDS,
   PRE_STOP_SECONDS,
   SENTINEL_START_WAIT_SECONDS,
+  masterWaitSeconds,
   terminationGraceSeconds,
 } from "../../render/sentinel";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { kubernetesObjects, renderArtifacts } from "../../render/artifacts";
-import { K8sObject, SENTINEL_MEMORY_MI, redisObjects } from "../../render/kubernetes";
+import {
+  K8sObject,
+  SENTINEL_MEMORY_MI,
+  redisObjects,
+  startupLoadSeconds,
+} from "../../render/kubernetes";
 import { PROD, PROD_STANDALONE, resolve } from "../helpers/config";
 import { checkHardening, checkInvariants, validateAgainstSchema } from "../helpers/k8s-schema";
 
@@ -131,7 +138,32 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
       assert.deepEqual(redis.livenessProbe.exec.command, ["sh", "/conf/probe.sh", "live"]);
       assert.deepEqual(redis.startupProbe.exec.command, ["sh", "/conf/probe.sh", "live"]);
       // The start may wait for a failover and then load the data before liveness applies.
-      assert.ok(redis.startupProbe.periodSeconds * redis.startupProbe.failureThreshold >= 300);
+      const budget = redis.startupProbe.periodSeconds * redis.startupProbe.failureThreshold;
+      const wait = PEER_WAIT_SECONDS + masterWaitSeconds(cfg);
+      assert.ok(budget >= wait + startupLoadSeconds(cfg.redis.maxmemoryBytes));
+      assert.ok(budget < wait + startupLoadSeconds(cfg.redis.maxmemoryBytes) + 5);
+    });
+
+    it("the startup probe's load budget is 60 s + 2 × maxmemory ÷ 10 MiB/s: 137 s for production's 384mb", () => {
+      assert.equal(cfg.redis.maxmemory, "384mb");
+      assert.equal(startupLoadSeconds(cfg.redis.maxmemoryBytes), 60 + Math.ceil((2 * 384) / 10));
+      assert.equal(startupLoadSeconds(cfg.redis.maxmemoryBytes), 137);
+    });
+
+    it("the startup probe's budget grows with maxmemory", () => {
+      const budget = (maxmemory: string) => {
+        const big = resolve({ ...PROD_STANDALONE, maxmemory, storageSize: "64Gi" });
+        const set = kubernetesObjects(big).find((o) => o.kind === "StatefulSet") as Json;
+        const probe = set.spec.template.spec.containers[0].startupProbe;
+        return probe.periodSeconds * probe.failureThreshold;
+      };
+      const small = budget("384mb");
+      const large = budget("4gb");
+      const huge = budget("16gb");
+      assert.ok(small < large && large < huge, `${small} < ${large} < ${huge}`);
+      // Twice 4gb at 10 MiB/s instead of twice 384mb, to the probe's period of 5 s.
+      const grown = Math.ceil((2 * 4096) / 10) - Math.ceil((2 * 384) / 10);
+      assert.ok(Math.abs(large - small - grown) < 5, `${large - small} ≈ ${grown}`);
     });
 
     it("copies config and secrets into a writable in-memory volume before start", () => {
