@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { z } from "zod";
 import { Invalid, KeySpec, KeyValues, bool, checked, int, password } from "./schemas";
 
 /**
@@ -17,6 +18,51 @@ const SECRET_NAME =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const TLS_SECRET_ALLOWED =
   '"" (plain HTTP behind the Ingress) or the name of a kubernetes.io/tls Secret in the namespace: lowercase letters, digits, "-" and ".", at most 253';
+
+const INGRESS_CLASS_ALLOWED =
+  '"" (the cluster\'s default IngressClass) or the name of an IngressClass: dot-separated DNS-1123 labels (lowercase letters, digits, "-"), at most 253 characters, e.g. "nginx"';
+/** An annotation key: an optional DNS-subdomain prefix and "/", then a name of at most 63 characters. */
+const ANNOTATION_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const ANNOTATIONS_ALLOWED =
+  'must be a list of "key=value" annotations, each key once, e.g. ["cert-manager.io/cluster-issuer=letsencrypt"] (a key: an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_", "."; the value: any text after the first "=")';
+/** Kubernetes refuses an object whose annotations total more than 256 KiB. */
+const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+
+/** What is wrong with one "key=value" annotation, or undefined. */
+function annotationProblem(entry: string): string | undefined {
+  const at = entry.indexOf("=");
+  if (at < 0) return `${JSON.stringify(entry)} has no "="`;
+  const key = entry.slice(0, at);
+  const slash = key.lastIndexOf("/");
+  const [prefix, name] = slash < 0 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+  if (prefix !== undefined && !SECRET_NAME.test(prefix))
+    return `${JSON.stringify(key)} has an invalid prefix`;
+  if (!ANNOTATION_NAME.test(name)) return `${JSON.stringify(key)} is not an annotation key`;
+  return undefined;
+}
+
+/** A list of "key=value" annotations, as Pulumi config holds lists of strings. */
+const annotationList = z
+  .array(z.string({ error: ANNOTATIONS_ALLOWED }), { error: ANNOTATIONS_ALLOWED })
+  .superRefine((list, ctx) => {
+    const problem =
+      list.map(annotationProblem).find((p) => p !== undefined) ??
+      (Buffer.byteLength(list.join("")) > ANNOTATIONS_MAX_BYTES
+        ? "they exceed Kubernetes's 256 KiB"
+        : undefined) ??
+      list
+        .map((entry) => entry.slice(0, entry.indexOf("=")))
+        .filter((key, i, keys) => keys.indexOf(key) !== i)
+        .map((key) => `${JSON.stringify(key)} is given twice`)[0];
+    if (problem) ctx.addIssue({ code: "custom", message: `${ANNOTATIONS_ALLOWED}; ${problem}` });
+  });
+
+/** The annotations of a validated list, by key; the value is everything after the first "=". */
+export function parseAnnotations(list: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    list.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+  );
+}
 
 export const COMMANDER_KEYS = {
   commanderEnabled: {
@@ -73,6 +119,22 @@ export const COMMANDER_KEYS = {
       v === "" || SECRET_NAME.test(v) ? undefined : `must be ${TLS_SECRET_ALLOWED}`,
     ),
   },
+  commanderIngressClassName: {
+    type: "string",
+    description:
+      'Kubernetes: the IngressClass of the Ingress (commanderIngressHost); "" = the cluster\'s default class.',
+    default: "",
+    schema: checked(`must be ${INGRESS_CLASS_ALLOWED}`, (v) =>
+      v === "" || SECRET_NAME.test(v) ? undefined : `must be ${INGRESS_CLASS_ALLOWED}`,
+    ),
+  },
+  commanderIngressAnnotations: {
+    type: "array",
+    description:
+      'Kubernetes: annotations of the Ingress (commanderIngressHost) as "key=value", e.g. for cert-manager or an auth proxy.',
+    default: [],
+    schema: annotationList,
+  },
   insightEnabled: {
     type: "boolean",
     description:
@@ -97,7 +159,13 @@ export interface CommanderConfig {
   /** Commander's read-only mode and a read-only Redis user. */
   readonly readOnly: boolean;
   /** Kubernetes: an Ingress to the Service. */
-  readonly ingress?: { readonly host: string; readonly tlsSecret: string };
+  readonly ingress?: {
+    readonly host: string;
+    readonly tlsSecret: string;
+    /** "" = the cluster's default IngressClass. */
+    readonly className: string;
+    readonly annotations: Readonly<Record<string, string>>;
+  };
   readonly insight: { readonly enabled: boolean; readonly port: number };
 }
 
@@ -122,17 +190,22 @@ export function resolveCommander(
   const readOnly = v.commanderReadOnly ?? context.profileReadOnly;
   const host = v.commanderIngressHost;
   const tlsSecret = v.commanderIngressTlsSecret;
+  const className = v.commanderIngressClassName;
+  const annotations = v.commanderIngressAnnotations;
 
   if (!enabled && context.supplied.has("commanderPassword"))
     problems.push(
       "Invalid lowcode-redis:commanderPassword (secret value not shown): used only by Redis Commander, and lowcode-redis:commanderEnabled is false.",
     );
+  const ingressKeys: [key: string, value: unknown, set: boolean][] = [
+    ["commanderIngressTlsSecret", tlsSecret, tlsSecret !== ""],
+    ["commanderIngressClassName", className, className !== ""],
+    ["commanderIngressAnnotations", annotations, annotations.length > 0],
+  ];
   if (context.target !== "kubernetes") {
-    for (const [key, value] of [
-      ["commanderIngressHost", host],
-      ["commanderIngressTlsSecret", tlsSecret],
-    ] as const)
-      if (value !== "")
+    const hostKey: [string, unknown, boolean] = ["commanderIngressHost", host, host !== ""];
+    for (const [key, value, set] of [hostKey, ...ingressKeys])
+      if (set)
         problems.push(
           invalid(
             key,
@@ -140,14 +213,16 @@ export function resolveCommander(
             `is for the Kubernetes target only; this stack's target is ${context.target} (Commander is published on 127.0.0.1:commanderPort)`,
           ),
         );
-  } else if (tlsSecret !== "" && host === "") {
-    problems.push(
-      invalid(
-        "commanderIngressTlsSecret",
-        tlsSecret,
-        'needs lowcode-redis:commanderIngressHost: without a host there is no Ingress to secure (set the host, or leave this "")',
-      ),
-    );
+  } else if (host === "") {
+    for (const [key, value, set] of ingressKeys)
+      if (set)
+        problems.push(
+          invalid(
+            key,
+            value,
+            `needs lowcode-redis:commanderIngressHost: without a host there is no Ingress to ${key === "commanderIngressTlsSecret" ? "secure" : "apply it to"} (set the host, or leave this unset)`,
+          ),
+        );
   }
   if (context.target === "kubernetes" && enabled && host !== "" && tlsSecret === "") {
     const clear =
@@ -186,7 +261,10 @@ export function resolveCommander(
       port: v.commanderPort,
       username: v.commanderUser,
       readOnly,
-      ingress: enabled && host !== "" ? { host, tlsSecret } : undefined,
+      ingress:
+        enabled && host !== ""
+          ? { host, tlsSecret, className, annotations: parseAnnotations(annotations) }
+          : undefined,
       insight,
     },
     problems,

@@ -461,8 +461,14 @@ export function commanderObjects(cfg: ResolvedConfig, name: string): K8sObject[]
     objects.push({
       apiVersion: "networking.k8s.io/v1",
       kind: "Ingress",
-      metadata: meta(cfg, n.ingress, name, COMPONENT),
+      metadata: {
+        ...meta(cfg, n.ingress, name, COMPONENT),
+        ...(Object.keys(ingress.annotations).length > 0
+          ? { annotations: { ...ingress.annotations } }
+          : {}),
+      },
       spec: {
+        ...(ingress.className ? { ingressClassName: ingress.className } : {}),
         ...(ingress.tlsSecret
           ? { tls: [{ hosts: [ingress.host], secretName: ingress.tlsSecret }] }
           : {}),

@@ -230,6 +230,8 @@ describe("Pulumi program: CommanderUI on Kubernetes (prod stack)", () => {
           insightEnabled: true,
           commanderIngressHost: "redis-commander.example.com",
           commanderIngressTlsSecret: "redis-commander-tls",
+          commanderIngressClassName: "nginx",
+          commanderIngressAnnotations: ["cert-manager.io/cluster-issuer=letsencrypt"],
         },
         "prod",
       ),
@@ -305,12 +307,16 @@ describe("Pulumi program: CommanderUI on Kubernetes (prod stack)", () => {
     }
   });
 
-  it("the Ingress serves the host with its TLS Secret, to the Commander Service only", () => {
+  it("the Ingress serves the host with its TLS Secret, class and annotations, to the Commander Service only", () => {
     const ingress = ofKind("Ingress", "lowcode-redis-commander");
     assert.deepEqual(ingress.spec.tls, [
       { hosts: ["redis-commander.example.com"], secretName: "redis-commander-tls" },
     ]);
     assert.equal(ingress.spec.rules[0].host, "redis-commander.example.com");
+    assert.equal(ingress.spec.ingressClassName, "nginx");
+    assert.deepEqual(ingress.metadata.annotations, {
+      "cert-manager.io/cluster-issuer": "letsencrypt",
+    });
     assert.deepEqual(ingress.spec.rules[0].http.paths[0].backend, {
       service: { name: "lowcode-redis-commander", port: { name: "http" } },
     });

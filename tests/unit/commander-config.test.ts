@@ -7,6 +7,11 @@ import {
   renderCommanderSettings,
 } from "../../render/commander";
 import { compareSync } from "bcryptjs";
+import { kubernetesObjects } from "../../render/artifacts";
+import { K8sObject } from "../../render/kubernetes";
+import { validateAgainstSchema } from "../helpers/k8s-schema";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 import { DEV, PROD, problemsOf as problems, resolve } from "../helpers/config";
 
 describe("Commander config: keys, profile defaults and cross-key rules", () => {
@@ -120,9 +125,103 @@ describe("Commander config: keys, profile defaults and cross-key rules", () => {
       {
         host: "redis.example.com",
         tlsSecret: "",
+        className: "",
+        annotations: {},
       },
     );
     assert.equal(resolve(PROD).commander.ingress, undefined);
+  });
+
+  it("the Ingress's class and annotations: rendered on the Ingress, the value everything after the first '='", () => {
+    const annotations = [
+      "cert-manager.io/cluster-issuer=letsencrypt",
+      "nginx.ingress.kubernetes.io/auth-url=https://auth.example.com/oauth2/auth?rd=a=b",
+      "example.com/empty=",
+    ];
+    const cfg = resolve({
+      ...PROD,
+      commanderIngressHost: "redis.example.com",
+      commanderIngressTlsSecret: "redis-tls",
+      commanderIngressClassName: "nginx-internal",
+      commanderIngressAnnotations: annotations,
+    });
+    const ingress = kubernetesObjects(cfg).find((o) => o.kind === "Ingress") as Json;
+    assert.equal(ingress.spec.ingressClassName, "nginx-internal");
+    assert.deepEqual(ingress.metadata.annotations, {
+      "cert-manager.io/cluster-issuer": "letsencrypt",
+      "nginx.ingress.kubernetes.io/auth-url": "https://auth.example.com/oauth2/auth?rd=a=b",
+      "example.com/empty": "",
+    });
+    validateAgainstSchema(ingress as K8sObject);
+    // Unset: no class (the cluster's default) and no annotations.
+    const plain = kubernetesObjects(
+      resolve({
+        ...PROD,
+        commanderIngressHost: "redis.example.com",
+        commanderIngressTlsSecret: "t",
+      }),
+    ).find((o) => o.kind === "Ingress") as Json;
+    assert.equal(plain.spec.ingressClassName, undefined);
+    assert.equal(plain.metadata.annotations, undefined);
+  });
+
+  it("refuses a bad IngressClass name or annotation, and either without an Ingress", () => {
+    const withHost = {
+      ...PROD,
+      commanderIngressHost: "redis.example.com",
+      commanderIngressTlsSecret: "redis-tls",
+    };
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [
+        { ...withHost, commanderIngressClassName: "Nginx" },
+        /^Invalid lowcode-redis:commanderIngressClassName "Nginx": must be "" \(the cluster's default IngressClass\) or the name of an IngressClass: dot-separated DNS-1123 labels/,
+      ],
+      [
+        { ...withHost, commanderIngressClassName: "nginx_internal" },
+        /^Invalid lowcode-redis:commanderIngressClassName "nginx_internal": must be/,
+      ],
+      [
+        { ...withHost, commanderIngressAnnotations: ["cert-manager.io/cluster-issuer"] },
+        /^Invalid lowcode-redis:commanderIngressAnnotations \["cert-manager.io\/cluster-issuer"\]: must be a list of "key=value" annotations.*; "cert-manager.io\/cluster-issuer" has no "="\.$/,
+      ],
+      [
+        { ...withHost, commanderIngressAnnotations: ["Bad_Prefix/x=1"] },
+        /commanderIngressAnnotations .*"Bad_Prefix\/x" has an invalid prefix/,
+      ],
+      [
+        { ...withHost, commanderIngressAnnotations: ["example.com/-x=1"] },
+        /commanderIngressAnnotations .*"example.com\/-x" is not an annotation key/,
+      ],
+      [
+        { ...withHost, commanderIngressAnnotations: ["a=1", "a=2"] },
+        /commanderIngressAnnotations .*"a" is given twice/,
+      ],
+      [
+        { ...withHost, commanderIngressAnnotations: "a=1" },
+        /^Invalid lowcode-redis:commanderIngressAnnotations "a=1": must be a list of "key=value"/,
+      ],
+      [
+        { ...PROD, commanderIngressClassName: "nginx" },
+        /^Invalid lowcode-redis:commanderIngressClassName "nginx": needs lowcode-redis:commanderIngressHost/,
+      ],
+      [
+        { ...PROD, commanderIngressAnnotations: ["a=1"] },
+        /^Invalid lowcode-redis:commanderIngressAnnotations \["a=1"\]: needs lowcode-redis:commanderIngressHost/,
+      ],
+      [
+        { ...DEV, commanderIngressClassName: "nginx" },
+        /^Invalid lowcode-redis:commanderIngressClassName "nginx": is for the Kubernetes target only/,
+      ],
+    ];
+    for (const [values, message] of cases) assert.match(problems(values).join("\n"), message);
+    assert.deepEqual(
+      problems({
+        ...withHost,
+        commanderIngressClassName: "nginx",
+        commanderIngressAnnotations: [],
+      }),
+      [],
+    );
   });
 });
 
