@@ -445,6 +445,15 @@ export interface BackupConfig {
   readonly restore?: RestoreSource;
 }
 
+/** The production profile's warning when no backup leaves the deployment's failure domain. */
+export const OFFSITE_MISSING_WARNING =
+  'lowcode-redis:backupS3Bucket is "" on the production profile: no off-site copy is configured, so the backups stay beside the data (a PersistentVolumeClaim of the same cluster, or the Docker host) and are lost with it; set backupS3Bucket, backupS3AccessKeyId and backupS3SecretAccessKey (docs/backups.md#off-site-copies).';
+
+/** Warns the production profile when the backups have no copy off the cluster (or host). */
+function offsiteWarnings(values: KeyValues<typeof BACKUP_KEYS>, profile: string): string[] {
+  return profile === "production" && values.backupS3Bucket === "" ? [OFFSITE_MISSING_WARNING] : [];
+}
+
 /**
  * Cross-key rules of the backup keys, once each has passed its schema. `supplied` names the secret
  * keys set in the stack config.
@@ -453,6 +462,7 @@ export function resolveBackup(
   values: KeyValues<typeof BACKUP_KEYS>,
   context: {
     readonly target: "docker" | "kubernetes";
+    readonly profile: string;
     readonly maxmemoryBytes: number;
     readonly maxmemory: string;
     readonly supplied: ReadonlySet<string>;
@@ -460,7 +470,7 @@ export function resolveBackup(
   invalid: Invalid,
 ): { backup: BackupConfig; problems: string[]; warnings: string[] } {
   const problems: string[] = [];
-  const warnings: string[] = [];
+  const warnings: string[] = offsiteWarnings(values, context.profile);
   const v = values;
   const enabled = v.backupEnabled;
   const bucket = v.backupS3Bucket;

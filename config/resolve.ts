@@ -114,7 +114,11 @@ function resolveFeatures({ values, supplied, invalid }: ParsedConfig) {
     { topology, profile, profileMinReplicasToWrite: security.minReplicasToWrite },
     invalid,
   );
-  const backup = resolveBackup(values, { target, maxmemoryBytes, maxmemory, supplied }, invalid);
+  const backup = resolveBackup(
+    values,
+    { target, profile, maxmemoryBytes, maxmemory, supplied },
+    invalid,
+  );
   const commander = resolveCommander(
     values,
     {

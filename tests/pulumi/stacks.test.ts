@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { SECRET_DIGEST_ANNOTATION } from "../../components/targets/kubernetes";
 import { DEV, PLATFORM_DATABASES, PROD_STANDALONE, resolve } from "../helpers/config";
 import * as pulumi from "@pulumi/pulumi";
+import { OFFSITE_MISSING_WARNING } from "../../config/backup";
 import { loadStackConfig } from "../../config/stack-file";
 import { sha256Hex } from "../../render/redis-conf";
 import { dockerNetwork } from "../../stack";
@@ -417,5 +418,54 @@ describe("Pulumi program: the Docker network, created (dockerNetworkCreate true)
       outcomeOf(dockerNetwork(resolve({ ...DEV, dockerNetworkCreate: false }))),
       /no Docker network named lowcode-network/,
     );
+  });
+});
+
+describe("Pulumi program: the config's warnings are logged as pulumi up runs it", () => {
+  /** The messages `pulumi.log.warn` gets while `run` deploys. */
+  async function warnedWhile(run: () => Promise<unknown>): Promise<string[]> {
+    const warned: string[] = [];
+    const original = pulumi.log.warn;
+    Object.defineProperty(pulumi.log, "warn", {
+      value: (message: string) => {
+        warned.push(message);
+        return Promise.resolve();
+      },
+      configurable: true,
+      writable: true,
+    });
+    try {
+      await run();
+    } finally {
+      Object.defineProperty(pulumi.log, "warn", {
+        value: original,
+        configurable: true,
+        writable: true,
+      });
+    }
+    return warned;
+  }
+
+  it("the prod stack file, which names no bucket: the missing off-site copy", async () => {
+    const warned = await warnedWhile(() => recorder.deploy(loadStackConfig("prod"), {}));
+    assert.ok(warned.includes(OFFSITE_MISSING_WARNING), warned.join("\n"));
+  });
+
+  it("a production stack with a bucket: no such warning", async () => {
+    const cfg = resolve(
+      {
+        ...PROD_STANDALONE,
+        backupS3Bucket: "lowcode-backups",
+        backupS3AccessKeyId: { secure: "x" },
+        backupS3SecretAccessKey: { secure: "y" },
+      },
+      "prod",
+      ["backupS3AccessKeyId", "backupS3SecretAccessKey"],
+    );
+    const warned = await warnedWhile(() =>
+      recorder.deploy(cfg, { backupS3AccessKeyId: "x", backupS3SecretAccessKey: "y" }),
+    );
+    assert.ok(!warned.includes(OFFSITE_MISSING_WARNING), warned.join("\n"));
+    assert.deepEqual(warned, [...cfg.warnings]);
   });
 });

@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { isAlias, isNode, parse, parseDocument, visit } from "yaml";
+import { OFFSITE_MISSING_WARNING } from "../../config/backup";
 import { K8sObject } from "../../render/kubernetes";
 import {
   checkHardening,
@@ -20,9 +21,9 @@ const ROOT = path.join(__dirname, "..", "..");
 /** `npm run render -- --stack prod [--config FILE] --out DIR`, as an operator runs it. */
 async function renderProd(
   configFile?: string,
-): Promise<{ dir: string; files: Record<string, string> }> {
+): Promise<{ dir: string; files: Record<string, string>; stderr: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-manifests-"));
-  await promisify(execFile)(
+  const { stderr } = await promisify(execFile)(
     process.execPath,
     [
       "-r",
@@ -40,7 +41,7 @@ async function renderProd(
   const files = Object.fromEntries(
     fs.readdirSync(manifests).map((f) => [f, fs.readFileSync(path.join(manifests, f), "utf8")]),
   );
-  return { dir, files };
+  return { dir, files, stderr };
 }
 
 /** Anchors and aliases of a YAML text: reviewers read every value where it is used. */
@@ -70,6 +71,7 @@ for (const [what, extra] of [
   describe(`npm run render -- --stack prod: manifests as reviewers read them, ${what}`, function () {
     let dir: string;
     let files: Record<string, string>;
+    let stderr: string;
     let objects: K8sObject[];
 
     before(async () => {
@@ -85,11 +87,16 @@ for (const [what, extra] of [
         fs.writeFileSync(configFile, JSON.stringify({ config: { ...stackFile.config, ...extra } }));
       }
       await loadOperatorModels();
-      ({ dir, files } = await renderProd(configFile));
+      ({ dir, files, stderr } = await renderProd(configFile));
       objects = Object.values(files).map((text) => parse(text) as K8sObject);
     });
 
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("warns on stderr when no off-site copy is configured, and only then", () => {
+      const offsite = extra !== undefined && "lowcode-redis:backupS3Bucket" in extra;
+      assert.equal(stderr.includes(`warning: ${OFFSITE_MISSING_WARNING}\n`), !offsite, stderr);
+    });
 
     it("no YAML anchors or aliases in any manifest", () => {
       for (const [file, text] of Object.entries(files))

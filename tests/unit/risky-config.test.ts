@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { OFFSITE_MISSING_WARNING } from "../../config/backup";
 import { OWN_LABEL_KEYS } from "../../config/metrics";
 import { loadStackConfig } from "../../config/stack-file";
 import { labels } from "../../render/kubernetes";
@@ -14,13 +15,16 @@ const problems = (values: Record<string, unknown>) =>
     values,
     SECRET.filter((k) => k in values),
   );
-/** The warnings of a stack that resolves, but the eviction one every allkeys-* stack gets. */
+/**
+ * The warnings of a stack that resolves, but the eviction one every allkeys-* stack gets and the
+ * missing off-site copy's, which every production stack without a bucket gets (tested below).
+ */
 const warnings = (values: Record<string, unknown>) =>
   resolve(
     values,
     "test",
     SECRET.filter((k) => k in values),
-  ).warnings.filter((w) => !w.includes(":maxmemoryPolicy "));
+  ).warnings.filter((w) => !w.includes(":maxmemoryPolicy ") && w !== OFFSITE_MISSING_WARNING);
 
 const NOT_OFFSITE =
   "off-site copies go to a server outside the cluster and its nodes, and the backup is let through to the endpoint's address";
@@ -351,14 +355,36 @@ describe("config: risky values are refused or warned about, in every spelling", 
     assert.deepEqual(OWN_LABEL_KEYS, Object.keys(labels("lowcode-redis", "metrics"))));
 
   it("the stack files of the project resolve without a warning of these", () => {
-    // Only the eviction warning of the default allkeys-lru policy.
-    for (const stack of ["dev", "prod"]) {
+    // Only the eviction warning of the default allkeys-lru policy, and on prod the missing
+    // off-site copy: Pulumi.prod.yaml names no bucket of the operator's.
+    for (const [stack, expected] of [
+      ["dev", []],
+      ["prod", [OFFSITE_MISSING_WARNING]],
+    ] as const) {
       const cfg = loadStackConfig(stack);
       assert.deepEqual(
         cfg.warnings.filter((w) => !w.includes(":maxmemoryPolicy ")),
-        [],
+        expected,
         stack,
       );
     }
+  });
+
+  it("warns a production stack without an off-site copy, on either target; not with a bucket, nor on dev", () => {
+    const all = (values: Record<string, unknown>) =>
+      resolve(
+        values,
+        "test",
+        SECRET.filter((k) => k in values),
+      ).warnings;
+    assert.ok(all(PROD).includes(OFFSITE_MISSING_WARNING));
+    assert.ok(all({ ...PROD, backupEnabled: false }).includes(OFFSITE_MISSING_WARNING));
+    assert.ok(all({ ...DEV, profile: "production" }).includes(OFFSITE_MISSING_WARNING));
+    assert.ok(!all({ ...PROD, ...OFFSITE }).includes(OFFSITE_MISSING_WARNING));
+    assert.ok(!all(DEV).includes(OFFSITE_MISSING_WARNING));
+    assert.match(
+      OFFSITE_MISSING_WARNING,
+      /^lowcode-redis:backupS3Bucket is "" on the production profile: no off-site copy/,
+    );
   });
 });
