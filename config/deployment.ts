@@ -1,24 +1,6 @@
-import { z } from "zod";
 import { KeySpec, int, oneOf } from "./schemas";
 
-/** The keys of what runs where: the target, the profile, the topology, the image and its ports. */
-
-/** Docker reference grammar: path components separated by "/", a Redis 7 tag, an optional digest. */
-const IMAGE_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-const IMAGE = new RegExp(
-  `^${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*:7\\.\\d{1,4}\\.\\d{1,4}(?:[-._][a-z0-9._-]{0,100})?(?:@sha256:[0-9a-f]{64})?$`,
-);
-const IMAGE_ALLOWED =
-  'must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine"';
-/** The repository's last path component: a mirror (registry.example.com/mirror/redis) is still Redis. */
-const SERVER_IMAGES = ["redis", "valkey"];
-const imageProblem = (image: string) => {
-  const repository = image.replace(/@.*$/, "").replace(/:[^/]*$/, "");
-  const name = repository.slice(repository.lastIndexOf("/") + 1);
-  return SERVER_IMAGES.includes(name)
-    ? undefined
-    : `${IMAGE_ALLOWED}: its repository must end in /redis or /valkey (the scripts run redis-server, redis-cli and redis-check-rdb), not ${JSON.stringify(name)}`;
-};
+/** The keys of what runs where: the target, the profile, the topology and the ports (the images: config/images.ts). */
 
 export const DEPLOYMENT_KEYS = {
   target: {
@@ -38,19 +20,6 @@ export const DEPLOYMENT_KEYS = {
     description: "standalone (one Redis) or sentinel (replicas watched by sentinels).",
     default: "standalone",
     schema: oneOf(["standalone", "sentinel"]),
-  },
-  redisImage: {
-    type: "string",
-    description: "Official Redis 7 image, pinned to an exact version tag.",
-    default: "redis:7.2.5-alpine",
-    schema: z
-      .string({ error: IMAGE_ALLOWED })
-      .max(255, { error: IMAGE_ALLOWED })
-      .regex(IMAGE, { error: IMAGE_ALLOWED })
-      .superRefine((v, ctx) => {
-        const problem = imageProblem(v);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-      }),
   },
   port: {
     type: "integer",

@@ -5,6 +5,7 @@ import { COMMANDER_KEYS } from "./commander";
 import { DATASET_KEYS } from "./dataset";
 import { DEPLOYMENT_KEYS } from "./deployment";
 import { DOCKER_KEYS } from "./docker";
+import { IMAGE_KEYS } from "./images";
 import { ANTI_AFFINITY_KEYS, KUBERNETES_KEYS } from "./kubernetes";
 import { MEMORY_KEYS } from "./memory";
 import { METRICS_KEYS } from "./metrics";
@@ -25,6 +26,7 @@ export { NAMESPACE } from "./schemas";
  */
 export const KEYS = {
   ...DEPLOYMENT_KEYS,
+  ...IMAGE_KEYS,
   ...BIND_KEYS,
   ...MEMORY_KEYS,
   ...CLIENT_LIMIT_KEYS,

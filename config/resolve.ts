@@ -5,6 +5,7 @@ import { CommanderConfig, resolveCommander } from "./commander";
 import { ConfigError } from "./config-error";
 import { DatabasePurpose, resolveDatabases } from "./dataset";
 import { DockerConfig, resolveDocker } from "./docker";
+import { ImagesConfig, resolveImages } from "./images";
 import { SECRET_KEYS, SecretName } from "./keys";
 import { KubernetesConfig, resolveKubernetes } from "./kubernetes";
 import { ReplicationBuffers, resolveMemory } from "./memory";
@@ -50,7 +51,10 @@ export interface ResolvedConfig {
   readonly target: "docker" | "kubernetes";
   readonly profile: Profile;
   readonly topology: "standalone" | "sentinel";
+  /** The Redis image, imageRegistry applied (the same as `images.redis`). */
   readonly image: string;
+  /** Every image, imageRegistry applied, and the pull Secrets (config/images.ts). */
+  readonly images: ImagesConfig;
   readonly port: number;
   readonly hostPort: number;
   /** Addresses of redis.conf's `bind`; the node's own address is added at start where the profile says so. */
@@ -146,7 +150,9 @@ function resolveFeatures({ values, supplied, invalid }: ParsedConfig) {
     invalid,
   );
   const metrics = resolveMetrics(values, { target }, invalid);
+  const images = resolveImages(values, { target }, invalid);
   const problems = [
+    images,
     memory,
     kubernetes,
     databases,
@@ -172,6 +178,7 @@ function resolveFeatures({ values, supplied, invalid }: ParsedConfig) {
     cluster: cluster.cluster,
     networkPolicy: networkPolicy.networkPolicy,
     metrics: metrics.metrics,
+    images: images.images,
     problems,
     warnings: [backup, commander, networkPolicy, sentinel].flatMap((feature) => feature.warnings),
     memoryWarnings: memory.warnings,
@@ -193,7 +200,8 @@ function resolvedConfig(
     target: values.target,
     profile: values.profile,
     topology: values.topology,
-    image: values.redisImage,
+    image: features.images.redis,
+    images: features.images,
     port: values.port,
     hostPort: values.hostPort,
     bind: features.bind,

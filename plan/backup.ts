@@ -8,7 +8,6 @@ import {
   renderCrontab,
 } from "../render/backup";
 import {
-  RCLONE_IMAGE,
   backupAndRestoreObjects,
   backupObjectNames,
   kubernetesBackupSite,
@@ -129,7 +128,7 @@ function backupContainers(cfg: ResolvedConfig, files: FileSet): ContainerSpec[] 
       containers.push(
         scheduler(files, storage, {
           name: `${name}-offsite`,
-          image: { resourceName: `${name}-rclone-image`, name: RCLONE_IMAGE },
+          image: { resourceName: `${name}-rclone-image`, name: cfg.images.rclone },
           crontab: crontab(
             cfg,
             `sh ${DOCKER_BACKUP.confDir}/offsite.sh --wait 1800 > /proc/1/fd/2 2>&1`,

@@ -2,7 +2,6 @@ import { ResolvedConfig } from "../config/resolve";
 import {
   COMMANDER_CONTAINER_PORT,
   COMMANDER_FILES,
-  COMMANDER_IMAGE,
   COMMANDER_LAYOUT,
   COMMANDER_UID,
   commanderObjectNames,
@@ -73,7 +72,7 @@ export function commanderUnits(cfg: ResolvedConfig): Unit[] {
             {
               resourceName: `${name}-container`,
               name,
-              image: { resourceName: `${name}-image`, name: COMMANDER_IMAGE },
+              image: { resourceName: `${name}-image`, name: cfg.images.commander },
               user: `${COMMANDER_UID}:${COMMANDER_UID}`,
               entrypoints: ["/usr/bin/dumb-init", "--"],
               command: ["node", `${COMMANDER_LAYOUT.confDir}/${COMMANDER_FILES.launcher}`],

@@ -1,7 +1,6 @@
 import { ResolvedConfig } from "../config/resolve";
 import {
   INSIGHT_CONTAINER_PORT,
-  INSIGHT_IMAGE,
   INSIGHT_UID,
   commanderObjectNames,
   insightObjects,
@@ -40,7 +39,7 @@ export function insightUnits(cfg: ResolvedConfig): Unit[] {
             {
               resourceName: `${name}-insight`,
               name: `${COMPONENT_NAMES.redis}-insight`,
-              image: { resourceName: `${name}-insight-image`, name: INSIGHT_IMAGE },
+              image: { resourceName: `${name}-insight-image`, name: cfg.images.insight },
               user: `${INSIGHT_UID}:${INSIGHT_UID}`,
               env: { RI_APP_HOST: "0.0.0.0", RI_APP_PORT: String(INSIGHT_CONTAINER_PORT) },
               network: {},

@@ -1,9 +1,11 @@
 import { hashSync } from "bcryptjs";
+import { DEFAULT_IMAGES } from "../config/images";
 import { DatabasePurpose, ResolvedConfig } from "../config/resolve";
 import { COMMANDER_REDIS_USER } from "./acl";
 import { Endpoint, credentials } from "./connection";
 import { COMMANDER_GATE_PARTS, commanderGate } from "./commander-gate";
 import { Files } from "./files";
+import { podImagePullSecrets } from "./images";
 import {
   CONTAINER_SECURITY_CONTEXT,
   K8sObject,
@@ -23,11 +25,14 @@ import { commanderNetworkPolicy, insightNetworkPolicy } from "./network-policy";
  * app, started by the same launcher with the same settings file.
  */
 
-/** The `redis-commander` npm package's release (package.json pins the same) and its image. */
-export const COMMANDER_VERSION = "0.9.0";
-export const COMMANDER_IMAGE = `ghcr.io/joeferner/redis-commander:${COMMANDER_VERSION}`;
-/** RedisInsight, pinned; it cannot run here (no Docker, no cluster): manifest checks only. */
-export const INSIGHT_IMAGE = "redis/redisinsight:2.66.0";
+/**
+ * The `redis-commander` npm package's release: package.json pins the same, and the default of
+ * `commanderImage` (config/images.ts) is its image. RedisInsight (`insightImage`) cannot run here
+ * (no Docker, no cluster): manifest checks only.
+ */
+export const COMMANDER_VERSION = DEFAULT_IMAGES.commander.slice(
+  DEFAULT_IMAGES.commander.lastIndexOf(":") + 1,
+);
 /** The port Commander listens on inside its container or pod. */
 export const COMMANDER_CONTAINER_PORT = 8081;
 /** RedisInsight's port inside its container (the image's default). */
@@ -411,10 +416,11 @@ export function commanderObjects(cfg: ResolvedConfig, name: string): K8sObject[]
           spec: {
             securityContext: UI_POD_SECURITY(COMMANDER_UID),
             automountServiceAccountToken: false,
+            ...podImagePullSecrets(cfg),
             containers: [
               {
                 name: "commander",
-                image: COMMANDER_IMAGE,
+                image: cfg.images.commander,
                 // dumb-init forwards SIGTERM: Node.js as PID 1 would ignore it.
                 command: [
                   "/usr/bin/dumb-init",
@@ -512,10 +518,11 @@ export function insightObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
           spec: {
             securityContext: UI_POD_SECURITY(INSIGHT_UID),
             automountServiceAccountToken: false,
+            ...podImagePullSecrets(cfg),
             containers: [
               {
                 name: "insight",
-                image: INSIGHT_IMAGE,
+                image: cfg.images.insight,
                 env: [
                   { name: "RI_APP_HOST", value: "0.0.0.0" },
                   { name: "RI_APP_PORT", value: String(INSIGHT_CONTAINER_PORT) },

@@ -9,11 +9,9 @@ import {
   objectNames,
   sentinelAddresses,
 } from "./kubernetes";
+import { podImagePullSecrets } from "./images";
 import { sha256Hex } from "./redis-conf";
 import { backupNetworkPolicy } from "./network-policy";
-
-/** rclone's official image, pinned: the off-site step and the s3:// restore's fetch step. */
-export const RCLONE_IMAGE = "rclone/rclone:1.68.2";
 
 /** Where the backup pods mount what they use. */
 export const BACKUP_MOUNTS = {
@@ -119,6 +117,7 @@ function step(
 
 /** Pod settings of both jobs: the Redis pods' hardening, no service account token, no restarts in place. */
 function podSpec(
+  cfg: ResolvedConfig,
   containers: Record<string, unknown>[],
   init: Record<string, unknown>[],
   volumes: Record<string, unknown>[],
@@ -126,6 +125,7 @@ function podSpec(
   return {
     securityContext: POD_SECURITY_CONTEXT,
     automountServiceAccountToken: false,
+    ...podImagePullSecrets(cfg),
     restartPolicy: "Never",
     ...(init.length > 0 ? { initContainers: init } : {}),
     containers,
@@ -174,7 +174,7 @@ export function backupObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
     ? {
         init: [backupStep],
         containers: [
-          step("offsite", RCLONE_IMAGE, "offsite.sh", [{ ...backupsMount, readOnly: true }]),
+          step("offsite", cfg.images.rclone, "offsite.sh", [{ ...backupsMount, readOnly: true }]),
         ],
       }
     : { init: [], containers: [backupStep] };
@@ -205,7 +205,7 @@ export function backupObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
                 labels: labels(name, COMPONENT),
                 annotations: { "lowcode.ton/config-sha256": sha256Hex(JSON.stringify(files)) },
               },
-              spec: podSpec(steps.containers, steps.init, [
+              spec: podSpec(cfg, steps.containers, steps.init, [
                 confVolume(name),
                 TMP_VOLUME,
                 { name: "backups", persistentVolumeClaim: { claimName: n.claim } },
@@ -235,7 +235,7 @@ export function restoreObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
   const fetch = fromS3
     ? [
         {
-          ...step("fetch", RCLONE_IMAGE, "fetch.sh", [sourceMount]),
+          ...step("fetch", cfg.images.rclone, "fetch.sh", [sourceMount]),
           command: ["sh", `${BACKUP_MOUNTS.conf}/fetch.sh`, BACKUP_MOUNTS.staging],
         },
       ]
@@ -261,7 +261,7 @@ export function restoreObjects(cfg: ResolvedConfig, name: string): K8sObject[] {
         activeDeadlineSeconds: 3600,
         template: {
           metadata: { labels: labels(name, COMPONENT) },
-          spec: podSpec([restoreStep], fetch, [
+          spec: podSpec(cfg, [restoreStep], fetch, [
             confVolume(name),
             TMP_VOLUME,
             fromS3

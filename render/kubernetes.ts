@@ -1,4 +1,5 @@
 import { ResolvedConfig } from "../config/resolve";
+import { podImagePullSecrets } from "./images";
 import type { Endpoint } from "./connection";
 import { Files, nodePlainFiles, sentinelPlainFiles } from "./files";
 import { LAYOUT, nodeBindArgs, redisServerArgs, sha256Hex } from "./redis-conf";
@@ -315,6 +316,7 @@ function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObj
         spec: {
           securityContext: POD_SECURITY_CONTEXT,
           automountServiceAccountToken: false,
+          ...podImagePullSecrets(cfg),
           terminationGracePeriodSeconds: w.terminationGraceSeconds,
           ...affinity(cfg, name, w.component),
           initContainers: [
@@ -333,7 +335,7 @@ function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObj
           ],
           containers: [
             { ...w.container, securityContext: CONTAINER_SECURITY_CONTEXT },
-            ...(cfg.metrics.enabled ? [exporterContainer(w.serverPort)] : []),
+            ...(cfg.metrics.enabled ? [exporterContainer(cfg.images.exporter, w.serverPort)] : []),
           ],
           volumes: [
             // Read by the init container only. Kubelet adds group read for fsGroup, whose only member

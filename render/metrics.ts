@@ -5,11 +5,10 @@ import { K8sObject, CONTAINER_SECURITY_CONTEXT, labels, selector } from "./kuber
 
 /**
  * redis_exporter beside every Redis node and sentinel (Kubernetes), as the `exporter` user, and
- * what Prometheus needs to find it. The image is the release the tests run (Debian's
- * prometheus-redis-exporter): change both together.
+ * what Prometheus needs to find it. The image is `exporterImage` (config/images.ts); the tests run
+ * Debian's prometheus-redis-exporter 1.45 with the same flags, and the metrics the alerts read are
+ * in both (docs/metrics.md#exporter-versions).
  */
-export const EXPORTER_VERSION = "1.45.0";
-export const EXPORTER_IMAGE = `oliver006/redis_exporter:v${EXPORTER_VERSION}`;
 export const EXPORTER_PORT = 9121;
 /** Where the exporter container finds its password file (one item of the pod's Secret). */
 export const EXPORTER_SECRET_DIR = "/etc/redis-exporter";
@@ -44,11 +43,11 @@ export function exporterArgs(port: number, passwordFile: string, listen: string)
   ];
 }
 
-/** The sidecar of a Redis or sentinel pod; `secret` is the pod's Secret holding the password file. */
-export function exporterContainer(port: number): Record<string, unknown> {
+/** The sidecar of a Redis or sentinel pod, of `image`; it reads the password file of the pod's Secret. */
+export function exporterContainer(image: string, port: number): Record<string, unknown> {
   return {
     name: "metrics",
-    image: EXPORTER_IMAGE,
+    image,
     args: exporterArgs(
       port,
       `${EXPORTER_SECRET_DIR}/${EXPORTER_PASSWORD_FILE}`,

@@ -4,6 +4,7 @@ import { BACKUP_KEYS } from "../config/backup";
 import { CLIENT_LIMIT_KEYS } from "../config/client-limits";
 import { CLUSTER_KEYS } from "../config/cluster";
 import { COMMANDER_KEYS } from "../config/commander";
+import { IMAGE_KEYS } from "../config/images";
 import { KEYS, KEY_NAMES, KeyName, KeySpec, NAMESPACE } from "../config/keys";
 import { METRICS_KEYS } from "../config/metrics";
 import { NETWORK_POLICY_KEYS } from "../config/network-policy";
@@ -30,7 +31,14 @@ const SECTIONS: readonly Section[] = [
     title: "Deployment",
     anchor: "deployment",
     intro: "Where and what to deploy.",
-    keys: ["target", "profile", "topology", "redisImage", "port", "hostPort", "bind"],
+    keys: ["target", "profile", "topology", "port", "hostPort", "bind"],
+  },
+  {
+    title: "Images",
+    anchor: "images",
+    intro:
+      "Each image as `name:tag` or `name:tag@sha256:<digest>`; `imageRegistry` and `imagePullSecrets` apply to all of them, Valkey and the exporter's versions: [images.md](images.md).",
+    keys: names(IMAGE_KEYS),
   },
   {
     title: "Memory and clients",

@@ -190,7 +190,8 @@ export function checkHardening(objects: readonly K8sObject[]): void {
       assert.ok(c.resources?.limits?.memory, `${where}: memory limit`);
       assert.match(
         c.image,
-        /^[^:@\s]+(:[A-Za-z0-9._-]+)(@sha256:[0-9a-f]{64})?$/,
+        // A registry host may carry a port; the tag follows the last path component.
+        /^(?:[^\s/@]+\/)*[^\s:/@]+(:[A-Za-z0-9._-]+)(@sha256:[0-9a-f]{64})?$/,
         `${where}: image tag`,
       );
       assert.doesNotMatch(c.image, /:latest$/, `${where}: image pinned`);

@@ -2,7 +2,8 @@ import { strict as assert } from "node:assert";
 import { loadStackConfig } from "../../config/stack-file";
 import { DOCKER_BACKUP, backupPlainFiles } from "../../render/backup";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "../../render/kubernetes";
-import { RCLONE_IMAGE, kubernetesBackupSite } from "../../render/kubernetes-backup";
+import { IMAGE_KEYS } from "../../config/images";
+import { kubernetesBackupSite } from "../../render/kubernetes-backup";
 import { DEV, PROD, resolve } from "../helpers/config";
 import { validateAgainstSchema } from "../helpers/k8s-schema";
 import {
@@ -12,6 +13,8 @@ import {
   isWrappedSecret,
   unwrap,
 } from "../helpers/pulumi-mocks";
+
+const RCLONE_IMAGE = IMAGE_KEYS.rcloneImage.default;
 
 const recorder = new MockRecorder();
 const S3 = {

@@ -1,3 +1,4 @@
+import { IMAGE_KEYS } from "../../config/images";
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { compareSync } from "bcryptjs";
@@ -5,9 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "../../config/stack-file";
 import {
   COMMANDER_FILES,
-  COMMANDER_IMAGE,
   COMMANDER_VERSION,
-  INSIGHT_IMAGE,
   REDIS_CLIENT_LABEL,
   commanderPasswordHash,
 } from "../../render/commander";
@@ -17,6 +16,10 @@ import { DEV, PROD, resolve } from "../helpers/config";
 import { checkInvariants, validateAgainstSchema } from "../helpers/k8s-schema";
 import { Json, MockRecorder, isWrappedSecret, promiseOf, unwrap } from "../helpers/pulumi-mocks";
 import { deployStack } from "../../stack";
+
+/** The default images (config/images.ts), which the stacks here keep. */
+const COMMANDER_IMAGE = IMAGE_KEYS.commanderImage.default;
+const INSIGHT_IMAGE = IMAGE_KEYS.insightImage.default;
 
 const recorder = new MockRecorder();
 const SUPPLIED = "supplied-commander-password-0123";

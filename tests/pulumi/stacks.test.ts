@@ -86,7 +86,7 @@ describe("Pulumi program: the dev stack's resource graph (Docker)", () => {
   it("pins the image and keeps a named data volume", () => {
     assert.equal(
       recorder.find("docker:index/remoteImage:RemoteImage", "lowcode-redis-image").inputs.name,
-      "redis:7.2.5-alpine",
+      "redis:7.2.16-alpine",
     );
     assert.equal(
       recorder.find("docker:index/volume:Volume", "lowcode-redis-data").inputs.name,

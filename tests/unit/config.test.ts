@@ -176,12 +176,12 @@ describe("config validation: every bad value fails before any resource, naming k
     [
       "image not pinned",
       { redisImage: "redis:latest" },
-      'Invalid lowcode-redis:redisImage "redis:latest": must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine".',
+      'Invalid lowcode-redis:redisImage "redis:latest": must be a Redis 7 image (or Valkey 7.2 or 8) pinned to an exact version tag, as name:tag or name:tag@sha256:<64 hex digits> (the name may start with a registry host and port such as "registry.example.com:5000/"), e.g. "redis:7.2.16-alpine".',
     ],
     [
       "image of Redis 6",
       { redisImage: "redis:6.2.14" },
-      'Invalid lowcode-redis:redisImage "redis:6.2.14": must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine".',
+      'Invalid lowcode-redis:redisImage "redis:6.2.14": must be a Redis 7 image (or Valkey 7.2 or 8) pinned to an exact version tag, as name:tag or name:tag@sha256:<64 hex digits> (the name may start with a registry host and port such as "registry.example.com:5000/"), e.g. "redis:7.2.16-alpine".',
     ],
     [
       "namespace not DNS",
@@ -702,7 +702,7 @@ describe("config validation: quantities no cluster or daemon accepts", () => {
     [
       "an image path with an empty component",
       { redisImage: "docker.io//redis:7.2.5" },
-      'Invalid lowcode-redis:redisImage "docker.io//redis:7.2.5": must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine".',
+      'Invalid lowcode-redis:redisImage "docker.io//redis:7.2.5": must be a Redis 7 image (or Valkey 7.2 or 8) pinned to an exact version tag, as name:tag or name:tag@sha256:<64 hex digits> (the name may start with a registry host and port such as "registry.example.com:5000/"), e.g. "redis:7.2.16-alpine".',
     ],
     [
       "a storage class with an empty label",
@@ -717,7 +717,7 @@ describe("config validation: quantities no cluster or daemon accepts", () => {
     [
       "an image reference longer than Docker allows",
       { redisImage: `${"r".repeat(250)}:7.2.5` },
-      `Invalid lowcode-redis:redisImage "${"r".repeat(250)}:7.2.5": must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine".`,
+      `Invalid lowcode-redis:redisImage "${"r".repeat(250)}:7.2.5": must be a Redis 7 image (or Valkey 7.2 or 8) pinned to an exact version tag, as name:tag or name:tag@sha256:<64 hex digits> (the name may start with a registry host and port such as "registry.example.com:5000/"), e.g. "redis:7.2.16-alpine".`,
     ],
     [
       "a null profile (an empty YAML value)",

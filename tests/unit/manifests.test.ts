@@ -153,6 +153,58 @@ for (const [what, extra] of [
   });
 }
 
+describe("npm run render -- --stack prod: every image from the config, pinned by digest", function () {
+  const digest = `sha256:${"ab".repeat(32)}`;
+  const images = {
+    redisImage: `registry.example.com:5000/redis:7.2.16-alpine@${digest}`,
+    exporterImage: `registry.example.com:5000/oliver006/redis_exporter:v1.88.0@${digest}`,
+    commanderImage: `registry.example.com:5000/joeferner/redis-commander:0.9.0@${digest}`,
+    rcloneImage: `registry.example.com:5000/rclone/rclone:1.68.2@${digest}`,
+    insightImage: `registry.example.com:5000/redis/redisinsight:2.66.0@${digest}`,
+  };
+  let dir: string;
+  let objects: Json[];
+
+  before(async () => {
+    const stackFile = parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8")) as Json;
+    const config = { ...stackFile.config, "lowcode-redis:insightEnabled": true };
+    for (const [key, value] of Object.entries(images)) config[`lowcode-redis:${key}`] = value;
+    config["lowcode-redis:imagePullSecrets"] = ["regcred"];
+    // An off-site copy, so that the backup runs rclone's image too.
+    config["lowcode-redis:backupS3Bucket"] = "lowcode-backups";
+    config["lowcode-redis:backupS3AccessKeyId"] = { secure: "x" };
+    config["lowcode-redis:backupS3SecretAccessKey"] = { secure: "y" };
+    const configFile = path.join(
+      fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-redis-stack-")),
+      "Pulumi.prod.yaml",
+    );
+    fs.writeFileSync(configFile, JSON.stringify({ config }));
+    let files: Record<string, string>;
+    ({ dir, files } = await renderProd(configFile));
+    objects = Object.values(files).map((text) => parse(text) as Json);
+  });
+
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("each container runs its key's image, digest included, and each pod has the pull Secret", () => {
+    const pods = objects.flatMap((o) =>
+      o.kind === "CronJob"
+        ? [o.spec.jobTemplate.spec.template.spec]
+        : ["StatefulSet", "Deployment", "Job"].includes(o.kind)
+          ? [o.spec.template.spec]
+          : [],
+    );
+    assert.equal(pods.length, 5); // nodes, sentinels, Commander, RedisInsight, backup
+    const used = new Set<string>();
+    for (const pod of pods) {
+      assert.deepEqual(pod.imagePullSecrets, [{ name: "regcred" }]);
+      for (const c of [...(pod.initContainers ?? []), ...pod.containers]) used.add(c.image);
+    }
+    assert.deepEqual([...used].sort(), Object.values(images).sort());
+    checkHardening(objects as K8sObject[]);
+  });
+});
+
 describe("the hardening check catches what a renderer could drop", () => {
   const pod = (container: Json): K8sObject =>
     ({
@@ -175,7 +227,7 @@ describe("the hardening check catches what a renderer could drop", () => {
     }) as unknown as K8sObject;
   const good = {
     name: "c",
-    image: "redis:7.2.5-alpine",
+    image: "redis:7.2.16-alpine",
     securityContext: {
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
@@ -198,6 +250,11 @@ describe("the hardening check catches what a renderer could drop", () => {
     }
     assert.throws(() => checkHardening([pod({ ...good, image: "redis:latest" })]), /pinned/);
     assert.throws(() => checkHardening([pod({ ...good, image: "redis" })]), /image tag/);
+    assert.throws(
+      () => checkHardening([pod({ ...good, image: "registry.example.com:5000/redis" })]),
+      /image tag/,
+    );
+    checkHardening([pod({ ...good, image: "registry.example.com:5000/redis:7.2.16-alpine" })]);
     assert.throws(() => checkHardening([pod({ ...good, resources: {} })]), /requests/);
   });
 });

@@ -223,7 +223,7 @@ const REFUSED: Array<[string, Record<string, unknown>, string]> = [
   ).map(([image, name]): [string, Record<string, unknown>, string] => [
     `redisImage ${image}`,
     { ...DEV, redisImage: image },
-    `Invalid lowcode-redis:redisImage "${image}": must be a Redis 7 image pinned to an exact version tag, e.g. "redis:7.2.5-alpine": its repository must end in /redis or /valkey (the scripts run redis-server, redis-cli and redis-check-rdb), not "${name}".`,
+    `Invalid lowcode-redis:redisImage "${image}": must be a Redis 7 image (or Valkey 7.2 or 8) pinned to an exact version tag, as name:tag or name:tag@sha256:<64 hex digits> (the name may start with a registry host and port such as "registry.example.com:5000/"), e.g. "redis:7.2.16-alpine": its repository must end in /redis or /valkey (the scripts run redis-server, redis-cli and redis-check-rdb), not "${name}".`,
   ]),
   ...(
     [
