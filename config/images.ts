@@ -139,7 +139,7 @@ export const IMAGE_KEYS = {
   commanderImage: {
     type: "string",
     description:
-      "Redis Commander's image, name:tag[@sha256:…]; its release must be the redis-commander npm package's.",
+      "Redis Commander's image, name:tag[@sha256:…], of the redis-commander release package.json pins: the launcher and settings are made for it.",
     default: DEFAULT_IMAGES.commander,
     schema: image(DEFAULT_IMAGES.commander),
   },
