@@ -20,7 +20,7 @@ import { SecretValues, configFile, need, sha256Hex, userFor } from "./redis-conf
  * | failover | sentinels | SENTINEL FAILOVER, the master lookup and SENTINEL REPLICAS (is a replica promotable?): the pre-stop hook of the master's pod | other SENTINEL subcommands |
  * | sentinel-peer | sentinels | what one sentinel sends another: PING, CLIENT SETNAME, hello PUBLISH, SENTINEL IS-MASTER-DOWN-BY-ADDR | everything else: its password is in every sentinel's state file |
  * | commander | nodes, both profiles | Redis Commander: with `commanderReadOnly` (production's default) the read commands (`@read`: GET, SCAN, TYPE, TTL, HGETALL, MEMORY USAGE…), INFO (ioredis's ready check confirms it reached the master after a failover; Commander's server page), SELECT and the connection commands it sends (CLIENT SETNAME, COMMAND); otherwise also `@write` | `@dangerous` but INFO (KEYS, FLUSH*, CONFIG, MONITOR, CLIENT LIST/KILL, DEBUG, SHUTDOWN, ACL…); any write when read-only; scripting (EVAL runs writes), pub/sub (no channel granted), transactions when read-only; `@blocking` (BLPOP, XREAD…: one connection per database serves every Commander user, a blocked one stalls them all) |
- * | exporter | nodes and sentinels, both profiles (Kubernetes metrics) | what redis_exporter reads: INFO (every metric, key counts per database), PING, CLIENT SETNAME, LATENCY LATEST, SLOWLOG LEN; on the sentinels SENTINEL MASTERS/SENTINELS/REPLICAS/CKQUORUM | every key (no key pattern), channels; SLOWLOG GET (the slow log holds the arguments of commands, values included); CONFIG GET (it returns `masterauth` and `requirepass`: a password of another user); CLIENT LIST |
+ * | exporter | nodes and sentinels, both profiles (Kubernetes metrics) | what redis_exporter reads: INFO (every metric, key counts per database), PING, CLIENT SETNAME, LATENCY LATEST and HISTOGRAM (timings, no arguments), SLOWLOG LEN; on the sentinels SENTINEL MASTERS/SENTINELS/REPLICAS/CKQUORUM | every key (no key pattern), channels; SLOWLOG GET (the slow log holds the arguments of commands, values included); CONFIG GET (it returns `masterauth` and `requirepass`: a password of another user); CLIENT LIST |
  * | default | both | nothing (off) | dev: the password of requirepass, every command |
  */
 
@@ -178,7 +178,7 @@ export const EXPORTER_USER = "exporter";
 
 /** What redis_exporter may run on a Redis node: no key, no channel, no value. */
 export const EXPORTER_NODE_RULES =
-  "resetkeys resetchannels -@all +ping +info +client|setname +latency|latest +slowlog|len";
+  "resetkeys resetchannels -@all +ping +info +client|setname +latency|latest +latency|histogram +slowlog|len";
 
 /** What redis_exporter may run on a sentinel: its view of the master, replicas and peers. */
 export const EXPORTER_SENTINEL_RULES =

@@ -202,6 +202,15 @@ describe("redis_exporter as the exporter user, against a production sandbox grou
       await refused("ACL LIST", "ACL", "LIST");
     });
 
+    it("reads LATENCY HISTOGRAM (the newer exporter's): command names and timings, no argument", async () => {
+      const app = platformClient(sandbox!.connection, "app", 0);
+      clients.push(app);
+      await app.get("sessions:fixed-0");
+      const reply = JSON.stringify(await attacker.call("LATENCY", "HISTOGRAM", "get"));
+      assert.match(reply, /"get".*"calls"/);
+      assert.ok(!reply.includes("sessions:fixed-0") && !reply.includes(SECRET_VALUE), reply);
+    });
+
     it("writes and deletes nothing", async () => {
       await refused("SET", "SET", "sessions:fixed-0", "x");
       await refused("DEL", "DEL", "sessions:fixed-0");
