@@ -743,6 +743,31 @@ describe("GitHub workflows: workflow-level permissions and literal credentials",
   }
 });
 
+describe("GitHub workflows: every run script passes shellcheck (bash, GitHub's shell on Ubuntu)", () => {
+  let dir: string;
+  before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-workflow-scripts-"))));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const file of workflowFiles()) {
+    it(`${path.basename(file)}`, function () {
+      this.timeout(60_000);
+      const scripts: string[] = [];
+      for (const [key, job] of Object.entries(load(file).jobs)) {
+        steps(job).forEach((s, i) => {
+          if (s.run === undefined) return;
+          const script = path.join(dir, `${path.basename(file, ".yml")}-${key}-${i}.sh`);
+          fs.writeFileSync(script, `#!/bin/bash\n${s.run}`);
+          scripts.push(script);
+        });
+      }
+      assert.ok(scripts.length > 0);
+      const result = spawnSync("shellcheck", ["-s", "bash", ...scripts], { encoding: "utf8" });
+      assert.equal(result.error, undefined, "shellcheck is not installed");
+      assert.equal(result.status, 0, result.stdout);
+    });
+  }
+});
+
 describe("GitHub workflows: the throwaway stack's scripts, run with a stand-in pulumi", () => {
   const deploy = load(path.join(WORKFLOWS, "deploy.yml"));
   const job = Object.values(deploy.jobs).find((j) => runIndex(j, /^\s*pulumi stack init\b/) >= 0);
