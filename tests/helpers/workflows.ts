@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -266,4 +267,58 @@ export function secretNames(value: unknown): string[] {
   return strings(value).flatMap(([, v]) =>
     [...v.matchAll(/\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]),
   );
+}
+
+/** What a step's script did, run by `runWithStandInPulumi`. */
+export interface StepRun {
+  status: number | null;
+  /** The stand-in pulumi's arguments, one call a line. */
+  calls: string[];
+  out: string;
+  /** The step's $RUNNER_TEMP and working directory. */
+  temp: string;
+  work: string;
+}
+
+/**
+ * Runs a step's script with bash -e (GitHub's shell on Ubuntu) in `dir`/work, a copy of
+ * Pulumi.dev.yaml and the project's node_modules beside it, with a stand-in `pulumi` that logs its
+ * arguments, prints `stdout` and exits with `status`.
+ */
+export function runWithStandInPulumi(
+  step: Step,
+  dir: string,
+  env: Record<string, string>,
+  pulumi: { stdout?: string; status?: number } = {},
+): StepRun {
+  const [work, temp, bin] = ["work", "temp", "bin"].map((d) => path.join(dir, d));
+  for (const d of [work, temp, bin]) fs.mkdirSync(d, { recursive: true });
+  fs.copyFileSync(path.join(ROOT, "Pulumi.dev.yaml"), path.join(work, "Pulumi.dev.yaml"));
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(work, "node_modules"));
+  const log = path.join(dir, "pulumi.log");
+  const printed = path.join(dir, "pulumi.stdout");
+  fs.writeFileSync(printed, pulumi.stdout ?? "");
+  fs.writeFileSync(
+    path.join(bin, "pulumi"),
+    `#!/bin/sh\necho "$*" >> "${log}"\ncat "${printed}"\nexit ${pulumi.status ?? 0}\n`,
+    { mode: 0o755 },
+  );
+  const result = spawnSync("bash", ["-e", "-c", step.run ?? ""], {
+    cwd: work,
+    encoding: "utf8",
+    env: { PATH: `${bin}:${process.env.PATH}`, RUNNER_TEMP: temp, ...env },
+    timeout: 30_000,
+  });
+  const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+  return { status: result.status, calls, out: `${result.stdout}${result.stderr}`, temp, work };
+}
+
+/** The step of deploy.yml's throwaway-stack job whose script has a line matching `re`. */
+export function ciStackStep(re: RegExp): Step {
+  const deploy = load(path.join(WORKFLOWS, "deploy.yml"));
+  const job = Object.values(deploy.jobs).find((j) => runIndex(j, /^\s*pulumi stack init\b/) >= 0);
+  assert.ok(job, "deploy.yml has no job that runs pulumi stack init");
+  const step = steps(job).find((s) => scriptLines(s).some((l) => re.test(l)));
+  assert.ok(step, `no step of the throwaway-stack job runs ${re}`);
+  return step;
 }

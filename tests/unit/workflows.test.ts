@@ -24,6 +24,7 @@ import {
   Step,
   WORKFLOWS,
   Workflow,
+  ciStackStep,
   actionOf,
   environmentOf,
   jobsOn,
@@ -31,8 +32,8 @@ import {
   namesStack,
   pulumiSteps,
   runIndex,
+  runWithStandInPulumi,
   runsOn,
-  scriptLines,
   stacksOf,
   steps,
   strings,
@@ -769,129 +770,65 @@ describe("GitHub workflows: every run script passes shellcheck (bash, GitHub's s
 });
 
 describe("GitHub workflows: the throwaway stack's scripts, run with a stand-in pulumi", () => {
-  const deploy = load(path.join(WORKFLOWS, "deploy.yml"));
-  const job = Object.values(deploy.jobs).find((j) => runIndex(j, /^\s*pulumi stack init\b/) >= 0);
   let dir: string;
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-ci-stack-"))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  /** Runs a step's script in a copy of the project's stack files, `pulumi` logging its calls. */
-  function runStep(
-    step: Step,
-    stack: string,
-    pulumiStatus = 0,
-  ): { status: number | null; calls: string[]; out: string } {
-    const work = path.join(dir, "work");
-    const temp = path.join(dir, "temp");
-    const bin = path.join(dir, "bin");
-    for (const d of [work, temp, bin]) fs.mkdirSync(d, { recursive: true });
-    fs.copyFileSync(path.join(ROOT, "Pulumi.dev.yaml"), path.join(work, "Pulumi.dev.yaml"));
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(work, "node_modules"));
-    const log = path.join(dir, "pulumi.log");
-    fs.writeFileSync(
-      path.join(bin, "pulumi"),
-      `#!/bin/sh\necho "$*" >> "${log}"\nexit ${pulumiStatus}\n`,
-      { mode: 0o755 },
-    );
-    const result = spawnSync("bash", ["-e", "-c", step.run ?? ""], {
-      cwd: work,
-      encoding: "utf8",
-      env: {
-        PATH: `${bin}:${process.env.PATH}`,
-        RUNNER_TEMP: temp,
-        STACK: stack,
-        GITHUB_RUN_ID: "42",
-      },
-      timeout: 30_000,
-    });
-    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
-    return { status: result.status, calls, out: `${result.stdout}${result.stderr}` };
-  }
-
-  const named = (re: RegExp): Step => {
-    const step = steps(job ?? {}).find((s) => scriptLines(s).some((l) => re.test(l)));
-    assert.ok(step, `no step runs ${re}`);
-    return step;
-  };
+  const env = (stack: string) => ({ STACK: stack, GITHUB_RUN_ID: "42" });
 
   it("Pulumi.dev.yaml holds no secure: value (the throwaway stack could not decrypt it)", () => {
-    const dev = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
+    const text = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
     assert.deepEqual(
-      strings(dev).filter(([at]) => /\.secure$/.test(at)),
+      strings(parse(text)).filter(([at]) => /\.secure$/.test(at)),
       [],
     );
-    assert.doesNotMatch(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"), /secure:/);
+    assert.doesNotMatch(text, /secure:/);
   });
 
   for (const stack of ["ci-42", "acme/ci-42"]) {
     it(`creating ${stack}: the dev stack's config and nothing else in Pulumi.ci-42.yaml, a random passphrase in a file of mode 600, stack init with it`, () => {
-      const { status, calls, out } = runStep(named(/^\s*pulumi stack init\b/), stack);
-      assert.equal(status, 0, out);
-      assert.deepEqual(calls, [
+      const step = ciStackStep(/^\s*pulumi stack init\b/);
+      const run = runWithStandInPulumi(step, dir, env(stack));
+      assert.equal(run.status, 0, run.out);
+      assert.deepEqual(run.calls, [
         `stack init ${stack} --secrets-provider passphrase --non-interactive`,
       ]);
-      const written = parse(fs.readFileSync(path.join(dir, "work", "Pulumi.ci-42.yaml"), "utf8"));
+      const written = parse(fs.readFileSync(path.join(run.work, "Pulumi.ci-42.yaml"), "utf8"));
       const dev = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
       assert.deepEqual(written, { config: dev.config });
-      const passphrase = path.join(dir, "temp", "ci-passphrase");
+      const passphrase = path.join(run.temp, "ci-passphrase");
       assert.equal(fs.statSync(passphrase).mode & 0o777, 0o600);
       assert.ok(fs.readFileSync(passphrase, "utf8").trim().length >= 40);
-      const step = named(/^\s*pulumi stack init\b/);
       assert.equal(step.env?.PULUMI_CONFIG_PASSPHRASE_FILE, "${{ runner.temp }}/ci-passphrase");
     });
   }
 
   it("the destroy step destroys, then removes the stack; with no stack to select, it ends without error", () => {
-    const step = named(/^\s*pulumi destroy\b/);
-    const done = runStep(step, "ci-42");
+    const step = ciStackStep(/^\s*pulumi destroy\b/);
+    const done = runWithStandInPulumi(step, path.join(dir, "1"), env("ci-42"));
     assert.equal(done.status, 0, done.out);
     assert.deepEqual(
       done.calls.map((c) => c.split(" ").slice(0, 2).join(" ")),
       ["stack select", "destroy --yes", "stack rm"],
     );
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir);
-    const none = runStep(step, "ci-42", 1);
+    const none = runWithStandInPulumi(step, path.join(dir, "2"), env("ci-42"), { status: 1 });
     assert.equal(none.status, 0, none.out);
     assert.deepEqual(none.calls, ["stack select ci-42 --non-interactive"]);
   });
 
   it("the smoke test writes the connection to a file of mode 600 under $RUNNER_TEMP, and fails when Redis does not answer", function () {
     this.timeout(30_000);
-    const step = named(/^\s*pulumi stack output connection\b/);
-    const bin = path.join(dir, "bin");
-    fs.mkdirSync(bin, { recursive: true });
     // Nothing listens on port 1: the client's connect fails at once.
     const connection = {
       redis: [{ host: "127.0.0.1", port: 1 }],
       users: { app: { username: "app", password: "p" } },
     };
-    const log = path.join(dir, "pulumi.log");
-    const work = path.join(dir, "work");
-    const temp = path.join(dir, "temp");
-    for (const d of [work, temp]) fs.mkdirSync(d, { recursive: true });
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(work, "node_modules"));
-    fs.writeFileSync(
-      path.join(bin, "pulumi"),
-      `#!/bin/sh\necho "$*" >> "${log}"\necho '${JSON.stringify(connection)}'\n`,
-      { mode: 0o755 },
-    );
-    const result = spawnSync("bash", ["-e", "-c", step.run ?? ""], {
-      cwd: work,
-      encoding: "utf8",
-      env: {
-        PATH: `${bin}:${process.env.PATH}`,
-        RUNNER_TEMP: temp,
-        STACK: "ci-42",
-        GITHUB_RUN_ID: "42",
-      },
-      timeout: 25_000,
+    const step = ciStackStep(/^\s*pulumi stack output connection\b/);
+    const run = runWithStandInPulumi(step, dir, env("ci-42"), {
+      stdout: JSON.stringify(connection),
     });
-    assert.equal(result.status, 1, `${result.stdout}${result.stderr}`);
-    assert.match(result.stderr, /ECONNREFUSED|connect/);
-    assert.equal(fs.statSync(path.join(temp, "connection.json")).mode & 0o777, 0o600);
-    assert.deepEqual(fs.readFileSync(log, "utf8").trim().split("\n"), [
-      "stack output connection --show-secrets --json --stack ci-42",
-    ]);
+    assert.equal(run.status, 1, run.out);
+    assert.match(run.out, /ECONNREFUSED|connect/);
+    assert.equal(fs.statSync(path.join(run.temp, "connection.json")).mode & 0o777, 0o600);
+    assert.deepEqual(run.calls, ["stack output connection --show-secrets --json --stack ci-42"]);
   });
 });
