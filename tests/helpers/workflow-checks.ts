@@ -195,8 +195,8 @@ export function pulumiCliProblems(job: Job): string[] {
 
 /**
  * A job that runs Pulumi has every backend's OIDC step (each only for its backend, with its OIDC
- * inputs and nothing else: no key, no secret), after npm ci and before Pulumi runs; and
- * `id-token: write` exactly when it has them.
+ * inputs and nothing else: no key, no secret), after npm ci and before Pulumi runs, followed by no
+ * other action than Pulumi's; and `id-token: write` exactly when it has them.
  */
 export function credentialProblems(job: Job): string[] {
   const problems: string[] = [];
@@ -219,6 +219,20 @@ export function credentialProblems(job: Job): string[] {
       if (!(ci < at && at < first)) problems.push(`${c.action} is not between npm ci and Pulumi`);
     }
   }
+  // The credentials stay in the job's environment for the steps after them: only Pulumi's action
+  // and this repository's scripts may follow.
+  if (found.length > 0)
+    steps(job)
+      .slice(found[0])
+      .forEach((s, i) => {
+        const action = actionOf(s);
+        if (
+          action &&
+          action !== PULUMI_ACTION &&
+          !CREDENTIAL_STEPS.some((c) => c.action === action)
+        )
+          problems.push(`${action} runs after the credentials (step ${found[0] + i})`);
+      });
   const perms = job.permissions;
   const idToken = typeof perms === "object" && perms["id-token"] === "write";
   if (idToken !== found.length > 0)

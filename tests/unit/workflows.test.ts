@@ -636,7 +636,7 @@ describe("GitHub workflows: OIDC credentials for each backend the docs list", ()
     });
   }
 
-  it("the check catches a missing backend, a static key, a step without its condition, id-token without credentials", () => {
+  it("the check catches a missing backend, a static key, a step without its condition, another action after the credentials, id-token without credentials", () => {
     const ok = pulumiJobs[0].job;
     const without = (action: string): Job => ({
       ...ok,
@@ -658,6 +658,13 @@ describe("GitHub workflows: OIDC credentials for each backend the docs list", ()
       ),
     };
     assert.equal(credentialProblems(keyed).length, 3);
+    const late: Job = {
+      ...ok,
+      steps: [...steps(ok), { uses: "actions/upload-artifact@x", with: { path: "." } }],
+    };
+    assert.deepEqual(credentialProblems(late), [
+      `actions/upload-artifact runs after the credentials (step ${steps(ok).length})`,
+    ]);
     assert.deepEqual(credentialProblems({ permissions: { "id-token": "write" }, steps: [] }), [
       "id-token: write without credentials steps",
     ]);
