@@ -292,7 +292,9 @@ describe("GitHub workflows: a push to main tests, applies a throwaway stack, pre
   const running = (command: string, stack: string) =>
     jobs.filter((j) => stacksOf(j.job, command).some((s) => namesStack(s, stack)));
   const ephemeral = jobs.filter((j) =>
-    stacksOf(j.job, "up").some((s) => /ci-/.test(s) && /github\.run_id/.test(s)),
+    stacksOf(j.job, "up").some(
+      (s) => /ci-/.test(s) && /github\.run_id/.test(s) && /github\.run_attempt/.test(s),
+    ),
   );
 
   it("runs the whole suite on Node 24 and the unit tier on Node 22", () => {
@@ -307,8 +309,8 @@ describe("GitHub workflows: a push to main tests, applies a throwaway stack, pre
       assert.deepEqual(running(command, "dev"), [], `${command} on dev`);
   });
 
-  it("up on a stack of its own, ci-<run id>, after the tests: created, smoke-tested, then destroyed and removed whatever happened", () => {
-    assert.equal(ephemeral.length, 1, "one job runs up on a ci-<run id> stack");
+  it("up on a stack of its own, ci-<run id>-<attempt>, after the tests: created, smoke-tested, then destroyed and removed whatever happened", () => {
+    assert.equal(ephemeral.length, 1, "one job runs up on a ci-<run id>-<attempt> stack");
     const { job, after } = ephemeral[0];
     for (const t of [...testJobs, ...unitJobs]) assert.ok(after.has(t.id), `waits for ${t.id}`);
     const init = runIndex(job, /^\s*pulumi stack init "\$STACK" /);
