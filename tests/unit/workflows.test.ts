@@ -4,66 +4,47 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
+import {
+  CREDENTIAL_STEPS,
+  credentialProblems,
+  hasSecretsInScope,
+  installScriptProblems,
+  passphraseProblems,
+  pinProblems,
+  pins,
+  prodSecretProblems,
+  pulumiCliProblems,
+  pulumiVersionOf,
+  secretsOutsideStepEnv,
+} from "../helpers/workflow-checks";
+import {
+  Job,
+  ROOT,
+  RunJob,
+  Step,
+  WORKFLOWS,
+  Workflow,
+  ciStackStep,
+  actionOf,
+  environmentOf,
+  jobsOn,
+  load,
+  namesStack,
+  pulumiSteps,
+  runIndex,
+  runWithStandInPulumi,
+  runsOn,
+  stacksOf,
+  steps,
+  strings,
+  workflowFiles,
+} from "../helpers/workflows";
 
-const ROOT = path.resolve(__dirname, "..", "..");
-const WORKFLOWS = path.join(ROOT, ".github", "workflows");
 /** action-validator's command line: checks a workflow against GitHub's workflow schema. */
 const VALIDATOR = path.join(
   path.dirname(require.resolve("@action-validator/cli/package.json")),
   "cli.mjs",
 );
-
-interface Step {
-  name?: string;
-  uses?: string;
-  run?: string;
-  if?: string;
-  with?: Record<string, unknown>;
-  env?: Record<string, unknown>;
-}
-
-interface Job {
-  name?: string;
-  uses?: string;
-  needs?: string | string[];
-  if?: string;
-  environment?: string | { name: string };
-  concurrency?: string | { group: string; "cancel-in-progress"?: boolean | string };
-  permissions?: string | Record<string, string>;
-  strategy?: { matrix?: Record<string, unknown> };
-  env?: Record<string, unknown>;
-  steps?: Step[];
-}
-
-interface Workflow {
-  on: string | string[] | Record<string, { branches?: string[] } | null>;
-  permissions?: string | Record<string, string>;
-  env?: Record<string, unknown>;
-  jobs: Record<string, Job>;
-}
-
-/** A job as it runs for an event: a called workflow's jobs stand in for the job that calls it. */
-interface RunJob {
-  /** "<file>:<job>", with ">" and the called workflow's job after a call. */
-  id: string;
-  job: Job;
-  /** Every job this one waits for, directly or through others. */
-  after: Set<string>;
-  /** The workflow-level permissions that apply when the job sets none. */
-  defaultPermissions: Workflow["permissions"];
-}
-
-function workflowFiles(): string[] {
-  return fs
-    .readdirSync(WORKFLOWS)
-    .filter((f) => f.endsWith(".yml") || f.endsWith(".yaml"))
-    .sort()
-    .map((f) => path.join(WORKFLOWS, f));
-}
-
-function load(file: string): Workflow {
-  return parse(fs.readFileSync(file, "utf8")) as Workflow;
-}
 
 /** Runs action-validator on `file`. */
 function validate(file: string): { status: number | null; output: string } {
@@ -73,101 +54,6 @@ function validate(file: string): { status: number | null; output: string } {
     timeout: 60_000,
   });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
-
-/** The workflow's events, each with its filter (null when it has none). */
-function triggers(wf: Workflow): Record<string, { branches?: string[] } | null> {
-  if (typeof wf.on === "string") return { [wf.on]: null };
-  if (Array.isArray(wf.on)) return Object.fromEntries(wf.on.map((e) => [e, null]));
-  return wf.on;
-}
-
-function runsOn(wf: Workflow, event: string, branch?: string): boolean {
-  const on = triggers(wf);
-  if (!(event in on)) return false;
-  const branches = on[event]?.branches;
-  return branch === undefined || branches === undefined || branches.includes(branch);
-}
-
-function list(value: string | string[] | undefined): string[] {
-  return value === undefined ? [] : Array.isArray(value) ? value : [value];
-}
-
-/**
- * Every job that runs on `event` (on `branch` for a push), called workflows expanded: a job that
- * needs a calling job waits for every job of the called workflow.
- */
-function jobsOn(event: string, branch?: string): RunJob[] {
-  const out: RunJob[] = [];
-  for (const file of workflowFiles()) {
-    const wf = load(file);
-    if (!runsOn(wf, event, branch)) continue;
-    const name = path.basename(file);
-    // Each job of this workflow, as the ids that stand for it.
-    const ids = new Map<string, string[]>();
-    const expanded: Array<{
-      id: string;
-      job: Job;
-      needs: string[];
-      perms: Workflow["permissions"];
-    }> = [];
-    for (const [key, job] of Object.entries(wf.jobs)) {
-      if (job.uses?.startsWith("./.github/workflows/")) {
-        const called = load(path.join(ROOT, job.uses));
-        assert.ok(runsOn(called, "workflow_call"), `${job.uses} is not a reusable workflow`);
-        const calledIds: string[] = [];
-        for (const [calledKey, calledJob] of Object.entries(called.jobs)) {
-          const id = `${name}:${key}>${calledKey}`;
-          calledIds.push(id);
-          const inner = list(calledJob.needs).map((n) => `${name}:${key}>${n}`);
-          expanded.push({
-            id,
-            job: calledJob,
-            needs: [...list(job.needs), ...inner],
-            perms: called.permissions ?? job.permissions ?? wf.permissions,
-          });
-        }
-        ids.set(key, calledIds);
-      } else {
-        ids.set(key, [`${name}:${key}`]);
-        expanded.push({ id: `${name}:${key}`, job, needs: list(job.needs), perms: wf.permissions });
-      }
-    }
-    const direct = new Map<string, string[]>();
-    for (const e of expanded) {
-      direct.set(
-        e.id,
-        e.needs.flatMap((n) => {
-          if (n.includes(">")) return [n];
-          const target = ids.get(n);
-          assert.ok(target, `${e.id} needs "${n}", which is no job of ${name}`);
-          return target;
-        }),
-      );
-    }
-    const closure = (id: string, seen = new Set<string>()): Set<string> => {
-      for (const n of direct.get(id) ?? []) {
-        if (!seen.has(n)) {
-          seen.add(n);
-          closure(n, seen);
-        }
-      }
-      return seen;
-    };
-    for (const e of expanded) {
-      out.push({ id: e.id, job: e.job, after: closure(e.id), defaultPermissions: e.perms });
-    }
-  }
-  return out;
-}
-
-function steps(job: Job): Step[] {
-  return job.steps ?? [];
-}
-
-/** The index of the first step whose `run` script has a line matching `re`, or -1. */
-function runIndex(job: Job, re: RegExp): number {
-  return steps(job).findIndex((s) => (s.run ?? "").split("\n").some((line) => re.test(line)));
 }
 
 /** A line of a shell script (continued lines joined) that installs system packages. */
@@ -226,51 +112,9 @@ const UNIT_TIER = /^\s*npm run test:unit\b/;
 
 /** The Node major a job sets up (actions/setup-node's node-version). */
 function nodeOf(job: Job): number {
-  const setup = steps(job).find((s) => s.uses?.startsWith("actions/setup-node@"));
+  const setup = steps(job).find((s) => actionOf(s) === "actions/setup-node");
   assert.ok(setup, "no actions/setup-node step");
   return Number(setup.with?.["node-version"]);
-}
-
-const PULUMI_ACTION = /^pulumi\/actions@v\d+$/;
-
-/** The stacks a pulumi/actions step runs `command` on, its matrix expanded. */
-function pulumiStacks(job: Job, command: string): string[] {
-  const stacks: string[] = [];
-  for (const step of steps(job)) {
-    if (!step.uses || !PULUMI_ACTION.test(step.uses) || step.with?.command !== command) continue;
-    const name = String(step.with["stack-name"] ?? "");
-    if (name.includes("matrix.stack")) {
-      const values = job.strategy?.matrix?.stack;
-      assert.ok(
-        Array.isArray(values),
-        "stack-name uses matrix.stack, but the matrix has no stack list",
-      );
-      stacks.push(...values.map(String));
-    } else {
-      // A literal name, or a qualified one ("org/dev") chosen by an expression.
-      stacks.push(...["dev", "prod"].filter((s) => new RegExp(`(^|[/'])${s}($|')`).test(name)));
-    }
-  }
-  return stacks;
-}
-
-function pulumiSteps(job: Job, command: string): Step[] {
-  return steps(job).filter(
-    (s) => s.uses && PULUMI_ACTION.test(s.uses) && s.with?.command === command,
-  );
-}
-
-/** Every string in a parsed YAML value, with its path. */
-function strings(value: unknown, at = ""): Array<[string, string]> {
-  if (typeof value === "string") return [[at, value]];
-  if (Array.isArray(value)) return value.flatMap((v, i) => strings(v, `${at}[${i}]`));
-  if (value && typeof value === "object") {
-    return Object.entries(value).flatMap(([k, v]) => [
-      ...strings(k, `${at}.${k}(key)`),
-      ...strings(v, `${at}.${k}`),
-    ]);
-  }
-  return [];
 }
 
 describe("GitHub workflows: action-validator checks every workflow against GitHub's schema", () => {
@@ -336,7 +180,7 @@ describe("GitHub workflows: action-validator checks every workflow against GitHu
   });
 });
 
-describe("GitHub workflows: pull requests run the tests, render, and preview both stacks", () => {
+describe("GitHub workflows: pull requests run the tests, render both stacks, and preview dev", () => {
   const jobs = jobsOn("pull_request");
   let dir: string;
   before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-workflows-"))));
@@ -393,33 +237,40 @@ describe("GitHub workflows: pull requests run the tests, render, and preview bot
     }
   });
 
-  it("renders the prod stack's files", () => {
-    assert.ok(
-      jobs.some((j) => runIndex(j.job, /npm run render -- --stack prod --out \S+/) >= 0),
-      "no job runs npm run render -- --stack prod --out DIR",
+  it("renders the prod stack's files, with no secret in scope", () => {
+    const render = jobs.filter(
+      (j) => runIndex(j.job, /npm run render -- --stack prod --out \S+/) >= 0,
     );
+    assert.equal(render.length, 1, "one job runs npm run render -- --stack prod --out DIR");
+    assert.equal(hasSecretsInScope(render[0].job), false);
   });
 
-  it("previews dev and prod after the tests, commenting on the pull request", () => {
-    const previews = jobs.filter((j) => pulumiStacks(j.job, "preview").length > 0);
-    assert.deepEqual(previews.flatMap((j) => pulumiStacks(j.job, "preview")).sort(), [
-      "dev",
-      "prod",
-    ]);
+  it("previews dev only, after the tests, commenting on the pull request", () => {
+    const previews = jobs.filter((j) => stacksOf(j.job, "preview").length > 0);
+    const stacks = previews.flatMap((j) => stacksOf(j.job, "preview"));
+    assert.equal(stacks.length, 1, stacks.join(", "));
+    assert.ok(namesStack(stacks[0], "dev"), stacks[0]);
     for (const p of previews) {
-      assert.ok(
-        testJobs.every((t) => p.after.has(t.id)),
-        `${p.id} does not wait for the tests (${[...p.after].join(", ")})`,
-      );
-      assert.ok(
-        unitJobs.every((t) => p.after.has(t.id)),
-        `${p.id} does not wait for the unit tier`,
-      );
+      for (const t of [...testJobs, ...unitJobs])
+        assert.ok(p.after.has(t.id), `${p.id} does not wait for ${t.id}`);
       for (const step of pulumiSteps(p.job, "preview")) {
         assert.equal(step.with?.["comment-on-pr"], true);
         assert.equal(step.with?.["github-token"], "${{ secrets.GITHUB_TOKEN }}");
         assert.equal(step.with?.["work-dir"], ".");
       }
+      assert.match(String(p.job.if), /head\.repo\.full_name == github\.repository/);
+      assert.match(String(p.job.if), /github\.actor != 'dependabot\[bot\]'/);
+    }
+  });
+
+  it("no job of a pull request runs Pulumi on prod, runs up or destroy, or uses an environment", () => {
+    for (const j of jobs) {
+      for (const command of ["preview", "up", "destroy", "refresh"]) {
+        const prod = stacksOf(j.job, command).filter((s) => namesStack(s, "prod"));
+        assert.deepEqual(prod, [], `${j.id} runs ${command} on prod`);
+      }
+      assert.deepEqual([...stacksOf(j.job, "up"), ...stacksOf(j.job, "destroy")], [], j.id);
+      assert.equal(environmentOf(j.job), undefined, `${j.id} runs in an environment`);
     }
   });
 
@@ -428,20 +279,23 @@ describe("GitHub workflows: pull requests run the tests, render, and preview bot
       const perms = j.job.permissions ?? j.defaultPermissions;
       assert.ok(perms && typeof perms === "object", `${j.id} has no explicit permissions`);
       assert.equal(perms.contents, "read", j.id);
-      const writes = Object.entries(perms).filter(([, v]) => v === "write");
-      const comments = pulumiSteps(j.job, "preview").some(
-        (s) => s.with?.["comment-on-pr"] === true,
-      );
-      assert.deepEqual(writes, comments ? [["pull-requests", "write"]] : [], j.id);
+      const comments = pulumiSteps(j.job).some((s) => s.with?.["comment-on-pr"] === true);
+      assert.equal(perms["pull-requests"], comments ? "write" : undefined, j.id);
     }
   });
 });
 
-describe("GitHub workflows: a push to main tests, then deploys dev, then prod in a protected environment", () => {
+describe("GitHub workflows: a push to main tests, applies a throwaway stack, previews prod, then deploys the previewed commit", () => {
   const jobs = jobsOn("push", "main");
   const testJobs = jobs.filter((j) => runIndex(j.job, /^\s*npx mocha\b|^\s*npm test\b/) >= 0);
   const unitJobs = jobs.filter((j) => runIndex(j.job, UNIT_TIER) >= 0);
-  const up = (stack: string) => jobs.filter((j) => pulumiStacks(j.job, "up").includes(stack));
+  const running = (command: string, stack: string) =>
+    jobs.filter((j) => stacksOf(j.job, command).some((s) => namesStack(s, stack)));
+  const ephemeral = jobs.filter((j) =>
+    stacksOf(j.job, "up").some(
+      (s) => /ci-/.test(s) && /github\.run_id/.test(s) && /github\.run_attempt/.test(s),
+    ),
+  );
 
   it("runs the whole suite on Node 24 and the unit tier on Node 22", () => {
     assert.equal(testJobs.length, 1);
@@ -450,61 +304,376 @@ describe("GitHub workflows: a push to main tests, then deploys dev, then prod in
     assert.equal(nodeOf(unitJobs[0].job), 22);
   });
 
-  it("up dev after the tests; up prod after dev, in the environment production", () => {
-    const [dev, prod] = [up("dev"), up("prod")];
-    assert.equal(dev.length, 1, "one job deploys dev");
-    assert.equal(prod.length, 1, "one job deploys prod");
-    assert.notEqual(dev[0].id, prod[0].id, "dev and prod deploy in separate jobs");
-    for (const j of [...dev, ...prod]) {
-      assert.ok(
-        [...testJobs, ...unitJobs].every((t) => j.after.has(t.id)),
-        `${j.id} does not wait for the tests`,
-      );
-    }
-    assert.ok(prod[0].after.has(dev[0].id), "prod does not wait for dev");
-    const env = prod[0].job.environment;
-    assert.equal(typeof env === "string" ? env : env?.name, "production");
-    assert.equal(dev[0].job.environment, undefined, "dev needs no approval");
+  it("never runs up, destroy or refresh on the developers' dev stack", () => {
+    for (const command of ["up", "destroy", "refresh"])
+      assert.deepEqual(running(command, "dev"), [], `${command} on dev`);
   });
 
-  it("permissions: contents read, nothing written", () => {
+  it("up on a stack of its own, ci-<run id>-<attempt>, after the tests: created, smoke-tested, then destroyed and removed whatever happened", () => {
+    assert.equal(ephemeral.length, 1, "one job runs up on a ci-<run id>-<attempt> stack");
+    const { job, after } = ephemeral[0];
+    for (const t of [...testJobs, ...unitJobs]) assert.ok(after.has(t.id), `waits for ${t.id}`);
+    const init = runIndex(job, /^\s*pulumi stack init "\$STACK" /);
+    const up = runIndex(job, /^\s*pulumi up\b.*--stack "\$STACK"/);
+    const smoke = runIndex(job, /^\s*pulumi stack output connection\b.*--stack "\$STACK"/);
+    const destroy = runIndex(job, /^\s*pulumi destroy\b.*--stack "\$STACK"/);
+    const rm = runIndex(job, /^\s*pulumi stack rm\b.*--stack "\$STACK"/);
+    assert.ok(
+      0 <= init && init < up && up < smoke && smoke < destroy,
+      `${init} ${up} ${smoke} ${destroy}`,
+    );
+    assert.equal(rm, destroy, "destroy and stack rm in one step");
+    assert.equal(steps(job)[destroy].if, "always()");
+    assert.equal(job.concurrency, undefined, "each run has its own stack: nothing to queue behind");
+  });
+
+  it("preview of prod in production-preview after the tests, in the job summary; up of prod in production after it and after the throwaway stack, both of github.sha", () => {
+    const previews = running("preview", "prod");
+    const ups = running("up", "prod");
+    assert.equal(previews.length, 1, "one job previews prod");
+    assert.equal(ups.length, 1, "one job deploys prod");
+    const [preview, up] = [previews[0], ups[0]];
+    assert.equal(environmentOf(preview.job), "production-preview");
+    assert.equal(environmentOf(up.job), "production");
+    assert.ok(up.after.has(preview.id), `${up.id} does not wait for ${preview.id}`);
+    assert.ok(up.after.has(ephemeral[0].id), `${up.id} does not wait for the throwaway stack`);
+    for (const t of [...testJobs, ...unitJobs]) assert.ok(preview.after.has(t.id), t.id);
+    for (const j of [preview, up]) {
+      const checkout = steps(j.job).find((s) => actionOf(s) === "actions/checkout");
+      assert.equal(checkout?.with?.ref, "${{ github.sha }}", `${j.id} checks out github.sha`);
+      assert.equal(checkout?.with?.["persist-credentials"], false, j.id);
+      for (const s of pulumiSteps(j.job)) assert.equal(s.with?.["comment-on-summary"], true, j.id);
+    }
+    assert.deepEqual(stacksOf(preview.job, "up"), [], "the preview job changes nothing");
+    assert.equal(pulumiSteps(preview.job, "preview").length, 1);
+  });
+
+  it("permissions: contents read; id-token write only where a backend's credentials are fetched", () => {
     for (const j of jobs) {
       const perms = j.job.permissions ?? j.defaultPermissions;
-      assert.deepEqual(perms, { contents: "read" }, j.id);
+      assert.ok(perms && typeof perms === "object", `${j.id} has no explicit permissions`);
+      const oidc = steps(j.job).some((s) => CREDENTIAL_STEPS.some((c) => c.action === actionOf(s)));
+      assert.deepEqual(
+        perms,
+        oidc ? { contents: "read", "id-token": "write" } : { contents: "read" },
+        j.id,
+      );
     }
   });
 
-  it("two deploys of one stack never overlap: a concurrency group per stack, never cancelled", () => {
-    const groups = ["dev", "prod"].map((stack) => {
-      const c = up(stack)[0].job.concurrency;
-      assert.ok(c && typeof c === "object", `the ${stack} deploy has no concurrency`);
-      assert.equal(c["cancel-in-progress"], false, `a running ${stack} deploy is never cancelled`);
-      assert.ok(!c.group.includes("${{"), `the ${stack} group is the same for every run`);
-      return c.group;
-    });
-    assert.notEqual(groups[0], groups[1]);
+  it("two deploys of prod never overlap: one concurrency group, never cancelled", () => {
+    const c = running("up", "prod")[0].job.concurrency;
+    assert.ok(c && typeof c === "object", "the prod deploy has no concurrency");
+    assert.equal(c["cancel-in-progress"], false, "a running prod deploy is never cancelled");
+    assert.ok(!c.group.includes("${{"), "the group is the same for every run");
   });
 
-  it("the prod job writes KUBECONFIG_PROD to a file of mode 600 under $RUNNER_TEMP and exports KUBECONFIG", () => {
-    const job = up("prod")[0].job;
-    const i = steps(job).findIndex((s) => s.env?.KUBECONFIG_PROD !== undefined);
-    assert.ok(i >= 0, "no step reads the secret KUBECONFIG_PROD");
-    const run = steps(job)[i].run ?? "";
-    assert.match(run, /chmod 600 "\$RUNNER_TEMP\/[^"]+"/);
-    assert.match(run, /KUBECONFIG=\$RUNNER_TEMP\/\S+" >> "\$GITHUB_ENV"/);
-    const pulumi = steps(job).findIndex((s) => s.uses && PULUMI_ACTION.test(s.uses));
-    assert.ok(i < pulumi, "the kubeconfig is written before pulumi up");
+  for (const [stack, secret] of [
+    ["preview", "KUBECONFIG_PROD_PREVIEW"],
+    ["up", "KUBECONFIG_PROD"],
+  ] as const) {
+    it(`the prod ${stack} job writes ${secret} to a file of mode 600 under $RUNNER_TEMP, exports KUBECONFIG and removes the file whatever happened`, () => {
+      const job = running(stack, "prod")[0].job;
+      const i = steps(job).findIndex((s) => s.env?.[secret] !== undefined);
+      assert.ok(i >= 0, `no step reads the secret ${secret}`);
+      const run = steps(job)[i].run ?? "";
+      assert.match(run, /chmod 600 "\$RUNNER_TEMP\/kubeconfig"/);
+      assert.match(run, /KUBECONFIG=\$RUNNER_TEMP\/kubeconfig" >> "\$GITHUB_ENV"/);
+      const pulumi = steps(job).findIndex((s) => pulumiSteps({ steps: [s] }).length > 0);
+      assert.ok(i < pulumi, "the kubeconfig is written before pulumi runs");
+      const rm = runIndex(job, /^\s*rm -f "\$RUNNER_TEMP\/kubeconfig"/);
+      assert.ok(rm > pulumi && steps(job)[rm].if === "always()", "the kubeconfig is removed");
+    });
+  }
+});
+
+describe("GitHub workflows: secrets only on the steps that use them, never near install scripts", () => {
+  for (const file of workflowFiles()) {
+    const name = path.basename(file);
+    const wf = load(file);
+    const forPullRequests = runsOn(wf, "pull_request") || runsOn(wf, "pull_request_target");
+
+    it(`${name}: no secret in the workflow's or a job's env, nor anywhere but a step's env`, () => {
+      assert.deepEqual(secretsOutsideStepEnv(wf), []);
+      for (const [key, job] of Object.entries(wf.jobs))
+        assert.equal(job.secrets, undefined, `${key} passes secrets to a called workflow`);
+      assert.ok(!runsOn(wf, "pull_request_target"), "pull_request_target runs with secrets");
+    });
+
+    it(`${name}: npm ci --ignore-scripts in every job with a secret in scope`, () => {
+      for (const [key, job] of Object.entries(wf.jobs))
+        assert.deepEqual(installScriptProblems(job), [], key);
+    });
+
+    it(`${name}: prod secrets only in the production environments${forPullRequests ? " (none here: it runs for pull requests)" : ""}`, () => {
+      for (const [key, job] of Object.entries(wf.jobs))
+        assert.deepEqual(prodSecretProblems(job, forPullRequests), [], key);
+    });
+
+    it(`${name}: each stack's own passphrase`, () => {
+      for (const [key, job] of Object.entries(wf.jobs))
+        assert.deepEqual(passphraseProblems(job), [], key);
+    });
+  }
+
+  it("the secret-bearing jobs are the Pulumi jobs, each with a secret in scope (the checks above are not vacuous)", () => {
+    const pulumiJobs = [...jobsOn("pull_request"), ...jobsOn("push", "main")].filter(
+      (j) => pulumiSteps(j.job).length > 0 || runIndex(j.job, /^\s*pulumi\s/) >= 0,
+    );
+    assert.equal(pulumiJobs.length, 4, pulumiJobs.map((j) => j.id).join(", "));
+    for (const j of pulumiJobs) assert.ok(hasSecretsInScope(j.job), j.id);
+  });
+
+  it("the checks catch a secret in a workflow's or job's env, a plain npm ci beside a secret, a prod secret in a preview of a pull request, one passphrase for both stacks", () => {
+    const step = (s: Step): Job => ({ steps: [s] });
+    const bad: Workflow = {
+      on: "push",
+      env: { T: "${{ secrets.PULUMI_ACCESS_TOKEN }}" },
+      jobs: { j: { env: { P: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" }, steps: [] } },
+    };
+    assert.deepEqual(
+      secretsOutsideStepEnv(bad).map((p) => p.split(":")[0]),
+      [".env.T", ".jobs.j.env.P"],
+    );
+    const job: Job = {
+      steps: [
+        { run: "npm ci --no-audit" },
+        {
+          uses: "pulumi/actions@x",
+          env: { PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" },
+          with: { "stack-name": "prod" },
+        },
+      ],
+    };
+    assert.equal(installScriptProblems(job).length, 1);
+    assert.deepEqual(installScriptProblems(step({ run: "npm ci --ignore-scripts" })), []);
+    assert.equal(
+      installScriptProblems({ environment: "production", steps: [{ run: "npm install x" }] })
+        .length,
+      1,
+    );
+    assert.deepEqual(passphraseProblems(job), [
+      "prod's passphrase is ${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+    ]);
+    const kube = step({ env: { K: "${{ secrets.KUBECONFIG_PROD }}" } });
+    assert.equal(prodSecretProblems(kube, true).length, 1);
+    assert.equal(
+      prodSecretProblems({ ...kube, environment: "production-preview" }, false).length,
+      1,
+    );
+    assert.deepEqual(prodSecretProblems({ ...kube, environment: "production" }, false), []);
+    assert.equal(prodSecretProblems({ ...kube, environment: "production" }, true).length, 1);
   });
 });
 
-describe("GitHub workflows: credentials come only from repository secrets", () => {
-  const files = workflowFiles();
-  const SECRETS = [
-    "PULUMI_ACCESS_TOKEN",
-    "PULUMI_BACKEND_URL",
-    "PULUMI_CONFIG_PASSPHRASE",
-    "KUBECONFIG_PROD",
-  ];
+describe("GitHub workflows: install scripts, skipped by npm ci --ignore-scripts, are not needed", () => {
+  const lock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { hasInstallScript?: boolean; optional?: boolean }>;
+  };
+  /** Every package with an install script, and why the Pulumi jobs do without it. */
+  const REVIEWED: Record<string, string> = {
+    "node_modules/@pulumi/kubernetes":
+      "installs the resource plugin, which the Pulumi CLI installs itself from the package's pulumi.resource",
+    "node_modules/bcrypt":
+      "builds a native module of redis-commander's optional dependency; Commander falls back to bcryptjs",
+    "node_modules/protobufjs": "only warns about version schemes of the packages that depend on it",
+    "node_modules/redis-commander": "only prints that errors of bcrypt can be ignored",
+  };
+
+  it("the packages with an install script are exactly the reviewed ones (a new one needs a review)", () => {
+    const found = Object.entries(lock.packages)
+      .filter(([, p]) => p.hasInstallScript)
+      .map(([k]) => k)
+      .sort();
+    assert.deepEqual(found, Object.keys(REVIEWED).sort());
+  });
+
+  it("@pulumi/* packages with an install script declare their plugin (pulumi.resource) for the CLI", () => {
+    for (const key of Object.keys(REVIEWED).filter((k) => k.includes("@pulumi/"))) {
+      const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, key, "package.json"), "utf8")) as {
+        version: string;
+        pulumi?: { resource?: boolean; version?: string };
+      };
+      assert.equal(pkg.pulumi?.resource, true, key);
+      assert.equal(pkg.pulumi?.version, pkg.version, key);
+    }
+  });
+
+  /** The packages (bare specifiers) the modules reachable from `entry` import. */
+  function packagesImportedFrom(entry: string): Set<string> {
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = fs.readFileSync(file, "utf8");
+      const specifiers = [...text.matchAll(/(?:from|import|require)\s*\(?\s*"([^"]+)"/g)].map(
+        (m) => m[1],
+      );
+      for (const spec of specifiers) {
+        if (!spec.startsWith(".")) {
+          packages.add(
+            spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0],
+          );
+          continue;
+        }
+        const base = path.resolve(path.dirname(file), spec);
+        const found = [`${base}.ts`, path.join(base, "index.ts")].find((f) => fs.existsSync(f));
+        assert.ok(found, `${file} imports ${spec}, which is no TypeScript file`);
+        visit(found);
+      }
+    };
+    visit(entry);
+    return packages;
+  }
+
+  it("the Pulumi program loads neither bcrypt nor redis-commander (it hashes with bcryptjs)", () => {
+    const packages = packagesImportedFrom(path.join(ROOT, "index.ts"));
+    assert.ok(packages.has("@pulumi/pulumi") && packages.has("bcryptjs"), [...packages].join(" "));
+    assert.ok(!packages.has("bcrypt") && !packages.has("redis-commander"), [...packages].join(" "));
+  });
+
+  it("bcrypt is optional and redis-commander falls back to bcryptjs", () => {
+    assert.equal(lock.packages["node_modules/bcrypt"].optional, true);
+    const app = fs.readFileSync(path.join(ROOT, "node_modules/redis-commander/lib/app.js"), "utf8");
+    assert.match(
+      app,
+      /bcrypt = require\('bcrypt'\);\s*\} catch[^{]*\{\s*bcrypt = require\('bcryptjs'\)/,
+    );
+    assert.ok(require.resolve("bcryptjs"));
+  });
+});
+
+describe("GitHub workflows: every action pinned by commit, the Pulumi CLI by version", () => {
+  const all = workflowFiles().map((f) => [path.basename(f), fs.readFileSync(f, "utf8")] as const);
+
+  for (const [name, text] of all) {
+    it(`${name}: every uses: is owner/repo@<40 hex> # <tag>`, () => {
+      assert.deepEqual(pinProblems(text), []);
+      assert.ok(pins(text).length > 0);
+    });
+  }
+
+  it("one action, one commit and tag, in every workflow", () => {
+    const seen = new Map<string, Set<string>>();
+    for (const [, text] of all)
+      for (const [action, pin] of pins(text))
+        seen.set(action, (seen.get(action) ?? new Set()).add(pin));
+    for (const [action, set] of seen)
+      assert.equal(set.size, 1, `${action}: ${[...set].join(" | ")}`);
+  });
+
+  it("the check refuses a tag, a short SHA, a SHA without its tag, a branch", () => {
+    const text = [
+      "      - uses: actions/checkout@v7",
+      "      - uses: actions/checkout@3d3c42e",
+      "        uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1",
+      "      - uses: pulumi/actions@main # v7",
+      "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1",
+      "    uses: ./.github/workflows/test.yml",
+    ].join("\n");
+    assert.equal(pinProblems(text).length, 4);
+  });
+
+  for (const file of workflowFiles()) {
+    it(`${path.basename(file)}: the Pulumi CLI at an exact version, installed before it runs`, () => {
+      for (const [key, job] of Object.entries(load(file).jobs))
+        assert.deepEqual(pulumiCliProblems(job), [], key);
+    });
+  }
+
+  it("the pinned CLI is not older than the @pulumi/pulumi SDK of package-lock.json", () => {
+    const cli = pulumiVersionOf({ "pulumi-version-file": ".pulumi.version" });
+    assert.ok(!(cli instanceof Error), String(cli));
+    const lock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8"));
+    const sdk: string = lock.packages["node_modules/@pulumi/pulumi"].version;
+    const num = (v: string) => v.split(".").map(Number);
+    const [a, b] = [num(cli), num(sdk)];
+    const cmp = a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+    assert.ok(cmp >= 0, `CLI ${cli} is older than the SDK ${sdk}`);
+  });
+
+  it("the check refuses a range, both inputs, none, and a CLI run before the install", () => {
+    assert.ok(pulumiVersionOf({ "pulumi-version": "^3" }) instanceof Error);
+    assert.ok(pulumiVersionOf({ "pulumi-version": "3.x" }) instanceof Error);
+    assert.ok(pulumiVersionOf({}) instanceof Error);
+    assert.ok(
+      pulumiVersionOf({
+        "pulumi-version": "3.1.0",
+        "pulumi-version-file": ".pulumi.version",
+      }) instanceof Error,
+    );
+    assert.equal(pulumiVersionOf({ "pulumi-version": "3.1.0" }), "3.1.0");
+    const late: Job = {
+      steps: [
+        { run: "pulumi up --yes" },
+        { uses: "pulumi/actions@x", with: { "pulumi-version": "3.1.0" } },
+      ],
+    };
+    assert.deepEqual(pulumiCliProblems(late), ["runs pulumi before pulumi/actions installs it"]);
+    const curl: Job = { steps: [{ run: "curl -fsSL https://get.pulumi.com | sh" }] };
+    assert.equal(pulumiCliProblems(curl).length, 1);
+  });
+});
+
+describe("GitHub workflows: OIDC credentials for each backend the docs list", () => {
+  const pulumiJobs: RunJob[] = [...jobsOn("pull_request"), ...jobsOn("push", "main")].filter(
+    (j) => pulumiSteps(j.job).length > 0 || runIndex(j.job, /^\s*pulumi\s/) >= 0,
+  );
+
+  it("the backends of docs/operations/pulumi-backend.md, file:// aside (a runner's disk is gone after the job), each have a credentials step", () => {
+    const doc = fs.readFileSync(path.join(ROOT, "docs/operations/pulumi-backend.md"), "utf8");
+    const selfManaged = /Self-managed:([\s\S]*?)then choose/.exec(doc)?.[1] ?? "";
+    const listed = [...new Set([...selfManaged.matchAll(/\b([a-z0-9]+:\/\/)/g)].map((m) => m[1]))]
+      .filter((s) => s !== "file://")
+      .sort();
+    assert.deepEqual(listed, ["azblob://", "gs://", "s3://"]);
+    const covered = CREDENTIAL_STEPS.map((c) => c.backend);
+    for (const b of [...listed, "Pulumi Cloud"]) assert.ok(covered.includes(b as never), b);
+  });
+
+  for (const j of jobsOn("pull_request").concat(jobsOn("push", "main"))) {
+    it(`${j.id}: ${pulumiJobs.includes(j) ? "each backend's OIDC step between npm ci and Pulumi, id-token write" : "no credentials, no id-token"}`, () => {
+      assert.deepEqual(credentialProblems(j.job), []);
+    });
+  }
+
+  it("the check catches a missing backend, a static key, a step without its condition, another action after the credentials, id-token without credentials", () => {
+    const ok = pulumiJobs[0].job;
+    const without = (action: string): Job => ({
+      ...ok,
+      steps: steps(ok).filter((s) => actionOf(s) !== action),
+    });
+    assert.deepEqual(credentialProblems(without("azure/login")), [
+      "no credentials step for azblob:// (azure/login)",
+    ]);
+    const keyed: Job = {
+      ...ok,
+      steps: steps(ok).map((s) =>
+        actionOf(s) === "aws-actions/configure-aws-credentials"
+          ? {
+              ...s,
+              if: undefined,
+              with: { ...s.with, "aws-secret-access-key": "${{ secrets.AWS_KEY }}" },
+            }
+          : s,
+      ),
+    };
+    assert.equal(credentialProblems(keyed).length, 3);
+    const late: Job = {
+      ...ok,
+      steps: [...steps(ok), { uses: "actions/upload-artifact@x", with: { path: "." } }],
+    };
+    assert.deepEqual(credentialProblems(late), [
+      `actions/upload-artifact runs after the credentials (step ${steps(ok).length})`,
+    ]);
+    assert.deepEqual(credentialProblems({ permissions: { "id-token": "write" }, steps: [] }), [
+      "id-token: write without credentials steps",
+    ]);
+  });
+});
+
+describe("GitHub workflows: workflow-level permissions and literal credentials", () => {
   const TOKEN_LIKE = [
     /pul-[0-9a-f]{40}/, // Pulumi access token
     /gh[pousr]_[A-Za-z0-9]{30,}/, // GitHub token
@@ -514,18 +683,30 @@ describe("GitHub workflows: credentials come only from repository secrets", () =
     /(client-key-data|client-certificate-data|certificate-authority-data|token):\s*[A-Za-z0-9+/=._-]{16,}/,
     /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./, // a JWT
   ];
+  /** The secrets of docs/operations/ci-and-deploys.md, which scripts may only write to a file. */
+  const SECRETS = [
+    "PULUMI_CONFIG_PASSPHRASE",
+    "PULUMI_CONFIG_PASSPHRASE_DEV",
+    "PULUMI_CONFIG_PASSPHRASE_PROD",
+    "KUBECONFIG_PROD",
+    "KUBECONFIG_PROD_PREVIEW",
+  ];
 
-  for (const file of files) {
+  for (const file of workflowFiles()) {
     const name = path.basename(file);
     const text = fs.readFileSync(file, "utf8");
     const wf = load(file);
+
+    it(`${name}: permissions contents: read at the top, and nothing more`, () => {
+      assert.deepEqual(wf.permissions, { contents: "read" });
+    });
 
     it(`${name}: no literal token, key or kubeconfig`, () => {
       for (const re of TOKEN_LIKE) assert.doesNotMatch(text, re);
     });
 
     it(`${name}: every env or with value named like a credential is exactly \${{ secrets.* }}`, () => {
-      const credential = /token|passphrase|password|secret|kubeconfig_prod|backend_url|private/i;
+      const credential = /token$|passphrase$|password|secret|kubeconfig_prod|private/i;
       const blocks: Array<[string, Record<string, unknown> | undefined]> = [["env", wf.env]];
       for (const [id, job] of Object.entries(wf.jobs)) {
         blocks.push([`${id}.env`, job.env]);
@@ -543,11 +724,6 @@ describe("GitHub workflows: credentials come only from repository secrets", () =
           );
         }
       }
-      for (const secret of SECRETS) {
-        for (const [at, value] of strings(wf)) {
-          if (at.endsWith(`.${secret}`)) assert.equal(value, `\${{ secrets.${secret} }}`, at);
-        }
-      }
     });
 
     it(`${name}: secrets reach a script only through env, and no script prints one`, () => {
@@ -556,20 +732,112 @@ describe("GitHub workflows: credentials come only from repository secrets", () =
           assert.doesNotMatch(at, /\.run$/, `${at} expands a secret into the script`);
           assert.match(value, /\$\{\{[^}]*secrets\.[^}]*\}\}/, `${at}: secrets outside \${{ }}`);
         }
-        if (at.endsWith(".run")) {
-          // A line may test a secret for emptiness; any other use must write it to a file.
-          for (const secret of SECRETS) {
-            const use = new RegExp(`\\$\\{?${secret}\\b`);
-            const test = new RegExp(`\\[ -[zn] "\\$\\{?${secret}\\}?" \\]`, "g");
-            for (const line of value.split("\n")) {
-              const rest = line.replace(test, "");
-              if (use.test(rest))
-                assert.match(rest, /> "\$RUNNER_TEMP\/[^"]+"\s*$/, `${at}: ${line}`);
-            }
+        if (!at.endsWith(".run")) continue;
+        // A line may test a secret for emptiness; any other use must write it to a file.
+        for (const secret of SECRETS) {
+          const use = new RegExp(`\\$\\{?${secret}\\b`);
+          const test = new RegExp(`\\[ -[zn] "\\$\\{?${secret}\\}?" \\]`, "g");
+          for (const line of value.split("\n")) {
+            const rest = line.replace(test, "");
+            if (use.test(rest))
+              assert.match(rest, /> "\$RUNNER_TEMP\/[^"]+"\s*$/, `${at}: ${line}`);
           }
-          assert.doesNotMatch(value, /set -x|cat "?\$RUNNER_TEMP\/kubeconfig/, at);
         }
+        assert.doesNotMatch(
+          value,
+          /set -x|cat "?\$RUNNER_TEMP\/(kubeconfig|connection|ci-passphrase)/,
+          at,
+        );
       }
     });
   }
+});
+
+describe("GitHub workflows: every run script passes shellcheck (bash, GitHub's shell on Ubuntu)", () => {
+  let dir: string;
+  before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-workflow-scripts-"))));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const file of workflowFiles()) {
+    it(`${path.basename(file)}`, function () {
+      this.timeout(60_000);
+      const scripts: string[] = [];
+      for (const [key, job] of Object.entries(load(file).jobs)) {
+        steps(job).forEach((s, i) => {
+          if (s.run === undefined) return;
+          const script = path.join(dir, `${path.basename(file, ".yml")}-${key}-${i}.sh`);
+          fs.writeFileSync(script, `#!/bin/bash\n${s.run}`);
+          scripts.push(script);
+        });
+      }
+      assert.ok(scripts.length > 0);
+      const result = spawnSync("shellcheck", ["-s", "bash", ...scripts], { encoding: "utf8" });
+      assert.equal(result.error, undefined, "shellcheck is not installed");
+      assert.equal(result.status, 0, result.stdout);
+    });
+  }
+});
+
+describe("GitHub workflows: the throwaway stack's scripts, run with a stand-in pulumi", () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-ci-stack-"))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const env = (stack: string) => ({ STACK: stack, GITHUB_RUN_ID: "42" });
+
+  it("Pulumi.dev.yaml holds no secure: value (the throwaway stack could not decrypt it)", () => {
+    const text = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
+    assert.deepEqual(
+      strings(parse(text)).filter(([at]) => /\.secure$/.test(at)),
+      [],
+    );
+    assert.doesNotMatch(text, /secure:/);
+  });
+
+  for (const stack of ["ci-42", "acme/ci-42"]) {
+    it(`creating ${stack}: the dev stack's config and nothing else in Pulumi.ci-42.yaml, a random passphrase in a file of mode 600, stack init with it`, () => {
+      const step = ciStackStep(/^\s*pulumi stack init\b/);
+      const run = runWithStandInPulumi(step, dir, env(stack));
+      assert.equal(run.status, 0, run.out);
+      assert.deepEqual(run.calls, [
+        `stack init ${stack} --secrets-provider passphrase --non-interactive`,
+      ]);
+      const written = parse(fs.readFileSync(path.join(run.work, "Pulumi.ci-42.yaml"), "utf8"));
+      const dev = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
+      assert.deepEqual(written, { config: dev.config });
+      const passphrase = path.join(run.temp, "ci-passphrase");
+      assert.equal(fs.statSync(passphrase).mode & 0o777, 0o600);
+      assert.ok(fs.readFileSync(passphrase, "utf8").trim().length >= 40);
+      assert.equal(step.env?.PULUMI_CONFIG_PASSPHRASE_FILE, "${{ runner.temp }}/ci-passphrase");
+    });
+  }
+
+  it("the destroy step destroys, then removes the stack; with no stack to select, it ends without error", () => {
+    const step = ciStackStep(/^\s*pulumi destroy\b/);
+    const done = runWithStandInPulumi(step, path.join(dir, "1"), env("ci-42"));
+    assert.equal(done.status, 0, done.out);
+    assert.deepEqual(
+      done.calls.map((c) => c.split(" ").slice(0, 2).join(" ")),
+      ["stack select", "destroy --yes", "stack rm"],
+    );
+    const none = runWithStandInPulumi(step, path.join(dir, "2"), env("ci-42"), { status: 1 });
+    assert.equal(none.status, 0, none.out);
+    assert.deepEqual(none.calls, ["stack select ci-42 --non-interactive"]);
+  });
+
+  it("the smoke test writes the connection to a file of mode 600 under $RUNNER_TEMP, and fails when Redis does not answer", function () {
+    this.timeout(30_000);
+    // Nothing listens on port 1: the client's connect fails at once.
+    const connection = {
+      redis: [{ host: "127.0.0.1", port: 1 }],
+      users: { app: { username: "app", password: "p" } },
+    };
+    const step = ciStackStep(/^\s*pulumi stack output connection\b/);
+    const run = runWithStandInPulumi(step, dir, env("ci-42"), {
+      stdout: JSON.stringify(connection),
+    });
+    assert.equal(run.status, 1, run.out);
+    assert.match(run.out, /ECONNREFUSED|connect/);
+    assert.equal(fs.statSync(path.join(run.temp, "connection.json")).mode & 0o777, 0o600);
+    assert.deepEqual(run.calls, ["stack output connection --show-secrets --json --stack ci-42"]);
+  });
 });
