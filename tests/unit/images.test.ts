@@ -241,7 +241,9 @@ describe("renovate.json updates the default images and pins npm versions", () =>
   const renovate = JSON.parse(fs.readFileSync(path.join(ROOT, "renovate.json"), "utf8")) as Json;
 
   it("its regex manager reads each default of config/images.ts, and nothing else", () => {
-    const [manager] = renovate.customManagers as Json[];
+    const [manager] = (renovate.customManagers as Json[]).filter((m) =>
+      m.managerFilePatterns.some((p: string) => p.includes("images")),
+    );
     assert.equal(manager.customType, "regex");
     assert.equal(manager.datasourceTemplate, "docker");
     const file = "config/images.ts";
@@ -269,5 +271,17 @@ describe("renovate.json updates the default images and pins npm versions", () =>
       "redis-commander",
       parseImage(DEFAULT_IMAGES.commander)!.registry + "/joeferner/redis-commander",
     ]);
+  });
+
+  it("the Pulumi CLI pin (.pulumi.version) is read as @pulumi/pulumi's version and moves with the SDK", () => {
+    const [manager] = (renovate.customManagers as Json[]).filter((m) =>
+      m.managerFilePatterns.some((p: string) => new RegExp(p.slice(1, -1)).test(".pulumi.version")),
+    );
+    const text = fs.readFileSync(path.join(ROOT, ".pulumi.version"), "utf8");
+    const m = new RegExp(manager.matchStrings[0], "m").exec(text);
+    assert.equal(m?.groups?.currentValue, text.trim());
+    assert.equal(manager.depNameTemplate, "@pulumi/pulumi");
+    const rules = renovate.packageRules as Json[];
+    assert.ok(rules.some((r) => r.groupName && r.matchPackageNames?.includes("@pulumi/pulumi")));
   });
 });
