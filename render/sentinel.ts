@@ -218,7 +218,8 @@ export function renderPreStopScript(cfg: ResolvedConfig): string {
 /**
  * Starts a sentinel (render/scripts/start-sentinel.sh). A first start writes the state file for
  * the master the sentinels' record names, or else the node that is master (it never guesses);
- * later starts reuse the state file, with the secrets and client limits taken anew.
+ * later starts reuse the state file, with the secrets, client limits, master settings and quorum
+ * taken anew, and without the peers and replicas no longer in the deployment.
  */
 export function renderStartSentinelScript(cfg: ResolvedConfig): string {
   return fillTemplate(START_SENTINEL_TEMPLATE, {
@@ -228,6 +229,7 @@ export function renderStartSentinelScript(cfg: ResolvedConfig): string {
     QUORUM: String(cfg.sentinel.quorum),
     SECRET_DIRECTIVES,
     CLIENT_LIMIT_DIRECTIVES,
+    MASTER_SETTING_DIRECTIVES,
   });
 }
 
@@ -237,6 +239,14 @@ export function renderStartSentinelScript(cfg: ResolvedConfig): string {
  */
 export const SECRET_DIRECTIVES =
   "^(user |requirepass |sentinel (sentinel-user|sentinel-pass|auth-user|auth-pass|rename-command) )";
+
+/**
+ * The settings of the monitored master that sentinel.conf renders, as Sentinel also writes them
+ * back into its state file (it leaves out those at Redis's defaults): each start takes them from
+ * sentinel.conf again, so a changed config replaces what a running group holds.
+ */
+export const MASTER_SETTING_DIRECTIVES =
+  "^sentinel (down-after-milliseconds|failover-timeout|parallel-syncs) ";
 
 /** Health check of a sentinel: PING as sentinel-client. */
 export function renderSentinelProbeScript(cfg: ResolvedConfig): string {

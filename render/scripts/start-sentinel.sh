@@ -6,7 +6,8 @@
 ## when no sentinel has a record). It never guesses (pod 0 could be the node with the oldest
 ## data): it waits, not listening, until a node is master. Later starts reuse the state file,
 ## which Sentinel keeps current, on a persistent volume: the sentinels remember the master across
-## a whole-group restart.
+## a whole-group restart. Every start applies the rendered settings and quorum to it, and drops the
+## peers and replicas the deployment no longer has.
 # Environment: CONF_DIR (rendered files), DATA_DIR (data), NODE_HOST and NODE_PORT (this node's
 # stable address), DEFAULT_MASTER ("host port" of the initial master), SENTINELS ("host:port ..."
 # of every sentinel), NODES ("host:port ..." of every Redis node, in ordinal order); optional
@@ -48,11 +49,20 @@ if [ ! -s "$state" ]; then
   } > "$state.tmp"
   mv "$state.tmp" "$state"
 else
-  # A restart keeps what Sentinel wrote (the master, its peers, the epochs) but takes the users,
-  # passwords and CONFIG name from the Secret again: they may have been rotated or added; and
-  # the client limits from sentinel.conf, which a state file of an older release lacks.
-  grep -v -E '@SECRET_DIRECTIVES@|@CLIENT_LIMIT_DIRECTIVES@' "$state" > "$state.tmp" || :
-  grep -E '@CLIENT_LIMIT_DIRECTIVES@' "$CONF_DIR/sentinel.conf" >> "$state.tmp" || :
+  # A restart keeps what Sentinel wrote (the master, the epochs, the peers and replicas that are
+  # still part of the group) but takes the users, passwords and CONFIG name from the Secret again:
+  # they may have been rotated or added; the client limits and the master's settings
+  # (down-after, failover-timeout, parallel-syncs) from sentinel.conf, and the quorum of this
+  # release: a changed config reaches a running group with its rolling restart. A peer or replica
+  # no longer in SENTINELS or NODES (the group shrank) is dropped: Sentinel never forgets one by
+  # itself, and a sentinel it still knows of counts in the majority a failover needs.
+  grep -v -E '@SECRET_DIRECTIVES@|@CLIENT_LIMIT_DIRECTIVES@|@MASTER_SETTING_DIRECTIVES@' "$state" |
+    awk -v quorum=@QUORUM@ -v sentinels=" $SENTINELS " -v nodes=" $NODES " '
+      $1 == "sentinel" && $2 == "monitor" && $3 == "@MASTER_NAME@" { $6 = quorum }
+      $1 == "sentinel" && $2 == "known-sentinel" && !index(sentinels, " " $4 ":" $5 " ") { next }
+      $1 == "sentinel" && $2 == "known-replica" && !index(nodes, " " $4 ":" $5 " ") { next }
+      { print }' > "$state.tmp" || :
+  grep -E '@CLIENT_LIMIT_DIRECTIVES@|@MASTER_SETTING_DIRECTIVES@' "$CONF_DIR/sentinel.conf" >> "$state.tmp" || :
   cat "$CONF_DIR/sentinel-secrets.conf" >> "$state.tmp"
   mv "$state.tmp" "$state"
 fi

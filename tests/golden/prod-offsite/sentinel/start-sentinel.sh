@@ -66,11 +66,20 @@ if [ ! -s "$state" ]; then
   } > "$state.tmp"
   mv "$state.tmp" "$state"
 else
-  # A restart keeps what Sentinel wrote (the master, its peers, the epochs) but takes the users,
-  # passwords and CONFIG name from the Secret again: they may have been rotated or added; and
-  # the client limits from sentinel.conf, which a state file of an older release lacks.
-  grep -v -E '^(user |requirepass |sentinel (sentinel-user|sentinel-pass|auth-user|auth-pass|rename-command) )|^(maxclients|proto-max-bulk-len|client-query-buffer-limit|client-output-buffer-limit|maxmemory-clients) ' "$state" > "$state.tmp" || :
-  grep -E '^(maxclients|proto-max-bulk-len|client-query-buffer-limit|client-output-buffer-limit|maxmemory-clients) ' "$CONF_DIR/sentinel.conf" >> "$state.tmp" || :
+  # A restart keeps what Sentinel wrote (the master, the epochs, the peers and replicas that are
+  # still part of the group) but takes the users, passwords and CONFIG name from the Secret again:
+  # they may have been rotated or added; the client limits and the master's settings
+  # (down-after, failover-timeout, parallel-syncs) from sentinel.conf, and the quorum of this
+  # release: a changed config reaches a running group with its rolling restart. A peer or replica
+  # no longer in SENTINELS or NODES (the group shrank) is dropped: Sentinel never forgets one by
+  # itself, and a sentinel it still knows of counts in the majority a failover needs.
+  grep -v -E '^(user |requirepass |sentinel (sentinel-user|sentinel-pass|auth-user|auth-pass|rename-command) )|^(maxclients|proto-max-bulk-len|client-query-buffer-limit|client-output-buffer-limit|maxmemory-clients) |^sentinel (down-after-milliseconds|failover-timeout|parallel-syncs) ' "$state" |
+    awk -v quorum=2 -v sentinels=" $SENTINELS " -v nodes=" $NODES " '
+      $1 == "sentinel" && $2 == "monitor" && $3 == "lowcode-master" { $6 = quorum }
+      $1 == "sentinel" && $2 == "known-sentinel" && !index(sentinels, " " $4 ":" $5 " ") { next }
+      $1 == "sentinel" && $2 == "known-replica" && !index(nodes, " " $4 ":" $5 " ") { next }
+      { print }' > "$state.tmp" || :
+  grep -E '^(maxclients|proto-max-bulk-len|client-query-buffer-limit|client-output-buffer-limit|maxmemory-clients) |^sentinel (down-after-milliseconds|failover-timeout|parallel-syncs) ' "$CONF_DIR/sentinel.conf" >> "$state.tmp" || :
   cat "$CONF_DIR/sentinel-secrets.conf" >> "$state.tmp"
   mv "$state.tmp" "$state"
 fi
