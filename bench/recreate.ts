@@ -1,16 +1,15 @@
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { loadStackConfig } from "../config/stack-file";
 import {
   RecreatePodResult,
   describeRecreatePod,
   recreateFailures,
   recreatePodDrill,
-  sandboxRecreateTarget,
+  runningRecreateTarget,
 } from "../sandbox/drills/recreate-pod";
-import { currentMasterNode } from "../sandbox/drills/failover";
-import { startSandbox } from "../sandbox/sandbox";
+import { currentMaster } from "../sandbox/drills/failover";
 
 /** The recreations the bench runs on one pods-mode prod group, in this order. */
 const CASES = [
@@ -43,22 +42,63 @@ function figures(r: RecreatePodResult) {
   };
 }
 
+const ROOT = path.resolve(__dirname, "..");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
- * Pods recreated at a new address (pods mode): per run a fresh prod group, on which the master,
- * a replica and a sentinel are recreated, then the master held gone 30 s with its hook and without
- * (a node lost: the sentinels fail over while its name resolves nowhere); a client writes through
- * the sentinels with WAIT 1 all along.
+ * `npm run sandbox -- --stack prod --isolation pods` in a process of its own, as an operator runs
+ * it: its work while recreating a pod (init containers, mounts) then never holds up this
+ * process's writer, whose pauses are the figures. Resolves once connection.json is written.
+ */
+async function sandboxProcess(dir: string): Promise<() => Promise<void>> {
+  const child = spawn(
+    process.execPath,
+    ["-r", "ts-node/register/transpile-only", "scripts/sandbox.ts", "--stack", "prod"].concat([
+      "--dir",
+      dir,
+      "--isolation",
+      "pods",
+    ]),
+    { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const stop = async () => {
+    child.kill("SIGINT");
+    await Promise.race([exited, sleep(60_000).then(() => child.kill("SIGKILL"))]);
+    await exited;
+  };
+  const deadline = Date.now() + 180_000;
+  while (!fs.existsSync(path.join(dir, "connection.json"))) {
+    if (gone || Date.now() > deadline) {
+      await stop();
+      throw new Error(`the sandbox in ${dir} did not start`);
+    }
+    await sleep(200);
+  }
+  return stop;
+}
+
+/**
+ * Pods recreated at a new address (pods mode): per run a fresh prod group in a process of its
+ * own, on which the master, a replica and a sentinel are recreated through its control socket,
+ * then the master held gone 30 s with its hook and without (a node lost: the sentinels fail over
+ * while its name resolves nowhere); a client writes through the sentinels with WAIT 1 all along.
  */
 export async function benchRecreate(runs: number) {
   const results: Record<string, Array<ReturnType<typeof figures>>> = {};
   for (let i = 0; i < runs; i++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lowcode-bench-recreate-"));
-    const sandbox = await startSandbox(loadStackConfig("prod"), { dir, isolation: "pods" });
+    const stop = await sandboxProcess(dir);
     try {
+      const target = runningRecreateTarget(dir);
       for (const c of CASES) {
-        const target = sandboxRecreateTarget(sandbox);
-        const master = await currentMasterNode(sandbox);
-        const pod = c.pod === "replica" ? sandbox.nodes.find((n) => n !== master)!.name : c.pod;
+        const master = await currentMaster(target.connection());
+        const pod =
+          c.pod === "replica"
+            ? target.members().find((m) => m.kind === "redis" && m.announced !== master.host)!.name
+            : c.pod;
         const r = await recreatePodDrill(target, pod, {
           goneMs: "goneMs" in c ? c.goneMs : undefined,
           preStop: "preStop" in c ? c.preStop : undefined,
@@ -67,7 +107,7 @@ export async function benchRecreate(runs: number) {
         (results[c.label] ??= []).push(figures(r));
       }
     } finally {
-      await sandbox.stop();
+      await stop();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
