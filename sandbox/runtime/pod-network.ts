@@ -382,6 +382,9 @@ export class PodNetwork {
         return;
       }
       this.janitor.once("exit", () => resolve());
+      // Waited for now: unreferenced, a process with nothing else left to do would exit before
+      // the cleanup ends, and its stop (processes.json, the lock) would never finish.
+      this.janitor.ref();
       this.janitor.stdin?.end();
     });
     return this.destroyed;
