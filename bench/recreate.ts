@@ -118,8 +118,11 @@ export async function benchRecreate(runs: number) {
 export function recreateRows(
   results: Record<string, Array<ReturnType<typeof figures>>> | undefined,
 ): string[][] {
-  const median = (values: number[]) =>
-    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
   return Object.entries(results ?? {}).flatMap(([label, runs]) => {
     const name = `recreate-pod, ${label}`;
     const lost = runs.reduce((n, r) => n + r.lostAcknowledgedWrites, 0);
