@@ -19,15 +19,16 @@ import { podsUnsupported } from "../sandbox/runtime/pod-network";
 import { resolve as resolveValues, PROD } from "../lib/config-values";
 import { benchBackupRestore } from "./backup";
 import { benchHostileClients } from "./hostile";
+import { benchRecreate, recreateRows } from "./recreate";
 import { freeBasePort } from "../lib/ports";
 
 /**
  * `npm run bench` (docs/sandbox.md): prints a table and writes bench/results/latest.json.
  * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --restarts N
  * (whole-group restarts, default 3), --backup-runs N (default 3), --partition-runs N (default 3),
- * --only NAME (program, throughput, failover, rolling, restart-all, second-failure, backup,
- * partition, hostile). As root, the failover benchmark also runs in pods mode (`--isolation pods`), and the
- * partition drill runs (pods mode only).
+ * --recreate-runs N (default 1), --only NAME (program, throughput, failover, rolling, restart-all,
+ * second-failure, backup, partition, recreate, hostile). As root, the failover benchmark also runs
+ * in pods mode (`--isolation pods`), and the partition and recreate drills run (pods mode only).
  */
 
 const ROOT = path.resolve(__dirname, "..");
@@ -423,6 +424,10 @@ async function main() {
     if (pods) report.partition = await benchPartition(option("partition-runs", 3));
     else process.stderr.write(`partition skipped: ${podsUnsupported()}\n`);
   }
+  if (!only || only === "recreate") {
+    if (pods) report.recreate = await benchRecreate(option("recreate-runs", 1));
+    else process.stderr.write(`recreate skipped: ${podsUnsupported()}\n`);
+  }
   if (!only || only === "rolling") report.rollingRestart = await benchRollingRestart();
   if (!only || only === "restart-all")
     report.wholeRestart = await benchWholeRestart(option("restarts", 3));
@@ -484,6 +489,7 @@ function printTable(report: Record<string, any>) {
       `${p.lostAcknowledgedWrites} of ${p.acknowledgedWrites}`,
     ]);
   }
+  rows.push(...recreateRows(report.recreate));
   for (const [mode, r] of Object.entries(report.rollingRestart ?? {}) as [
     string,
     { longestPauseMs: number; acknowledged: number; lost: number },

@@ -66,11 +66,17 @@ export interface PodsInfo {
   /** The id in every name of the network (`lcr-<id>-…` namespaces, `lcr<id>` bridge). */
   readonly id: string;
   readonly subnet: string;
+  /** The sandbox's control socket: a drill asks it to recreate a pod (sandbox/control.ts). */
+  readonly control: string;
   /** Pods by sandbox name, the client pod (`client`) among them: address and namespace. */
   readonly pods: Readonly<
     Record<string, { readonly ip: string; readonly netns: string; readonly mountNs: string }>
   >;
 }
+
+/** Where a pods-mode sandbox serves its control socket: in its network's root-only pin dir. */
+export const controlSocketOf = (network: Pick<PodNetwork, "pinDir">) =>
+  path.join(network.pinDir, "control.sock");
 
 /** The variables the rendered scripts read (see render/sentinel.ts). */
 const SCRIPT_ENV_KEYS = [
@@ -135,6 +141,7 @@ function podsInfoOf(network: PodNetwork): PodsInfo {
   return {
     id: network.id,
     subnet: `${network.subnet}.0/24`,
+    control: controlSocketOf(network),
     pods: Object.fromEntries(
       [...network.pods.values()].map((p) => [
         p.name,

@@ -11,8 +11,11 @@ export interface SandboxProcess {
   readonly name: string;
   readonly kind: "redis" | "sentinel";
   readonly port: number;
-  /** Where this host reaches it: 127.0.0.1, or its pod's address on the bridge. */
-  readonly host: string;
+  /**
+   * Where this host reaches it: 127.0.0.1, or its pod's address on the bridge (a recreated pod's
+   * new address replaces it: sandbox/recreate.ts).
+   */
+  host: string;
   /** How the group names it (announced names): `localhost`, or its pod's DNS name. */
   readonly announced: string;
   readonly confDir: string;

@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import type { Server } from "node:net";
 import * as path from "node:path";
 import { PROCESSES_FILE, processesFileContent } from "./contract";
 import { releaseDir } from "./dir-lock";
@@ -21,6 +22,8 @@ export class RunningProcesses {
   pods?: ReadonlyMap<string, RunnablePod>;
   /** The backup schedule, once the sandbox is ready. */
   scheduler?: BackupScheduler;
+  /** Pods mode: the control socket drills recreate pods through, once the sandbox is ready. */
+  control?: Server;
   private readonly pids = new Map<string, number>();
   private readonly startTimes = new Map<string, number | undefined>();
   private readonly identity = {
@@ -64,6 +67,7 @@ export class RunningProcesses {
 
   /** Stops every process the sandbox started, then removes processes.json and the lock. */
   async stop(): Promise<void> {
+    this.control?.close();
     await this.scheduler?.stop();
     await this.supervisor.stopAll();
     await this.network?.destroy();

@@ -1,12 +1,15 @@
 import * as path from "node:path";
 import { ResolvedConfig } from "../config/resolve";
 import { CommanderSecrets } from "../render/commander";
-import { ConnectionInfo, buildConnection } from "../render/connection";
+import { ConnectionInfo, buildConnection, credentials } from "../render/connection";
 import { SecretValues } from "../render/redis-conf";
 import { SENTINEL_START_WAIT_SECONDS } from "../render/sentinel";
-import { CONNECTION_FILE } from "./contract";
+import { CONNECTION_FILE, controlSocketOf } from "./contract";
+import { serveControl } from "./control";
 import { claimDir, readPreviousRun, releaseDir } from "./dir-lock";
 import { Ready, launch, waitUntilReady } from "./launch";
+import { currentRoles } from "./readiness";
+import { RecreateEvent, RecreateOptions, RecreateResult, recreatePod } from "./recreate";
 import { Prepared, prepareFiles } from "./prepare";
 import { writeFile, ownerOnlyDir } from "./private-files";
 import { DEFAULT_BASE_PORT, SandboxProcess, endpointOf, listProcesses } from "./process-list";
@@ -73,6 +76,15 @@ export interface Sandbox {
   /** Pods mode: the network (partitions, pods' addresses) and how each process runs. */
   readonly network?: PodNetwork;
   readonly pods?: ReadonlyMap<string, RunnablePod>;
+  /**
+   * Pods mode: deletes the pod of a node or sentinel and creates it again at a new address
+   * (sandbox/recreate.ts); `connection`, `nodes` and `sentinels` follow the new address.
+   */
+  recreatePod?: (
+    name: string,
+    options?: RecreateOptions,
+    onEvent?: (e: RecreateEvent) => void,
+  ) => Promise<RecreateResult>;
   /** Stops every process the sandbox started, then removes processes.json and the lock. */
   stop(): Promise<void>;
 }
@@ -207,9 +219,10 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
     const prepared = await prepareFiles(start);
     const launched = await launch(start, prepared);
     const ready = await waitUntilReady(start, prepared, launched);
-    const connection = writeConnectionFile(start, prepared, ready);
+    let connection = writeConnectionFile(start, prepared, ready);
     startBackupSchedule(start, prepared);
-    return sandboxOf(settings, start, prepared, connection);
+    const recreate = network && podRecreation(start, prepared, ready, (c) => (connection = c));
+    return sandboxOf(settings, start, prepared, () => connection, recreate);
   } catch (err) {
     await running.stop();
     // One line: the cause, and the log of the process that failed where one did.
@@ -217,18 +230,44 @@ export async function startSandbox(cfg: ResolvedConfig, options: SandboxOptions)
   }
 }
 
+/**
+ * Pods mode: recreating a pod (sandbox/recreate.ts), in this process and through the control
+ * socket; each recreation rewrites connection.json with the pods' current addresses.
+ */
+function podRecreation(
+  start: StartContext,
+  prepared: Prepared,
+  ready: Ready,
+  written: (c: ConnectionInfo) => void,
+): NonNullable<Sandbox["recreatePod"]> {
+  let roles = ready.roles;
+  const rewriteContract = async () => {
+    const admin = credentials(start.cfg, prepared.secrets, "admin");
+    // A failover may be under way: the roles of the last file stand until every node answers.
+    roles = await currentRoles(start.processes.nodes, admin).catch(() => roles);
+    written(writeConnectionFile(start, prepared, { ...ready, roles }));
+  };
+  const recreate: NonNullable<Sandbox["recreatePod"]> = (name, options, onEvent) =>
+    recreatePod({ start, prepared, rewriteContract }, name, options, onEvent);
+  start.running.control = serveControl(controlSocketOf(start.network!), recreate);
+  return recreate;
+}
+
 /** The running sandbox, as its callers see it. */
 function sandboxOf(
   settings: StartSettings,
   start: StartContext,
   prepared: Prepared,
-  connection: ConnectionInfo,
+  connection: () => ConnectionInfo,
+  recreate: Sandbox["recreatePod"],
 ): Sandbox {
   const { running, processes } = start;
   return {
     config: settings.cfg,
     dir: settings.dir,
-    connection,
+    get connection() {
+      return connection();
+    },
     secrets: prepared.secrets,
     nodes: processes.nodes,
     sentinels: processes.sentinels,
@@ -241,7 +280,10 @@ function sandboxOf(
     },
     isolation: settings.isolation,
     network: start.network,
-    pods: running.pods,
+    get pods() {
+      return running.pods;
+    },
+    recreatePod: recreate,
     stop: () => running.stop(),
   };
 }

@@ -22,11 +22,17 @@ import {
   partitionSentinel,
   runningPartitionTarget,
 } from "../sandbox/drills/partition";
+import {
+  describeRecreatePod,
+  recreateFailures,
+  recreatePodDrill,
+  runningRecreateTarget,
+} from "../sandbox/drills/recreate-pod";
 import { heal } from "../sandbox/runtime/pod-network";
 import { UsageError, runCommand } from "./cli";
 
 const USAGE =
-  "npm run drill -- rolling-restart --dir DIR [--no-pre-stop]\n       npm run drill -- restart-all --dir DIR\n       npm run drill -- partition --dir DIR [--target master|sentinel|replica]\n       npm run drill -- disk-full --dir DIR [--hold-seconds N]";
+  "npm run drill -- rolling-restart --dir DIR [--no-pre-stop]\n       npm run drill -- restart-all --dir DIR\n       npm run drill -- partition --dir DIR [--target master|sentinel|replica]\n       npm run drill -- disk-full --dir DIR [--hold-seconds N]\n       npm run drill -- recreate-pod --dir DIR --pod NAME|master [--gone SECONDS] [--no-pre-stop]";
 
 const PARTITION_TARGETS = ["master", "sentinel", "replica"] as const;
 
@@ -41,7 +47,11 @@ const PARTITION_TARGETS = ["master", "sentinel", "replica"] as const;
  * min-replicas-max-lag + 2 s, a lone sentinel caused a failover, or a replica did not catch up.
  * disk-full fills the filesystem of DIR (a small one: it refuses others) while writing through
  * the sentinels, holds, frees it, and fails when an acknowledged write is missing on a node or a
- * process crashed.
+ * process crashed. recreate-pod (a sandbox started with --isolation pods) deletes a node's or a
+ * sentinel's pod and creates it again at a new address, held gone --gone seconds first, while
+ * writing through the sentinels; it fails when an acknowledged write is lost, the group does not
+ * settle (one master, every replica linked, no stale or down entry in any sentinel's view), a
+ * due failover did not happen or an undue one did, or connection.json kept the old address.
  */
 runCommand(async () => {
   const [drill, ...rest] = process.argv.slice(2);
@@ -49,13 +59,16 @@ runCommand(async () => {
     drill !== "rolling-restart" &&
     drill !== "restart-all" &&
     drill !== "partition" &&
-    drill !== "disk-full"
+    drill !== "disk-full" &&
+    drill !== "recreate-pod"
   )
     throw new UsageError(`Unknown drill ${JSON.stringify(drill ?? "")}.\nUsage: ${USAGE}`);
   let dir: string | undefined;
   let preStop = true;
   let partitioned: (typeof PARTITION_TARGETS)[number] = "master";
   let holdSeconds: number | undefined;
+  let pod: string | undefined;
+  let goneSeconds = 0;
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === "--dir" && rest[i + 1]) dir = rest[++i];
     else if (rest[i] === "--target" && drill === "partition") {
@@ -71,11 +84,36 @@ runCommand(async () => {
         throw new UsageError(
           `--hold-seconds ${JSON.stringify(rest[i] ?? "")}: must be a whole number from 1 to 3600.\nUsage: ${USAGE}`,
         );
-    } else if (rest[i] === "--no-pre-stop" && drill === "rolling-restart") preStop = false;
+    } else if (rest[i] === "--pod" && drill === "recreate-pod" && rest[i + 1]) pod = rest[++i];
+    else if (rest[i] === "--gone" && drill === "recreate-pod") {
+      goneSeconds = Number(rest[++i]);
+      if (!Number.isInteger(goneSeconds) || goneSeconds < 0 || goneSeconds > 600)
+        throw new UsageError(
+          `--gone ${JSON.stringify(rest[i] ?? "")}: must be a whole number of seconds from 0 to 600.\nUsage: ${USAGE}`,
+        );
+    } else if (
+      rest[i] === "--no-pre-stop" &&
+      (drill === "rolling-restart" || drill === "recreate-pod")
+    )
+      preStop = false;
     else throw new UsageError(`Unknown option ${JSON.stringify(rest[i])}.\nUsage: ${USAGE}`);
   }
   if (!dir) throw new UsageError(`--dir is required.\nUsage: ${USAGE}`);
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  if (drill === "recreate-pod") {
+    if (!pod) throw new UsageError(`--pod is required.\nUsage: ${USAGE}`);
+    // The sandbox finishes a recreation it started even if this process ends.
+    const r = await recreatePodDrill(runningRecreateTarget(path.resolve(dir)), pod, {
+      goneMs: goneSeconds * 1000,
+      preStop,
+      log,
+    });
+    log(describeRecreatePod(r));
+    const failures = recreateFailures(r);
+    for (const failure of failures) log(`FAILED: ${failure}`);
+    if (failures.length > 0) process.exitCode = 1;
+    return;
+  }
   if (drill === "disk-full") {
     const sandboxDir = path.resolve(dir);
     // Interrupted, the drill must not leave the filesystem full.

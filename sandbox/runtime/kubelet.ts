@@ -151,7 +151,7 @@ function ownClaim(dir: string, fsGroup: number): void {
 /** Sets up a container's root inside the pod's mount namespace (root shell, see PodNetwork). */
 const CONTAINER_ROOT_SCRIPT = `
 set -eu
-r="$1" etc="$2" root_mode="$3"; shift 3
+r="$1" etc="$2" hosts="$3" root_mode="$4"; shift 4
 mount -t tmpfs -o mode=0755,size=8m lowcode-redis-root "$r"
 cd "$r"
 mkdir usr bin etc proc dev tmp
@@ -168,6 +168,9 @@ for p in redis-server redis-sentinel redis-cli redis-check-rdb redis-check-aof; 
   ln -sf "$(command -v "$p")" "bin/$p"
 done
 cp -a "$etc"/. etc/
+# The network's one hosts file, as cluster DNS: a pod that comes or goes changes it for everyone.
+touch etc/hosts
+mount --bind "$hosts" etc/hosts
 for d in null zero random urandom; do touch "dev/$d"; mount --bind "/dev/$d" "dev/$d"; done
 mount -t proc proc proc
 while [ $# -ge 3 ]; do
@@ -180,12 +183,14 @@ done
 if [ "$root_mode" = ro ]; then mount -o remount,ro "$r"; fi
 `;
 
-/** What a pod's /etc holds: the hosts file of the network, its users, name lookups in files only. */
-function writeEtc(dir: string, hosts: string, uid: number, gid: number, podName: string): void {
+/**
+ * What a pod's /etc holds: its users, name lookups in files only (the network's hosts file is
+ * mounted over /etc/hosts).
+ */
+function writeEtc(dir: string, uid: number, gid: number, podName: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const write = (name: string, content: string) =>
     fs.writeFileSync(path.join(dir, name), content, { mode: 0o644 });
-  write("hosts", hosts);
   write("hostname", `${podName}\n`);
   write("passwd", `root:x:0:0:root:/root:/bin/sh\nredis:x:${uid}:${gid}:redis:/data:/bin/sh\n`);
   write("group", `root:x:0:\nredis:x:${gid}:redis\n`);
@@ -262,7 +267,7 @@ export function preparePod(network: PodNetwork, pod: Pod, source: PodSource): Ru
   // Only now: the pod's mount namespace is a copy of the host's mounts, these tmpfs included.
   network.pinMounts(pod);
   const etc = path.join(source.podDir, "etc");
-  writeEtc(etc, network.hostsFile(), uid, gid, podName);
+  writeEtc(etc, uid, gid, podName);
   const rootOf = (c: Container) => {
     const root = path.join(source.podDir, "roots", c.name);
     fs.mkdirSync(root, { recursive: true, mode: 0o755 });
@@ -273,7 +278,13 @@ export function preparePod(network: PodNetwork, pod: Pod, source: PodSource): Ru
       m.readOnly || volumes.get(m.name)?.configMap || volumes.get(m.name)?.secret ? "ro" : "rw",
     ]);
     const rootMode = c.securityContext?.readOnlyRootFilesystem ? "ro" : "rw";
-    network.rootShell(pod, CONTAINER_ROOT_SCRIPT, [root, etc, rootMode, ...mounts]);
+    network.rootShell(pod, CONTAINER_ROOT_SCRIPT, [
+      root,
+      etc,
+      network.hostsPath,
+      rootMode,
+      ...mounts,
+    ]);
     return root;
   };
   const execIn = (c: Container, root: string): ContainerExec => {
@@ -316,4 +327,21 @@ export function preparePod(network: PodNetwork, pod: Pod, source: PodSource): Ru
     preStop: main.lifecycle?.preStop?.exec?.command,
     volumes: hostPaths,
   };
+}
+
+/**
+ * Kubelet's part of deleting a pod once its containers stopped: unmounts its volumes on this host
+ * (the Secret's and the emptyDir's tmpfs) and removes its directory. Claims live elsewhere: kept.
+ */
+export function removePodVolumes(podDir: string): void {
+  const mounted = fs
+    .readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((point) => point === podDir || point?.startsWith(`${podDir}/`))
+    // Deepest first.
+    .sort()
+    .reverse();
+  for (const point of mounted) run("umount", [point]);
+  fs.rmSync(podDir, { recursive: true, force: true });
 }

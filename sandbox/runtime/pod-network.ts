@@ -127,8 +127,15 @@ export const CLEANUP_SCRIPT = fs.readFileSync(path.join(__dirname, "cleanup.sh")
 
 export class PodNetwork {
   readonly pods = new Map<string, Pod>();
+  /**
+   * The hosts file every pod's containers see as /etc/hosts (a bind mount of this one file, as
+   * cluster DNS is one for all): rewritten in place whenever a pod comes or goes.
+   */
+  readonly hostsPath: string;
   private readonly janitor: ChildProcess;
   private destroyed?: Promise<void>;
+  /** The host number of the next pod: a recreated pod gets a new address, as in a cluster. */
+  private nextHost = FIRST_POD_HOST;
 
   private constructor(
     /** The random id every name of this network carries. */
@@ -136,8 +143,10 @@ export class PodNetwork {
     /** The subnet's first three octets: "10.213.7". */
     readonly subnet: string,
     readonly pinDir: string,
+    volumesDir: string,
     janitorLog: string,
   ) {
+    this.hostsPath = path.join(volumesDir, "hosts");
     // The janitor holds the other end of a pipe: when the sandbox exits, however it exits, the
     // read ends and the cleanup runs. Its own session, so a Ctrl-C of the sandbox spares it.
     const log = fs.openSync(janitorLog, "a", 0o600);
@@ -163,8 +172,9 @@ export class PodNetwork {
     const subnet = chooseSubnet();
     const pinDir = path.join(PIN_ROOT, id);
     fs.mkdirSync(volumesDir, { recursive: true, mode: 0o700 });
-    const network = new PodNetwork(id, subnet, pinDir, logFile);
+    const network = new PodNetwork(id, subnet, pinDir, volumesDir, logFile);
     try {
+      network.writeHosts();
       fs.mkdirSync(pinDir, { recursive: true, mode: 0o700 });
       // A mount namespace can be pinned only on a mount that does not propagate.
       run("mount", ["--bind", pinDir, pinDir]);
@@ -218,10 +228,13 @@ export class PodNetwork {
    * route; strict reverse-path filtering (a partition's drop rule relies on it).
    */
   addPod(name: string, hostnames: readonly string[]): Pod {
-    const index = this.pods.size;
-    const ip = `${this.subnet}.${FIRST_POD_HOST + index}`;
+    if (this.pods.has(name)) throw new PodNetworkError(`pod ${name} exists already`);
+    if (this.nextHost > 254)
+      throw new PodNetworkError(`no address left in ${this.subnet}.0/24 for pod ${name}`);
+    const host = this.nextHost++;
+    const ip = `${this.subnet}.${host}`;
     const netns = `lcr-${this.id}-${name}`;
-    const port = `pod${index}`;
+    const port = this.switchPort(ip);
     const pod: Pod = {
       name,
       ip,
@@ -265,7 +278,41 @@ export class PodNetwork {
       "-c",
       "echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter && echo 1 > /proc/sys/net/ipv4/conf/eth0/rp_filter",
     ]);
+    this.writeHosts();
     return pod;
+  }
+
+  /** The pod's end of its veth pair in the bridge's namespace, named after its address. */
+  private switchPort(ip: string): string {
+    return `pod${ip.split(".")[3]}`;
+  }
+
+  /**
+   * Deletes a pod, as kubelet tears a pod's sandbox down once its containers have stopped: kills
+   * what still runs in its network namespace, releases its pinned mount namespace, deletes the
+   * namespace and its link, and takes its names out of the hosts file (they stop resolving).
+   */
+  removePod(name: string): void {
+    const pod = this.get(name);
+    const pids = spawnSync("ip", ["netns", "pids", pod.netns], { encoding: "utf8" }).stdout ?? "";
+    for (const pid of pids.split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    spawnSync("umount", [pod.mountNs]);
+    fs.rmSync(pod.mountNs, { force: true });
+    run("ip", ["-n", this.switchNetns, "link", "del", this.switchPort(pod.ip)]);
+    run("ip", ["netns", "del", pod.netns]);
+    this.pods.delete(name);
+    this.writeHosts();
+  }
+
+  /** Rewrites the shared hosts file in place: every bind mount of it sees the new content. */
+  private writeHosts(): void {
+    fs.writeFileSync(this.hostsPath, this.hostsFile(), { mode: 0o644 });
   }
 
   /**
@@ -335,6 +382,9 @@ export class PodNetwork {
         return;
       }
       this.janitor.once("exit", () => resolve());
+      // Waited for now: unreferenced, a process with nothing else left to do would exit before
+      // the cleanup ends, and its stop (processes.json, the lock) would never finish.
+      this.janitor.ref();
       this.janitor.stdin?.end();
     });
     return this.destroyed;

@@ -96,19 +96,19 @@ export function prepareDeploymentPods(
 
 /**
  * A pod for a program of the host (Commander, the backup, a drill's client): its network
- * namespace, and a mount namespace where /etc/hosts is the network's (nothing else changes).
+ * namespace, and a mount namespace where /etc/hosts is the network's shared hosts file (nothing
+ * else changes).
  */
 export function hostProgramPod(network: PodNetwork, dir: string, name: string): Pod {
   const pod = network.addPod(name, []);
   const etc = path.join(podsDir(dir), name, "etc");
   fs.mkdirSync(etc, { recursive: true, mode: 0o755 });
-  fs.writeFileSync(path.join(etc, "hosts"), network.hostsFile(), { mode: 0o644 });
   fs.writeFileSync(path.join(etc, "resolv.conf"), "", { mode: 0o644 });
   network.pinMounts(pod);
   network.rootShell(
     pod,
-    'mount --bind "$1/hosts" /etc/hosts && mount --bind "$1/resolv.conf" /etc/resolv.conf',
-    [etc],
+    'mount --bind "$2" /etc/hosts && mount --bind "$1/resolv.conf" /etc/resolv.conf',
+    [etc, network.hostsPath],
   );
   return pod;
 }
