@@ -9,6 +9,7 @@ import { IMAGE_KEYS } from "./images";
 import { ANTI_AFFINITY_KEYS, KUBERNETES_KEYS } from "./kubernetes";
 import { MEMORY_KEYS } from "./memory";
 import { METRICS_KEYS } from "./metrics";
+import { PLACEMENT_KEYS } from "./placement";
 import { NETWORK_POLICY_KEYS } from "./network-policy";
 import { KeySpec, KeyValue, keyNames } from "./schemas";
 import { APP_CHANNEL_KEYS, BIND_KEYS, PASSWORD_KEYS } from "./security";
@@ -36,6 +37,7 @@ export const KEYS = {
   ...SENTINEL_KEYS,
   ...APP_CHANNEL_KEYS,
   ...ANTI_AFFINITY_KEYS,
+  ...PLACEMENT_KEYS,
   ...PASSWORD_KEYS,
   ...BACKUP_KEYS,
   ...COMMANDER_KEYS,

@@ -11,6 +11,7 @@ import {
   oneOf,
   quantity,
 } from "./schemas";
+import { PLACEMENT_KEYS, PlacementConfig, resolvePlacement } from "./placement";
 import { toMebibytes, wholeQuantity } from "./units";
 
 /** The keys of the Kubernetes target: the namespace, the cluster's DNS domain, volumes, placement. */
@@ -98,11 +99,15 @@ export interface KubernetesConfig {
   readonly antiAffinity: "soft" | "hard" | "none";
   /** DNS domain of the cluster: pods and Services are `<name>.<namespace>.svc.<clusterDomain>`. */
   readonly clusterDomain: string;
+  /** Where the Redis and sentinel pods run: zones and nodes, priority, extra labels (config/placement.ts). */
+  readonly placement: PlacementConfig;
 }
 
 /** The Kubernetes settings; on that target the data volume holds the RDB and AOF files of the whole dataset. */
 export function resolveKubernetes(
-  values: KeyValues<typeof KUBERNETES_KEYS> & KeyValues<typeof ANTI_AFFINITY_KEYS>,
+  values: KeyValues<typeof KUBERNETES_KEYS> &
+    KeyValues<typeof ANTI_AFFINITY_KEYS> &
+    KeyValues<typeof PLACEMENT_KEYS>,
   context: {
     readonly target: "docker" | "kubernetes";
     readonly maxmemory: string;
@@ -130,6 +135,7 @@ export function resolveKubernetes(
       storageClass: values.storageClass,
       antiAffinity: values.antiAffinity,
       clusterDomain: values.clusterDomain,
+      placement: resolvePlacement(values),
     },
     problems,
   };

@@ -110,17 +110,24 @@ const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 export const LABELS_ALLOWED =
   'must be "" or Kubernetes labels "key=value" separated by commas, e.g. "app.kubernetes.io/part-of=lowcode-platform,tier=api" (keys: an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_", "."; values: at most 63 of the same)';
 
+/** What is wrong with a label (or annotation) key: an optional DNS prefix and "/", then a name. */
+export function labelKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf("/");
+  const [prefix, name] = slash < 0 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+  if (prefix !== undefined && !LABEL_PREFIX.test(prefix))
+    return `${JSON.stringify(key)} has an invalid prefix`;
+  if (!LABEL_NAME.test(name)) return `${JSON.stringify(key)} is not a label key`;
+  return undefined;
+}
+
 /** What is wrong with one "key=value" pair of a label list, or undefined. */
 function labelPairProblem(pair: string): string | undefined {
   const at = pair.indexOf("=");
   if (at < 0) return `${JSON.stringify(pair)} has no "="`;
   const key = pair.slice(0, at);
   const value = pair.slice(at + 1);
-  const slash = key.lastIndexOf("/");
-  const [prefix, name] = slash < 0 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
-  if (prefix !== undefined && !LABEL_PREFIX.test(prefix))
-    return `${JSON.stringify(key)} has an invalid prefix`;
-  if (!LABEL_NAME.test(name)) return `${JSON.stringify(key)} is not a label key`;
+  const keyProblem = labelKeyProblem(key);
+  if (keyProblem) return keyProblem;
   if (!LABEL_VALUE.test(value)) return `${JSON.stringify(value)} is not a label value`;
   return undefined;
 }

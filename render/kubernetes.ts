@@ -7,6 +7,7 @@ import { fillTemplate, scriptTemplate } from "./template";
 import { AppEndpoints, appSecretObjects } from "./app-secret";
 import { exporterContainer, exporterVolume, metricsObjects } from "./metrics";
 import { redisNetworkPolicies } from "./network-policy";
+import { podMetadata, podPlacement } from "./placement";
 import {
   PEER_WAIT_SECONDS,
   SENTINEL_PORT,
@@ -308,17 +309,18 @@ function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObj
       podManagementPolicy: w.replicas > 1 ? "Parallel" : "OrderedReady",
       selector: { matchLabels: selector(name, w.component) },
       template: {
-        metadata: {
+        metadata: podMetadata(cfg, {
           labels: labels(name, w.component),
           // A changed config rolls the pods.
           annotations: { "lowcode.ton/config-sha256": sha256Hex(JSON.stringify(w.configData)) },
-        },
+        }),
         spec: {
           securityContext: POD_SECURITY_CONTEXT,
           automountServiceAccountToken: false,
           ...podImagePullSecrets(cfg),
           terminationGracePeriodSeconds: w.terminationGraceSeconds,
           ...affinity(cfg, name, w.component),
+          ...podPlacement(cfg, selector(name, w.component)),
           initContainers: [
             {
               name: "config",

@@ -8,6 +8,7 @@ import { IMAGE_KEYS } from "../config/images";
 import { KEYS, KEY_NAMES, KeyName, KeySpec, NAMESPACE } from "../config/keys";
 import { METRICS_KEYS } from "../config/metrics";
 import { NETWORK_POLICY_KEYS } from "../config/network-policy";
+import { PLACEMENT_KEYS } from "../config/placement";
 
 // Writes docs/configuration.md from the key registry (config/keys.ts), the same source as
 // Pulumi.yaml's declarations: `npm run docs:config`. tests/unit/config-docs.test.ts fails when the
@@ -111,6 +112,7 @@ const SECTIONS: readonly Section[] = [
       "sentinelStorageSize",
       "storageClass",
       "antiAffinity",
+      ...names(PLACEMENT_KEYS),
       ...names(CLUSTER_KEYS),
     ],
   },
