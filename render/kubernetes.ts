@@ -152,13 +152,24 @@ export const CONTAINER_SECURITY_CONTEXT = {
   capabilities: { drop: ["ALL"] },
 };
 
+/**
+ * Pod Security Admission: the namespace the program creates admits only pods of the `restricted`
+ * profile (and audits and warns by it), which every pod of the deployment meets
+ * (tests/unit/pod-security.test.ts).
+ */
+export const POD_SECURITY_LABELS = {
+  "pod-security.kubernetes.io/enforce": "restricted",
+  "pod-security.kubernetes.io/audit": "restricted",
+  "pod-security.kubernetes.io/warn": "restricted",
+};
+
 export function namespaceSpec(cfg: ResolvedConfig): K8sObject {
   return {
     apiVersion: "v1",
     kind: "Namespace",
     metadata: {
       name: cfg.kubernetes.namespace,
-      labels: { "app.kubernetes.io/part-of": "lowcode-platform" },
+      labels: { "app.kubernetes.io/part-of": "lowcode-platform", ...POD_SECURITY_LABELS },
     },
   };
 }
