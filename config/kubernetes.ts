@@ -12,6 +12,7 @@ import {
   quantity,
 } from "./schemas";
 import { PLACEMENT_KEYS, PlacementConfig, resolvePlacement } from "./placement";
+import { STORAGE_FILES_PER_DATASET, defaultStorageSize, minimumStorageBytes } from "./storage";
 import { toMebibytes, wholeQuantity } from "./units";
 
 /** The keys of the Kubernetes target: the namespace, the cluster's DNS domain, volumes, placement. */
@@ -24,6 +25,10 @@ const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
 const DNS_NAME =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 const DNS_NAME_ALLOWED = `must be a DNS name: dot-separated DNS-1123 labels (lowercase letters, digits and '-', at most 63 characters each), at most 253 characters in all, e.g. "${DEFAULT_CLUSTER_DOMAIN}"`;
+
+const STORAGE_ALLOWED =
+  'must be "" (derived from maxmemory) or whole bytes from 1Mi to 64Ti, such as "3Gi"';
+const storageQuantity = quantity("3Gi", { min: MI, max: 64n * TI, allowed: STORAGE_ALLOWED });
 
 export const KUBERNETES_KEYS = {
   namespace: {
@@ -49,12 +54,15 @@ export const KUBERNETES_KEYS = {
   },
   storageSize: {
     type: "string",
-    description: "Size of each Redis data volume (Kubernetes).",
-    default: "1Gi",
-    schema: quantity("1Gi", {
-      min: MI,
-      max: 64n * TI,
-      allowed: 'must be whole bytes from 1Mi to 64Ti, such as "1Gi"',
+    description:
+      'Size of each Redis data volume (Kubernetes); "" = derived from maxmemory: 5 x maxmemory (AOF base, increment and rewrite, RDB and its temp file) + 25%, whole Gi. Smaller than 5 x maxmemory is refused.',
+    default: "",
+    schema: z.string({ error: STORAGE_ALLOWED }).superRefine((v, ctx) => {
+      if (v === "") return;
+      const problem = storageQuantity.safeParse(v);
+      if (!problem.success)
+        for (const issue of problem.error.issues)
+          ctx.addIssue({ code: "custom", message: issue.message });
     }),
   },
   sentinelStorageSize: {
@@ -103,7 +111,10 @@ export interface KubernetesConfig {
   readonly placement: PlacementConfig;
 }
 
-/** The Kubernetes settings; on that target the data volume holds the RDB and AOF files of the whole dataset. */
+/**
+ * The Kubernetes settings; on that target the data volume holds the RDB and AOF files of the whole
+ * dataset, sized by config/storage.ts.
+ */
 export function resolveKubernetes(
   values: KeyValues<typeof KUBERNETES_KEYS> &
     KeyValues<typeof ANTI_AFFINITY_KEYS> &
@@ -116,13 +127,15 @@ export function resolveKubernetes(
   invalid: Invalid,
 ): { kubernetes: KubernetesConfig; problems: string[] } {
   const problems: string[] = [];
-  const storageBytes = Number(wholeQuantity(values.storageSize));
-  if (context.target === "kubernetes" && storageBytes < context.maxmemoryBytes) {
+  const storageSize =
+    values.storageSize === "" ? defaultStorageSize(context.maxmemoryBytes) : values.storageSize;
+  const minimum = minimumStorageBytes(context.maxmemoryBytes);
+  if (context.target === "kubernetes" && Number(wholeQuantity(storageSize)) < minimum) {
     problems.push(
       invalid(
         "storageSize",
         values.storageSize,
-        `must be at least ${NAMESPACE}:maxmemory "${context.maxmemory}" (${toMebibytes(context.maxmemoryBytes)}): the volume holds the RDB and AOF files of the whole dataset`,
+        `must be at least ${toMebibytes(minimum)}, ${STORAGE_FILES_PER_DATASET} x ${NAMESPACE}:maxmemory "${context.maxmemory}": the volume holds the AOF base, its increment and a rewrite's new base, dump.rdb and a BGSAVE's temp file, each up to the whole dataset (docs/operations/storage-and-memory.md); "" derives ${defaultStorageSize(context.maxmemoryBytes)}`,
       ),
     );
   }
@@ -130,7 +143,7 @@ export function resolveKubernetes(
     kubernetes: {
       namespace: values.namespace,
       createNamespace: values.createNamespace,
-      storageSize: values.storageSize,
+      storageSize,
       sentinelStorageSize: values.sentinelStorageSize,
       storageClass: values.storageClass,
       antiAffinity: values.antiAffinity,

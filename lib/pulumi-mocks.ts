@@ -16,9 +16,28 @@ export interface Recorded {
   readonly provider?: string;
 }
 
+/** The resource options the engine receives beside the inputs (the mocks' `newResource` sees none). */
+export interface RecordedOptions {
+  /** URNs of what the resource waits for (`dependsOn`, and the resources its inputs come from). */
+  readonly dependencies: readonly string[];
+  readonly deleteBeforeReplace: boolean;
+  readonly replaceOnChanges: readonly string[];
+}
+
+/** The parts of the engine's RegisterResourceRequest the recorder reads. */
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
+  getDeletebeforereplace(): boolean;
+  getReplaceonchangesList(): string[];
+}
+
 /** Records every resource registered under mocks; `call` throws on unknown tokens. */
 export class MockRecorder {
   readonly resources: Recorded[] = [];
+  /** Each resource's options, by "<type> <name>". */
+  readonly options = new Map<string, RecordedOptions>();
   /** Every function call (invoke), in order. */
   readonly calls: { token: string; inputs: Record<string, unknown> }[] = [];
   /**
@@ -82,6 +101,31 @@ export class MockRecorder {
       stack,
       false,
     );
+    this.options.clear();
+    this.recordOptions();
+  }
+
+  /** Wraps the mock monitor's registration to keep what the mocks' `newResource` is not given. */
+  private recordOptions(): void {
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+      registerResource(req: RegisterRequest, callback: unknown): unknown;
+    };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+      this.options.set(`${req.getType()} ${req.getName()}`, {
+        dependencies: req.getDependenciesList(),
+        deleteBeforeReplace: req.getDeletebeforereplace(),
+        replaceOnChanges: req.getReplaceonchangesList(),
+      });
+      return register(req, callback);
+    };
+  }
+
+  /** The options a resource was registered with. */
+  optionsOf(type: string, name: string): RecordedOptions {
+    const found = this.options.get(`${type} ${name}`);
+    if (!found) throw new Error(`no options recorded for ${type} ${name}`);
+    return found;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { ResolvedConfig } from "../config/resolve";
 import { nodePlainFiles, nodeSecretFiles } from "../render/files";
-import { nodeObjects } from "../render/kubernetes";
+import { claimSizePatches } from "../render/claim-patches";
+import { K8sObject, nodeObjects, objectNames } from "../render/kubernetes";
 import { DOCKER_LAYOUT, LAYOUT, dockerNodeAddress, redisServerArgs } from "../render/redis-conf";
 import { COMPONENT_NAMES, planObjects, resourceName, unit } from "./names";
 import { dockerGroupEnv, redisProcessContainer } from "./docker";
@@ -28,11 +29,31 @@ export function statefulSetOptions(
     rollsWith,
     waitsForEarlier: true,
     // Kubernetes refuses to change the claim templates of a StatefulSet (a new volume size): it is
-    // deleted (its claims stay, with their data) and created again under its name.
+    // deleted and created again under its name. Its deletion orphans the pods (the StatefulSet's
+    // `pulumi.com/deletionPropagationPolicy: orphan`, render/kubernetes.ts): they run on, their
+    // claims and data stay, and the new StatefulSet adopts them; `claimPatches` expand the claims.
     replaceOnChanges: ["spec.volumeClaimTemplates"],
     deleteBeforeReplace: true,
   };
 }
+
+/**
+ * The size patches of a StatefulSet's claims (render/claim-patches.ts), after the StatefulSet.
+ * None when the manifests are written for a GitOps controller (`renderYamlTo`): it applies files
+ * in its own order, and a patch applied before its claim exists would fail.
+ */
+export function claimPatches(
+  cfg: ResolvedConfig,
+  claim: Parameters<typeof claimSizePatches>[1],
+  skip?: (ordinal: number) => boolean,
+): PlannedObject[] {
+  if (cfg.cluster.renderYamlTo !== undefined) return [];
+  return planObjects(claimSizePatches(cfg, claim, skip), patchResourceName, () => ({
+    patchesExisting: true,
+  }));
+}
+
+const patchResourceName = (object: K8sObject) => `${resourceName(object)}-size`;
 
 /** The Redis nodes: one of a standalone instance, `sentinel.nodes` of a group. */
 export function nodeUnits(cfg: ResolvedConfig): Unit[] {
@@ -56,12 +77,25 @@ export function nodeUnits(cfg: ResolvedConfig): Unit[] {
       },
       objects: docker
         ? []
-        : planObjects(nodeObjects(cfg, name), resourceName, (object) => {
-            if (object.kind === "Secret") return { secretData: files.secret };
-            if (object.kind === "StatefulSet")
-              return { ...statefulSetOptions(files.secret), afterRestore: true };
-            return {};
-          }),
+        : [
+            ...planObjects(nodeObjects(cfg, name), resourceName, (object) => {
+              if (object.kind === "Secret") return { secretData: files.secret };
+              if (object.kind === "StatefulSet")
+                return { ...statefulSetOptions(files.secret), afterRestore: true };
+              return {};
+            }),
+            ...claimPatches(
+              cfg,
+              {
+                statefulSet: objectNames(name).statefulSet,
+                claimTemplate: "data",
+                size: cfg.kubernetes.storageSize,
+                replicas: count,
+              },
+              // A restore creates the first node's claim itself, at the configured size.
+              (ordinal) => ordinal === 0 && cfg.backup.restore !== undefined,
+            ),
+          ],
       containers: docker
         ? Array.from({ length: count }, (_, i) => {
             const address = dockerNodeAddress(cfg, i);

@@ -1,11 +1,11 @@
 import { ResolvedConfig } from "../config/resolve";
 import { sentinelPlainFiles, sentinelSecretFiles } from "../render/files";
-import { SENTINEL_MEMORY_MI, sentinelObjects } from "../render/kubernetes";
+import { SENTINEL_MEMORY_MI, objectNames, sentinelObjects } from "../render/kubernetes";
 import { DOCKER_LAYOUT as LAYOUT, dockerSentinelAddress, nodeBindArgs } from "../render/redis-conf";
 import { SENTINEL_PORT } from "../render/sentinel";
 import { COMPONENT_NAMES, planObjects, resourceName, unit } from "./names";
 import { dockerGroupEnv, redisProcessContainer } from "./docker";
-import { statefulSetOptions } from "./nodes";
+import { claimPatches, statefulSetOptions } from "./nodes";
 import { FileSet, Unit } from "./types";
 
 export function sentinelFiles(cfg: ResolvedConfig): FileSet {
@@ -30,11 +30,19 @@ export function sentinelUnits(cfg: ResolvedConfig): Unit[] {
       files: [files],
       objects: docker
         ? []
-        : planObjects(sentinelObjects(cfg, name), resourceName, (object) => {
-            if (object.kind === "Secret") return { secretData: files.secret };
-            if (object.kind === "StatefulSet") return statefulSetOptions(files.secret);
-            return {};
-          }),
+        : [
+            ...planObjects(sentinelObjects(cfg, name), resourceName, (object) => {
+              if (object.kind === "Secret") return { secretData: files.secret };
+              if (object.kind === "StatefulSet") return statefulSetOptions(files.secret);
+              return {};
+            }),
+            ...claimPatches(cfg, {
+              statefulSet: objectNames(name).sentinelStatefulSet,
+              claimTemplate: "state",
+              size: cfg.kubernetes.sentinelStorageSize,
+              replicas: cfg.sentinel.sentinels,
+            }),
+          ],
       containers: docker
         ? Array.from({ length: cfg.sentinel.sentinels }, (_, i) => {
             const address = dockerSentinelAddress(cfg, i);

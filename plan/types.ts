@@ -44,6 +44,11 @@ export interface PlannedObject {
   readonly replaceOnChanges?: string[];
   /** Replaced by deleting it first: the new one takes the old one's name. */
   readonly deleteBeforeReplace?: boolean;
+  /**
+   * A server-side patch of an object that exists already, created by a workload planned before it
+   * (a StatefulSet's claims): it holds only the fields it sets, and waits for those workloads.
+   */
+  readonly patchesExisting?: boolean;
   /** A workload: waits for the objects of its component planned before it (its config). */
   readonly waitsForEarlier?: boolean;
   /** Waits for the restore step that seeds the first node's data. */

@@ -39,8 +39,9 @@ export function manifestYaml(object: object): string {
   return stringify(object, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-function manifestFileName(index: number, object: K8sObject): string {
-  return `manifests/${String(index).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata.name}.yaml`;
+/** A patch of an existing object (a claim's size) is named so: it is no whole object to apply. */
+function manifestFileName(index: number, object: K8sObject, patch = false): string {
+  return `manifests/${String(index).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata.name}${patch ? ".patch" : ""}.yaml`;
 }
 
 function under(dir: string, files: Files): Files {
@@ -65,9 +66,9 @@ export function renderArtifacts(cfg: ResolvedConfig): Files {
     }
     Object.assign(files, unit.artifacts);
   }
-  plannedObjects(plan).forEach(({ object, secretData }, index) => {
+  plannedObjects(plan).forEach(({ object, secretData, patchesExisting }, index) => {
     const withData = secretData ? { ...object, stringData: secretData(secrets) } : object;
-    files[manifestFileName(index, object)] = manifestYaml(withData);
+    files[manifestFileName(index, object, patchesExisting)] = manifestYaml(withData);
   });
   return files;
 }

@@ -25,7 +25,12 @@ import {
 export type K8sObject = {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
 } & Record<string, unknown>;
 
 /** Mount points of the read-only sources the init container copies into the writable /conf. */
@@ -162,6 +167,13 @@ export const POD_SECURITY_LABELS = {
   "pod-security.kubernetes.io/audit": "restricted",
   "pod-security.kubernetes.io/warn": "restricted",
 };
+
+/**
+ * The Pulumi Kubernetes provider deletes an object with this propagation policy. A StatefulSet is
+ * deleted only to be created again under its name (its claim templates changed, see
+ * plan/nodes.ts): orphaned, its pods keep running, and the new StatefulSet adopts them.
+ */
+export const DELETION_PROPAGATION_ANNOTATION = "pulumi.com/deletionPropagationPolicy";
 
 export function namespaceSpec(cfg: ResolvedConfig): K8sObject {
   return {
@@ -312,7 +324,10 @@ function statefulSet(cfg: ResolvedConfig, name: string, w: WorkloadSpec): K8sObj
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
-    metadata: meta(cfg, w.objectName, name, w.component),
+    metadata: {
+      ...meta(cfg, w.objectName, name, w.component),
+      annotations: { [DELETION_PROPAGATION_ANNOTATION]: "orphan" },
+    },
     spec: {
       serviceName: w.headless,
       replicas: w.replicas,

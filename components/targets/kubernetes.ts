@@ -49,6 +49,14 @@ const RESOURCES: Readonly<Record<string, ObjectResource>> = {
   PrometheusRule: ofClass(k8s.apiextensions.CustomResource),
 };
 
+/**
+ * The patch resource class of each kind the plan patches: server-side apply of only the fields the
+ * object holds, to an object something else created.
+ */
+const PATCHES: Readonly<Record<string, ObjectResource>> = {
+  PersistentVolumeClaim: ofClass(k8s.core.v1.PersistentVolumeClaimPatch),
+};
+
 /** A nested field of a plain object, or an empty one. */
 function field(value: unknown, key: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null) return {};
@@ -114,7 +122,8 @@ export interface CreatedObjects {
 
 /**
  * Creates planned objects in order. A Secret gets its data as a secret Output; a workload waits
- * for every object created before it in this call (policies, config) and rolls with its Secret.
+ * for every object created before it in this call (policies, config) and rolls with its Secret; a
+ * patch waits for the workloads created before it (the claims exist once their StatefulSet does).
  */
 export function createObjects(
   planned: readonly PlannedObject[],
@@ -128,9 +137,11 @@ export function createObjects(
     if (!ctx.rolloutKey) throw new Error("objects that roll with a Secret need a rollout key");
     return ctx.rolloutKey();
   };
+  const workloads: pulumi.Resource[] = [];
   for (const p of planned) {
-    const create = RESOURCES[p.object.kind];
-    if (!create) throw new Error(`no resource type for ${p.object.kind}`);
+    const create = (p.patchesExisting ? PATCHES : RESOURCES)[p.object.kind];
+    if (!create)
+      throw new Error(`no ${p.patchesExisting ? "patch " : ""}resource type for ${p.object.kind}`);
     const args = p.secretData
       ? { ...p.object, stringData: pulumi.secret(dataOf(p.secretData)) }
       : p.rollsWith
@@ -142,6 +153,7 @@ export function createObjects(
       dependsOn: [
         ...dependsOn,
         ...(p.waitsForEarlier ? created : []),
+        ...(p.patchesExisting ? workloads : []),
         ...(p.afterRestore ? (ctx.restoreFirst ?? []) : []),
       ],
       ...(p.retainOnDelete ? { retainOnDelete: true } : {}),
@@ -149,7 +161,10 @@ export function createObjects(
       ...(p.deleteBeforeReplace ? { deleteBeforeReplace: true } : {}),
     });
     if (p.restoreStep) restoreSteps.push(resource);
-    if (!p.waitsForEarlier) created.push(resource);
+    // What later objects wait for: a workload waits for the config before it, a patch for the
+    // workloads before it; nothing waits for a patch.
+    if (p.waitsForEarlier) workloads.push(resource);
+    else if (!p.patchesExisting) created.push(resource);
   }
   return { created, restoreSteps };
 }

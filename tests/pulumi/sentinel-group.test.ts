@@ -38,6 +38,13 @@ describe("Pulumi program: the prod stack's SentinelGroup on Kubernetes", () => {
       "kubernetes:core/v1:ConfigMap lowcode-redis-config-configmap",
       "kubernetes:core/v1:ConfigMap lowcode-redis-sentinel-config-configmap",
       "kubernetes:core/v1:Namespace lowcode-namespace",
+      // Each claim's size, patched in place (tests/pulumi/storage.test.ts).
+      "kubernetes:core/v1:PersistentVolumeClaimPatch data-lowcode-redis-0-persistentvolumeclaim-size",
+      "kubernetes:core/v1:PersistentVolumeClaimPatch data-lowcode-redis-1-persistentvolumeclaim-size",
+      "kubernetes:core/v1:PersistentVolumeClaimPatch data-lowcode-redis-2-persistentvolumeclaim-size",
+      "kubernetes:core/v1:PersistentVolumeClaimPatch state-lowcode-redis-sentinel-0-persistentvolumeclaim-size",
+      "kubernetes:core/v1:PersistentVolumeClaimPatch state-lowcode-redis-sentinel-1-persistentvolumeclaim-size",
+      "kubernetes:core/v1:PersistentVolumeClaimPatch state-lowcode-redis-sentinel-2-persistentvolumeclaim-size",
       "kubernetes:core/v1:Secret lowcode-redis-auth-secret",
       // The applications' connection Secret (envFrom), in the stack's namespace by default.
       "kubernetes:core/v1:Secret lowcode-redis-connection-secret",

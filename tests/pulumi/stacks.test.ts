@@ -226,6 +226,7 @@ describe("Pulumi program: the production profile on Kubernetes (standalone)", ()
       "kubernetes:core/v1:ConfigMap lowcode-redis-config-configmap",
       "kubernetes:core/v1:Namespace lowcode-namespace",
       "kubernetes:core/v1:PersistentVolumeClaim lowcode-redis-backup-claim",
+      "kubernetes:core/v1:PersistentVolumeClaimPatch data-lowcode-redis-0-persistentvolumeclaim-size",
       "kubernetes:core/v1:Secret lowcode-redis-auth-secret",
       "kubernetes:core/v1:Secret lowcode-redis-backup-auth",
       "kubernetes:core/v1:Secret lowcode-redis-commander-auth",

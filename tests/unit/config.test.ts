@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { ConfigError } from "../../config/resolve";
 import { loadStackConfig } from "../../config/stack-file";
 import { DEV, PROD, PROD_STANDALONE, resolve, PLATFORM_DATABASES } from "../helpers/config";
+import { wholeQuantity } from "../../config/units";
 
 const SECRET = "S3cure-Passw0rd-0123456789";
 
@@ -532,7 +533,8 @@ describe("config validation: the production profile refuses every spelling of li
 });
 
 describe("config validation: quantities no cluster or daemon accepts", () => {
-  const STORAGE = 'must be whole bytes from 1Mi to 64Ti, such as "1Gi".';
+  const STORAGE =
+    'must be "" (derived from maxmemory) or whole bytes from 1Mi to 64Ti, such as "3Gi".';
   const LIMIT =
     'must be "" (derived from maxmemory) or whole bytes from 1Mi to 1Ti, such as "768Mi".';
   const CPU = 'must be whole millicores from 1m to 64 CPUs, such as "100m", "0.5" or "2".';
@@ -556,12 +558,17 @@ describe("config validation: quantities no cluster or daemon accepts", () => {
     [
       "storageSize with an exponent",
       { storageSize: "1e9" },
-      'Invalid lowcode-redis:storageSize "1e9": must be a Kubernetes quantity such as "1Gi" (binary suffixes Ki, Mi, Gi, Ti or decimal m, k, M, G, T).',
+      'Invalid lowcode-redis:storageSize "1e9": must be a Kubernetes quantity such as "3Gi" (binary suffixes Ki, Mi, Gi, Ti or decimal m, k, M, G, T).',
     ],
     [
-      "storageSize below maxmemory on Kubernetes",
-      { ...PROD_STANDALONE, maxmemory: "2gb", storageSize: "1Gi" },
-      'Invalid lowcode-redis:storageSize "1Gi": must be at least lowcode-redis:maxmemory "2gb" (2048Mi): the volume holds the RDB and AOF files of the whole dataset.',
+      "storageSize below five times maxmemory on Kubernetes",
+      { ...PROD_STANDALONE, maxmemory: "2gb", storageSize: "9Gi" },
+      'Invalid lowcode-redis:storageSize "9Gi": must be at least 10240Mi, 5 x lowcode-redis:maxmemory "2gb": the volume holds the AOF base, its increment and a rewrite\'s new base, dump.rdb and a BGSAVE\'s temp file, each up to the whole dataset (docs/operations/storage-and-memory.md); "" derives 13Gi.',
+    ],
+    [
+      "the old default storageSize for the default maxmemory",
+      { ...PROD, storageSize: "1Gi" },
+      'Invalid lowcode-redis:storageSize "1Gi": must be at least 1920Mi, 5 x lowcode-redis:maxmemory "384mb": the volume holds the AOF base, its increment and a rewrite\'s new base, dump.rdb and a BGSAVE\'s temp file, each up to the whole dataset (docs/operations/storage-and-memory.md); "" derives 3Gi.',
     ],
     [
       "a huge memoryLimit",
@@ -733,17 +740,36 @@ describe("config validation: quantities no cluster or daemon accepts", () => {
     const cfg = resolve({
       ...PROD_STANDALONE,
       cpuRequest: "0.25",
-      storageSize: "1.5Gi",
+      storageSize: "1.875Gi",
       memoryLimit: "1024Mi",
     });
     assert.equal(cfg.resources.cpuRequest, "0.25");
     assert.equal(cfg.resources.memoryLimitBytes, 1024 ** 3);
-    assert.equal(cfg.kubernetes.storageSize, "1.5Gi");
+    // 1.875Gi = 1920Mi: exactly 5 x maxmemory 384mb, the least accepted.
+    assert.equal(cfg.kubernetes.storageSize, "1.875Gi");
     assert.equal(resolve({ dockerSubnet: "192.168.0.0/16" }).docker.subnet, "192.168.0.0/16");
   });
 
   it("checks storageSize against maxmemory only where a volume is made (Kubernetes)", () => {
-    assert.equal(resolve({ ...DEV, maxmemory: "2gb" }).kubernetes.storageSize, "1Gi");
+    assert.equal(
+      resolve({ ...DEV, maxmemory: "2gb", storageSize: "1Gi" }).kubernetes.storageSize,
+      "1Gi",
+    );
+  });
+
+  it("derives storageSize from maxmemory: 5 x maxmemory + 25%, whole Gi (Mi below 1Gi)", () => {
+    // 384mb: 5 x 384 = 1920Mi, + 25% = 2400Mi, 3Gi; at least the minimum.
+    assert.equal(resolve(PROD).kubernetes.storageSize, "3Gi");
+    assert.equal(resolve({ ...PROD, maxmemory: "2gb" }).kubernetes.storageSize, "13Gi");
+    assert.equal(resolve({ ...PROD, maxmemory: "64mb" }).kubernetes.storageSize, "400Mi");
+    for (const maxmemory of ["1mb", "100mb", "384mb", "1000mb", "7gb", "64gb"]) {
+      const cfg = resolve({ ...PROD, maxmemory, memoryLimit: "" });
+      const bytes = Number(wholeQuantity(cfg.kubernetes.storageSize));
+      assert.ok(
+        bytes >= 5 * cfg.redis.maxmemoryBytes,
+        `${maxmemory}: ${cfg.kubernetes.storageSize}`,
+      );
+    }
   });
 });
 
@@ -875,7 +901,7 @@ describe("config validation: the cluster domain, the Docker network choice and t
   it("every default limit passes its own validation, from 1 to 9 nodes and 1mb to 64gb", () => {
     for (const replicas of [2, 3, 5, 9])
       for (const maxmemory of ["1mb", "3mb", "384mb", "1000mb", "7gb", "64gb"]) {
-        const values = { ...PROD, replicas, maxmemory, storageSize: "64Gi" };
+        const values = { ...PROD, replicas, maxmemory };
         assert.doesNotThrow(() => resolve(values), JSON.stringify(values));
       }
   });

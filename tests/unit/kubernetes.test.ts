@@ -199,7 +199,8 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
     });
 
     it("keeps data on a volumeClaimTemplate", () => {
-      assert.equal(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage, "1Gi");
+      // 5 x maxmemory 384mb + 25%, whole Gi (config/storage.ts).
+      assert.equal(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage, "3Gi");
       assert.ok(redis.volumeMounts.some((m: Json) => m.name === "data" && m.mountPath === "/data"));
     });
 

@@ -312,7 +312,7 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     assert.ok(lines.includes("client-output-buffer-limit replica 96mb 48mb 60"));
     assert.ok(lines.includes("repl-backlog-size 1mb"));
     assert.match(
-      renderRedisConf(resolve({ ...PROD, maxmemory: "2gb", storageSize: "4Gi" })),
+      renderRedisConf(resolve({ ...PROD, maxmemory: "2gb" })),
       /^client-output-buffer-limit replica 512mb 256mb 60$/m,
     );
     // A standalone server has no replicas: nothing to bound, and its limit counts none.
@@ -394,14 +394,16 @@ describe("npm run render artifacts: secrets only as references", () => {
       "manifests/10-service-lowcode-redis-headless.yaml",
       "manifests/11-service-lowcode-redis.yaml",
       "manifests/12-statefulset-lowcode-redis.yaml",
-      "manifests/13-service-lowcode-redis-metrics.yaml",
+      // The size of the claim the StatefulSet made: a patch, not a whole claim.
+      "manifests/13-persistentvolumeclaim-data-lowcode-redis-0.patch.yaml",
+      "manifests/14-service-lowcode-redis-metrics.yaml",
       // The applications' connection Secret, in the stack's namespace by default.
-      "manifests/14-secret-lowcode-redis-connection.yaml",
-      "manifests/15-networkpolicy-lowcode-redis-commander.yaml",
-      "manifests/16-configmap-lowcode-redis-commander-config.yaml",
-      "manifests/17-secret-lowcode-redis-commander-auth.yaml",
-      "manifests/18-deployment-lowcode-redis-commander.yaml",
-      "manifests/19-service-lowcode-redis-commander.yaml",
+      "manifests/15-secret-lowcode-redis-connection.yaml",
+      "manifests/16-networkpolicy-lowcode-redis-commander.yaml",
+      "manifests/17-configmap-lowcode-redis-commander-config.yaml",
+      "manifests/18-secret-lowcode-redis-commander-auth.yaml",
+      "manifests/19-deployment-lowcode-redis-commander.yaml",
+      "manifests/20-service-lowcode-redis-commander.yaml",
     ]);
     assert.equal(
       Object.keys(renderArtifacts(resolve(DEV))).filter((f) => f.startsWith("manifests/")).length,
