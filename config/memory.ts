@@ -30,6 +30,32 @@ import { exactQuantity, parseMemory, toMebibytes, wholeQuantity } from "./units"
 const MEMORY_LIMIT_FORMAT =
   'must be "" (derived from maxmemory) or a Kubernetes quantity such as "768Mi"';
 
+const MIB = 1024 ** 2;
+const MIN_BACKLOG = MIB;
+const MAX_BACKLOG = 16 * 1024 * MIB;
+const BACKLOG_ALLOWED =
+  'must be "" (derived) or a memory size of whole mb from 1mb to 16gb, such as "32mb"';
+
+/**
+ * The default backlog holds a minute of the replication stream of a busy client, with margin:
+ * `npm run bench -- --only replica-cut` (one client writing SET + WAIT 1 without pause through the
+ * sentinels, the stream counted on the master as master_repl_offset growth) measured 126 KiB/s
+ * (8.1 MB in a 62.5 s cut). A replica whose link is back within BACKLOG_SECONDS (the default
+ * repl-timeout is 60 s) then resyncs partially: 60 s x 128 KiB/s = 7.5 MiB, twice that for
+ * margin, 16mb as a whole power of two (about two minutes at that rate). A node smaller than that
+ * keeps a quarter of maxmemory: a full sync of its dataset costs little.
+ */
+export const REFERENCE_STREAM_BYTES_PER_S = 128 * 1024;
+export const BACKLOG_SECONDS = 60;
+const BACKLOG_MARGIN = 2;
+
+/** The default `repl-backlog-size` of a node of `maxmemoryBytes`, in mb. */
+export function defaultBacklogMb(maxmemoryBytes: number): number {
+  const wanted = (REFERENCE_STREAM_BYTES_PER_S * BACKLOG_SECONDS * BACKLOG_MARGIN) / MIB;
+  const powerOfTwo = 2 ** Math.ceil(Math.log2(wanted));
+  return Math.max(1, Math.min(powerOfTwo, Math.floor(maxmemoryBytes / 4 / MIB)));
+}
+
 export const MEMORY_KEYS = {
   maxmemory: {
     type: "string",
@@ -72,6 +98,20 @@ export const MEMORY_KEYS = {
         : undefined;
     }),
   },
+  replBacklogSize: {
+    type: "string",
+    description:
+      'Sentinel group: repl-backlog-size of each node, the writes a replica whose link broke resyncs from instead of a full sync; "" = a minute of a busy client\'s writes with margin (16mb), at most a quarter of maxmemory.',
+    default: "",
+    schema: checked(BACKLOG_ALLOWED, (v) => {
+      if (v === "") return undefined;
+      const bytes = parseMemory(v);
+      if (bytes === undefined) return BACKLOG_ALLOWED;
+      return bytes < MIN_BACKLOG || bytes > MAX_BACKLOG || bytes % MIB !== 0
+        ? BACKLOG_ALLOWED
+        : undefined;
+    }),
+  },
   cpuRequest: {
     type: "string",
     description: "CPU request of each Redis container.",
@@ -87,7 +127,6 @@ export const MEMORY_KEYS = {
 
 const MIN_MAXMEMORY = 1024 ** 2;
 const MAX_MAXMEMORY = 64 * 1024 ** 3;
-const MIB = 1024 ** 2;
 
 /**
  * What a Redis container holds at its peak, and so what its memory limit must cover:
@@ -107,8 +146,9 @@ const MIB = 1024 ** 2;
  *   the hard limit, so the hard limit bounds it. Redis's default, 256mb whatever the dataset, is
  *   more than a small node's dataset and too little for a large one, whose sync takes longer:
  *   the hard limit is a quarter of maxmemory (whole mb), the soft limit half of that for 60 s.
- * - Backlog: `repl-backlog-size`, Redis's default 1mb, written out so that the sum rests on no
- *   default.
+ * - Backlog: `repl-backlog-size` (`replBacklogSize`; by default a minute of a busy client's
+ *   writes, see defaultBacklogMb). Every node keeps one once it has had a replica, replicas too
+ *   (a promoted replica serves its backlog to the others).
  * - Clients: `maxmemory-clients` (config/client-limits.ts). Client buffers count towards
  *   maxmemory, so with an eviction policy they push keys out rather than grow the process; under
  *   `noeviction`, or within the command that grows them, they can stand above maxmemory, by at
@@ -131,10 +171,20 @@ export interface ReplicationBuffers {
 /** Share of the memory limit, after the replication buffers, kept free for copy-on-write. */
 export const FORK_HEADROOM = 0.25;
 
-/** The replication buffers of a node with `maxmemoryBytes` in a group of `nodes` (1: standalone). */
-export function replicationBuffers(maxmemoryBytes: number, nodes: number): ReplicationBuffers {
+/**
+ * The replication buffers of a node with `maxmemoryBytes` in a group of `nodes` (1: standalone),
+ * with a backlog of `backlogSetting` ("" or unset: the default for its maxmemory).
+ */
+export function replicationBuffers(
+  maxmemoryBytes: number,
+  nodes: number,
+  backlogSetting = "",
+): ReplicationBuffers {
   const replicaHardMb = Math.max(1, Math.ceil(maxmemoryBytes / 4 / MIB));
-  const backlogMb = 1;
+  const backlogMb =
+    backlogSetting === ""
+      ? defaultBacklogMb(maxmemoryBytes)
+      : Math.ceil((parseMemory(backlogSetting) ?? MIB) / MIB);
   return {
     replicaHardMb,
     replicaSoftMb: Math.ceil(replicaHardMb / 2),
@@ -151,9 +201,14 @@ export function replicationBuffers(maxmemoryBytes: number, nodes: number): Repli
 type ReservedFor = (maxmemoryBytes: number) => number;
 
 /** The reserve of a group of `nodes` whose clients' bound is `clientsBytes(maxmemory)`. */
-function reserveOf(nodes: number, clientsBytes: (maxmemoryBytes: number) => number): ReservedFor {
+function reserveOf(
+  nodes: number,
+  backlogSetting: string,
+  clientsBytes: (maxmemoryBytes: number) => number,
+): ReservedFor {
   return (maxmemoryBytes) =>
-    replicationBuffers(maxmemoryBytes, nodes).reservedBytes + clientsBytes(maxmemoryBytes);
+    replicationBuffers(maxmemoryBytes, nodes, backlogSetting).reservedBytes +
+    clientsBytes(maxmemoryBytes);
 }
 
 /** Whether maxmemory, its reserve and the fork headroom fit in the limit. */
@@ -211,8 +266,8 @@ export function resolveMemory(
       m,
       values.maxmemoryPolicy,
     );
-  const reserved = reserveOf(nodes, clientsBytes);
-  const buffers = replicationBuffers(maxmemoryBytes, nodes);
+  const reserved = reserveOf(nodes, values.replBacklogSize, clientsBytes);
+  const buffers = replicationBuffers(maxmemoryBytes, nodes, values.replBacklogSize);
   const memoryLimit =
     values.memoryLimit === ""
       ? toMebibytes(maxmemoryBytes * 2 + reserved(maxmemoryBytes))

@@ -51,6 +51,7 @@ const SECTIONS: readonly Section[] = [
       "maxmemoryPolicy",
       "maxmemorySamples",
       "memoryLimit",
+      "replBacklogSize",
       "cpuRequest",
       "maxclients",
       "tcpKeepalive",

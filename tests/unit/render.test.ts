@@ -308,12 +308,16 @@ describe("redis.conf rendering: platform settings and each profile's security", 
 
   it("a group's nodes bound the replica output buffers and the backlog as the memory limit counts them", () => {
     const lines = renderRedisConf(resolve(PROD)).split("\n");
-    // A quarter of maxmemory 384mb, soft half of it for 60 s; Redis's default backlog, stated.
+    // A quarter of maxmemory 384mb, soft half of it for 60 s; a backlog of a minute's writes.
     assert.ok(lines.includes("client-output-buffer-limit replica 96mb 48mb 60"));
-    assert.ok(lines.includes("repl-backlog-size 1mb"));
+    assert.ok(lines.includes("repl-backlog-size 16mb"));
     assert.match(
       renderRedisConf(resolve({ ...PROD, maxmemory: "2gb" })),
       /^client-output-buffer-limit replica 512mb 256mb 60$/m,
+    );
+    assert.match(
+      renderRedisConf(resolve({ ...PROD, replBacklogSize: "64mb" })),
+      /^repl-backlog-size 64mb$/m,
     );
     // A standalone server has no replicas: nothing to bound, and its limit counts none.
     assert.doesNotMatch(
