@@ -14,7 +14,12 @@ import {
 } from "../sandbox/drills/drill";
 import { abortedFailover, failoverDrill } from "../sandbox/drills/failover";
 import { Isolation, startSandbox } from "../sandbox/sandbox";
-import { partitionMaster, sandboxPartitionTarget } from "../sandbox/drills/partition";
+import {
+  partitionMaster,
+  partitionReplica,
+  sandboxPartitionTarget,
+} from "../sandbox/drills/partition";
+import { SyncCount, startSyncCounter } from "../sandbox/drills/sync-counter";
 import { podsUnsupported } from "../sandbox/runtime/pod-network";
 import { resolve as resolveValues, PROD } from "../lib/config-values";
 import { benchBackupRestore } from "./backup";
@@ -26,9 +31,10 @@ import { freeBasePort } from "../lib/ports";
  * `npm run bench` (docs/sandbox.md): prints a table and writes bench/results/latest.json.
  * Options: --failover-kills N (default 5), --rounds N (throughput rounds, default 3), --restarts N
  * (whole-group restarts, default 3), --backup-runs N (default 3), --partition-runs N (default 3),
- * --recreate-runs N (default 1), --only NAME (program, throughput, failover, rolling, restart-all,
- * second-failure, backup, partition, recreate, hostile). As root, the failover benchmark also runs
- * in pods mode (`--isolation pods`), and the partition and recreate drills run (pods mode only).
+ * --recreate-runs N (default 1), --cut-runs N (default 3), --only NAME (program, throughput,
+ * failover, rolling, restart-all, second-failure, backup, partition, recreate, replica-cut,
+ * hostile). As root, the failover benchmark also runs in pods mode (`--isolation pods`), and the
+ * partition, recreate and replica-cut drills run (pods mode only).
  */
 
 const ROOT = path.resolve(__dirname, "..");
@@ -137,12 +143,57 @@ async function benchPartition(runs: number) {
 }
 
 /**
+ * A replica cut off (pods mode) while a client writes through the sentinels with WAIT 1, until
+ * both ends of its link gave up (the deployment's repl-timeout, 60 s), then healed: the
+ * resynchronisation it needs, with Redis's old default backlog (1mb) and with the deployment's.
+ * A restarted node always resyncs in full (it loads its AOF, which records no replication
+ * position: redis/redis#4102): the backlog serves a link that broke while the process ran.
+ */
+async function benchReplicaCut(runs: number) {
+  const results: Record<string, unknown> = {};
+  for (const replBacklogSize of ["1mb", ""]) {
+    const cfg = resolveValues({ ...PROD, replBacklogSize }, "prod");
+    const measured = [];
+    for (let i = 0; i < runs; i++) {
+      const dir = tmpDir("lowcode-bench-replica-cut-");
+      const sandbox = await startSandbox(cfg, { dir, isolation: "pods" });
+      try {
+        const r = await partitionReplica(sandboxPartitionTarget(sandbox));
+        measured.push(r);
+        process.stderr.write(
+          `replica cut (backlog ${cfg.redis.replicationBuffers.backlogMb}mb) ${i + 1}/${runs}: cut ${r.cutMs} ms, ${r.streamBytesWhileCut} bytes of stream meanwhile, ${r.partialResyncs} partial / ${r.fullResyncs} full resync, caught up in ${r.resyncMs} ms, lost ${r.lost}/${r.acknowledged}\n`,
+        );
+      } finally {
+        await sandbox.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    results[`${cfg.redis.replicationBuffers.backlogMb}mb`] = {
+      runs,
+      cutMs: measured.map((r) => r.cutMs),
+      streamBytesPerSecond: measured.map((r) =>
+        Math.round(r.streamBytesWhileCut / (r.cutMs / 1000)),
+      ),
+      partialResyncs: measured.reduce((n, r) => n + r.partialResyncs, 0),
+      fullResyncs: measured.reduce((n, r) => n + r.fullResyncs, 0),
+      resyncMs: measured.map((r) => r.resyncMs),
+      acknowledgedWrites: measured.reduce((n, r) => n + r.acknowledged, 0),
+      lostAcknowledgedWrites: measured.reduce((n, r) => n + r.lost, 0),
+    };
+  }
+  return results;
+}
+
+/**
  * Rolling restart: a prod-stack group per mode, a client writing through the sentinels with WAIT 1,
  * every node restarted as a StatefulSet update does, with the pre-stop hook and without it.
  */
 async function benchRollingRestart() {
   const cfg = loadStackConfig("prod");
-  const modes: Record<string, { longestPauseMs: number; acknowledged: number; lost: number }> = {};
+  const modes: Record<
+    string,
+    { longestPauseMs: number; acknowledged: number; lost: number; syncs: SyncCount }
+  > = {};
   for (const [mode, preStop] of [
     ["withHook", true],
     ["withoutHook", false],
@@ -156,6 +207,8 @@ async function benchRollingRestart() {
     client.on("error", () => undefined);
     try {
       await client.connect();
+      const counter = startSyncCounter(sandbox.connection, sandbox.nodes);
+      await counter.ready;
       const writer = startAcknowledgedWriter(client, `bench:${mode}`);
       await rollingRestart(sandboxDrillTarget(sandbox), {
         preStop,
@@ -166,6 +219,7 @@ async function benchRollingRestart() {
         longestPauseMs: writer.longestPauseMs(),
         acknowledged: writer.acknowledged.length,
         lost,
+        syncs: await counter.stop(),
       };
     } finally {
       client.disconnect();
@@ -406,6 +460,10 @@ function benchProgram(runs: number) {
 }
 
 async function main() {
+  // Between two pods-mode sandboxes the process may wait on nothing but unreferenced handles (the
+  // supervisor's children, the stopped namespaces' cleanup): without a timer of its own, Node
+  // would end it there, silently, with exit code 0 and no report.
+  const keepAlive = setInterval(() => undefined, 60_000);
   const report: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, node: process.version },
@@ -428,6 +486,10 @@ async function main() {
     if (pods) report.recreate = await benchRecreate(option("recreate-runs", 1));
     else process.stderr.write(`recreate skipped: ${podsUnsupported()}\n`);
   }
+  if (!only || only === "replica-cut") {
+    if (pods) report.replicaCut = await benchReplicaCut(option("cut-runs", 3));
+    else process.stderr.write(`replica cut skipped: ${podsUnsupported()}\n`);
+  }
   if (!only || only === "rolling") report.rollingRestart = await benchRollingRestart();
   if (!only || only === "restart-all")
     report.wholeRestart = await benchWholeRestart(option("restarts", 3));
@@ -445,6 +507,7 @@ async function main() {
     JSON.stringify(report, null, 2) + "\n",
   );
   printTable(report);
+  clearInterval(keepAlive);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -502,6 +565,7 @@ function printTable(report: Record<string, any>) {
       `${r.lost} of ${r.acknowledged}`,
     ]);
   }
+  rows.push(...resyncRows(report));
   const w = report.wholeRestart;
   if (w) {
     rows.push([
@@ -590,6 +654,35 @@ function printTable(report: Record<string, any>) {
   for (const row of rows)
     process.stdout.write(row.map((cell, c) => cell.padEnd(widths[c])).join("  ") + "\n");
   process.stdout.write(`\nwritten: bench/results/latest.json\n`);
+}
+
+/** The resynchronisations of the rolling restart and of the replica cut, one row each. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function resyncRows(report: Record<string, any>): string[][] {
+  const rows: string[][] = [];
+  for (const [mode, r] of Object.entries(report.rollingRestart ?? {}) as [
+    string,
+    { syncs: SyncCount },
+  ][]) {
+    const label = mode === "withHook" ? "with the pre-stop hook" : "without the hook";
+    rows.push([
+      "rolling restart",
+      `resyncs full / partial, ${label}`,
+      `${r.syncs.full} / ${r.syncs.partial}`,
+    ]);
+  }
+  for (const [backlog, c] of Object.entries(report.replicaCut ?? {}) as [
+    string,
+    { runs: number; fullResyncs: number; partialResyncs: number; streamBytesPerSecond: number[] },
+  ][]) {
+    const rate = `${Math.round(Math.max(...c.streamBytesPerSecond) / 1024)} KiB/s at most`;
+    rows.push([
+      "replica cut 60 s",
+      `resyncs full / partial, backlog ${backlog} (${c.runs} runs, stream ${rate})`,
+      `${c.fullResyncs} / ${c.partialResyncs}`,
+    ]);
+  }
+  return rows;
 }
 
 main().catch((err) => {

@@ -412,6 +412,9 @@ export interface ReplicaPartitionResult {
   readonly writesWhileCut: number;
   /** The replication link broke on both sides (each gave up after `repl-timeout`). */
   readonly linkDropped: boolean;
+  /** From the cut to the heal, and the replication stream the master produced meanwhile. */
+  readonly cutMs: number;
+  readonly streamBytesWhileCut: number;
   /** Resynchronisations the master served the replica after the heal: partial (backlog), full. */
   readonly partialResyncs: number;
   readonly fullResyncs: number;
@@ -476,6 +479,8 @@ export async function partitionReplica(
     const before = writer.acknowledged.length;
     let linkDropped = false;
     let syncsBefore = { partial: 0, full: 0 };
+    const offsetAtCut = Number((await masterInfo()).master_repl_offset);
+    const cutAt = Date.now();
     try {
       partition(target.pods, [replica.name], others);
       log(`partition: ${replica.name} (replica) cut off from ${others.join(", ")}`);
@@ -498,6 +503,7 @@ export async function partitionReplica(
     const writesWhileCut = writer.acknowledged.length - before;
     log(`healed; ${writesWhileCut} writes acknowledged by the other replicas meanwhile`);
     const masterOffset = Number((await masterInfo()).master_repl_offset);
+    const cutMs = healAt - cutAt;
     await until(`${replica.name} catching up`, 60_000, async () => {
       const info = parseInfo(await onNode(target, replicaAt, (c) => c.info("replication")));
       return info.master_link_status === "up" &&
@@ -514,6 +520,8 @@ export async function partitionReplica(
       replica: replica.name,
       writesWhileCut,
       linkDropped,
+      cutMs,
+      streamBytesWhileCut: masterOffset - offsetAtCut,
       partialResyncs: syncsAfter.partial - syncsBefore.partial,
       fullResyncs: syncsAfter.full - syncsBefore.full,
       resyncMs,

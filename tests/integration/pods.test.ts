@@ -311,12 +311,15 @@ describe("pods mode: the prod stack's StatefulSets, each pod in a network namesp
     const r = await partitionReplica(sandboxPartitionTarget(sandbox!), { replTimeoutS: 4 });
     assert.ok(r.linkDropped);
     assert.ok(r.writesWhileCut > 0, "no write while the replica was cut off");
-    // Partial when the writes of the cut fit in repl-backlog-size (1 MB by default), else full.
-    assert.equal(
-      r.partialResyncs + r.fullResyncs,
-      1,
-      `one resynchronisation (${r.partialResyncs} partial, ${r.fullResyncs} full)`,
+    // Partial when the stream of the cut fits in repl-backlog-size (16mb by default), else full.
+    const backlogBytes = cfg.redis.replicationBuffers.backlogMb * 1024 ** 2;
+    const fits = r.streamBytesWhileCut < backlogBytes;
+    assert.deepEqual(
+      { partial: r.partialResyncs, full: r.fullResyncs },
+      fits ? { partial: 1, full: 0 } : { partial: 0, full: 1 },
+      `${r.streamBytesWhileCut} bytes of stream in the cut, backlog ${backlogBytes}`,
     );
+    assert.ok(fits, `the cut's ${r.streamBytesWhileCut} bytes fit the default backlog`);
     assert.equal(r.missingOnReplica, 0);
     assert.equal(r.lost, 0);
   });
