@@ -39,13 +39,13 @@ const BACKLOG_ALLOWED =
 /**
  * The default backlog holds a minute of the replication stream of a busy client, with margin:
  * `npm run bench -- --only replica-cut` (one client writing SET + WAIT 1 without pause through the
- * sentinels, the stream counted on the master as master_repl_offset growth) measured 126 KiB/s
- * (8.1 MB in a 62.5 s cut). A replica whose link is back within BACKLOG_SECONDS (the default
- * repl-timeout is 60 s) then resyncs partially: 60 s x 128 KiB/s = 7.5 MiB, twice that for
- * margin, 16mb as a whole power of two (about two minutes at that rate). A node smaller than that
- * keeps a quarter of maxmemory: a full sync of its dataset costs little.
+ * sentinels, the stream counted on the master as master_repl_offset growth) measured from 37 to
+ * 186 KiB/s, by the machine's load (11.8 MB in a 61.8 s cut at most). A replica whose link is back
+ * within BACKLOG_SECONDS (the default repl-timeout is 60 s) then resyncs partially:
+ * 60 s x 192 KiB/s = 11.25 MiB, twice that for margin, 32mb as a whole power of two. A node
+ * smaller than that keeps a quarter of maxmemory: a full sync of its dataset costs little.
  */
-export const REFERENCE_STREAM_BYTES_PER_S = 128 * 1024;
+export const REFERENCE_STREAM_BYTES_PER_S = 192 * 1024;
 export const BACKLOG_SECONDS = 60;
 const BACKLOG_MARGIN = 2;
 
@@ -101,7 +101,7 @@ export const MEMORY_KEYS = {
   replBacklogSize: {
     type: "string",
     description:
-      'Sentinel group: repl-backlog-size of each node, the writes a replica whose link broke resyncs from instead of a full sync; "" = a minute of a busy client\'s writes with margin (16mb), at most a quarter of maxmemory.',
+      'Sentinel group: repl-backlog-size of each node, the writes a replica whose link broke resyncs from instead of a full sync; "" = a minute of a busy client\'s writes with margin (32mb), at most a quarter of maxmemory.',
     default: "",
     schema: checked(BACKLOG_ALLOWED, (v) => {
       if (v === "") return undefined;

@@ -311,7 +311,7 @@ describe("pods mode: the prod stack's StatefulSets, each pod in a network namesp
     const r = await partitionReplica(sandboxPartitionTarget(sandbox!), { replTimeoutS: 4 });
     assert.ok(r.linkDropped);
     assert.ok(r.writesWhileCut > 0, "no write while the replica was cut off");
-    // Partial when the stream of the cut fits in repl-backlog-size (16mb by default), else full.
+    // Partial when the stream of the cut fits in repl-backlog-size (32mb by default), else full.
     const backlogBytes = cfg.redis.replicationBuffers.backlogMb * 1024 ** 2;
     const fits = r.streamBytesWhileCut < backlogBytes;
     assert.deepEqual(

@@ -325,9 +325,9 @@ describe("Pulumi program: a SentinelGroup on Docker: memory limits and the platf
     );
     assert.deepEqual(memory, {
       // 2 x 384 + 2 replicas x 96 + 1 backlog, in MiB.
-      "lowcode-redis-0": 1024,
-      "lowcode-redis-1": 1024,
-      "lowcode-redis-2": 1024,
+      "lowcode-redis-0": 1040,
+      "lowcode-redis-1": 1040,
+      "lowcode-redis-2": 1040,
       "lowcode-redis-backup": 256,
       "lowcode-redis-commander": 256,
       "lowcode-redis-sentinel-0": SENTINEL_MEMORY_MI.limit,

@@ -837,17 +837,17 @@ describe("config validation: the cluster domain, the Docker network choice and t
     [
       "a group's maxmemory leaving no room for the replication buffers",
       { ...PROD, maxmemory: "700mb", memoryLimit: "1Gi" },
-      'Invalid lowcode-redis:maxmemory "700mb": must leave, after 84mb for the clients and 366mb of replication buffers (2 replicas x 175mb, a quarter of maxmemory, + 16mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 514mb).',
+      'Invalid lowcode-redis:maxmemory "700mb": must leave, after 84mb for the clients and 382mb of replication buffers (2 replicas x 175mb, a quarter of maxmemory, + 32mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 508mb).',
     ],
     [
       "a group's maxmemory one mb above what fits",
-      { ...PROD, maxmemory: "515mb", memoryLimit: "1Gi" },
-      'Invalid lowcode-redis:maxmemory "515mb": must leave, after 64mb for the clients and 274mb of replication buffers (2 replicas x 129mb, a quarter of maxmemory, + 16mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 514mb).',
+      { ...PROD, maxmemory: "509mb", memoryLimit: "1Gi" },
+      'Invalid lowcode-redis:maxmemory "509mb": must leave, after 60mb for the clients and 288mb of replication buffers (2 replicas x 128mb, a quarter of maxmemory, + 32mb backlog), 25% of the rest of lowcode-redis:memoryLimit "1Gi" free for forks (at most 508mb).',
     ],
     [
       "the standalone limit for a group of 5",
       { ...PROD, replicas: 5, memoryLimit: "768Mi" },
-      'Invalid lowcode-redis:maxmemory "384mb": must leave, after 48mb for the clients and 400mb of replication buffers (4 replicas x 96mb, a quarter of maxmemory, + 16mb backlog), 25% of the rest of lowcode-redis:memoryLimit "768Mi" free for forks (at most 280mb).',
+      'Invalid lowcode-redis:maxmemory "384mb": must leave, after 48mb for the clients and 416mb of replication buffers (4 replicas x 96mb, a quarter of maxmemory, + 32mb backlog), 25% of the rest of lowcode-redis:memoryLimit "768Mi" free for forks (at most 268mb).',
     ],
   ];
   for (const [what, values, message] of cases) {
@@ -873,17 +873,17 @@ describe("config validation: the cluster domain, the Docker network choice and t
 
   it("defaults a group's limit to twice maxmemory plus a quarter of it per replica plus the backlog and the clients", () => {
     const cfg = resolve(PROD);
-    assert.equal(cfg.resources.memoryLimit, "1024Mi"); // 2 x 384 + 2 x 96 + 16 + 48
+    assert.equal(cfg.resources.memoryLimit, "1040Mi"); // 2 x 384 + 2 x 96 + 32 + 48
     assert.deepEqual(cfg.redis.replicationBuffers, {
       replicaHardMb: 96,
       replicaSoftMb: 48,
       replicaSoftSeconds: 60,
-      backlogMb: 16,
-      reservedBytes: 208 * 1024 ** 2,
+      backlogMb: 32,
+      reservedBytes: 224 * 1024 ** 2,
     });
     assert.equal(
       resolve({ ...PROD, replicas: 5, maxmemory: "1gb" }).resources.memoryLimit,
-      "3216Mi",
+      "3232Mi",
     );
     // Standalone: no replicas, no buffers; twice maxmemory and the clients.
     assert.equal(resolve(DEV).resources.memoryLimit, "816Mi");
@@ -892,10 +892,10 @@ describe("config validation: the cluster domain, the Docker network choice and t
 
   it("accepts a group's maxmemory exactly at the edge of a set limit", () => {
     assert.equal(
-      resolve({ ...PROD, maxmemory: "514mb", memoryLimit: "1Gi" }).redis.maxmemory,
-      "514mb",
+      resolve({ ...PROD, maxmemory: "508mb", memoryLimit: "1Gi" }).redis.maxmemory,
+      "508mb",
     );
-    // Buffers 2 x 129 + 16 = 274mb, clients 4 x 16 = 64mb; 514 is within 75% of the 686mb left of 1024.
+    // Buffers 2 x 127 + 32 = 286mb, clients 4 x 15 = 60mb; 508 is within 75% of the 678mb left of 1024.
   });
 
   it("every default limit passes its own validation, from 1 to 9 nodes and 1mb to 64gb", () => {

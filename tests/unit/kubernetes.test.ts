@@ -415,10 +415,10 @@ describe("Kubernetes names in the cluster's DNS domain (clusterDomain), and each
     const redis = objects.find(
       (o) => o.kind === "StatefulSet" && o.metadata.name === "lowcode-redis",
     )!;
-    // 2 x 384 + 2 replicas x 96 + 16 backlog + 48 for the clients; request = limit.
+    // 2 x 384 + 2 replicas x 96 + 32 backlog + 48 for the clients; request = limit.
     assert.deepEqual(redis.spec.template.spec.containers[0].resources, {
-      requests: { cpu: "100m", memory: "1024Mi" },
-      limits: { memory: "1024Mi" },
+      requests: { cpu: "100m", memory: "1040Mi" },
+      limits: { memory: "1040Mi" },
     });
   });
 

@@ -107,16 +107,16 @@ describe("config validation: where the Redis and sentinel pods run, and the repl
   for (const [what, values, message] of cases)
     it(`refuses ${what}`, () => assert.deepEqual(problemsOf({ ...PROD, ...values }), [message]));
 
-  it("the backlog: 16mb by default, a quarter of a small maxmemory, as set otherwise; in the memory limit", () => {
-    assert.equal(resolve(PROD).redis.replicationBuffers.backlogMb, 16);
-    assert.equal(resolve({ ...PROD, maxmemory: "32mb" }).redis.replicationBuffers.backlogMb, 8);
+  it("the backlog: 32mb by default, a quarter of a small maxmemory, as set otherwise; in the memory limit", () => {
+    assert.equal(resolve(PROD).redis.replicationBuffers.backlogMb, 32);
+    assert.equal(resolve({ ...PROD, maxmemory: "64mb" }).redis.replicationBuffers.backlogMb, 16);
     assert.equal(resolve({ ...PROD, maxmemory: "2mb" }).redis.replicationBuffers.backlogMb, 1);
     const set = resolve({ ...PROD, replBacklogSize: "64mb" });
     assert.equal(set.redis.replicationBuffers.backlogMb, 64);
-    // 48 more than the default's 16: the memory limit holds the backlog.
+    // 32 more than the default's 32: the memory limit holds the backlog.
     assert.equal(
       set.resources.memoryLimitBytes - resolve(PROD).resources.memoryLimitBytes,
-      48 * 1024 ** 2,
+      32 * 1024 ** 2,
     );
     // A standalone server reserves none.
     assert.equal(resolve(DEV).redis.replicationBuffers.reservedBytes, 0);

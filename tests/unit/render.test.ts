@@ -310,7 +310,7 @@ describe("redis.conf rendering: platform settings and each profile's security", 
     const lines = renderRedisConf(resolve(PROD)).split("\n");
     // A quarter of maxmemory 384mb, soft half of it for 60 s; a backlog of a minute's writes.
     assert.ok(lines.includes("client-output-buffer-limit replica 96mb 48mb 60"));
-    assert.ok(lines.includes("repl-backlog-size 16mb"));
+    assert.ok(lines.includes("repl-backlog-size 32mb"));
     assert.match(
       renderRedisConf(resolve({ ...PROD, maxmemory: "2gb" })),
       /^client-output-buffer-limit replica 512mb 256mb 60$/m,
