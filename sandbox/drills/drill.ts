@@ -249,6 +249,17 @@ export function runningSandboxTarget(dir: string): DrillTarget {
  * Writes continuously through `client`, each write acknowledged by a replica (WAIT 1); records the
  * acknowledged keys and the longest pause between two acknowledgements.
  */
+/**
+ * MGET of any number of keys, in chunks: a minute of writes is over 100,000 keys, more arguments
+ * than one call can spread.
+ */
+export async function mgetAll(client: Redis, keys: readonly string[]): Promise<(string | null)[]> {
+  const values: (string | null)[] = [];
+  for (let i = 0; i < keys.length; i += 10_000)
+    values.push(...(await client.mget(...keys.slice(i, i + 10_000))));
+  return values;
+}
+
 export function startAcknowledgedWriter(client: Redis, prefix: string) {
   const acknowledged: string[] = [];
   /** When each acknowledgement arrived (Date.now()), in the order of `acknowledged`. */
@@ -288,7 +299,7 @@ export function startAcknowledgedWriter(client: Redis, prefix: string) {
       running = false;
       await done;
       if (acknowledged.length === 0) return 0;
-      const values = await client.mget(...acknowledged);
+      const values = await mgetAll(client, acknowledged);
       return values.filter((v) => v === null).length;
     },
   };

@@ -11,6 +11,7 @@ import {
   masterEpoch,
   runningSandboxTarget,
   sandboxDrillTarget,
+  mgetAll,
   startAcknowledgedWriter,
 } from "./drill";
 import { masterNamedBy } from "./failover";
@@ -515,7 +516,7 @@ export async function partitionReplica(
     const syncsAfter = await syncs();
     log(`${replica.name} caught up ${(resyncMs / 1000).toFixed(1)} s after the heal`);
     const lost = await writer.stop();
-    const held = await onNode(target, replicaAt, (c) => c.mget(...writer.acknowledged), db);
+    const held = await onNode(target, replicaAt, (c) => mgetAll(c, writer.acknowledged), db);
     return {
       replica: replica.name,
       writesWhileCut,
