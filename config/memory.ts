@@ -40,12 +40,13 @@ const BACKLOG_ALLOWED =
  * The default backlog holds a minute of the replication stream of a busy client, with margin:
  * `npm run bench -- --only replica-cut` (one client writing SET + WAIT 1 without pause through the
  * sentinels, the stream counted on the master as master_repl_offset growth) measured from 37 to
- * 186 KiB/s, by the machine's load (11.8 MB in a 61.8 s cut at most). A replica whose link is back
+ * 270 KiB/s, by the machine's load (17.1 MB in a 61.8 s cut at most). A replica whose link is back
  * within BACKLOG_SECONDS (the default repl-timeout is 60 s) then resyncs partially:
- * 60 s x 192 KiB/s = 11.25 MiB, twice that for margin, 32mb as a whole power of two. A node
- * smaller than that keeps a quarter of maxmemory: a full sync of its dataset costs little.
+ * 60 s x 272 KiB/s = 15.9 MiB, twice that for margin, 32mb as a whole power of two (two minutes
+ * at that rate). A node smaller than that keeps a quarter of maxmemory: a full sync of its dataset
+ * costs little.
  */
-export const REFERENCE_STREAM_BYTES_PER_S = 192 * 1024;
+export const REFERENCE_STREAM_BYTES_PER_S = 272 * 1024;
 export const BACKLOG_SECONDS = 60;
 const BACKLOG_MARGIN = 2;
 
