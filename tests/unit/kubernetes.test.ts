@@ -152,7 +152,8 @@ describe("Kubernetes objects: valid against the Kubernetes schemas and consisten
 
     it("the startup probe's budget grows with maxmemory", () => {
       const budget = (maxmemory: string) => {
-        const big = resolve({ ...PROD_STANDALONE, maxmemory, storageSize: "64Gi" });
+        // The volume is derived from maxmemory (5 x maxmemory + 25%): 16gb needs 100Gi.
+        const big = resolve({ ...PROD_STANDALONE, maxmemory });
         const set = kubernetesObjects(big).find((o) => o.kind === "StatefulSet") as Json;
         const probe = set.spec.template.spec.containers[0].startupProbe;
         return probe.periodSeconds * probe.failureThreshold;
