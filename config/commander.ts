@@ -1,6 +1,17 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { Invalid, KeySpec, KeyValues, bool, checked, int, password } from "./schemas";
+import {
+  DNS_SUBDOMAIN,
+  Invalid,
+  KeySpec,
+  KeyValues,
+  annotationsProblem,
+  bool,
+  checked,
+  int,
+  parseAnnotations,
+  password,
+} from "./schemas";
 
 /**
  * The keys of the CommanderUI component (Redis Commander, and RedisInsight on request), and what
@@ -14,55 +25,21 @@ const INGRESS_HOST =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$/;
 const INGRESS_HOST_ALLOWED =
   '"" (no Ingress) or a fully qualified host name of lowercase DNS labels such as "redis-commander.example.com" (no IP address, no wildcard)';
-const SECRET_NAME =
-  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_NAME = DNS_SUBDOMAIN;
 const TLS_SECRET_ALLOWED =
   '"" (plain HTTP behind the Ingress) or the name of a kubernetes.io/tls Secret in the namespace: lowercase letters, digits, "-" and ".", at most 253';
 
 const INGRESS_CLASS_ALLOWED =
   '"" (the cluster\'s default IngressClass) or the name of an IngressClass: dot-separated DNS-1123 labels (lowercase letters, digits, "-"), at most 253 characters, e.g. "nginx"';
-/** An annotation key: an optional DNS-subdomain prefix and "/", then a name of at most 63 characters. */
-const ANNOTATION_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const ANNOTATIONS_ALLOWED =
   'must be a list of "key=value" annotations, each key once, e.g. ["cert-manager.io/cluster-issuer=letsencrypt"] (a key: an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_", "."; the value: any text after the first "=")';
-/** Kubernetes refuses an object whose annotations total more than 256 KiB. */
-const ANNOTATIONS_MAX_BYTES = 256 * 1024;
-
-/** What is wrong with one "key=value" annotation, or undefined. */
-function annotationProblem(entry: string): string | undefined {
-  const at = entry.indexOf("=");
-  if (at < 0) return `${JSON.stringify(entry)} has no "="`;
-  const key = entry.slice(0, at);
-  const slash = key.lastIndexOf("/");
-  const [prefix, name] = slash < 0 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
-  if (prefix !== undefined && !SECRET_NAME.test(prefix))
-    return `${JSON.stringify(key)} has an invalid prefix`;
-  if (!ANNOTATION_NAME.test(name)) return `${JSON.stringify(key)} is not an annotation key`;
-  return undefined;
-}
-
 /** A list of "key=value" annotations, as Pulumi config holds lists of strings. */
 const annotationList = z
   .array(z.string({ error: ANNOTATIONS_ALLOWED }), { error: ANNOTATIONS_ALLOWED })
   .superRefine((list, ctx) => {
-    const problem =
-      list.map(annotationProblem).find((p) => p !== undefined) ??
-      (Buffer.byteLength(list.join("")) > ANNOTATIONS_MAX_BYTES
-        ? "they exceed Kubernetes's 256 KiB"
-        : undefined) ??
-      list
-        .map((entry) => entry.slice(0, entry.indexOf("=")))
-        .filter((key, i, keys) => keys.indexOf(key) !== i)
-        .map((key) => `${JSON.stringify(key)} is given twice`)[0];
-    if (problem) ctx.addIssue({ code: "custom", message: `${ANNOTATIONS_ALLOWED}; ${problem}` });
+    const problem = annotationsProblem(list, ANNOTATIONS_ALLOWED);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
   });
-
-/** The annotations of a validated list, by key; the value is everything after the first "=". */
-export function parseAnnotations(list: readonly string[]): Record<string, string> {
-  return Object.fromEntries(
-    list.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
-  );
-}
 
 export const COMMANDER_KEYS = {
   commanderEnabled: {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Invalid, KeySpec, KeyValues, checked } from "./schemas";
+import { DNS_SUBDOMAIN, Invalid, KeySpec, KeyValues, checked } from "./schemas";
 
 /**
  * The images of a deployment, each a key, and the registry mirror and pull Secrets that apply to
@@ -117,8 +117,7 @@ function redisImageProblem(v: string): string | undefined {
 
 const REGISTRY_ALLOWED =
   'must be "" (each image from its own registry) or a registry host, optionally with a port and a path, such as "registry.example.com:5000/dockerhub" (no scheme, no tag, no trailing "/")';
-const SECRET_NAME =
-  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_NAME = DNS_SUBDOMAIN;
 const PULL_SECRETS_ALLOWED =
   "must be a list of Secret names in the namespace (lowercase letters, digits, '-' and '.', at most 253), each once";
 

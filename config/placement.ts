@@ -1,14 +1,22 @@
 import { z } from "zod";
 import { OWN_LABEL_KEYS } from "./metrics";
-import { KeySpec, KeyValues, labelKeyProblem, labelList, oneOf, parseLabels } from "./schemas";
+import {
+  DNS_SUBDOMAIN,
+  KeySpec,
+  KeyValues,
+  annotationsProblem,
+  labelKeyProblem,
+  labelList,
+  oneOf,
+  parseAnnotations,
+  parseLabels,
+} from "./schemas";
 
 /**
  * The keys of where the Redis and sentinel pods run (Kubernetes): their spread over zones and
  * nodes, the nodes they may use, their priority, and what the cluster's own tooling wants on them.
  */
 
-const DNS_SUBDOMAIN =
-  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const PRIORITY_CLASS_ALLOWED =
   'must be "" (the cluster\'s default priority) or the name of a PriorityClass (a DNS-1123 name, lowercase letters, digits, "-" and ".")';
 
@@ -132,26 +140,16 @@ export const PLACEMENT_KEYS = {
       .array(z.string({ error: ANNOTATIONS_ALLOWED }), { error: ANNOTATIONS_ALLOWED })
       .max(64, { error: "must list at most 64 annotations" })
       .superRefine((list, ctx) => {
-        const problem = annotationsProblem(list);
+        const problem = annotationsProblem(list, ANNOTATIONS_ALLOWED, reservedAnnotation);
         if (problem) ctx.addIssue({ code: "custom", message: problem });
       }),
   },
 } as const satisfies Record<string, KeySpec>;
 
-/** What is wrong with a list of "key=value" annotations, or undefined. */
-function annotationsProblem(list: readonly string[]): string | undefined {
-  const keys = list.map((a) => (a.includes("=") ? a.slice(0, a.indexOf("=")) : a));
-  for (const [i, key] of keys.entries()) {
-    if (!list[i].includes("="))
-      return `${ANNOTATIONS_ALLOWED}; ${JSON.stringify(list[i])} has no "="`;
-    const problem = labelKeyProblem(key);
-    if (problem) return `${ANNOTATIONS_ALLOWED}; ${problem}`;
-    if (key.startsWith(RESERVED_ANNOTATION_PREFIX))
-      return `must not set ${key}: the ${RESERVED_ANNOTATION_PREFIX} annotations are the program's own (the digests that roll the pods)`;
-  }
-  const repeated = keys.find((k, i) => keys.indexOf(k) !== i);
-  return repeated
-    ? `${ANNOTATIONS_ALLOWED}; ${JSON.stringify(repeated)} is given twice`
+/** Refuses the program's own annotations: the digests that roll the pods. */
+function reservedAnnotation(key: string): string | undefined {
+  return key.startsWith(RESERVED_ANNOTATION_PREFIX)
+    ? `must not set ${key}: the ${RESERVED_ANNOTATION_PREFIX} annotations are the program's own (the digests that roll the pods)`
     : undefined;
 }
 
@@ -173,8 +171,6 @@ export function resolvePlacement(values: KeyValues<typeof PLACEMENT_KEYS>): Plac
     tolerations: values.tolerations.map((t) => parseToleration(t) as Toleration),
     nodeSelector: parseLabels(values.nodeSelector),
     podLabels: parseLabels(values.podLabels),
-    podAnnotations: Object.fromEntries(
-      values.podAnnotations.map((a) => [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]),
-    ),
+    podAnnotations: parseAnnotations(values.podAnnotations),
   };
 }

@@ -104,19 +104,22 @@ export const password = z
   });
 
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_PREFIX =
+/** A DNS-1123 subdomain: the name of most Kubernetes objects, and the prefix of a label key. */
+export const DNS_SUBDOMAIN =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_PREFIX = DNS_SUBDOMAIN;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 export const LABELS_ALLOWED =
   'must be "" or Kubernetes labels "key=value" separated by commas, e.g. "app.kubernetes.io/part-of=lowcode-platform,tier=api" (keys: an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_", "."; values: at most 63 of the same)';
 
 /** What is wrong with a label (or annotation) key: an optional DNS prefix and "/", then a name. */
-export function labelKeyProblem(key: string): string | undefined {
+export function labelKeyProblem(key: string, kind = "label"): string | undefined {
   const slash = key.lastIndexOf("/");
   const [prefix, name] = slash < 0 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
   if (prefix !== undefined && !LABEL_PREFIX.test(prefix))
     return `${JSON.stringify(key)} has an invalid prefix`;
-  if (!LABEL_NAME.test(name)) return `${JSON.stringify(key)} is not a label key`;
+  if (!LABEL_NAME.test(name))
+    return `${JSON.stringify(key)} is not a${kind === "annotation" ? "n" : ""} ${kind} key`;
   return undefined;
 }
 
@@ -172,3 +175,38 @@ export const namespaceName = z
   .regex(DNS_LABEL, {
     error: "must be a Kubernetes namespace name (DNS-1123 label: lowercase letters, digits, '-')",
   });
+
+/** Kubernetes refuses an object whose annotations total more than 256 KiB. */
+const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+
+/**
+ * What is wrong with a list of "key=value" annotations (Pulumi config holds lists of strings),
+ * or undefined: an entry without "=", a key Kubernetes refuses or that `reserved` names, a key
+ * given twice, more than Kubernetes takes. `allowed` opens the message.
+ */
+export function annotationsProblem(
+  list: readonly string[],
+  allowed: string,
+  reserved: (key: string) => string | undefined = () => undefined,
+): string | undefined {
+  const keys = list.map((a) => (a.includes("=") ? a.slice(0, a.indexOf("=")) : a));
+  for (const [i, key] of keys.entries()) {
+    if (!list[i].includes("=")) return `${allowed}; ${JSON.stringify(list[i])} has no "="`;
+    const problem = labelKeyProblem(key, "annotation");
+    if (problem) return `${allowed}; ${problem}`;
+    const refused = reserved(key);
+    if (refused) return refused;
+  }
+  const repeated = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (repeated) return `${allowed}; ${JSON.stringify(repeated)} is given twice`;
+  if (Buffer.byteLength(list.join("")) > ANNOTATIONS_MAX_BYTES)
+    return `${allowed}; they exceed Kubernetes's 256 KiB`;
+  return undefined;
+}
+
+/** The annotations of a validated list, by key; the value is everything after the first "=". */
+export function parseAnnotations(list: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    list.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+  );
+}
